@@ -1,0 +1,79 @@
+//! Request and answer bodies of the REST routes.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{
+    ClientMessageId, Message, MessageId, RunId, RuntimeSummary, Seq, Usage, WorkerSummary,
+};
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// `GET /api/runtimes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct RuntimeList {
+    pub runtimes: Vec<RuntimeSummary>,
+}
+
+/// `GET /api/runtimes/{runtime_id}/workers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct WorkerList {
+    pub workers: Vec<WorkerSummary>,
+}
+
+/// `POST /api/runtimes/{runtime_id}/workers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CreateWorker {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profile: Option<String>,
+}
+
+/// `POST .../input`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct InputRequest {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub client_message_id: Option<ClientMessageId>,
+}
+
+/// 202 answer of `POST .../input`: the input joined the transcript at `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct InputAccepted {
+    pub run_id: RunId,
+    pub message_id: MessageId,
+    pub seq: Seq,
+}
+
+/// 200 answer of `POST .../input?wait=true`: the run ended well.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct RunOutcome {
+    pub run_id: RunId,
+    pub message: Message,
+    pub usage: Usage,
+}
+
+/// 202 answer of `POST .../cancel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CancelAccepted {
+    pub run_id: RunId,
+}
+
+/// `GET .../transcript`: the newest `limit` messages and the watermark `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Transcript {
+    pub messages: Vec<Message>,
+    pub seq: Seq,
+    /// Whether older messages exist than those returned.
+    pub truncated: bool,
+}

@@ -1,0 +1,121 @@
+//! The error envelope every non-2xx answer carries, and the stable codes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::RunId;
+
+/// The stable error codes of the contract. Clients switch on these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    Unauthorized,
+    ForbiddenOrigin,
+    RuntimeNotFound,
+    WorkerNotFound,
+    Busy,
+    NotRunning,
+    PayloadTooLarge,
+    Unsupported,
+    ProviderError,
+    RuntimeUnavailable,
+    ProviderUnconfigured,
+    Timeout,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status the contract pairs with this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidInput => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::ForbiddenOrigin => 403,
+            ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound => 404,
+            ErrorCode::Busy | ErrorCode::NotRunning => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unsupported => 501,
+            ErrorCode::ProviderError => 502,
+            ErrorCode::RuntimeUnavailable | ErrorCode::ProviderUnconfigured => 503,
+            ErrorCode::Timeout => 504,
+        }
+    }
+
+    /// Whether the same request may succeed if tried again later.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Busy
+                | ErrorCode::ProviderError
+                | ErrorCode::RuntimeUnavailable
+                | ErrorCode::Timeout
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
+            ErrorCode::RuntimeNotFound => "runtime_not_found",
+            ErrorCode::WorkerNotFound => "worker_not_found",
+            ErrorCode::Busy => "busy",
+            ErrorCode::NotRunning => "not_running",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::ProviderError => "provider_error",
+            ErrorCode::RuntimeUnavailable => "runtime_unavailable",
+            ErrorCode::ProviderUnconfigured => "provider_unconfigured",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One error: a stable code, words for a person, and whether a retry may help.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retryable: bool,
+    /// Set with `busy`: the run that holds the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub active_run_id: Option<RunId>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retryable: code.retryable(),
+            active_run_id: None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The body of every non-2xx answer: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ApiError,
+}

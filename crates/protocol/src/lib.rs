@@ -1,0 +1,37 @@
+//! Wire types of the yoi API, shared by every crate and client.
+//!
+//! This crate is the Rust spelling of `shared/design/api.md`: identifiers
+//! ([`RuntimeId`], [`WorkerId`], [`RunId`], [`MessageId`], [`Seq`]), the shapes
+//! answered by the REST routes ([`RuntimeSummary`], [`WorkerSummary`],
+//! [`WorkerDetail`], [`Message`], [`Usage`], ...), the events a Worker emits
+//! ([`WorkerEvent`] and its [`EventKind`]), the workspace-level events
+//! ([`WorkspaceEvent`]) and the error envelope ([`ApiError`], [`ErrorCode`]).
+//!
+//! It holds no runtime machinery: no tokio, no actors, no I/O. The JSON it
+//! produces is pinned by round-trip tests, and the TypeScript types of the web
+//! console are generated from it with ts-rs (`cargo test -p yoi-protocol
+//! export_bindings` writes them; a test fails when they are stale).
+
+mod api;
+mod error;
+mod event;
+mod ids;
+mod message;
+mod runtime;
+mod time;
+mod worker;
+
+pub use api::*;
+pub use error::*;
+pub use event::*;
+pub use ids::*;
+pub use message::*;
+pub use runtime::*;
+pub use time::*;
+pub use worker::*;
+
+/// Most bytes a user message's `text` may hold.
+pub const MAX_INPUT_TEXT_BYTES: usize = 32 * 1024;
+
+/// The id of the backend's own in-process runtime.
+pub const BACKEND_INTERNAL_RUNTIME: &str = "backend-internal";

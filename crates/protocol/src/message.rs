@@ -1,0 +1,35 @@
+//! Transcript messages.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{MessageId, RunId, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// Where a message stands. User messages are `complete` once accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    Complete,
+    Streaming,
+    Cancelled,
+    Failed,
+}
+
+/// One user or assistant message of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Message {
+    pub id: MessageId,
+    pub role: Role,
+    pub text: String,
+    pub at: Timestamp,
+    pub run_id: RunId,
+    pub state: MessageState,
+}

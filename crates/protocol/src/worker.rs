@@ -1,0 +1,99 @@
+//! Workers as clients see them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{ApiError, RunId, RuntimeId, Timestamp, WorkerId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    Idle,
+    Running,
+    Stopped,
+}
+
+/// The profile a Worker runs with, as far as clients need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct WorkerSummary {
+    pub runtime_id: RuntimeId,
+    pub worker_id: WorkerId,
+    pub display_name: String,
+    /// `<display_name>@<runtime_id>`.
+    pub display_ref: String,
+    pub status: WorkerStatus,
+    pub profile: ProfileInfo,
+}
+
+/// Aggregated token usage of a Worker (or of one run, with `runs: 1`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Usage {
+    #[ts(type = "number")]
+    pub runs: u64,
+    #[ts(type = "number")]
+    pub prompt_tokens: u64,
+    #[ts(type = "number")]
+    pub completion_tokens: u64,
+}
+
+/// Token usage of one run, as `run_completed` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct RunUsage {
+    #[ts(type = "number")]
+    pub prompt_tokens: u64,
+    #[ts(type = "number")]
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct LastRun {
+    pub run_id: RunId,
+    pub state: RunState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct WorkerDetail {
+    #[serde(flatten)]
+    pub summary: WorkerSummary,
+    pub created_at: Timestamp,
+    /// Always empty in this version: no Worker has tools.
+    #[ts(type = "Array<never>")]
+    #[schema(value_type = Vec<Object>)]
+    pub tools: Vec<serde_json::Value>,
+    pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_run: Option<LastRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ProviderInfo {
+    pub configured: bool,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CompanionInfo {
+    #[serde(flatten)]
+    pub summary: WorkerSummary,
+    pub provider: ProviderInfo,
+}
