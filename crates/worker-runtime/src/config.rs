@@ -1,0 +1,171 @@
+//! Configuration of a runtime and of its provider.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use yoi_protocol::RuntimeId;
+
+/// Default `provider.base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// Default `provider.api_key_env`.
+pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+/// Default `provider.model`: a small current OpenAI chat model.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// Default first-token timeout.
+pub const DEFAULT_FIRST_TOKEN_TIMEOUT: Duration = Duration::from_millis(60_000);
+/// Default whole-run timeout.
+pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_millis(600_000);
+/// Default size of a Worker's event ring.
+pub const DEFAULT_EVENT_RING: usize = 4096;
+/// Default bound of a Worker's transcript.
+pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
+
+/// Where the provider lives and how long to wait for it.
+///
+/// `api_key` is the value read from the variable named by `api_key_env`; it is
+/// never logged nor sent anywhere but to the provider.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub base_url: String,
+    pub api_key_env: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub first_token_timeout: Duration,
+    pub run_timeout: Duration,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("model", &self.model)
+            .field("api_key_env", &self.api_key_env)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("first_token_timeout", &self.first_token_timeout)
+            .field("run_timeout", &self.run_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            api_key_env: DEFAULT_API_KEY_ENV.to_owned(),
+            api_key: None,
+            model: DEFAULT_MODEL.to_owned(),
+            first_token_timeout: DEFAULT_FIRST_TOKEN_TIMEOUT,
+            run_timeout: DEFAULT_RUN_TIMEOUT,
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// Whether the base URL points at this machine (Ollama, llama.cpp, vLLM...),
+    /// where no key is needed.
+    pub fn base_url_is_loopback(&self) -> bool {
+        let rest = self
+            .base_url
+            .strip_prefix("http://")
+            .or_else(|| self.base_url.strip_prefix("https://"))
+            .unwrap_or(&self.base_url);
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        };
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// `Err(message)` when input cannot work: no key and a base URL that needs one.
+    pub fn check_configured(&self) -> Result<(), String> {
+        let has_key = self
+            .api_key
+            .as_deref()
+            .is_some_and(|k| !k.trim().is_empty());
+        if has_key || self.base_url_is_loopback() {
+            Ok(())
+        } else {
+            Err(format!(
+                "no API key for the provider: set {} (or point OPENAI_BASE_URL at a local OpenAI-compatible server such as Ollama) and restart yoi",
+                self.api_key_env
+            ))
+        }
+    }
+}
+
+/// Everything a runtime needs to start.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub runtime_id: RuntimeId,
+    pub display_name: String,
+    pub provider: ProviderConfig,
+    /// Name of the workspace, for prompt placeholders.
+    pub workspace_name: String,
+    /// Language the Companion answers in, for prompt placeholders.
+    pub language: String,
+    /// A directory whose files override the embedded prompts by name.
+    pub prompts_dir: Option<PathBuf>,
+    pub event_ring: usize,
+    pub transcript_bound: usize,
+}
+
+impl RuntimeConfig {
+    pub fn new(runtime_id: RuntimeId, display_name: impl Into<String>) -> Self {
+        Self {
+            runtime_id,
+            display_name: display_name.into(),
+            provider: ProviderConfig::default(),
+            workspace_name: "workspace".to_owned(),
+            language: crate::profile::DEFAULT_LANGUAGE.to_owned(),
+            prompts_dir: None,
+            event_ring: DEFAULT_EVENT_RING,
+            transcript_bound: DEFAULT_TRANSCRIPT_BOUND,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url(url: &str) -> ProviderConfig {
+        ProviderConfig {
+            base_url: url.to_owned(),
+            ..ProviderConfig::default()
+        }
+    }
+
+    #[test]
+    fn loopback_urls_need_no_key() {
+        for url in [
+            "http://127.0.0.1:11434/v1",
+            "http://localhost:8080/v1",
+            "http://[::1]:8000/v1",
+            "http://127.0.0.2/v1",
+        ] {
+            assert!(with_url(url).check_configured().is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn remote_urls_without_key_name_the_variable() {
+        let err = with_url("https://api.openai.com/v1")
+            .check_configured()
+            .unwrap_err();
+        assert!(err.contains("OPENAI_API_KEY"));
+        let mut keyed = with_url("https://api.openai.com/v1");
+        keyed.api_key = Some("sk-test".into());
+        assert!(keyed.check_configured().is_ok());
+    }
+
+    #[test]
+    fn debug_never_prints_the_key() {
+        let mut c = ProviderConfig::default();
+        c.api_key = Some("sk-secret-123".into());
+        assert!(!format!("{c:?}").contains("sk-secret-123"));
+    }
+}

@@ -1,0 +1,185 @@
+//! A Worker's event log: gapless `seq` from 1, a bounded ring of recent events,
+//! and a broadcast channel for live subscribers.
+//!
+//! Each event is serialised once, when it is appended; every subscriber and
+//! every socket shares that one JSON text through an `Arc`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use yoi_protocol::{EventKind, RuntimeId, Seq, Timestamp, WorkerEvent, WorkerId};
+
+/// Events a live subscriber may fall behind before it is reset with `lagged`.
+pub const LIVE_BUFFER: usize = 1024;
+
+/// An event and its JSON text, made once.
+#[derive(Debug)]
+pub struct EventFrame {
+    pub event: WorkerEvent,
+    pub json: Arc<str>,
+}
+
+impl EventFrame {
+    pub fn new(event: WorkerEvent) -> Arc<Self> {
+        let json: Arc<str> = match serde_json::to_string(&event) {
+            Ok(s) => s.into(),
+            // Our own types always serialise; keep the log gapless regardless.
+            Err(e) => {
+                tracing::error!(error = %e, "event did not serialise");
+                format!(r#"{{"seq":{},"type":"status","status":"idle"}}"#, event.seq).into()
+            }
+        };
+        Arc::new(Self { event, json })
+    }
+
+    pub fn seq(&self) -> Seq {
+        self.event.seq
+    }
+}
+
+/// Where a cursor falls relative to the ring.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CursorFit {
+    /// Every event after the cursor is held: replay them.
+    Held,
+    /// Events after the cursor were dropped from the ring.
+    Expired,
+    /// The cursor is beyond the last event.
+    Ahead,
+}
+
+pub struct EventLog {
+    runtime_id: RuntimeId,
+    worker_id: WorkerId,
+    last: Seq,
+    ring: VecDeque<Arc<EventFrame>>,
+    capacity: usize,
+    live: broadcast::Sender<Arc<EventFrame>>,
+}
+
+impl EventLog {
+    pub fn new(runtime_id: RuntimeId, worker_id: WorkerId, capacity: usize) -> Self {
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        Self {
+            runtime_id,
+            worker_id,
+            last: Seq::ZERO,
+            ring: VecDeque::with_capacity(capacity.min(1024)),
+            capacity: capacity.max(1),
+            live,
+        }
+    }
+
+    pub fn last_seq(&self) -> Seq {
+        self.last
+    }
+
+    /// Numbers the event, keeps it, and sends it to live subscribers.
+    pub fn append(&mut self, kind: EventKind) -> Arc<EventFrame> {
+        self.last = self.last.next();
+        let frame = EventFrame::new(WorkerEvent {
+            seq: self.last,
+            at: Timestamp::now(),
+            runtime_id: self.runtime_id.clone(),
+            worker_id: self.worker_id,
+            kind,
+        });
+        if self.ring.len() == self.capacity {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(frame.clone());
+        // No receivers is fine: nobody is watching.
+        let _ = self.live.send(frame.clone());
+        frame
+    }
+
+    /// A snapshot frame at the current `seq` (consumes no `seq`).
+    pub fn snapshot_frame(&self, kind: EventKind) -> Arc<EventFrame> {
+        EventFrame::new(WorkerEvent {
+            seq: self.last,
+            at: Timestamp::now(),
+            runtime_id: self.runtime_id.clone(),
+            worker_id: self.worker_id,
+            kind,
+        })
+    }
+
+    pub fn fit(&self, cursor: Seq) -> CursorFit {
+        if cursor > self.last {
+            return CursorFit::Ahead;
+        }
+        let oldest = self.ring.front().map_or(self.last.next(), |f| f.seq());
+        if cursor.0 + 1 < oldest.0 {
+            CursorFit::Expired
+        } else {
+            CursorFit::Held
+        }
+    }
+
+    /// Every held event with `seq > cursor`, in order.
+    pub fn after(&self, cursor: Seq) -> Vec<Arc<EventFrame>> {
+        self.ring
+            .iter()
+            .filter(|f| f.seq() > cursor)
+            .cloned()
+            .collect()
+    }
+
+    /// A receiver of every event appended from now on.
+    pub fn live(&self) -> broadcast::Receiver<Arc<EventFrame>> {
+        self.live.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yoi_protocol::WorkerStatus;
+
+    fn log(cap: usize) -> EventLog {
+        EventLog::new(RuntimeId::backend_internal(), WorkerId::new(), cap)
+    }
+
+    fn status() -> EventKind {
+        EventKind::Status {
+            status: WorkerStatus::Idle,
+        }
+    }
+
+    #[test]
+    fn seq_is_gapless_and_the_ring_is_bounded() {
+        let mut l = log(3);
+        for _ in 0..5 {
+            l.append(status());
+        }
+        assert_eq!(l.last_seq(), Seq(5));
+        let held: Vec<u64> = l.after(Seq::ZERO).iter().map(|f| f.seq().0).collect();
+        assert_eq!(held, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn cursor_fit_follows_the_contract() {
+        let mut l = log(3);
+        assert_eq!(l.fit(Seq(0)), CursorFit::Held);
+        assert_eq!(l.fit(Seq(1)), CursorFit::Ahead);
+        for _ in 0..5 {
+            l.append(status());
+        }
+        assert_eq!(l.fit(Seq(1)), CursorFit::Expired);
+        assert_eq!(l.fit(Seq(2)), CursorFit::Held);
+        assert_eq!(l.fit(Seq(5)), CursorFit::Held);
+        assert_eq!(l.fit(Seq(6)), CursorFit::Ahead);
+    }
+
+    #[test]
+    fn frames_are_serialised_once_with_the_contract_shape() {
+        let mut l = log(3);
+        let f = l.append(status());
+        let v: serde_json::Value = serde_json::from_str(&f.json).unwrap();
+        assert_eq!(v["seq"], 1);
+        assert_eq!(v["type"], "status");
+        assert_eq!(v["status"], "idle");
+        assert_eq!(v["runtime_id"], "backend-internal");
+    }
+}

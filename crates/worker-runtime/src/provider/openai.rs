@@ -1,0 +1,205 @@
+//! The real provider: OpenAI-compatible chat completion streaming through
+//! async-openai, against any base URL (OpenAI, Ollama, vLLM, llama.cpp...).
+//!
+//! async-openai's typed chunks drop `reasoning_content`, so we use its
+//! bring-your-own-types (`byot`) entry point with our own chunk type. Its
+//! default executor retries 429 and 500 on its own; we install the plain
+//! reqwest service instead, so a failure reaches the user at once and the
+//! Worker's timeouts mean what they say.
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
+use async_openai::Client;
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use yoi_protocol::RunUsage;
+
+use super::{ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream};
+use crate::config::ProviderConfig;
+
+pub struct OpenAiProvider {
+    client: Client<OpenAIConfig>,
+    config: ProviderConfig,
+}
+
+impl OpenAiProvider {
+    pub fn new(config: ProviderConfig) -> Self {
+        let mut openai = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
+        if let Some(key) = &config.api_key {
+            openai = openai.with_api_key(key.clone());
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        let client = Client::with_config(openai).with_http_service(ReqwestService::new(http));
+        Self { client, config }
+    }
+}
+
+impl Provider for OpenAiProvider {
+    fn check_configured(&self) -> Result<(), String> {
+        self.config.check_configured()
+    }
+
+    fn stream(
+        &self,
+        request: ChatRequest,
+    ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
+        let client = self.client.clone();
+        let key = self.config.api_key.clone();
+        let body = json!({
+            "model": request.model,
+            "messages": request
+                .messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                .collect::<Vec<_>>(),
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        Box::pin(async move {
+            let chat = client.chat();
+            let stream = chat
+                .create_stream_byot::<_, Chunk>(body)
+                .await
+                .map_err(|e| map_error(e, key.as_deref()))?;
+            let key_for_stream = key.clone();
+            let events = stream.flat_map(move |item| {
+                let out: Vec<Result<ProviderEvent, ProviderError>> = match item {
+                    Ok(chunk) => chunk.into_events(),
+                    Err(e) => vec![Err(map_error(e, key_for_stream.as_deref()))],
+                };
+                futures::stream::iter(out)
+            });
+            Ok(events.boxed())
+        })
+    }
+}
+
+/// One `chat.completion.chunk`, with the fields async-openai's own type drops.
+#[derive(Debug, Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<ChunkUsage>,
+    /// Some servers report a failure inside the stream.
+    #[serde(default)]
+    error: Option<StreamErrorBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Delta,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    /// vLLM, DeepSeek, llama.cpp and others.
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    /// Ollama and OpenRouter.
+    #[serde(default)]
+    reasoning: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl Chunk {
+    fn into_events(self) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let mut out = Vec::new();
+        if let Some(err) = self.error {
+            out.push(Err(ProviderError::Protocol(format!(
+                "the provider reported an error mid-stream: {}",
+                err.message.unwrap_or_else(|| "no message".to_owned())
+            ))));
+            return out;
+        }
+        for choice in self.choices {
+            let reasoning = choice.delta.reasoning_content.or(choice.delta.reasoning);
+            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
+                out.push(Ok(ProviderEvent::Reasoning(r)));
+            }
+            if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
+                out.push(Ok(ProviderEvent::Text(t)));
+            }
+            if let Some(reason) = choice.finish_reason {
+                out.push(Ok(ProviderEvent::Finished { reason }));
+            }
+        }
+        if let Some(u) = self.usage {
+            out.push(Ok(ProviderEvent::Usage(RunUsage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            })));
+        }
+        out
+    }
+}
+
+fn redact(message: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) if k.len() >= 4 => message.replace(k, "<redacted>"),
+        _ => message.to_owned(),
+    }
+}
+
+fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
+    match e {
+        OpenAIError::ApiError(resp) => {
+            let message = resp.api_error.message.trim();
+            let message = if message.is_empty() {
+                "no message".to_owned()
+            } else {
+                // A server error's message is its raw body; keep it short.
+                message.chars().take(500).collect()
+            };
+            ProviderError::Http {
+                status: resp.status_code.as_u16(),
+                message: redact(&message, key),
+            }
+        }
+        OpenAIError::Reqwest(e) => {
+            // reqwest's own text names the URL; describe the failure instead.
+            let what = if e.is_connect() {
+                "could not connect to the provider"
+            } else if e.is_timeout() {
+                "the connection to the provider timed out"
+            } else if e.is_body() || e.is_decode() {
+                "the connection to the provider broke mid-answer"
+            } else {
+                "the request to the provider failed"
+            };
+            ProviderError::Connection(what.to_owned())
+        }
+        OpenAIError::StreamError(_) => {
+            ProviderError::Connection("the connection to the provider broke mid-answer".to_owned())
+        }
+        OpenAIError::JSONDeserialize(err, _) => ProviderError::Protocol(format!(
+            "the provider sent a chunk that is not a chat completion: {err}"
+        )),
+        OpenAIError::InvalidArgument(m) => ProviderError::Protocol(redact(&m, key)),
+        other => ProviderError::Protocol(redact(&other.to_string(), key)),
+    }
+}

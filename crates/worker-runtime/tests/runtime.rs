@@ -1,0 +1,755 @@
+//! Integration tests: the real Runtime and Worker actors against the mock
+//! OpenAI-compatible server. Nothing of ours is faked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use worker_runtime::{EventFrame, Runtime, RuntimeConfig, RuntimeError, Subscription};
+use yoi_protocol::{
+    ClientMessageId, CreateWorker, ErrorCode, EventKind, InputRequest, MessageState, Role,
+    RuntimeId, Seq, SnapshotReason, WorkerId, WorkerStatus,
+};
+use yoi_test_support::{MockOpenAi, Reply};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn config(mock: &MockOpenAi) -> RuntimeConfig {
+    let mut c = RuntimeConfig::new(RuntimeId::backend_internal(), "backend");
+    c.provider.base_url = mock.base_url();
+    c.provider.api_key = Some("sk-test-secret".into());
+    c.provider.model = "mock-model".into();
+    c.workspace_name = "testspace".into();
+    c
+}
+
+async fn start(mock: &MockOpenAi, tweak: impl FnOnce(&mut RuntimeConfig)) -> (Runtime, WorkerId) {
+    let mut c = config(mock);
+    tweak(&mut c);
+    let runtime = Runtime::start_openai(c).await.expect("runtime starts");
+    let worker = runtime
+        .create_worker(CreateWorker::default())
+        .await
+        .expect("worker created");
+    (runtime, worker.summary.worker_id)
+}
+
+fn input(text: &str) -> InputRequest {
+    InputRequest {
+        text: text.into(),
+        client_message_id: None,
+    }
+}
+
+async fn next(sub: &mut Subscription) -> Arc<EventFrame> {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("an event arrives in time")
+        .expect("the subscription is open")
+}
+
+/// Reads frames until the run's terminal event, then the `status` that follows it.
+async fn until_idle(sub: &mut Subscription) -> Vec<Arc<EventFrame>> {
+    let mut out = Vec::new();
+    let mut ended = false;
+    loop {
+        let f = next(sub).await;
+        let done = ended && matches!(f.event.kind, EventKind::Status { .. });
+        ended |= f.event.is_terminal();
+        out.push(f);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn kinds(frames: &[Arc<EventFrame>]) -> Vec<&'static str> {
+    frames
+        .iter()
+        .map(|f| match &f.event.kind {
+            EventKind::Snapshot { .. } => "snapshot",
+            EventKind::InputAccepted { .. } => "input_accepted",
+            EventKind::RunStarted { .. } => "run_started",
+            EventKind::AssistantDelta { .. } => "assistant_delta",
+            EventKind::ReasoningDelta { .. } => "reasoning_delta",
+            EventKind::AssistantMessage { .. } => "assistant_message",
+            EventKind::RunCompleted { .. } => "run_completed",
+            EventKind::RunFailed { .. } => "run_failed",
+            EventKind::RunCancelled { .. } => "run_cancelled",
+            EventKind::Status { .. } => "status",
+            EventKind::WorkerStopped => "worker_stopped",
+            EventKind::ToolCallStarted { .. } => "tool_call_started",
+            EventKind::ToolCallFinished { .. } => "tool_call_finished",
+        })
+        .collect()
+}
+
+fn assert_gapless(frames: &[Arc<EventFrame>]) {
+    let seqs: Vec<u64> = frames
+        .iter()
+        .filter(|f| !f.event.is_snapshot())
+        .map(|f| f.seq().0)
+        .collect();
+    for pair in seqs.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "seq gap or repeat in {seqs:?}");
+    }
+}
+
+fn run_error(frames: &[Arc<EventFrame>]) -> yoi_protocol::ApiError {
+    frames
+        .iter()
+        .find_map(|f| match &f.event.kind {
+            EventKind::RunFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .expect("a run_failed event")
+}
+
+#[tokio::test]
+async fn a_run_streams_in_contract_order_with_usage() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::tokens(["Hel", "lo", " there"]).usage(11, 3));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    let snap = next(&mut sub).await;
+    assert!(matches!(
+        snap.event.kind,
+        EventKind::Snapshot { reset: false, .. }
+    ));
+    assert_eq!(snap.seq(), Seq(0));
+
+    let accepted = rt.input(w, input("hi")).await.unwrap();
+    assert_eq!(accepted.seq, Seq(1));
+    let frames = until_idle(&mut sub).await;
+    assert_eq!(
+        kinds(&frames),
+        [
+            "input_accepted",
+            "status",
+            "run_started",
+            "assistant_delta",
+            "assistant_delta",
+            "assistant_delta",
+            "assistant_message",
+            "run_completed",
+            "status"
+        ]
+    );
+    assert_eq!(frames[0].seq(), Seq(1));
+    assert_gapless(&frames);
+    match &frames[6].event.kind {
+        EventKind::AssistantMessage { message, .. } => {
+            assert_eq!(message.text, "Hello there");
+            assert_eq!(message.state, MessageState::Complete);
+            assert_eq!(message.role, Role::Assistant);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match &frames[7].event.kind {
+        EventKind::RunCompleted { usage, run_id, .. } => {
+            assert_eq!(*run_id, accepted.run_id);
+            assert_eq!((usage.prompt_tokens, usage.completion_tokens), (11, 3));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let detail = rt.worker_detail(w).await.unwrap();
+    assert_eq!(detail.summary.status, WorkerStatus::Idle);
+    assert_eq!(
+        (
+            detail.usage.runs,
+            detail.usage.prompt_tokens,
+            detail.usage.completion_tokens
+        ),
+        (1, 11, 3)
+    );
+    let recorded = mock.wait_for_requests(1).await;
+    assert_eq!(recorded[0].body["stream_options"]["include_usage"], true);
+    assert_eq!(
+        recorded[0].authorization.as_deref(),
+        Some("Bearer sk-test-secret")
+    );
+}
+
+#[tokio::test]
+async fn the_second_turn_sends_system_prompt_history_and_new_message() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::text("first answer"));
+    mock.push(Reply::text("second answer"));
+    let (rt, w) = start(&mock, |_| {}).await;
+    rt.input_wait(w, input("first question")).await.unwrap();
+    let outcome = rt.input_wait(w, input("second question")).await.unwrap();
+    assert_eq!(outcome.message.text, "second answer");
+    assert_eq!(outcome.usage.runs, 1);
+    let requests = mock.wait_for_requests(2).await;
+    let messages = requests[1].messages();
+    let roles: Vec<&str> = messages.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert!(
+        messages[0].1.contains("testspace"),
+        "system prompt has the workspace name"
+    );
+    assert_eq!(messages[1].1, "first question");
+    assert_eq!(messages[2].1, "first answer");
+    assert_eq!(messages[3].1, "second question");
+    assert_eq!(requests[1].body["model"], "mock-model");
+}
+
+#[tokio::test]
+async fn second_input_while_running_is_busy_with_the_active_run() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::hang());
+    let (rt, w) = start(&mock, |_| {}).await;
+    let first = rt.input(w, input("one")).await.unwrap();
+    match rt.input(w, input("two")).await {
+        Err(RuntimeError::Busy { active_run, .. }) => assert_eq!(active_run, first.run_id),
+        other => panic!("expected busy, got {other:?}"),
+    }
+    let err = rt
+        .input(w, input("three"))
+        .await
+        .unwrap_err()
+        .to_api_error();
+    assert_eq!(err.code, ErrorCode::Busy);
+    assert_eq!(err.active_run_id, Some(first.run_id));
+    assert!(err.retryable);
+    rt.cancel(w).await.unwrap();
+}
+
+#[tokio::test]
+async fn twenty_concurrent_inputs_give_exactly_one_accepted() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::text("ok").token_delay(Duration::from_millis(50)));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let results = join_all((0..20).map(|i| {
+        let rt = rt.clone();
+        async move { rt.input(w, input(&format!("msg {i}"))).await }
+    }))
+    .await;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(RuntimeError::Busy { .. })))
+        .count();
+    assert_eq!((accepted, busy), (1, 19));
+}
+
+#[tokio::test]
+async fn cancel_mid_stream_keeps_partial_text_and_drops_the_request() {
+    let mock = MockOpenAi::start().await;
+    mock.push(
+        Reply::tokens((0..200).map(|i| format!("t{i} "))).token_delay(Duration::from_millis(20)),
+    );
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    let accepted = rt.input(w, input("long please")).await.unwrap();
+    // Wait for streamed text, then cancel.
+    loop {
+        if matches!(
+            next(&mut sub).await.event.kind,
+            EventKind::AssistantDelta { .. }
+        ) {
+            break;
+        }
+    }
+    let cancelled = rt.cancel(w).await.unwrap();
+    assert_eq!(cancelled.run_id, accepted.run_id);
+    let frames = until_idle(&mut sub).await;
+    let tail = kinds(&frames);
+    assert_eq!(
+        &tail[tail.len() - 3..],
+        ["assistant_message", "run_cancelled", "status"]
+    );
+    let partial = frames
+        .iter()
+        .find_map(|f| match &f.event.kind {
+            EventKind::AssistantMessage { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(partial.state, MessageState::Cancelled);
+    assert!(partial.text.starts_with("t0 "));
+    mock.wait_for_open_streams(0).await;
+    let transcript = rt.transcript(w, 100).await.unwrap();
+    assert_eq!(
+        transcript.messages.last().unwrap().state,
+        MessageState::Cancelled
+    );
+    assert_eq!(
+        rt.worker_detail(w).await.unwrap().summary.status,
+        WorkerStatus::Idle
+    );
+    // Exactly one terminal event for the run.
+    let terminals = frames.iter().filter(|f| f.event.is_terminal()).count();
+    assert_eq!(terminals, 1);
+}
+
+#[tokio::test]
+async fn cancel_when_idle_is_not_running() {
+    let mock = MockOpenAi::start().await;
+    let (rt, w) = start(&mock, |_| {}).await;
+    let err = rt.cancel(w).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotRunning);
+}
+
+async fn failed_run(
+    reply: Reply,
+    tweak: impl FnOnce(&mut RuntimeConfig),
+) -> (Vec<Arc<EventFrame>>, Runtime, WorkerId) {
+    let mock = MockOpenAi::start().await;
+    mock.push(reply);
+    let (rt, w) = start(&mock, tweak).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    rt.input(w, input("hello")).await.unwrap();
+    let frames = until_idle(&mut sub).await;
+    assert_eq!(frames.iter().filter(|f| f.event.is_terminal()).count(), 1);
+    assert_eq!(
+        rt.worker_detail(w).await.unwrap().summary.status,
+        WorkerStatus::Idle
+    );
+    (frames, rt, w)
+}
+
+#[tokio::test]
+async fn an_http_error_fails_the_run_with_the_providers_message_and_no_key() {
+    let (frames, rt, w) =
+        failed_run(Reply::http_error(500, "the model is overloaded"), |_| {}).await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(
+        err.message.contains("the model is overloaded"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("500"));
+    for f in &frames {
+        assert!(!f.json.contains("sk-test-secret"));
+    }
+    let detail = rt.worker_detail(w).await.unwrap();
+    assert_eq!(
+        detail.last_run.unwrap().error.unwrap().code,
+        ErrorCode::ProviderError
+    );
+}
+
+#[tokio::test]
+async fn an_unauthorized_answer_is_a_provider_error() {
+    let (frames, ..) =
+        failed_run(Reply::http_error(401, "Incorrect API key provided"), |_| {}).await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(err.message.contains("401"));
+}
+
+#[tokio::test]
+async fn a_cut_connection_fails_the_run_and_keeps_partial_text() {
+    let (frames, rt, w) =
+        failed_run(Reply::tokens(["a", "b", "c", "d"]).cut_after(2), |_| {}).await;
+    assert_eq!(run_error(&frames).code, ErrorCode::ProviderError);
+    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    assert_eq!(last.role, Role::Assistant);
+    assert_eq!(last.state, MessageState::Failed);
+    assert_eq!(last.text, "ab");
+}
+
+#[tokio::test]
+async fn a_stream_without_finish_is_a_failure_not_a_completion() {
+    let (frames, ..) = failed_run(Reply::text("half an answer").without_done(), |_| {}).await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(!kinds(&frames).contains(&"run_completed"));
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_provider_error_without_its_url() {
+    let mock = MockOpenAi::start().await;
+    let (rt, w) = start(&mock, |c| {
+        c.provider.base_url = "http://127.0.0.1:9/v1".into()
+    })
+    .await;
+    let err = rt
+        .input_wait(w, input("hi"))
+        .await
+        .unwrap_err()
+        .to_api_error();
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(!err.message.contains("127.0.0.1"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn a_hanging_provider_hits_the_first_token_timeout() {
+    let (frames, ..) = failed_run(Reply::hang(), |c| {
+        c.provider.first_token_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::Timeout);
+    assert!(err.retryable);
+}
+
+#[tokio::test]
+async fn a_slow_run_hits_the_run_timeout_and_keeps_partial_text() {
+    let reply =
+        Reply::tokens((0..100).map(|i| format!("w{i} "))).token_delay(Duration::from_millis(50));
+    let (frames, rt, w) = failed_run(reply, |c| {
+        c.provider.run_timeout = Duration::from_millis(600)
+    })
+    .await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::Timeout);
+    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    assert_eq!(last.state, MessageState::Failed);
+    assert!(last.text.starts_with("w0 "));
+}
+
+#[tokio::test]
+async fn reasoning_deltas_become_reasoning_events() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::text("answer").reasoning(["think", "ing"]));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    rt.input(w, input("why?")).await.unwrap();
+    let frames = until_idle(&mut sub).await;
+    let reasoning: String = frames
+        .iter()
+        .filter_map(|f| match &f.event.kind {
+            EventKind::ReasoningDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasoning, "thinking");
+    let k = kinds(&frames);
+    let first_reasoning = k.iter().position(|k| *k == "reasoning_delta").unwrap();
+    let first_text = k.iter().position(|k| *k == "assistant_delta").unwrap();
+    assert!(first_reasoning < first_text);
+}
+
+#[tokio::test]
+async fn no_key_and_a_remote_url_is_provider_unconfigured() {
+    let mock = MockOpenAi::start().await;
+    let (rt, w) = start(&mock, |c| {
+        c.provider.api_key = None;
+        c.provider.base_url = "https://api.example.invalid/v1".into();
+    })
+    .await;
+    let err = rt.input(w, input("hi")).await.unwrap_err().to_api_error();
+    assert_eq!(err.code, ErrorCode::ProviderUnconfigured);
+    assert!(err.message.contains("OPENAI_API_KEY"));
+    assert!(
+        rt.transcript(w, 10).await.unwrap().messages.is_empty(),
+        "nothing joined the transcript"
+    );
+}
+
+#[tokio::test]
+async fn a_loopback_url_needs_no_key() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::text("local model here"));
+    let (rt, w) = start(&mock, |c| c.provider.api_key = None).await;
+    let outcome = rt.input_wait(w, input("hi")).await.unwrap();
+    assert_eq!(outcome.message.text, "local model here");
+}
+
+#[tokio::test]
+async fn bad_text_is_invalid_input() {
+    let mock = MockOpenAi::start().await;
+    let (rt, w) = start(&mock, |_| {}).await;
+    for text in ["", "   \n\t", &"x".repeat(32 * 1024 + 1)] {
+        let err = rt.input(w, input(text)).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidInput);
+    }
+    assert!(rt.input(w, input(&"x".repeat(32 * 1024))).await.is_ok());
+}
+
+#[tokio::test]
+async fn cursor_replays_every_later_event_exactly_once() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::tokens(["a", "b"]));
+    let (rt, w) = start(&mock, |_| {}).await;
+    rt.input_wait(w, input("one")).await.unwrap();
+    rt.input_wait(w, input("two")).await.unwrap();
+    let mut all = rt.subscribe(w, Some(Seq(0))).await.unwrap();
+    let first = next(&mut all).await;
+    assert_eq!(first.seq(), Seq(1), "cursor 0 replays from the first event");
+    let mut sub = rt.subscribe(w, Some(Seq(3))).await.unwrap();
+    let replayed = next(&mut sub).await;
+    assert_eq!(replayed.seq(), Seq(4));
+    assert!(!replayed.event.is_snapshot());
+    // Then live events follow without a gap.
+    let mut seen = vec![replayed];
+    let last = rt.transcript(w, 1).await.unwrap().seq;
+    while seen.last().unwrap().seq() < last {
+        seen.push(next(&mut sub).await);
+    }
+    rt.input(w, input("three")).await.unwrap();
+    seen.extend(until_idle(&mut sub).await);
+    assert_gapless(&seen);
+}
+
+#[tokio::test]
+async fn an_expired_cursor_gets_a_reset_snapshot() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::tokens(["a", "b", "c"]));
+    let (rt, w) = start(&mock, |c| c.event_ring = 8).await;
+    rt.input_wait(w, input("one")).await.unwrap();
+    rt.input_wait(w, input("two")).await.unwrap();
+    let mut sub = rt.subscribe(w, Some(Seq(1))).await.unwrap();
+    let snap = next(&mut sub).await;
+    match &snap.event.kind {
+        EventKind::Snapshot {
+            reset,
+            reason,
+            transcript,
+            ..
+        } => {
+            assert!(reset);
+            assert_eq!(*reason, Some(SnapshotReason::CursorExpired));
+            assert_eq!(transcript.len(), 4);
+        }
+        other => panic!("expected snapshot, got {other:?}"),
+    }
+    assert_eq!(snap.seq(), rt.transcript(w, 1).await.unwrap().seq);
+}
+
+#[tokio::test]
+async fn a_cursor_ahead_gets_a_reset_snapshot() {
+    let mock = MockOpenAi::start().await;
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, Some(Seq(99))).await.unwrap();
+    match next(&mut sub).await.event.kind.clone() {
+        EventKind::Snapshot { reset, reason, .. } => {
+            assert!(reset);
+            assert_eq!(reason, Some(SnapshotReason::CursorAhead));
+        }
+        other => panic!("expected snapshot, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_cannot_keep_up_is_reset_with_lagged() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::tokens((0..1500).map(|i| format!("{i} "))));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut slow = rt.subscribe(w, None).await.unwrap();
+    next(&mut slow).await;
+    // Read nothing while the whole run streams.
+    rt.input_wait(w, input("flood")).await.unwrap();
+    let mut saw_lagged = false;
+    let mut frames = Vec::new();
+    let last = rt.transcript(w, 1).await.unwrap().seq;
+    loop {
+        let f = next(&mut slow).await;
+        if let EventKind::Snapshot {
+            reset,
+            reason,
+            transcript,
+            ..
+        } = &f.event.kind
+        {
+            assert!(reset);
+            assert_eq!(*reason, Some(SnapshotReason::Lagged));
+            assert_eq!(transcript.last().unwrap().state, MessageState::Complete);
+            saw_lagged = true;
+        }
+        let at = f.seq();
+        frames.push(f);
+        if at >= last {
+            break;
+        }
+    }
+    assert!(saw_lagged, "the slow subscriber was told it lagged");
+}
+
+#[tokio::test]
+async fn a_snapshot_mid_run_carries_the_partial_text() {
+    let mock = MockOpenAi::start().await;
+    mock.push(
+        Reply::tokens((0..100).map(|i| format!("p{i} "))).token_delay(Duration::from_millis(30)),
+    );
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    let run = rt.input(w, input("go")).await.unwrap();
+    loop {
+        if matches!(
+            next(&mut sub).await.event.kind,
+            EventKind::AssistantDelta { .. }
+        ) {
+            break;
+        }
+    }
+    let mut late = rt.subscribe(w, None).await.unwrap();
+    let snap = next(&mut late).await;
+    rt.cancel(w).await.unwrap();
+    let (in_flight, transcript, worker) = match &snap.event.kind {
+        EventKind::Snapshot {
+            in_flight,
+            transcript,
+            worker,
+            ..
+        } => (
+            in_flight.clone().unwrap(),
+            transcript.clone(),
+            worker.clone(),
+        ),
+        other => panic!("expected snapshot, got {other:?}"),
+    };
+    assert_eq!(in_flight.run_id, run.run_id);
+    assert_eq!(worker.summary.status, WorkerStatus::Running);
+    let streaming = transcript.last().unwrap();
+    assert_eq!(streaming.state, MessageState::Streaming);
+    assert_eq!(streaming.text, in_flight.text);
+    // The snapshot holds exactly the text of the deltas up to its seq.
+    let frames = until_idle(&mut sub).await;
+    let text_until_snapshot: String = frames
+        .iter()
+        .filter(|f| f.seq() <= snap.seq())
+        .filter_map(|f| match &f.event.kind {
+            EventKind::AssistantDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .fold("p0 ".to_owned(), |acc, t| acc + t);
+    assert_eq!(in_flight.text, text_until_snapshot);
+    // The late subscriber continues exactly after the snapshot's seq.
+    let after = next(&mut late).await;
+    assert_eq!(after.seq(), snap.seq().next());
+}
+
+#[tokio::test]
+async fn a_retried_client_message_id_returns_the_first_answer() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::text("once"));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let req = InputRequest {
+        text: "only once".into(),
+        client_message_id: Some(ClientMessageId::parse("retry-42").unwrap()),
+    };
+    let first = rt.input(w, req.clone()).await.unwrap();
+    let again = rt.input(w, req.clone()).await.unwrap();
+    assert_eq!(first, again);
+    rt.await_run(w, first.run_id).await.unwrap();
+    let third = rt.input(w, req).await.unwrap();
+    assert_eq!(first, third);
+    let users = rt
+        .transcript(w, 100)
+        .await
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .count();
+    assert_eq!(users, 1);
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_worker_is_restarted_with_its_history_and_fails_the_run() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::text("remember me"));
+    mock.push(Reply::hang());
+    mock.push(Reply::text("back again"));
+    let (rt, w) = start(&mock, |_| {}).await;
+    rt.input_wait(w, input("first")).await.unwrap();
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    let run = rt.input(w, input("will be lost")).await.unwrap();
+    rt.inject_worker_panic(w).await.unwrap();
+    let frames = until_idle(&mut sub).await;
+    let err = run_error(&frames);
+    assert_eq!(err.code, ErrorCode::Internal);
+    assert_eq!(frames.iter().filter(|f| f.event.is_terminal()).count(), 1);
+    assert!(frames
+        .iter()
+        .any(|f| f.event.run_id() == Some(run.run_id) && f.event.is_terminal()));
+    assert_gapless(&frames);
+    // The restarted worker kept its transcript and takes input again.
+    let transcript = rt.transcript(w, 100).await.unwrap();
+    assert_eq!(transcript.messages[0].text, "first");
+    assert_eq!(transcript.messages[1].text, "remember me");
+    let outcome = rt.input_wait(w, input("again")).await.unwrap();
+    assert_eq!(outcome.message.text, "back again");
+    let history = mock.wait_for_requests(3).await[2].messages();
+    assert!(history.iter().any(|(_, c)| c == "remember me"));
+}
+
+#[tokio::test]
+async fn the_transcript_is_bounded() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::text("ok"));
+    let (rt, w) = start(&mock, |c| c.transcript_bound = 6).await;
+    for i in 0..5 {
+        rt.input_wait(w, input(&format!("q{i}"))).await.unwrap();
+    }
+    let t = rt.transcript(w, 1000).await.unwrap();
+    assert_eq!(t.messages.len(), 6);
+    assert!(t.truncated);
+    assert_eq!(t.messages[0].text, "q2");
+    let last_request = mock.wait_for_requests(5).await[4].messages();
+    // system + at most the bound of history.
+    assert!(last_request.len() <= 7);
+}
+
+#[tokio::test]
+async fn stopping_a_worker_cancels_its_run_and_ends_subscriptions() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::hang());
+    let (rt, w) = start(&mock, |_| {}).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    rt.input(w, input("hang")).await.unwrap();
+    rt.stop_worker(w).await.unwrap();
+    let mut frames = Vec::new();
+    while let Some(f) = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("ends in time")
+    {
+        frames.push(f);
+    }
+    let k = kinds(&frames);
+    assert!(k.contains(&"run_cancelled"));
+    assert_eq!(k.last(), Some(&"worker_stopped"));
+    let err = rt.worker_detail(w).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WorkerNotFound);
+    assert!(rt.list_workers().await.unwrap().is_empty());
+    mock.wait_for_open_streams(0).await;
+}
+
+#[tokio::test]
+async fn wait_mode_maps_failures_to_typed_errors() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::http_error(503, "try later"));
+    let (rt, w) = start(&mock, |_| {}).await;
+    let err = rt
+        .input_wait(w, input("hi"))
+        .await
+        .unwrap_err()
+        .to_api_error();
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(err.message.contains("try later"));
+}
+
+#[tokio::test]
+async fn unknown_workers_and_profiles_are_typed_errors() {
+    let mock = MockOpenAi::start().await;
+    let (rt, _) = start(&mock, |_| {}).await;
+    let err = rt.worker_detail(WorkerId::new()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WorkerNotFound);
+    let err = rt
+        .create_worker(CreateWorker {
+            display_name: None,
+            profile: Some("root-shell".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    let err = rt
+        .create_worker(CreateWorker {
+            display_name: Some("bad@name".into()),
+            profile: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+}
