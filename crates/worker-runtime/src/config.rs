@@ -164,8 +164,10 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_key() {
-        let mut c = ProviderConfig::default();
-        c.api_key = Some("sk-secret-123".into());
+        let c = ProviderConfig {
+            api_key: Some("sk-secret-123".into()),
+            ..ProviderConfig::default()
+        };
         assert!(!format!("{c:?}").contains("sk-secret-123"));
     }
 }
