@@ -1,0 +1,187 @@
+//! `[[...]]` directives: scripting the echo reply from inside a chat message.
+//!
+//! End-to-end tests drive a real `yoi serve` from a browser or a terminal and cannot
+//! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
+//! reads directives from the last user message and builds the reply from them.
+//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, and a hang
+//! over any streamed answer. Unknown `[[...]]` text is left alone.
+
+use std::time::Duration;
+
+use crate::reply::Reply;
+
+/// Delay between tokens for a bare `[[slow]]`.
+pub const SLOW_TOKEN_DELAY: Duration = Duration::from_millis(300);
+/// Number of tokens streamed for `[[slow]]` when no other directive sets the content.
+pub const SLOW_TOKEN_COUNT: usize = 40;
+/// Upper bound for `[[tokens:N]]`, so a typo cannot exhaust memory.
+const MAX_TOKENS: usize = 100_000;
+
+/// The answer `[[markdown]]` streams.
+pub const MARKDOWN_REPLY: &str = include_str!("markdown_reply.md");
+
+/// The reasoning chunks `[[reasoning]]` sends before the content.
+pub const REASONING_TOKENS: [&str; 4] = ["Thinking", " about", " the", " answer."];
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Directives {
+    slow: Option<Duration>,
+    tokens: Option<usize>,
+    error: Option<u16>,
+    hang: bool,
+    cut: Option<usize>,
+    reasoning: bool,
+    markdown: bool,
+}
+
+/// Builds the echo reply for a last user message, honouring its directives.
+/// `base` carries builder settings (delays, usage) that directives may override.
+pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
+    let (directives, rest) = parse(last_user_message);
+
+    if let Some(status) = directives.error {
+        return Reply::http_error(status, &format!("mock error {status}"));
+    }
+    if directives.hang {
+        return Reply::hang();
+    }
+
+    let text = if directives.markdown {
+        MARKDOWN_REPLY.to_owned()
+    } else if let Some(n) = directives.tokens {
+        numbered_tokens(n)
+    } else if directives.slow.is_some() {
+        numbered_tokens(SLOW_TOKEN_COUNT)
+    } else {
+        format!("You said: {}", rest.trim())
+    };
+
+    let mut reply = base.clone();
+    reply.kind = Reply::text(&text).kind;
+    if let Some(delay) = directives.slow {
+        reply = reply.token_delay(delay);
+    }
+    if directives.reasoning {
+        reply = reply.reasoning(REASONING_TOKENS);
+    }
+    if let Some(n) = directives.cut {
+        reply = reply.cut_after(n);
+    }
+    reply
+}
+
+fn numbered_tokens(n: usize) -> String {
+    (1..=n.min(MAX_TOKENS))
+        .map(|i| format!("tok{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Splits a message into its directives and the text around them.
+fn parse(message: &str) -> (Directives, String) {
+    let mut directives = Directives::default();
+    let mut rest = String::new();
+    let mut remaining = message;
+    while let Some(start) = remaining.find("[[") {
+        let after_open = &remaining[start + 2..];
+        let Some(len) = after_open.find("]]") else {
+            break;
+        };
+        let inner = &after_open[..len];
+        rest.push_str(&remaining[..start]);
+        if !apply(&mut directives, inner) {
+            // Not a directive: keep it as text.
+            rest.push_str(&remaining[start..start + 2 + len + 2]);
+        }
+        remaining = &after_open[len + 2..];
+    }
+    rest.push_str(remaining);
+    (directives, rest)
+}
+
+/// Records one directive; `false` when `inner` is not one.
+fn apply(d: &mut Directives, inner: &str) -> bool {
+    let (name, arg) = match inner.split_once(':') {
+        Some((name, arg)) => (name.trim(), Some(arg.trim())),
+        None => (inner.trim(), None),
+    };
+    match (name, arg) {
+        ("slow", None) => d.slow = Some(SLOW_TOKEN_DELAY),
+        ("slow", Some(ms)) => match ms.parse() {
+            Ok(ms) => d.slow = Some(Duration::from_millis(ms)),
+            Err(_) => return false,
+        },
+        ("tokens", Some(n)) => match n.parse() {
+            Ok(n) => d.tokens = Some(n),
+            Err(_) => return false,
+        },
+        ("error", Some(status)) => match status.parse() {
+            Ok(status @ 100..=999) => d.error = Some(status),
+            _ => return false,
+        },
+        ("cut", Some(n)) => match n.parse() {
+            Ok(n) => d.cut = Some(n),
+            Err(_) => return false,
+        },
+        ("hang", None) => d.hang = true,
+        ("reasoning", None) => d.reasoning = true,
+        ("markdown", None) => d.markdown = true,
+        _ => return false,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::{Ending, ReplyKind};
+
+    #[test]
+    fn parse_strips_known_directives_and_keeps_the_rest() {
+        let (d, rest) = parse("a [[slow:20]] b [[cut:3]][[nope]] c [[tokens:x]]");
+        assert_eq!(d.slow, Some(Duration::from_millis(20)));
+        assert_eq!(d.cut, Some(3));
+        assert_eq!(d.tokens, None);
+        assert_eq!(rest, "a  b [[nope]] c [[tokens:x]]");
+    }
+
+    #[test]
+    fn unterminated_directive_is_text() {
+        let (d, rest) = parse("x [[slow");
+        assert_eq!(d, Directives::default());
+        assert_eq!(rest, "x [[slow");
+    }
+
+    #[test]
+    fn plain_message_is_echoed() {
+        let reply = echo_reply(&Reply::echo(), "  hello there ");
+        match reply.kind {
+            ReplyKind::Tokens(t) => assert_eq!(t.concat(), "You said: hello there"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_wins_over_everything_else() {
+        let reply = echo_reply(&Reply::echo(), "[[hang]] [[error:503]] [[slow]]");
+        match reply.kind {
+            ReplyKind::HttpError(e) => {
+                assert_eq!(e.status, 503);
+                assert_eq!(e.message, "mock error 503");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn slow_cut_and_reasoning_combine() {
+        let reply = echo_reply(&Reply::echo(), "[[slow:5]][[cut:2]][[reasoning]]");
+        assert_eq!(reply.token_delay, Duration::from_millis(5));
+        assert_eq!(reply.ending, Ending::CutAfter(2));
+        assert_eq!(reply.reasoning.len(), REASONING_TOKENS.len());
+        match reply.kind {
+            ReplyKind::Tokens(t) => assert_eq!(t.len(), SLOW_TOKEN_COUNT),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! What the mock answers: the [`Reply`] builder.
+//!
+//! A `Reply` is a plain description (tokens, delays, how the stream ends). The server
+//! turns it into bytes only when a request arrives, because the echo reply and the
+//! automatic usage numbers depend on that request.
+
+use std::time::Duration;
+
+/// One scripted answer to one chat-completions request.
+///
+/// Build it with [`Reply::text`], [`Reply::tokens`], [`Reply::echo`],
+/// [`Reply::http_error`] or [`Reply::hang`], then refine it with the builder methods.
+/// Builder methods that only make sense for a successful answer (delays, reasoning,
+/// usage, endings) are ignored by error replies.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub(crate) kind: ReplyKind,
+    pub(crate) reasoning: Vec<String>,
+    pub(crate) usage: Option<Usage>,
+    pub(crate) first_token_delay: Duration,
+    pub(crate) token_delay: Duration,
+    pub(crate) ending: Ending,
+    pub(crate) finish_reason: String,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ReplyKind {
+    /// Stream exactly these content tokens.
+    Tokens(Vec<String>),
+    /// "You said: <last user message>", honouring `[[...]]` directives.
+    Echo,
+    /// Answer with an HTTP error in OpenAI's error format.
+    HttpError(ApiError),
+    /// Send 200 and the headers, then nothing, ever.
+    Hang,
+}
+
+/// How a successful stream ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Finish chunk, optional usage chunk, `[DONE]`.
+    Complete,
+    /// After this many content chunks the TCP connection is dropped mid-body.
+    CutAfter(usize),
+    /// The content chunks, then a clean end of body: no finish chunk, no `[DONE]`.
+    WithoutDone,
+}
+
+/// Token counts reported in the `usage` object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// The fields of OpenAI's error envelope, `{"error":{"message","type","param","code"}}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+    pub error_type: String,
+    pub code: Option<String>,
+}
+
+impl ApiError {
+    /// The `type` and `code` OpenAI uses for a status, as far as one status has one.
+    pub fn for_status(status: u16, message: &str) -> ApiError {
+        let (error_type, code) = match status {
+            400 => ("invalid_request_error", Some("invalid_request")),
+            401 => ("invalid_request_error", Some("invalid_api_key")),
+            403 => ("invalid_request_error", Some("permission_denied")),
+            404 => ("invalid_request_error", Some("model_not_found")),
+            429 => ("requests", Some("rate_limit_exceeded")),
+            500..=599 => ("server_error", Some("server_error")),
+            _ => ("invalid_request_error", None),
+        };
+        ApiError {
+            status,
+            message: message.to_owned(),
+            error_type: error_type.to_owned(),
+            code: code.map(str::to_owned),
+        }
+    }
+}
+
+impl Reply {
+    fn with_kind(kind: ReplyKind) -> Reply {
+        Reply {
+            kind,
+            reasoning: Vec::new(),
+            usage: None,
+            first_token_delay: Duration::ZERO,
+            token_delay: Duration::ZERO,
+            ending: Ending::Complete,
+            finish_reason: "stop".to_owned(),
+        }
+    }
+
+    /// Streams `s` split into word pieces; the pieces keep their leading whitespace,
+    /// so concatenating them gives back `s` exactly.
+    pub fn text(s: &str) -> Reply {
+        Reply::with_kind(ReplyKind::Tokens(split_tokens(s)))
+    }
+
+    /// Streams exactly these content tokens, one chunk each.
+    pub fn tokens<I, S>(tokens: I) -> Reply
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Reply::with_kind(ReplyKind::Tokens(
+            tokens.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// The default: streams `"You said: <last user message>"` and honours the
+    /// `[[...]]` directives described in the crate docs.
+    pub fn echo() -> Reply {
+        Reply::with_kind(ReplyKind::Echo)
+    }
+
+    /// An HTTP error with OpenAI's error JSON; `type` and `code` are chosen from the
+    /// status (`404` gives `invalid_request_error` / `model_not_found`, `5xx` gives
+    /// `server_error`, `429` gives `requests` / `rate_limit_exceeded`, ...).
+    pub fn http_error(status: u16, message: &str) -> Reply {
+        Reply::with_kind(ReplyKind::HttpError(ApiError::for_status(status, message)))
+    }
+
+    /// An HTTP error with an explicit error `type` and `code`, e.g.
+    /// `Reply::http_error_with(429, "quota", "insufficient_quota", Some("insufficient_quota"))`.
+    pub fn http_error_with(
+        status: u16,
+        message: &str,
+        error_type: &str,
+        code: Option<&str>,
+    ) -> Reply {
+        Reply::with_kind(ReplyKind::HttpError(ApiError {
+            status,
+            message: message.to_owned(),
+            error_type: error_type.to_owned(),
+            code: code.map(str::to_owned),
+        }))
+    }
+
+    /// Accepts the request, sends 200 and the response headers, then never sends a
+    /// byte until the client goes away (or the mock is dropped).
+    pub fn hang() -> Reply {
+        Reply::with_kind(ReplyKind::Hang)
+    }
+
+    /// `reasoning_content` chunks sent before the content chunks.
+    pub fn reasoning<I, S>(mut self, tokens: I) -> Reply
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.reasoning = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The usage numbers to report. Without this, `prompt_tokens` is a rough word
+    /// count of the request's messages and `completion_tokens` the number of chunks.
+    pub fn usage(mut self, prompt: u64, completion: u64) -> Reply {
+        self.usage = Some(Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+        });
+        self
+    }
+
+    /// Delay after the response headers are sent, before the first chunk.
+    pub fn first_token_delay(mut self, d: Duration) -> Reply {
+        self.first_token_delay = d;
+        self
+    }
+
+    /// Delay before every reasoning or content chunk after the first one.
+    pub fn token_delay(mut self, d: Duration) -> Reply {
+        self.token_delay = d;
+        self
+    }
+
+    /// Sends `n` content chunks, then drops the TCP connection abruptly: no finish
+    /// chunk, no `[DONE]`, no chunked-encoding terminator.
+    pub fn cut_after(mut self, n: usize) -> Reply {
+        self.ending = Ending::CutAfter(n);
+        self
+    }
+
+    /// Sends the content chunks, then ends the body cleanly with no finish chunk,
+    /// no usage chunk and no `[DONE]`.
+    pub fn without_done(mut self) -> Reply {
+        self.ending = Ending::WithoutDone;
+        self
+    }
+
+    /// The `finish_reason` of the finish chunk (default `"stop"`), e.g. `"length"`.
+    pub fn finish_reason(mut self, reason: &str) -> Reply {
+        self.finish_reason = reason.to_owned();
+        self
+    }
+}
+
+/// Splits text into word pieces that each carry their leading whitespace, so that
+/// `split_tokens(s).concat() == s`.
+pub(crate) fn split_tokens(s: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    for c in s.chars() {
+        if c.is_whitespace() && in_word {
+            tokens.push(std::mem::take(&mut current));
+            in_word = false;
+        } else if !c.is_whitespace() {
+            in_word = true;
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_tokens_concatenates_back_to_the_input() {
+        for s in [
+            "",
+            "Hello",
+            "Hello world",
+            "  leading and trailing  ",
+            "line one\nline two\n\n```rust\nfn main() {}\n```",
+        ] {
+            assert_eq!(split_tokens(s).concat(), s, "input {s:?}");
+        }
+    }
+
+    #[test]
+    fn split_tokens_keeps_leading_spaces_on_words() {
+        assert_eq!(split_tokens("You said: hi"), vec!["You", " said:", " hi"]);
+    }
+}
