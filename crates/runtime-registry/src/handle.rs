@@ -1,0 +1,138 @@
+//! Runtime handles: how the registry reaches one runtime.
+//!
+//! Every kind offers the same operations with the same types, so the server
+//! never knows where a Worker lives. The embedded runtime is called directly;
+//! runtimes in other processes (local on a Unix socket, remote over HTTP and
+//! WebSocket) add a variant here and nothing changes above the registry.
+
+use std::sync::Arc;
+
+use worker_runtime::{EventFrame, Runtime, Subscription};
+use yoi_protocol::{
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
+    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerSummary,
+};
+
+use crate::error::RegistryError;
+
+/// One registered runtime.
+#[derive(Clone)]
+pub enum RuntimeHandle {
+    /// The backend's own in-process runtime.
+    Embedded(Runtime),
+}
+
+impl RuntimeHandle {
+    pub fn kind(&self) -> RuntimeKind {
+        match self {
+            RuntimeHandle::Embedded(_) => RuntimeKind::Embedded,
+        }
+    }
+
+    pub fn id(&self) -> &RuntimeId {
+        match self {
+            RuntimeHandle::Embedded(rt) => rt.id(),
+        }
+    }
+
+    pub async fn summary(&self) -> Result<RuntimeSummary, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.summary(RuntimeKind::Embedded).await?),
+        }
+    }
+
+    pub async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.list_workers().await?),
+        }
+    }
+
+    pub async fn create_worker(
+        &self,
+        request: CreateWorker,
+    ) -> Result<WorkerDetail, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.create_worker(request).await?),
+        }
+    }
+
+    pub async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.worker_detail(worker_id).await?),
+        }
+    }
+
+    pub async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.stop_worker(worker_id).await?),
+        }
+    }
+
+    pub async fn input(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<InputAccepted, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.input(worker_id, input).await?),
+        }
+    }
+
+    pub async fn input_wait(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<RunOutcome, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.input_wait(worker_id, input).await?),
+        }
+    }
+
+    pub async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.cancel(worker_id).await?),
+        }
+    }
+
+    pub async fn transcript(
+        &self,
+        worker_id: WorkerId,
+        limit: usize,
+    ) -> Result<Transcript, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(rt.transcript(worker_id, limit).await?),
+        }
+    }
+
+    pub async fn subscribe(
+        &self,
+        worker_id: WorkerId,
+        cursor: Option<Seq>,
+    ) -> Result<WorkerStream, RegistryError> {
+        match self {
+            RuntimeHandle::Embedded(rt) => Ok(WorkerStream::Embedded(
+                rt.subscribe(worker_id, cursor).await?,
+            )),
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        match self {
+            RuntimeHandle::Embedded(rt) => rt.shutdown().await,
+        }
+    }
+}
+
+/// A Worker's event frames, wherever the Worker lives.
+pub enum WorkerStream {
+    Embedded(Subscription),
+}
+
+impl WorkerStream {
+    /// The next frame (serialised once, shared), or `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<Arc<EventFrame>> {
+        match self {
+            WorkerStream::Embedded(sub) => sub.next().await,
+        }
+    }
+}
