@@ -26,6 +26,10 @@ pub enum ErrorCode {
     ProviderUnconfigured,
     Timeout,
     Internal,
+    /// No such route (an addition to the contract's table).
+    NotFound,
+    /// The route exists but not with this method (an addition to the contract's table).
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
@@ -35,7 +39,8 @@ impl ErrorCode {
             ErrorCode::InvalidInput => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ForbiddenOrigin => 403,
-            ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound => 404,
+            ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound | ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Busy | ErrorCode::NotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,
@@ -73,6 +78,8 @@ impl ErrorCode {
             ErrorCode::ProviderUnconfigured => "provider_unconfigured",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
     }
 }

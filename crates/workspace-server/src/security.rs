@@ -1,0 +1,180 @@
+//! Who may talk to the backend.
+//!
+//! - `Host` must name this server: on a loopback bind, only loopback names are
+//!   accepted, which defeats DNS rebinding (a page on `evil.example` resolving
+//!   to 127.0.0.1 still sends `Host: evil.example`).
+//! - A browser's `Origin`, when present, must be this server's own origin: a
+//!   page on another site must not drive a local backend.
+//! - With a token, every `/api` request and socket needs it: as
+//!   `Authorization: Bearer`, or for browsers a `?token=` query parameter or
+//!   a `yoi_token` cookie. The token is never logged.
+
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use yoi_protocol::ErrorCode;
+
+use crate::error::ApiFailure;
+use crate::AppState;
+
+/// What the security layer checks, fixed at start.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// Whether the server is bound to a loopback address.
+    pub loopback: bool,
+    /// The bearer token, when one is required.
+    pub token: Option<String>,
+}
+
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), ApiFailure> {
+    if !access.loopback {
+        // Off loopback the token guards every call; any name may reach us.
+        return Ok(());
+    }
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if host.is_empty() || is_loopback_name(host_name(host)) {
+        Ok(())
+    } else {
+        Err(ApiFailure::new(
+            ErrorCode::ForbiddenOrigin,
+            "this backend answers only requests addressed to a loopback host name",
+        ))
+    }
+}
+
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiFailure> {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let own = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|rest| !host.is_empty() && rest.eq_ignore_ascii_case(host));
+    if own {
+        Ok(())
+    } else {
+        Err(ApiFailure::new(
+            ErrorCode::ForbiddenOrigin,
+            "requests from another site's pages are refused",
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn presented_token(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    if let Some(bearer) = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    if let Some(query) = req.uri().query() {
+        if let Some((_, v)) = url_pairs(query).find(|(k, _)| k == "token") {
+            return Some(v);
+        }
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == "yoi_token")
+        .map(|(_, v)| v.to_owned())
+}
+
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap_or_default()
+        .into_iter()
+}
+
+fn check_token(access: &Access, req: &Request) -> Result<(), ApiFailure> {
+    let Some(expected) = &access.token else {
+        return Ok(());
+    };
+    match presented_token(req) {
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiFailure::new(ErrorCode::Unauthorized, "the token is wrong")),
+        None => Err(ApiFailure::new(
+            ErrorCode::Unauthorized,
+            "this backend needs a token: send Authorization: Bearer <token>",
+        )),
+    }
+}
+
+/// Host and origin checks for every request; the token for `/api`.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let access = &state.access;
+    let api = req.uri().path().starts_with("/api");
+    let checked = check_host(access, req.headers())
+        .and_then(|()| if api { check_origin(req.headers()) } else { Ok(()) })
+        .and_then(|()| if api { check_token(access, &req) } else { Ok(()) });
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(failure) => failure.into_response(),
+    }
+}
+
+/// One info line per request: method, path (never the query, which may hold
+/// the token), status and time.
+pub async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_parse_with_and_without_ports() {
+        assert_eq!(host_name("127.0.0.1:7760"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:7760"), "::1");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert!(is_loopback_name("localhost"));
+        assert!(is_loopback_name("::1"));
+        assert!(!is_loopback_name("evil.example"));
+        assert!(!is_loopback_name("192.168.1.10"));
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}
