@@ -1,0 +1,442 @@
+#!/usr/bin/env node
+// End-to-end tests of the web console in real headless Chromium, against a real
+// `yoi serve` and the mock OpenAI-compatible server.
+//
+//   YOI_BIN=target/debug/yoi MOCK_BIN=target/debug/yoi-mock-openai deno task e2e
+//
+// Environment:
+//   YOI_BIN        the built `yoi` binary (required)
+//   MOCK_BIN       the built `yoi-mock-openai` binary (required)
+//   CHROMIUM       the browser (default /usr/bin/chromium)
+//   ARTIFACTS_DIR  where screenshots and server logs go (default <repo>/test-artifacts)
+//
+// Prints one line per scenario and `N passed, N failed` at the end; exits non-zero
+// when anything failed. Child processes are always killed.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const WEB_DIR = resolve(HERE, '..');
+const ARTIFACTS = resolve(WEB_DIR, process.env.ARTIFACTS_DIR ?? '../../test-artifacts');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const YOI_BIN = process.env.YOI_BIN;
+const MOCK_BIN = process.env.MOCK_BIN;
+const API_KEY = 'test-key-e2e';
+
+const children = new Set();
+const cleanups = [];
+let results = { passed: 0, failed: 0 };
+
+function killAll() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+// ---------- processes ----------
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function logFile(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return createWriteStream(join(ARTIFACTS, name), { flags: 'a' });
+}
+
+function startMock() {
+  return new Promise((res, rej) => {
+    const log = logFile('e2e-mock-openai.log');
+    const child = spawn(MOCK_BIN, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let buffer = '';
+    const timer = setTimeout(() => rej(new Error('mock server did not say where it listens within 20 s')), 20_000);
+    child.stdout.on('data', (chunk) => {
+      log.write(chunk);
+      buffer += chunk.toString();
+      const m = /^listening (http:\/\/127\.0\.0\.1:\d+\/v1)\s*$/m.exec(buffer);
+      if (m) {
+        clearTimeout(timer);
+        res({ child, url: m[1] });
+      }
+    });
+    child.stderr.on('data', (chunk) => log.write(chunk));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`mock server exited early (${code})`));
+    });
+  });
+}
+
+async function startServer({ workspace, port, mockUrl }) {
+  const log = logFile('e2e-yoi-serve.log');
+  log.write(`\n--- yoi serve on 127.0.0.1:${port} at ${new Date().toISOString()}\n`);
+  const child = spawn(YOI_BIN, ['serve', '--workspace', workspace, '--bind', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENAI_BASE_URL: mockUrl, OPENAI_API_KEY: API_KEY, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
+  children.add(child);
+  child.stdout.on('data', (c) => log.write(c));
+  child.stderr.on('data', (c) => log.write(c));
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+    children.delete(child);
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`yoi serve exited before it was healthy (${JSON.stringify(exited)})`);
+    try {
+      const res = await fetch(`${base}/api/health`);
+      if (res.ok) return { child, base };
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error('yoi serve did not answer /api/health within 60 s');
+}
+
+function stopProcess(child) {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    child.once('exit', () => res());
+    child.kill('SIGKILL');
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------- page helpers ----------
+
+const MESSAGE = '[data-testid="message"]';
+
+async function messages(page) {
+  return page.$$eval(MESSAGE, (els) =>
+    els.map((e) => ({
+      id: e.getAttribute('data-message-id'),
+      role: e.getAttribute('data-role'),
+      state: e.getAttribute('data-state'),
+      local: e.hasAttribute('data-local'),
+      live: e.hasAttribute('data-live'),
+      text: e.textContent ?? '',
+    })),
+  );
+}
+
+async function waitConnection(page, state, timeout = 20_000) {
+  await page.waitForSelector(`[data-testid="connection-state"][data-state="${state}"]`, { timeout });
+}
+
+async function waitReady(page, timeout = 30_000) {
+  await waitConnection(page, 'live', timeout);
+  await page.waitForSelector('[data-testid="worker-state"]:is([data-state="idle"], [data-state="error"])', { timeout });
+}
+
+async function send(page, text) {
+  await waitReady(page);
+  await page.fill('[data-testid="composer"]', text);
+  await page.waitForSelector('[data-testid="send"]:not([disabled])', { timeout: 10_000 });
+  await page.press('[data-testid="composer"]', 'Enter');
+  // The draft clears once the server accepted it.
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="composer"]')?.value === '',
+    null,
+    { timeout: 15_000 },
+  );
+}
+
+/**
+ * Waits until the last assistant message is no longer streaming and matches
+ * `want` ({state?, includes?}); returns it. Declarative, so it works under a strict CSP.
+ */
+async function waitAnswer(page, want, timeout = 30_000) {
+  const handle = await page.waitForFunction(
+    ({ sel, want }) => {
+      const els = [...document.querySelectorAll(sel)].filter((e) => e.getAttribute('data-role') === 'assistant');
+      const last = els.at(-1);
+      if (!last || last.hasAttribute('data-live')) return null;
+      const m = { state: last.getAttribute('data-state'), text: last.textContent ?? '' };
+      if (want.state && m.state !== want.state) return null;
+      if (want.includes && !m.text.includes(want.includes)) return null;
+      return m;
+    },
+    { sel: MESSAGE, want },
+    { timeout },
+  );
+  return handle.jsonValue();
+}
+
+async function countState(page, state) {
+  return (await messages(page)).filter((m) => m.role === 'assistant' && m.state === state).length;
+}
+
+async function waitStreamingText(page, timeout = 20_000) {
+  await page.waitForFunction(
+    (sel) => {
+      const live = document.querySelector(`${sel}[data-live]`);
+      return !!live && (live.querySelector('.markdown')?.textContent ?? '').trim().length > 0;
+    },
+    MESSAGE,
+    { timeout },
+  );
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `web-console-${name}.png`);
+  await page.screenshot({ path, fullPage: false });
+  return path;
+}
+
+// ---------- the run ----------
+
+async function main() {
+  if (!YOI_BIN || !MOCK_BIN) {
+    console.error('e2e: set YOI_BIN (the yoi binary) and MOCK_BIN (yoi-mock-openai)');
+    console.log('0 passed, 1 failed');
+    return 1;
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const workspace = mkdtempSync(join(tmpdir(), 'yoi-e2e-ws-'));
+  const profile = mkdtempSync(join(tmpdir(), 'yoi-e2e-chromium-'));
+  cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
+
+  const mock = await startMock();
+  const port = await freePort();
+  let server = await startServer({ workspace, port, mockUrl: mock.url });
+  const base = server.base;
+
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  cleanups.unshift(() => context.close().catch(() => {}));
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base }).catch(() => {});
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors = [];
+  const dialogs = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+
+  const leaks = [];
+  async function checkNoSecrets(where) {
+    const html = await page.content();
+    const text = await page.evaluate(() => document.body.innerText);
+    for (const [what, needle] of [
+      ['API key', API_KEY],
+      ['workspace path', workspace],
+    ]) {
+      if (html.includes(needle) || text.includes(needle)) leaks.push(`${what} visible ${where}`);
+    }
+  }
+
+  async function scenario(name, fn) {
+    const started = Date.now();
+    try {
+      await fn();
+      await checkNoSecrets(`after "${name}"`);
+      results.passed++;
+      console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      results.failed++;
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+      await screenshot(page, `failed-${slug}`).catch(() => {});
+      console.log(`FAIL ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
+    }
+  }
+
+  await scenario('console loads, resolves the Companion and goes live', async () => {
+    await page.goto(`${base}/`);
+    await waitReady(page);
+    const title = await page.textContent('.status .title');
+    assert(title && title.includes('@'), `status bar names the worker (got ${JSON.stringify(title)})`);
+  });
+
+  await scenario('send and see the streamed answer', async () => {
+    await send(page, 'hello from the e2e test');
+    const answer = await waitAnswer(page, { state: 'complete', includes: 'You said:' });
+    assert(answer.text.includes('hello from the e2e test'), `answer echoes the input (got ${JSON.stringify(answer.text)})`);
+    const all = await messages(page);
+    assert(all.filter((m) => m.role === 'user' && m.text.includes('hello from the e2e test')).length === 1, 'the user message shows once');
+    await page.waitForSelector('[data-testid="last-run"]', { timeout: 5_000 });
+    await waitReady(page);
+    await screenshot(page, 'answer');
+  });
+
+  await scenario('stream shows partial text, Stop button cancels it', async () => {
+    const cancelled = await countState(page, 'cancelled');
+    await send(page, '[[slow]] count slowly please');
+    await waitStreamingText(page);
+    await page.click('[data-testid="stop"]');
+    const answer = await waitAnswer(page, { state: 'cancelled' });
+    assert((await countState(page, 'cancelled')) === cancelled + 1, 'one more cancelled answer');
+    assert(answer.text.includes('Stopped'), 'a cancelled marker is shown');
+    await waitReady(page);
+  });
+
+  await scenario('Escape cancels a slow answer', async () => {
+    const cancelled = await countState(page, 'cancelled');
+    await send(page, '[[slow]] and again slowly');
+    await waitStreamingText(page);
+    await page.keyboard.press('Escape');
+    await waitAnswer(page, { state: 'cancelled' });
+    assert((await countState(page, 'cancelled')) === cancelled + 1, 'one more cancelled answer');
+    await waitReady(page);
+    await screenshot(page, 'cancelled');
+  });
+
+  await scenario('a provider error is shown in plain words', async () => {
+    await send(page, '[[error:500]] please fail');
+    const answer = await waitAnswer(page, { state: 'failed' }, 45_000);
+    assert(answer.text.includes('The model provider answered with an error'), `plain words (got ${JSON.stringify(answer.text)})`);
+    assert(answer.text.includes('mock error 500'), 'the provider’s own message is shown');
+    await page.waitForSelector('[data-testid="worker-state"][data-state="error"]', { timeout: 5_000 });
+    await screenshot(page, 'error');
+  });
+
+  await scenario('model output with <script> never runs', async () => {
+    await page.evaluate(() => {
+      delete window.__yoiPwned;
+    });
+    await send(page, 'echo this: <script>window.__yoiPwned = 1</script><img src=x onerror="window.__yoiPwned = 2">');
+    await waitAnswer(page, { state: 'complete', includes: 'echo this' });
+    const blocks = await page.$$eval('.code-block', (e) => e.length);
+    await send(page, '[[markdown]] show me some code');
+    await waitAnswer(page, { state: 'complete' });
+    await page.waitForFunction((n) => document.querySelectorAll('.code-block button[data-copy-code]').length > n, blocks, {
+      timeout: 5_000,
+    });
+    const scripts = await page.$$eval('[data-testid="transcript"] script, [data-testid="transcript"] img', (e) => e.length);
+    assert(scripts === 0, `no script or img element in the transcript (found ${scripts})`);
+    const flag = await page.evaluate(() => window.__yoiPwned);
+    assert(flag === undefined, `the payload ran (window.__yoiPwned = ${flag})`);
+    assert(dialogs.length === 0, `a dialog opened: ${dialogs.join(', ')}`);
+    // The copy button copies the code block.
+    const button = page.locator('.code-block button[data-copy-code]').last();
+    await button.click();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.code-block button[data-copy-code]')].some((b) => b.textContent === 'Copied'),
+      null,
+      { timeout: 5_000 },
+    );
+    await screenshot(page, 'markdown');
+  });
+
+  await scenario('server restarted mid-session: reconnects, no lost or repeated messages, can send again', async () => {
+    await waitReady(page);
+    const shown = await messages(page);
+    const before = shown.filter((m) => !m.local);
+    const placeholders = shown.length - before.length;
+    assert(before.length >= 2, 'there is a transcript to keep');
+    await stopProcess(server.child);
+    await waitConnection(page, 'reconnecting', 15_000);
+    await screenshot(page, 'reconnecting');
+    server = await startServer({ workspace, port, mockUrl: mock.url });
+    await waitConnection(page, 'live', 45_000);
+    const after = (await messages(page)).filter((m) => !m.local);
+    const ids = after.map((m) => m.id);
+    assert(new Set(ids).size === ids.length, `no message repeated (ids: ${ids.join(',')})`);
+    const userTexts = after.filter((m) => m.role === 'user').map((m) => m.text);
+    assert(new Set(userTexts).size === userTexts.length, 'no user message shown twice');
+    assert(
+      userTexts.length === before.filter((m) => m.role === 'user').length,
+      `same user messages after the restart (before ${before.filter((m) => m.role === 'user').length}, after ${userTexts.length})`,
+    );
+    // Client-side placeholders (runs that failed before any text) may come back as
+    // the server's own messages; nothing else may appear or vanish.
+    assert(
+      after.length >= before.length && after.length <= before.length + placeholders,
+      `same messages after the restart (before ${before.length} + ${placeholders} placeholders, after ${after.length})`,
+    );
+    const lost = before.filter((b) => !after.some((a) => a.id === b.id || (a.role === b.role && a.text === b.text)));
+    assert(lost.length === 0, `messages lost: ${lost.map((m) => m.id).join(',')}`);
+    const count = after.length;
+    await send(page, 'after the restart');
+    await waitAnswer(page, { state: 'complete', includes: 'after the restart' });
+    const final = (await messages(page)).filter((m) => !m.local);
+    assert(final.length === count + 2, `one question and one answer more (was ${count}, now ${final.length})`);
+    const finalIds = final.map((m) => m.id);
+    assert(new Set(finalIds).size === finalIds.length, 'still no repeats');
+  });
+
+  await scenario('the page never shows the API key or the workspace path', async () => {
+    await checkNoSecrets('at the end');
+    assert(leaks.length === 0, leaks.join('; '));
+  });
+
+  await scenario('no uncaught errors in the page', async () => {
+    assert(pageErrors.length === 0, pageErrors.join(' | '));
+  });
+
+  await screenshot(page, 'final').catch(() => {});
+  return results.failed === 0 ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  results.failed++;
+  console.log(`FAIL e2e setup: ${e && e.message ? e.message : String(e)}`);
+  code = 1;
+} finally {
+  for (const fn of cleanups) {
+    try {
+      await fn();
+    } catch {
+      // best effort
+    }
+  }
+  killAll();
+}
+console.log(`${results.passed} passed, ${results.failed} failed`);
+process.exit(code);

@@ -1,0 +1,98 @@
+/**
+ * REST calls of api.md. Every failure becomes a `ConsoleError`: the server's typed
+ * envelope when there is one, else a client-side code (network error, or an answer
+ * that is not the envelope).
+ */
+import type { CancelAccepted } from '../protocol/CancelAccepted';
+import type { CompanionInfo } from '../protocol/CompanionInfo';
+import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
+import type { InputAccepted } from '../protocol/InputAccepted';
+import type { InputRequest } from '../protocol/InputRequest';
+import type { Transcript } from '../protocol/Transcript';
+import type { WorkerRef } from '../protocol/WorkerRef';
+import { clientError, fromApiError, type ConsoleError } from './errors';
+import { paths } from './urls';
+
+export class ApiFailure extends Error {
+  readonly error: ConsoleError;
+  readonly status: number;
+  constructor(error: ConsoleError, status: number) {
+    super(`${error.code}: ${error.message}`);
+    this.error = error;
+    this.status = status;
+  }
+}
+
+function isEnvelope(body: unknown): body is ErrorEnvelope {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return false;
+  const e = (body as { error: unknown }).error;
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string';
+}
+
+/** Turns any thrown value into a ConsoleError. */
+export function toConsoleError(e: unknown): ConsoleError {
+  if (e instanceof ApiFailure) return e.error;
+  return clientError('network_error', e instanceof Error ? e.message : String(e));
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export class ApiClient {
+  readonly #fetch: FetchLike;
+  readonly #token: () => string | null;
+
+  constructor(fetchImpl: FetchLike, token: () => string | null) {
+    this.#fetch = fetchImpl;
+    this.#token = token;
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const token = this.#token();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const init: RequestInit = { method, headers, cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res: Response;
+    try {
+      res = await this.#fetch(path, init);
+    } catch (e) {
+      throw new ApiFailure(clientError('network_error', e instanceof Error ? e.message : ''), 0);
+    }
+    let parsed: unknown = undefined;
+    const text = await res.text().catch(() => '');
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!res.ok) {
+      if (isEnvelope(parsed)) throw new ApiFailure(fromApiError(parsed.error), res.status);
+      throw new ApiFailure(clientError('bad_response', `HTTP ${res.status}`), res.status);
+    }
+    if (parsed === undefined && res.status !== 204) {
+      throw new ApiFailure(clientError('bad_response', 'not JSON'), res.status);
+    }
+    return parsed as T;
+  }
+
+  companion(): Promise<CompanionInfo> {
+    return this.#request('GET', paths.companion());
+  }
+
+  transcript(ref: WorkerRef, limit?: number): Promise<Transcript> {
+    return this.#request('GET', paths.transcript(ref, limit));
+  }
+
+  input(ref: WorkerRef, request: InputRequest): Promise<InputAccepted> {
+    return this.#request('POST', paths.input(ref), request);
+  }
+
+  cancel(ref: WorkerRef): Promise<CancelAccepted> {
+    return this.#request('POST', paths.cancel(ref));
+  }
+}

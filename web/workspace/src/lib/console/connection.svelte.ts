@@ -1,0 +1,501 @@
+/**
+ * The one module that talks to the backend: REST commands, the selected worker's
+ * event socket and the workspace socket (`/api/events`). Components read the state
+ * it exposes and call its few commands (`open`, `send`, `cancel`); they never fetch
+ * or open a socket themselves.
+ *
+ * The worker socket's life:
+ *
+ *   connecting --snapshot--> live --socket closed--> reconnecting
+ *        ^                                               | backoff with jitter
+ *        |                                               v
+ *        |                     GET transcript?limit=1 (is the server back? the
+ *        |                     worker still there? `seq` = watermark W)
+ *        |                                               |
+ *        |                                               v
+ *        |                     resyncing: socket with ?cursor=<last applied seq>
+ *        |                     until caught up to W (or a reset snapshot came)
+ *        |                                               |
+ *        `----------------------------------------------> live
+ *
+ * Frames at or below the last applied seq are duplicates and are ignored
+ * (`state.ts`); a gap (never expected) closes the socket to resubscribe.
+ */
+import type { CompanionInfo } from '../protocol/CompanionInfo';
+import type { WorkerEvent } from '../protocol/WorkerEvent';
+import type { WorkerRef } from '../protocol/WorkerRef';
+import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
+import { ApiClient, toConsoleError, type FetchLike } from './api';
+import { backoffDelay } from './backoff';
+import { clientError, type ConsoleError } from './errors';
+import { newClientMessageId } from './ids';
+import { sameWorker } from './route';
+import { applyEvent, initialState, workerActivity, type ConsoleState } from './state';
+import { workerEventsUrl, workspaceEventsUrl, type Origin } from './urls';
+import { applyWorkspaceEvent, initialWorkspace, type WorkspaceState } from './workspace';
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'resyncing' | 'closed';
+
+/** The part of the browser's WebSocket the console uses. */
+export interface SocketLike {
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  close(code?: number, reason?: string): void;
+}
+
+export interface ConnectionDeps {
+  fetch: FetchLike;
+  openSocket: (url: string) => SocketLike;
+  origin: Origin;
+  token: string | null;
+  random?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+}
+
+/** Server errors after which retrying by itself cannot help. */
+const FATAL = new Set(['unauthorized', 'forbidden_origin']);
+const GONE = new Set(['worker_not_found', 'runtime_not_found']);
+
+export class ConsoleConnection {
+  // ---- state for components (read-only for them) ----
+  #state = $state.raw<ConsoleState>(initialState());
+  readonly messages = $derived(this.#state.messages);
+  readonly live = $derived(this.#state.live);
+  readonly reasoning = $derived(this.#state.reasoning);
+  readonly runErrors = $derived(this.#state.runErrors);
+  readonly tools = $derived(this.#state.tools);
+  readonly worker = $derived(this.#state.worker);
+  readonly status = $derived(this.#state.status);
+  readonly lastRun = $derived(this.#state.lastRun);
+  readonly lastReset = $derived(this.#state.lastReset);
+  readonly seq = $derived(this.#state.seq);
+
+  /** The worker shown; null while the Companion is being resolved. */
+  target = $state.raw<WorkerRef | null>(null);
+  companion = $state.raw<CompanionInfo | null>(null);
+  connection = $state<ConnectionState>('connecting');
+  /** Why the last (re)connect attempt failed, if the server said. */
+  connectionError = $state.raw<ConsoleError | null>(null);
+  /** Something that stops the console until the person acts (start failure, bad token, worker gone). */
+  fatalError = $state.raw<ConsoleError | null>(null);
+  sending = $state(false);
+  sendError = $state.raw<ConsoleError | null>(null);
+  cancelError = $state.raw<ConsoleError | null>(null);
+  /** The run a stop was asked for, until it ends. */
+  cancelRequested = $state<string | null>(null);
+
+  workspace = $state.raw<WorkspaceState>(initialWorkspace());
+  workspaceConnection = $state<ConnectionState>('connecting');
+
+  readonly activity = $derived(workerActivity(this.#state, this.sending));
+  readonly model = $derived(
+    this.#state.live?.model ?? this.#state.lastRun?.model ?? this.#state.worker?.profile.model ?? null,
+  );
+  readonly canSend = $derived(
+    this.connection === 'live' &&
+      this.target !== null &&
+      this.#state.status === 'idle' &&
+      !this.#state.live &&
+      !this.#state.stopped &&
+      !this.sending,
+  );
+  readonly canCancel = $derived(
+    this.target !== null &&
+      !this.#state.stopped &&
+      (this.#state.status === 'running' || this.#state.live !== null),
+  );
+
+  // ---- machinery ----
+  readonly #deps: ConnectionDeps;
+  readonly #api: ApiClient;
+  readonly #random: () => number;
+  readonly #setTimer: (fn: () => void, ms: number) => unknown;
+  readonly #clearTimer: (handle: unknown) => void;
+
+  /** Bumped on every `open`: callbacks of an older socket or request do nothing. */
+  #generation = 0;
+  #socket: SocketLike | null = null;
+  #timer: unknown = null;
+  #attempt = 0;
+  /** Whether the shown worker is "the Companion" (re-resolved if it disappears). */
+  #followsCompanion = false;
+  #watermark = 0;
+  #resumeFrom: number | null = null;
+  #sawSnapshot = false;
+  #pending: { ref: WorkerRef; text: string; id: string } | null = null;
+
+  #wsSocket: SocketLike | null = null;
+  #wsTimer: unknown = null;
+  #wsAttempt = 0;
+  #disposed = false;
+
+  constructor(deps: ConnectionDeps) {
+    this.#deps = deps;
+    this.#api = new ApiClient(deps.fetch, () => deps.token);
+    this.#random = deps.random ?? Math.random;
+    this.#setTimer = deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.#clearTimer = deps.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  }
+
+  /** Starts the workspace socket and opens `ref`, or the Companion when null. */
+  start(ref: WorkerRef | null): void {
+    this.#connectWorkspace();
+    if (ref) {
+      this.open(ref);
+      void this.#api.companion().then(
+        (info) => {
+          this.companion = info;
+        },
+        () => {},
+      );
+    } else {
+      this.openCompanion();
+    }
+  }
+
+  /** Shows the workspace's Companion (resolved through `GET /api/companion`). */
+  openCompanion(): void {
+    const gen = this.#reset();
+    this.#followsCompanion = true;
+    void this.#resolveCompanion(gen);
+  }
+
+  /** Shows any worker. */
+  open(ref: WorkerRef): void {
+    if (sameWorker(ref, this.target) && this.connection !== 'closed') return;
+    const gen = this.#reset();
+    this.#followsCompanion = sameWorker(ref, this.companion);
+    this.target = ref;
+    this.#connect(gen, null);
+  }
+
+  /**
+   * Sends `text` to the shown worker. Resolves true when the server accepted it (the
+   * composer then clears its draft), false otherwise (the draft stays). A retry of
+   * the same text after an unknown outcome reuses the same `client_message_id`, so
+   * the server starts nothing twice.
+   */
+  async send(text: string): Promise<boolean> {
+    const ref = this.target;
+    if (!ref || !this.canSend || text.trim() === '') return false;
+    const pending =
+      this.#pending && sameWorker(this.#pending.ref, ref) && this.#pending.text === text
+        ? this.#pending
+        : { ref, text, id: newClientMessageId() };
+    this.#pending = pending;
+    this.sending = true;
+    this.sendError = null;
+    try {
+      await this.#api.input(ref, { text, client_message_id: pending.id });
+      this.#pending = null;
+      return true;
+    } catch (e) {
+      const err = toConsoleError(e);
+      // A typed answer means the server decided; only an unknown outcome is retried
+      // under the same id.
+      if (err.typed) this.#pending = null;
+      if (sameWorker(this.target, ref)) this.sendError = err;
+      return false;
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** Stops the run in flight of the shown worker. */
+  async cancel(): Promise<void> {
+    const ref = this.target;
+    if (!ref || !this.canCancel) return;
+    const runId = this.#state.live?.run_id ?? this.#state.lastRun?.run_id ?? null;
+    if (runId !== null && this.cancelRequested === runId) return;
+    this.cancelRequested = runId;
+    this.cancelError = null;
+    try {
+      await this.#api.cancel(ref);
+    } catch (e) {
+      const err = toConsoleError(e);
+      this.cancelRequested = null;
+      if (err.code !== 'not_running' && sameWorker(this.target, ref)) this.cancelError = err;
+    }
+  }
+
+  clearSendError(): void {
+    this.sendError = null;
+  }
+
+  clearCancelError(): void {
+    this.cancelError = null;
+  }
+
+  /** The browser says the network is back: retry now instead of waiting. */
+  retryNow(): void {
+    if (this.connection === 'reconnecting' && this.#timer !== null) {
+      this.#clearTimer(this.#timer);
+      this.#timer = null;
+      this.#attempt = 0;
+      const gen = this.#generation;
+      if (this.target) void this.#resync(gen);
+      else void this.#resolveCompanion(gen);
+    }
+    if (this.workspaceConnection === 'reconnecting' && this.#wsTimer !== null) {
+      this.#clearTimer(this.#wsTimer);
+      this.#wsTimer = null;
+      this.#wsAttempt = 0;
+      this.#connectWorkspace();
+    }
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    this.#generation++;
+    this.#closeSocket();
+    if (this.#wsTimer !== null) this.#clearTimer(this.#wsTimer);
+    if (this.#wsSocket) {
+      this.#wsSocket.onclose = null;
+      this.#wsSocket.close();
+    }
+  }
+
+  // ---- worker socket ----
+
+  #reset(): number {
+    this.#generation++;
+    this.#closeSocket();
+    this.#state = initialState();
+    this.#attempt = 0;
+    this.#pending = null;
+    this.connection = 'connecting';
+    this.connectionError = null;
+    this.fatalError = null;
+    this.sendError = null;
+    this.cancelError = null;
+    this.cancelRequested = null;
+    return this.#generation;
+  }
+
+  #closeSocket(): void {
+    if (this.#timer !== null) {
+      this.#clearTimer(this.#timer);
+      this.#timer = null;
+    }
+    const s = this.#socket;
+    this.#socket = null;
+    if (s) {
+      s.onopen = s.onmessage = s.onclose = s.onerror = null;
+      s.close();
+    }
+  }
+
+  async #resolveCompanion(gen: number): Promise<void> {
+    try {
+      const info = await this.#api.companion();
+      if (gen !== this.#generation) return;
+      this.companion = info;
+      this.fatalError = null;
+      this.connectionError = null;
+      this.target = { runtime_id: info.runtime_id, worker_id: info.worker_id };
+      this.connection = 'connecting';
+      this.#connect(gen, null);
+    } catch (e) {
+      if (gen !== this.#generation) return;
+      const err = toConsoleError(e);
+      if (FATAL.has(err.code)) {
+        this.fatalError = err;
+        this.connection = 'closed';
+        return;
+      }
+      // Not reachable (yet): say so, and keep trying.
+      this.connectionError = err;
+      this.#retryLater(gen, () => void this.#resolveCompanion(gen));
+    }
+  }
+
+  #retryLater(gen: number, fn: () => void): void {
+    this.connection = 'reconnecting';
+    const delay = backoffDelay(this.#attempt++, this.#random);
+    this.#timer = this.#setTimer(() => {
+      this.#timer = null;
+      if (gen === this.#generation && !this.#disposed) fn();
+    }, delay);
+  }
+
+  #connect(gen: number, cursor: number | null): void {
+    const ref = this.target;
+    if (!ref) return;
+    this.#resumeFrom = cursor;
+    this.#sawSnapshot = false;
+    let socket: SocketLike;
+    try {
+      socket = this.#deps.openSocket(workerEventsUrl(this.#deps.origin, ref, cursor, this.#deps.token));
+    } catch (e) {
+      this.connectionError = clientError('network_error', e instanceof Error ? e.message : '');
+      this.#afterClose(gen);
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => {
+      if (gen === this.#generation) this.#checkCaughtUp();
+    };
+    socket.onmessage = (m) => {
+      if (gen === this.#generation) this.#onFrame(m.data);
+    };
+    socket.onclose = () => {
+      if (gen !== this.#generation || this.#socket !== socket) return;
+      this.#socket = null;
+      this.#afterClose(gen);
+    };
+    socket.onerror = () => {};
+  }
+
+  #onFrame(data: unknown): void {
+    if (typeof data !== 'string') return;
+    let event: WorkerEvent;
+    try {
+      event = JSON.parse(data) as WorkerEvent;
+    } catch {
+      return;
+    }
+    if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return;
+    const ref = this.target;
+    if (ref && (event.runtime_id !== ref.runtime_id || event.worker_id !== ref.worker_id)) return;
+    const result = applyEvent(this.#state, event);
+    if (result.outcome === 'gap') {
+      // Never expected: resubscribe from what we have instead of guessing.
+      this.#socket?.close();
+      return;
+    }
+    if (result.outcome === 'duplicate') return;
+    this.#state = result.state;
+    if (event.type === 'snapshot') this.#sawSnapshot = true;
+    if (this.cancelRequested !== null && this.#state.live?.run_id !== this.cancelRequested) {
+      this.cancelRequested = null;
+    }
+    this.#checkCaughtUp();
+  }
+
+  #checkCaughtUp(): void {
+    let live = false;
+    if (this.connection === 'connecting') {
+      live = this.#state.synced && this.#sawSnapshot;
+    } else if (this.connection === 'resyncing') {
+      if (this.#sawSnapshot) live = true;
+      else if (this.#resumeFrom !== null && this.#resumeFrom <= this.#watermark) {
+        live = this.#state.seq >= this.#watermark;
+      }
+      // resumeFrom > watermark: the server has less than we saw (it restarted);
+      // it owes us a reset snapshot.
+    }
+    if (live) {
+      this.connection = 'live';
+      this.#attempt = 0;
+      this.connectionError = null;
+    }
+  }
+
+  #afterClose(gen: number): void {
+    if (this.#state.stopped) {
+      this.connection = 'closed';
+      return;
+    }
+    if (!this.connectionError) this.connectionError = clientError('connection_lost');
+    this.connection = 'reconnecting';
+    this.#retryLater(gen, () => void this.#resync(gen));
+  }
+
+  /** Checks that the server is back and the worker still there, then resubscribes. */
+  async #resync(gen: number): Promise<void> {
+    const ref = this.target;
+    if (!ref) return;
+    let watermark: number;
+    try {
+      watermark = (await this.#api.transcript(ref, 1)).seq;
+    } catch (e) {
+      if (gen !== this.#generation) return;
+      const err = toConsoleError(e);
+      if (GONE.has(err.code) && this.#followsCompanion) {
+        // The Companion may have a new identity (a fresh workspace): find it again.
+        this.openCompanion();
+        return;
+      }
+      if (GONE.has(err.code) || FATAL.has(err.code)) {
+        this.fatalError = err;
+        this.connection = 'closed';
+        return;
+      }
+      this.connectionError = err.code === 'network_error' ? clientError('connection_lost') : err;
+      this.#retryLater(gen, () => void this.#resync(gen));
+      return;
+    }
+    if (gen !== this.#generation) return;
+    if (this.#followsCompanion) {
+      // The provider may have been configured while the server was away.
+      void this.#api.companion().then(
+        (info) => {
+          if (gen === this.#generation) this.companion = info;
+        },
+        () => {},
+      );
+    }
+    this.#watermark = watermark;
+    this.connection = 'resyncing';
+    this.#connect(gen, this.#state.synced ? this.#state.seq : null);
+  }
+
+  // ---- workspace socket ----
+
+  #connectWorkspace(): void {
+    if (this.#disposed) return;
+    let socket: SocketLike;
+    try {
+      socket = this.#deps.openSocket(workspaceEventsUrl(this.#deps.origin, this.#deps.token));
+    } catch {
+      this.#workspaceClosed();
+      return;
+    }
+    this.#wsSocket = socket;
+    socket.onmessage = (m) => {
+      if (typeof m.data !== 'string') return;
+      let event: WorkspaceEvent;
+      try {
+        event = JSON.parse(m.data) as WorkspaceEvent;
+      } catch {
+        return;
+      }
+      if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return;
+      this.workspace = applyWorkspaceEvent(this.workspace, event);
+      if (event.type === 'workspace_snapshot') {
+        this.workspaceConnection = 'live';
+        this.#wsAttempt = 0;
+      }
+    };
+    socket.onclose = () => {
+      if (this.#wsSocket !== socket) return;
+      this.#wsSocket = null;
+      this.#workspaceClosed();
+    };
+    socket.onopen = null;
+    socket.onerror = () => {};
+  }
+
+  #workspaceClosed(): void {
+    if (this.#disposed) return;
+    this.workspaceConnection = 'reconnecting';
+    const delay = backoffDelay(this.#wsAttempt++, this.#random);
+    this.#wsTimer = this.#setTimer(() => {
+      this.#wsTimer = null;
+      this.#connectWorkspace();
+    }, delay);
+  }
+}
+
+/** Wires the connection to the real browser. */
+export function browserConnection(token: string | null): ConsoleConnection {
+  return new ConsoleConnection({
+    fetch: (input, init) => fetch(input, init),
+    openSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    origin: { protocol: location.protocol, host: location.host },
+    token,
+  });
+}

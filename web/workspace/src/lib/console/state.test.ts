@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import type { WorkerEvent } from '../protocol/WorkerEvent';
+import { applyEvent, initialState, workerActivity, type ConsoleState } from './state';
+import { ev, msg, runEvents, snapshot } from './testing/fixtures';
+
+function applyAll(state: ConsoleState, events: WorkerEvent[]): ConsoleState {
+  for (const e of events) state = applyEvent(state, e).state;
+  return state;
+}
+
+function synced(seq = 0): ConsoleState {
+  return applyEvent(initialState(), snapshot(seq, [])).state;
+}
+
+describe('event application', () => {
+  it('first snapshot without cursor gives the transcript, worker and seq', () => {
+    const s = applyEvent(initialState(), snapshot(4, [msg('u1', 'user', 'hi', 'r1'), msg('a1', 'assistant', 'hello', 'r1')])).state;
+    expect(s.synced).toBe(true);
+    expect(s.seq).toBe(4);
+    expect(s.status).toBe('idle');
+    expect(s.messages.map((m) => m.id)).toEqual(['u1', 'a1']);
+    expect(s.live).toBeNull();
+    expect(s.lastReset).toBeNull();
+  });
+
+  it('a whole run: user message, streaming text keyed by run, final message, usage', () => {
+    let s = synced(0);
+    const events = runEvents(1, 'r1', 'hello', ['Hel', 'lo ', 'there']);
+    // input_accepted
+    s = applyEvent(s, events[0]!).state;
+    expect(s.messages).toHaveLength(1);
+    expect(s.messages[0]!.role).toBe('user');
+    // status running
+    s = applyEvent(s, events[1]!).state;
+    expect(s.status).toBe('running');
+    expect(workerActivity(s, false)).toBe('generating');
+    // run_started
+    s = applyEvent(s, events[2]!).state;
+    expect(s.live).toEqual({ run_id: 'r1', text: '', reasoning: '', model: 'mock-model' });
+    expect(s.lastRun).toMatchObject({ run_id: 'r1', outcome: 'running', model: 'mock-model' });
+    // deltas
+    s = applyAll(s, events.slice(3, 6));
+    expect(s.live?.text).toBe('Hello there');
+    expect(s.messages).toHaveLength(1);
+    // assistant_message
+    s = applyEvent(s, events[6]!).state;
+    expect(s.live).toBeNull();
+    expect(s.messages.map((m) => [m.id, m.text, m.state])).toEqual([
+      ['u-r1', 'hello', 'complete'],
+      ['a-r1', 'Hello there', 'complete'],
+    ]);
+    // run_completed + status idle
+    s = applyAll(s, events.slice(7));
+    expect(s.lastRun).toEqual({
+      run_id: 'r1',
+      model: 'mock-model',
+      outcome: 'completed',
+      usage: { prompt_tokens: 10, completion_tokens: 5 },
+      duration_ms: 1234,
+    });
+    expect(s.status).toBe('idle');
+    expect(s.seq).toBe(events.length);
+    expect(workerActivity(s, false)).toBe('idle');
+  });
+
+  it('a delta leaves the history array untouched (no re-render of old messages)', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'one', ['a']));
+    s = applyAll(s, runEvents(s.seq + 1, 'r2', 'two', []).slice(0, 3));
+    const before = s.messages;
+    s = applyEvent(s, ev(s.seq + 1, { type: 'assistant_delta', run_id: 'r2', text: 'x' })).state;
+    expect(s.messages).toBe(before);
+    expect(s.live?.text).toBe('x');
+  });
+
+  it('reasoning deltas accumulate and stay with the finished message', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'reasoning_delta', run_id: 'r1', text: 'think ' }),
+      ev(5, { type: 'reasoning_delta', run_id: 'r1', text: 'hard' }),
+      ev(6, { type: 'assistant_delta', run_id: 'r1', text: 'A' }),
+    ]);
+    expect(s.live?.reasoning).toBe('think hard');
+    s = applyEvent(s, ev(7, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', 'A', 'r1') })).state;
+    expect(s.reasoning).toEqual({ r1: 'think hard' });
+  });
+
+  it('a failed run keeps its partial text marked failed and records the error', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'partial' }),
+      ev(5, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', 'partial', 'r1', 'failed') }),
+      ev(6, { type: 'run_failed', run_id: 'r1', error: { code: 'provider_error', message: 'mock error 500', retryable: true } }),
+      ev(7, { type: 'status', status: 'idle' }),
+    ]);
+    expect(s.messages.at(-1)).toMatchObject({ id: 'a1', state: 'failed', text: 'partial' });
+    expect(s.runErrors.r1?.code).toBe('provider_error');
+    expect(s.lastRun).toMatchObject({ outcome: 'failed', error: { message: 'mock error 500' } });
+    expect(workerActivity(s, false)).toBe('error');
+  });
+
+  it('a run that fails before any text gets a local failed placeholder', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyEvent(s, ev(4, { type: 'run_failed', run_id: 'r1', error: { code: 'timeout', message: 't', retryable: true } })).state;
+    expect(s.live).toBeNull();
+    expect(s.messages.at(-1)).toMatchObject({ id: 'local:r1', role: 'assistant', state: 'failed', text: '' });
+    // A late assistant_message for that run replaces the placeholder.
+    s = applyEvent(s, ev(5, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', '', 'r1', 'failed') })).state;
+    expect(s.messages.map((m) => m.id)).toEqual(['u-r1', 'a1']);
+  });
+
+  it('a cancelled run without assistant_message keeps the streamed text as cancelled', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'half an ans' }),
+      ev(5, { type: 'run_cancelled', run_id: 'r1' }),
+    ]);
+    expect(s.live).toBeNull();
+    expect(s.messages.at(-1)).toMatchObject({ state: 'cancelled', text: 'half an ans' });
+    expect(s.lastRun?.outcome).toBe('cancelled');
+  });
+
+  it('a cancelled run with its final message shows it once', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'half' }),
+      ev(5, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', 'half', 'r1', 'cancelled') }),
+      ev(6, { type: 'run_cancelled', run_id: 'r1' }),
+    ]);
+    expect(s.messages.filter((m) => m.role === 'assistant')).toEqual([msg('a1', 'assistant', 'half', 'r1', 'cancelled')]);
+  });
+
+  it('status, worker_stopped and tool calls', () => {
+    let s = synced(0);
+    s = applyEvent(s, ev(1, { type: 'status', status: 'running' })).state;
+    expect(s.worker?.status).toBe('running');
+    s = applyAll(s, [
+      ev(2, { type: 'tool_call_started', run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 } }),
+      ev(3, { type: 'tool_call_finished', run_id: 'r1', call_id: 'c1', ok: true, summary: '3 hits' }),
+    ]);
+    expect(s.tools).toEqual([{ run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 }, ok: true, summary: '3 hits' }]);
+    s = applyEvent(s, ev(4, { type: 'worker_stopped' })).state;
+    expect(s.stopped).toBe(true);
+    expect(s.status).toBe('stopped');
+    expect(workerActivity(s, false)).toBe('stopped');
+  });
+
+  it('an unknown event type still advances seq', () => {
+    const s = applyEvent(synced(0), { ...ev(1, { type: 'status', status: 'idle' }), type: 'from_the_future' } as unknown as WorkerEvent);
+    expect(s.outcome).toBe('applied');
+    expect(s.state.seq).toBe(1);
+  });
+
+  it('sending shows as sending until the run is reported', () => {
+    const s = synced(0);
+    expect(workerActivity(s, true)).toBe('sending');
+    expect(workerActivity(initialState(), false)).toBe('unknown');
+  });
+});
+
+describe('dedupe by seq', () => {
+  it('ignores frames at or below the last applied seq', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'hi', ['a', 'b']));
+    const seq = s.seq;
+    const replay = runEvents(1, 'r1', 'hi', ['a', 'b']);
+    for (const e of replay) {
+      const r = applyEvent(s, e);
+      expect(r.outcome).toBe('duplicate');
+      expect(r.state).toBe(s);
+    }
+    expect(s.seq).toBe(seq);
+    expect(s.messages).toHaveLength(2);
+    // The next seq applies.
+    s = applyEvent(s, ev(seq + 1, { type: 'status', status: 'running' })).state;
+    expect(s.seq).toBe(seq + 1);
+  });
+
+  it('a repeated delta is not appended twice', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    const d = ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'once' });
+    s = applyEvent(s, d).state;
+    s = applyEvent(s, d).state;
+    expect(s.live?.text).toBe('once');
+  });
+
+  it('reports a gap instead of applying it', () => {
+    const s = synced(3);
+    const r = applyEvent(s, ev(5, { type: 'status', status: 'running' }));
+    expect(r.outcome).toBe('gap');
+    expect(r.state).toBe(s);
+  });
+});
+
+describe('snapshots', () => {
+  it('in_flight becomes the live run and its streaming transcript message is not shown twice', () => {
+    const s = applyEvent(
+      initialState(),
+      snapshot(
+        7,
+        [msg('u1', 'user', 'q', 'r1'), msg('a1', 'assistant', 'Hel', 'r1', 'streaming')],
+        { in_flight: { run_id: 'r1', text: 'Hel', reasoning: 'hmm' }, worker: { status: 'running' } },
+      ),
+    ).state;
+    expect(s.messages.map((m) => m.id)).toEqual(['u1']);
+    expect(s.live).toEqual({ run_id: 'r1', text: 'Hel', reasoning: 'hmm', model: 'mock-model' });
+    // Deltas continue the in-flight text; the final message replaces it.
+    const next = applyAll(s, [
+      ev(8, { type: 'assistant_delta', run_id: 'r1', text: 'lo' }),
+      ev(9, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', 'Hello', 'r1') }),
+    ]);
+    expect(next.messages.map((m) => [m.id, m.text])).toEqual([
+      ['u1', 'q'],
+      ['a1', 'Hello'],
+    ]);
+    expect(next.live).toBeNull();
+  });
+
+  it('a streaming message without in_flight is taken over by the next delta of its run', () => {
+    let s = applyEvent(
+      initialState(),
+      snapshot(3, [msg('u1', 'user', 'q', 'r1'), msg('a1', 'assistant', 'Hel', 'r1', 'streaming')], { worker: { status: 'running' } }),
+    ).state;
+    expect(s.messages).toHaveLength(2);
+    s = applyEvent(s, ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'lo' })).state;
+    expect(s.messages.map((m) => m.id)).toEqual(['u1']);
+    expect(s.live?.text).toBe('Hello');
+  });
+
+  it('a reset snapshot replaces the whole transcript, live run and seq', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'old', ['x']));
+    s = applyAll(s, runEvents(s.seq + 1, 'r2', 'older', []).slice(0, 3));
+    expect(s.live).not.toBeNull();
+    s = applyEvent(
+      s,
+      snapshot(42, [msg('u9', 'user', 'fresh', 'r9'), msg('a9', 'assistant', 'answer', 'r9')], {
+        reset: true,
+        reason: 'cursor_expired',
+        worker: { last_run: { run_id: 'r9', state: 'completed' } },
+      }),
+    ).state;
+    expect(s.seq).toBe(42);
+    expect(s.messages.map((m) => m.id)).toEqual(['u9', 'a9']);
+    expect(s.live).toBeNull();
+    expect(s.lastReset).toBe('cursor_expired');
+    expect(s.lastRun).toMatchObject({ run_id: 'r9', outcome: 'completed' });
+    // Events after the snapshot apply; those at or before it are duplicates.
+    expect(applyEvent(s, ev(42, { type: 'status', status: 'running' })).outcome).toBe('duplicate');
+    expect(applyEvent(s, ev(43, { type: 'status', status: 'running' })).outcome).toBe('applied');
+  });
+
+  it('a reset snapshot with a lower seq (server restarted) is applied', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', ['a']));
+    expect(s.seq).toBeGreaterThan(2);
+    s = applyEvent(s, snapshot(2, [msg('u1', 'user', 'q', 'r1'), msg('a1', 'assistant', 'a', 'r1')], { reset: true, reason: 'cursor_ahead' })).state;
+    expect(s.seq).toBe(2);
+    expect(s.messages).toHaveLength(2);
+    expect(applyEvent(s, ev(3, { type: 'status', status: 'running' })).outcome).toBe('applied');
+  });
+
+  it('keeps the usage of the last run across a snapshot of the same run', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', ['a']));
+    s = applyEvent(s, snapshot(s.seq, s.messages as never, { reset: true, reason: 'lagged', worker: { last_run: { run_id: 'r1', state: 'completed' } } })).state;
+    expect(s.lastRun?.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5 });
+  });
+
+  it('a failed last run in the snapshot shows its error', () => {
+    const s = applyEvent(
+      initialState(),
+      snapshot(5, [msg('u1', 'user', 'q', 'r1'), msg('a1', 'assistant', '', 'r1', 'failed')], {
+        worker: { last_run: { run_id: 'r1', state: 'failed', error: { code: 'timeout', message: 'slow', retryable: true } } },
+      }),
+    ).state;
+    expect(s.runErrors.r1?.code).toBe('timeout');
+    expect(workerActivity(s, false)).toBe('error');
+  });
+
+  it('a stopped worker in a snapshot is stopped', () => {
+    const s = applyEvent(initialState(), snapshot(1, [], { worker: { status: 'stopped' } })).state;
+    expect(s.stopped).toBe(true);
+  });
+});

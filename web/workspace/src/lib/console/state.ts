@@ -1,0 +1,355 @@
+/**
+ * The console state of one Worker and the pure rules that move it: how each
+ * `WorkerEvent` of api.md changes what the page shows, which frames are duplicates,
+ * and how a `snapshot` replaces everything.
+ *
+ * Why it is shaped like this: the transcript (`messages`) and the run in flight
+ * (`live`) are separate values, and every update returns a new state that shares
+ * whatever did not change. A streaming delta therefore creates a new `live` and
+ * leaves `messages` the very same array, so the page re-renders the one streaming
+ * message and never the history.
+ */
+import type { ApiError } from '../protocol/ApiError';
+import type { Message } from '../protocol/Message';
+import type { RunUsage } from '../protocol/RunUsage';
+import type { SnapshotReason } from '../protocol/SnapshotReason';
+import type { WorkerDetail } from '../protocol/WorkerDetail';
+import type { WorkerEvent } from '../protocol/WorkerEvent';
+import type { WorkerStatus } from '../protocol/WorkerStatus';
+
+/** The run in flight: its text as streamed so far, keyed by `run_id`. */
+export interface LiveRun {
+  run_id: string;
+  text: string;
+  reasoning: string;
+  model: string | null;
+}
+
+export type RunOutcome = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** What the status bar tells about the latest run. */
+export interface RunRecord {
+  run_id: string;
+  model: string | null;
+  outcome: RunOutcome;
+  usage?: RunUsage;
+  duration_ms?: number;
+  error?: ApiError;
+}
+
+/** A reserved tool call (no Worker of this version has tools, but they are shown). */
+export interface ToolCall {
+  run_id: string;
+  call_id: string;
+  name: string;
+  arguments: unknown;
+  ok?: boolean;
+  summary?: string;
+}
+
+export interface ConsoleState {
+  /** Highest `seq` applied; frames at or below it are duplicates. */
+  seq: number;
+  /** Whether a snapshot (or transcript) has given the full picture at least once. */
+  synced: boolean;
+  worker: WorkerDetail | null;
+  status: WorkerStatus | null;
+  /** User and assistant messages in order, without the run in flight. */
+  messages: readonly Message[];
+  live: LiveRun | null;
+  lastRun: RunRecord | null;
+  /** Reasoning of finished runs, kept client-side (a `Message` carries none). */
+  reasoning: Readonly<Record<string, string>>;
+  /** Why each failed run failed, to show beside its message. */
+  runErrors: Readonly<Record<string, ApiError>>;
+  tools: readonly ToolCall[];
+  stopped: boolean;
+  /** Why the last reset snapshot replaced the state, for a short notice. */
+  lastReset: SnapshotReason | null;
+}
+
+export function initialState(): ConsoleState {
+  return {
+    seq: 0,
+    synced: false,
+    worker: null,
+    status: null,
+    messages: [],
+    live: null,
+    lastRun: null,
+    reasoning: {},
+    runErrors: {},
+    tools: [],
+    stopped: false,
+    lastReset: null,
+  };
+}
+
+/** Prefix of the ids of placeholder messages the client makes itself. */
+export const LOCAL_ID_PREFIX = 'local:';
+
+export function isLocalMessage(m: Message): boolean {
+  return m.id.startsWith(LOCAL_ID_PREFIX);
+}
+
+/**
+ * `applied`: the state moved. `duplicate`: the frame's seq was already applied.
+ * `gap`: a frame skipped a seq (the contract promises none); the caller should
+ * resubscribe from `state.seq` rather than apply it.
+ */
+export type ApplyOutcome = 'applied' | 'duplicate' | 'gap';
+
+export interface ApplyResult {
+  state: ConsoleState;
+  outcome: ApplyOutcome;
+}
+
+/** Applies one frame of the worker socket. Never mutates `state`. */
+export function applyEvent(state: ConsoleState, event: WorkerEvent): ApplyResult {
+  if (event.type === 'snapshot') {
+    return { state: applySnapshot(state, event), outcome: 'applied' };
+  }
+  if (event.seq <= state.seq) return { state, outcome: 'duplicate' };
+  if (state.synced && event.seq > state.seq + 1) return { state, outcome: 'gap' };
+  const next = applyNumbered(state, event);
+  return { state: { ...next, seq: event.seq }, outcome: 'applied' };
+}
+
+type SnapshotEvent = Extract<WorkerEvent, { type: 'snapshot' }>;
+
+/** A snapshot replaces the whole picture; with `reset: true` it says why. */
+export function applySnapshot(state: ConsoleState, event: SnapshotEvent): ConsoleState {
+  const inFlight = event.in_flight ?? null;
+  let messages: readonly Message[] = event.transcript;
+  let live: LiveRun | null = null;
+  if (inFlight) {
+    // The transcript may already hold the run's assistant message (state
+    // `streaming`, same partial text): it is shown once, as the live run.
+    messages = messages.filter((m) => !isStreamingAssistantOf(m, inFlight.run_id));
+    live = {
+      run_id: inFlight.run_id,
+      text: inFlight.text,
+      reasoning: inFlight.reasoning ?? '',
+      model: state.live?.run_id === inFlight.run_id ? state.live.model : event.worker.profile.model,
+    };
+  }
+  const lastRun = lastRunFromWorker(state.lastRun, event.worker);
+  return {
+    ...state,
+    seq: event.seq,
+    synced: true,
+    worker: event.worker,
+    status: event.worker.status,
+    messages,
+    live,
+    lastRun,
+    runErrors: lastRun?.error ? { ...state.runErrors, [lastRun.run_id]: lastRun.error } : state.runErrors,
+    tools: state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+    stopped: event.worker.status === 'stopped',
+    lastReset: event.reset ? (event.reason ?? 'cursor_expired') : null,
+  };
+}
+
+function lastRunFromWorker(previous: RunRecord | null, worker: WorkerDetail): RunRecord | null {
+  const last = worker.last_run;
+  if (!last) return previous;
+  const same = previous?.run_id === last.run_id ? previous : null;
+  const record: RunRecord = {
+    run_id: last.run_id,
+    model: same?.model ?? worker.profile.model,
+    outcome: last.state,
+  };
+  if (same?.usage) record.usage = same.usage;
+  if (same?.duration_ms !== undefined) record.duration_ms = same.duration_ms;
+  const error = last.error ?? same?.error;
+  if (error) record.error = error;
+  return record;
+}
+
+function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, SnapshotEvent>): ConsoleState {
+  switch (event.type) {
+    case 'input_accepted':
+      return { ...state, messages: upsertMessage(state.messages, event.message) };
+    case 'run_started': {
+      const withLive = ensureLive(state, event.run_id);
+      const live = { ...withLive.live!, model: event.model };
+      return {
+        ...withLive,
+        live,
+        lastRun: { run_id: event.run_id, model: event.model, outcome: 'running' },
+      };
+    }
+    case 'assistant_delta': {
+      const withLive = ensureLive(state, event.run_id);
+      const live = withLive.live!;
+      return { ...withLive, live: { ...live, text: live.text + event.text } };
+    }
+    case 'reasoning_delta': {
+      const withLive = ensureLive(state, event.run_id);
+      const live = withLive.live!;
+      return { ...withLive, live: { ...live, reasoning: live.reasoning + event.text } };
+    }
+    case 'assistant_message': {
+      const settled = settleLive(state, event.run_id);
+      const messages = upsertMessage(
+        settled.messages.filter((m) => m.id !== LOCAL_ID_PREFIX + event.run_id),
+        event.message,
+      );
+      return { ...settled, messages };
+    }
+    case 'run_completed':
+      return {
+        ...finishRun(state, event.run_id, 'completed', event.at),
+        lastRun: {
+          ...runRecord(state, event.run_id),
+          outcome: 'completed',
+          usage: event.usage,
+          duration_ms: event.duration_ms,
+        },
+      };
+    case 'run_failed':
+      return {
+        ...finishRun(state, event.run_id, 'failed', event.at),
+        lastRun: { ...runRecord(state, event.run_id), outcome: 'failed', error: event.error },
+        runErrors: { ...state.runErrors, [event.run_id]: event.error },
+      };
+    case 'run_cancelled':
+      return {
+        ...finishRun(state, event.run_id, 'cancelled', event.at),
+        lastRun: { ...runRecord(state, event.run_id), outcome: 'cancelled' },
+      };
+    case 'status':
+      return {
+        ...state,
+        status: event.status,
+        worker: state.worker ? { ...state.worker, status: event.status } : state.worker,
+        stopped: state.stopped || event.status === 'stopped',
+      };
+    case 'worker_stopped':
+      return {
+        ...state,
+        status: 'stopped',
+        worker: state.worker ? { ...state.worker, status: 'stopped' } : state.worker,
+        stopped: true,
+      };
+    case 'tool_call_started':
+      return {
+        ...state,
+        tools: [
+          ...state.tools,
+          { run_id: event.run_id, call_id: event.call_id, name: event.name, arguments: event.arguments },
+        ],
+      };
+    case 'tool_call_finished':
+      return {
+        ...state,
+        tools: state.tools.map((t) =>
+          t.call_id === event.call_id && t.run_id === event.run_id
+            ? { ...t, ok: event.ok, summary: event.summary }
+            : t,
+        ),
+      };
+    default:
+      // A frame type newer than this console: skip it, but keep its seq.
+      return state;
+  }
+}
+
+function runRecord(state: ConsoleState, runId: string): RunRecord {
+  if (state.lastRun?.run_id === runId) return state.lastRun;
+  const model = state.live?.run_id === runId ? state.live.model : null;
+  return { run_id: runId, model: model ?? state.worker?.profile.model ?? null, outcome: 'running' };
+}
+
+function isStreamingAssistantOf(m: Message, runId: string): boolean {
+  return m.role === 'assistant' && m.run_id === runId && m.state === 'streaming';
+}
+
+/** Index of the run's assistant message, searching from the end (runs are recent). */
+function assistantIndexOf(messages: readonly Message[], runId: string): number {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'assistant' && m.run_id === runId) return i;
+  }
+  return -1;
+}
+
+/**
+ * The live run for `runId`, started if need be. When the transcript holds a
+ * streaming message of that run (a snapshot without `in_flight`), it becomes the
+ * live run, so its text is not shown twice.
+ */
+function ensureLive(state: ConsoleState, runId: string): ConsoleState {
+  if (state.live?.run_id === runId) return state;
+  const base = state.live ? settleLive(state, state.live.run_id) : state;
+  const i = assistantIndexOf(base.messages, runId);
+  const seeded = i >= 0 && base.messages[i]!.state === 'streaming' ? base.messages[i]! : null;
+  return {
+    ...base,
+    messages: seeded ? base.messages.filter((_, j) => j !== i) : base.messages,
+    live: {
+      run_id: runId,
+      text: seeded?.text ?? '',
+      reasoning: '',
+      model: base.lastRun?.run_id === runId ? base.lastRun.model : null,
+    },
+  };
+}
+
+/** Ends the live run of `runId` (if it is the live one), keeping its reasoning. */
+function settleLive(state: ConsoleState, runId: string): ConsoleState {
+  const live = state.live;
+  if (!live || live.run_id !== runId) return state;
+  return {
+    ...state,
+    live: null,
+    reasoning: live.reasoning ? { ...state.reasoning, [runId]: live.reasoning } : state.reasoning,
+  };
+}
+
+/**
+ * A terminal event. Normally `assistant_message` already delivered the final
+ * message; if it did not, the partial text (or an empty placeholder for a failed or
+ * cancelled run) stays visible as a local message that a later
+ * `assistant_message` or snapshot replaces.
+ */
+function finishRun(state: ConsoleState, runId: string, outcome: RunOutcome, at: string): ConsoleState {
+  const live = state.live?.run_id === runId ? state.live : null;
+  const settled = settleLive(state, runId);
+  if (assistantIndexOf(settled.messages, runId) >= 0) return settled;
+  const text = live?.text ?? '';
+  if (outcome === 'completed' && text === '') return settled;
+  const placeholder: Message = {
+    id: LOCAL_ID_PREFIX + runId,
+    role: 'assistant',
+    text,
+    at,
+    run_id: runId,
+    state: outcome === 'completed' ? 'complete' : outcome === 'failed' ? 'failed' : 'cancelled',
+  };
+  return { ...settled, messages: [...settled.messages, placeholder] };
+}
+
+/** Replaces the message with the same id, or appends it. */
+export function upsertMessage(messages: readonly Message[], message: Message): readonly Message[] {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]!.id === message.id) {
+      const next = messages.slice();
+      next[i] = message;
+      return next;
+    }
+  }
+  return [...messages, message];
+}
+
+/** What the worker is doing, in the words of the status bar. */
+export type WorkerActivity = 'unknown' | 'idle' | 'sending' | 'generating' | 'error' | 'stopped';
+
+export function workerActivity(state: ConsoleState, sending: boolean): WorkerActivity {
+  if (state.stopped || state.status === 'stopped') return 'stopped';
+  if (state.status === 'running' || state.live) return 'generating';
+  if (sending) return 'sending';
+  if (state.status === null) return 'unknown';
+  if (state.lastRun?.outcome === 'failed') return 'error';
+  return 'idle';
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { RuntimeSummary } from '../protocol/RuntimeSummary';
+import type { WorkerSummary } from '../protocol/WorkerSummary';
+import { applyWorkspaceEvent, groupByRuntime, initialWorkspace } from './workspace';
+
+const runtime = (id: string, status: RuntimeSummary['status'] = 'available'): RuntimeSummary => ({
+  runtime_id: id,
+  display_name: id,
+  kind: 'embedded',
+  status,
+  capabilities: { workers: true, create_worker: true, cancel: true, events: true },
+  worker_count: 1,
+});
+const worker = (rid: string, wid: string): WorkerSummary => ({
+  runtime_id: rid,
+  worker_id: wid,
+  display_name: wid,
+  display_ref: `${wid}@${rid}`,
+  status: 'idle',
+  profile: { name: 'p', model: 'm' },
+});
+
+describe('workspace events', () => {
+  it('snapshot, creation, status, stop and runtime status', () => {
+    let s = applyWorkspaceEvent(initialWorkspace(), {
+      type: 'workspace_snapshot',
+      runtimes: [runtime('backend-internal')],
+      workers: [worker('backend-internal', 'w1')],
+    });
+    expect(s.synced).toBe(true);
+    s = applyWorkspaceEvent(s, { type: 'worker_created', worker: worker('backend-internal', 'w2') });
+    s = applyWorkspaceEvent(s, { type: 'status', runtime_id: 'backend-internal', worker_id: 'w1', status: 'running' });
+    s = applyWorkspaceEvent(s, { type: 'worker_stopped', runtime_id: 'backend-internal', worker_id: 'w2' });
+    s = applyWorkspaceEvent(s, { type: 'runtime_status', runtime: runtime('backend-internal', 'unavailable') });
+    s = applyWorkspaceEvent(s, { type: 'runtime_status', runtime: runtime('far') });
+    expect(s.workers.map((w) => [w.worker_id, w.status])).toEqual([
+      ['w1', 'running'],
+      ['w2', 'stopped'],
+    ]);
+    expect(s.runtimes.map((r) => [r.runtime_id, r.status])).toEqual([
+      ['backend-internal', 'unavailable'],
+      ['far', 'available'],
+    ]);
+    // A reconnect's fresh snapshot replaces everything.
+    s = applyWorkspaceEvent(s, { type: 'workspace_snapshot', runtimes: [], workers: [] });
+    expect(s.workers).toEqual([]);
+  });
+
+  it('groups workers under their runtime, even an unlisted one', () => {
+    const groups = groupByRuntime({
+      synced: true,
+      runtimes: [runtime('a'), runtime('b')],
+      workers: [worker('b', 'w1'), worker('c', 'w2'), worker('a', 'w3')],
+    });
+    expect(groups.map((g) => [g.runtime.runtime_id, g.workers.map((w) => w.worker_id)])).toEqual([
+      ['a', ['w3']],
+      ['b', ['w1']],
+      ['c', ['w2']],
+    ]);
+  });
+});
