@@ -1,0 +1,769 @@
+//! The console's state and its pure `update`.
+//!
+//! Everything that happens, a key press or a frame from the server, arrives
+//! as an [`AppEvent`]. [`update`] folds it into the [`App`] and returns the
+//! [`Command`]s the event loop must carry out (subscribe, send, cancel, quit).
+//! It does no I/O and reads no clock, so every behaviour of the console, from
+//! dedupe and cursors to what Esc does, is tested by calling it.
+//!
+//! Event streams are tagged with a *generation*: switching to another worker
+//! starts a new one, and late frames or answers of the old stream are ignored.
+
+use std::time::Duration;
+
+use crossterm::event::KeyEvent;
+use yoi_protocol::{
+    CancelAccepted, ClientMessageId, ErrorCode, EventKind, InputAccepted, MessageState,
+    ProviderInfo, RunState, RunUsage, Seq, SnapshotReason, WorkerEvent, WorkerRef, WorkerStatus,
+    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+};
+
+use crate::client::ClientError;
+use crate::composer::Composer;
+use crate::keys::{action_for, Action, Focus};
+use crate::notice::{describe_api_error, describe_client_error, Notice};
+use crate::picker::{worker_ref, Picker};
+use crate::render;
+use crate::transcript::Transcript;
+
+/// Lines the mouse wheel scrolls per notch.
+const WHEEL_LINES: usize = 3;
+
+/// Which worker the console talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Whatever `GET /api/companion` names, re-resolved on every reconnect.
+    Companion,
+    Worker(WorkerRef),
+}
+
+/// The worker socket's state, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting {
+        attempt: u32,
+    },
+    Live(LiveKind),
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// No more attempts: the worker is gone or the server refuses us.
+    Gone {
+        reason: String,
+    },
+}
+
+/// How the live connection started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveKind {
+    /// First connection: a snapshot, then live events.
+    Fresh,
+    /// Reconnected with `cursor=from`: the missed events were replayed.
+    Resumed { from: Seq },
+    /// The server could not replay from our cursor and sent a fresh snapshot.
+    Reset { reason: Option<SnapshotReason> },
+}
+
+/// Tokens and time of the last finished run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunStats {
+    pub usage: RunUsage,
+    pub duration_ms: u64,
+}
+
+/// Where the transcript view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scroll {
+    /// Pinned to the newest line: new text scrolls into view.
+    #[default]
+    Follow,
+    /// Held with this line (of the wrapped transcript) at the top.
+    At(usize),
+}
+
+/// What the worker feed (see [`crate::feed`]) reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    Connecting {
+        attempt: u32,
+    },
+    /// The target was looked up: which worker it is (and, for the Companion,
+    /// whether a provider is configured).
+    Resolved {
+        worker: WorkerSummary,
+        provider: Option<ProviderInfo>,
+    },
+    /// The socket is open; `cursor` is what it resumed from.
+    Connected {
+        cursor: Option<Seq>,
+    },
+    Frame(Box<WorkerEvent>),
+    /// A frame of a kind this console does not know (the contract allows
+    /// additions): only its `seq` counts.
+    UnknownFrame {
+        seq: Option<Seq>,
+    },
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: ClientError,
+    },
+    GaveUp {
+        error: ClientError,
+    },
+}
+
+/// Everything `update` reacts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Paste(String),
+    /// Mouse wheel: negative scrolls back.
+    Wheel(i32),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Feed {
+        generation: u64,
+        event: FeedEvent,
+    },
+    Workspace(WorkspaceEvent),
+    WorkspaceDown,
+    InputAnswered {
+        generation: u64,
+        result: Result<InputAccepted, ClientError>,
+    },
+    CancelAnswered {
+        generation: u64,
+        result: Result<CancelAccepted, ClientError>,
+    },
+}
+
+/// I/O for the event loop to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Drop the current worker feed and subscribe to this target.
+    Subscribe {
+        generation: u64,
+        target: Target,
+    },
+    SendInput {
+        generation: u64,
+        target: WorkerRef,
+        text: String,
+        client_message_id: Option<ClientMessageId>,
+    },
+    Cancel {
+        generation: u64,
+        target: WorkerRef,
+    },
+    Quit,
+}
+
+/// The whole console model.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The server's address, for the status bar and messages.
+    pub server: String,
+    pub target: Target,
+    pub generation: u64,
+    pub conn: ConnState,
+    /// The worker the target resolved to, with live status and model.
+    pub worker: Option<WorkerSummary>,
+    pub provider: Option<ProviderInfo>,
+    pub transcript: Transcript,
+    /// The highest `seq` applied: the cursor of the next reconnect.
+    pub last_seq: Option<Seq>,
+    pub duplicates_dropped: u64,
+    pub active_run: Option<yoi_protocol::RunId>,
+    pub last_run: Option<RunStats>,
+    pub composer: Composer,
+    /// A send is on its way; the draft is locked until it is answered.
+    pub sending: bool,
+    /// The id of the draft's send: reused when a send's outcome is unknown.
+    pending_id: Option<ClientMessageId>,
+    session_tag: String,
+    sends: u64,
+    pub notice: Option<Notice>,
+    pub focus: Focus,
+    pub picker: Picker,
+    pub scroll: Scroll,
+    pub show_reasoning: bool,
+    /// Ctrl-C was pressed once; a second one quits.
+    pub quit_armed: bool,
+    pub quitting: bool,
+    /// Terminal size, for paging.
+    pub size: (u16, u16),
+}
+
+impl App {
+    /// `session_tag` makes this console's `client_message_id`s unique (the
+    /// event loop passes a fresh ULID; tests a fixed string).
+    pub fn new(
+        server: impl Into<String>,
+        target: Option<WorkerRef>,
+        session_tag: impl Into<String>,
+    ) -> Self {
+        Self {
+            server: server.into(),
+            target: target.map_or(Target::Companion, Target::Worker),
+            generation: 0,
+            conn: ConnState::Connecting { attempt: 1 },
+            worker: None,
+            provider: None,
+            transcript: Transcript::default(),
+            last_seq: None,
+            duplicates_dropped: 0,
+            active_run: None,
+            last_run: None,
+            composer: Composer::default(),
+            sending: false,
+            pending_id: None,
+            session_tag: session_tag.into(),
+            sends: 0,
+            notice: None,
+            focus: Focus::Composer,
+            picker: Picker::default(),
+            scroll: Scroll::Follow,
+            show_reasoning: false,
+            quit_armed: false,
+            quitting: false,
+            size: (80, 24),
+        }
+    }
+
+    /// The first commands: subscribe to the initial target.
+    pub fn start(&mut self) -> Vec<Command> {
+        self.generation += 1;
+        vec![Command::Subscribe {
+            generation: self.generation,
+            target: self.target.clone(),
+        }]
+    }
+
+    /// The cursor for the next (re)connect.
+    pub fn cursor(&self) -> Option<Seq> {
+        self.last_seq
+    }
+
+    /// The worker the console is attached to, once known.
+    pub fn resolved(&self) -> Option<WorkerRef> {
+        match (&self.target, &self.worker) {
+            (Target::Worker(r), _) => Some(r.clone()),
+            (Target::Companion, Some(w)) => Some(worker_ref(w)),
+            (Target::Companion, None) => None,
+        }
+    }
+
+    /// The worker's display name, for messages (`companion`).
+    pub fn worker_name(&self) -> &str {
+        match (&self.worker, &self.target) {
+            (Some(w), _) => &w.display_name,
+            (None, Target::Companion) => "companion",
+            (None, Target::Worker(_)) => "the worker",
+        }
+    }
+
+    /// Whether an answer is in flight, as far as the console knows.
+    pub fn run_in_flight(&self) -> bool {
+        self.active_run.is_some()
+            || self
+                .worker
+                .as_ref()
+                .is_some_and(|w| w.status == WorkerStatus::Running)
+    }
+
+    fn next_client_message_id(&mut self) -> Option<ClientMessageId> {
+        self.sends += 1;
+        ClientMessageId::parse(&format!("tui-{}-{}", self.session_tag, self.sends)).ok()
+    }
+
+    /// Forget everything about the previous worker (a switch, or the
+    /// Companion now being another worker).
+    fn forget_worker(&mut self) {
+        self.worker = None;
+        self.provider = None;
+        self.transcript.clear();
+        self.last_seq = None;
+        self.duplicates_dropped = 0;
+        self.active_run = None;
+        self.last_run = None;
+        self.scroll = Scroll::Follow;
+    }
+}
+
+/// Folds one event into the state; returns the I/O to do.
+pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
+    match event {
+        AppEvent::Key(key) => match action_for(key, app.focus, app.composer.is_empty()) {
+            Some(action) => apply_action(app, action),
+            None => Vec::new(),
+        },
+        AppEvent::Paste(text) => {
+            if app.focus == Focus::Composer && !app.sending {
+                app.composer.insert_str(&text);
+                app.pending_id = None;
+            }
+            Vec::new()
+        }
+        AppEvent::Wheel(notches) => {
+            let lines = notches.unsigned_abs() as usize * WHEEL_LINES;
+            if notches < 0 {
+                scroll_up(app, lines);
+            } else {
+                scroll_down(app, lines);
+            }
+            Vec::new()
+        }
+        AppEvent::Resize { width, height } => {
+            app.size = (width, height);
+            Vec::new()
+        }
+        AppEvent::Feed { generation, event } => {
+            if generation == app.generation {
+                apply_feed(app, event);
+            }
+            Vec::new()
+        }
+        AppEvent::Workspace(event) => {
+            app.picker.apply(event);
+            Vec::new()
+        }
+        AppEvent::WorkspaceDown => {
+            app.picker.disconnected();
+            Vec::new()
+        }
+        AppEvent::InputAnswered { generation, result } => {
+            if generation == app.generation {
+                input_answered(app, result);
+            }
+            Vec::new()
+        }
+        AppEvent::CancelAnswered { generation, result } => {
+            if generation == app.generation {
+                cancel_answered(app, result);
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
+    if action != Action::Interrupt {
+        app.quit_armed = false;
+    }
+    match action {
+        Action::Interrupt => {
+            if app.quit_armed {
+                return quit(app);
+            }
+            app.quit_armed = true;
+            app.notice = Some(Notice::info(
+                "Press Ctrl-C again to quit (Ctrl-Q quits at once)",
+            ));
+        }
+        Action::Quit => return quit(app),
+        Action::ToggleHelp => {
+            app.focus = if app.focus == Focus::Help {
+                Focus::Composer
+            } else {
+                Focus::Help
+            };
+        }
+        Action::TogglePicker => {
+            if app.focus == Focus::Picker {
+                app.focus = Focus::Composer;
+            } else {
+                app.focus = Focus::Picker;
+                let current = app.resolved();
+                app.picker.select(current.as_ref());
+            }
+        }
+        Action::Escape => return escape(app),
+        Action::Choose => return choose_worker(app),
+        Action::ToggleReasoning => app.show_reasoning = !app.show_reasoning,
+        Action::PageUp => scroll_up(app, page(app)),
+        Action::PageDown => scroll_down(app, page(app)),
+        Action::ScrollTop => {
+            let (total, height) = render::transcript_extent(app);
+            if total > height {
+                app.scroll = Scroll::At(0);
+            }
+        }
+        Action::ScrollBottom => app.scroll = Scroll::Follow,
+        Action::Up if app.focus == Focus::Picker => app.picker.move_selection(-1),
+        Action::Down if app.focus == Focus::Picker => app.picker.move_selection(1),
+        Action::Submit => return submit(app),
+        edit => edit_draft(app, edit),
+    }
+    Vec::new()
+}
+
+fn quit(app: &mut App) -> Vec<Command> {
+    app.quitting = true;
+    vec![Command::Quit]
+}
+
+/// Esc closes a panel first; otherwise it stops the answer in flight.
+fn escape(app: &mut App) -> Vec<Command> {
+    if app.focus != Focus::Composer {
+        app.focus = Focus::Composer;
+        return Vec::new();
+    }
+    match app.resolved() {
+        Some(target) if app.run_in_flight() => {
+            app.notice = Some(Notice::info("Stopping the answer…"));
+            vec![Command::Cancel {
+                generation: app.generation,
+                target,
+            }]
+        }
+        _ => {
+            app.notice = None;
+            Vec::new()
+        }
+    }
+}
+
+fn choose_worker(app: &mut App) -> Vec<Command> {
+    match app.picker.selection_usable() {
+        Err(why) => {
+            app.notice = Some(Notice::warning(format!("Cannot switch: {why}")));
+            Vec::new()
+        }
+        Ok(chosen) => {
+            app.focus = Focus::Composer;
+            if app.resolved().as_ref() == Some(&chosen) {
+                return Vec::new();
+            }
+            app.target = Target::Worker(chosen);
+            app.generation += 1;
+            app.conn = ConnState::Connecting { attempt: 1 };
+            app.forget_worker();
+            app.sending = false;
+            app.pending_id = None;
+            app.notice = None;
+            vec![Command::Subscribe {
+                generation: app.generation,
+                target: app.target.clone(),
+            }]
+        }
+    }
+}
+
+fn submit(app: &mut App) -> Vec<Command> {
+    if app.sending {
+        return Vec::new();
+    }
+    let text = app.composer.text().to_owned();
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    if text.len() > MAX_INPUT_TEXT_BYTES {
+        app.notice = Some(Notice::warning(format!(
+            "That message is {} KiB; the limit is {} KiB",
+            text.len().div_ceil(1024),
+            MAX_INPUT_TEXT_BYTES / 1024
+        )));
+        return Vec::new();
+    }
+    let Some(target) = app.resolved() else {
+        app.notice = Some(Notice::warning(
+            "Not connected to a worker yet — your message is kept",
+        ));
+        return Vec::new();
+    };
+    let client_message_id = match app.pending_id.clone() {
+        Some(id) => Some(id),
+        None => app.next_client_message_id(),
+    };
+    app.pending_id = client_message_id.clone();
+    app.sending = true;
+    app.scroll = Scroll::Follow;
+    vec![Command::SendInput {
+        generation: app.generation,
+        target,
+        text,
+        client_message_id,
+    }]
+}
+
+fn edit_draft(app: &mut App, action: Action) {
+    if app.focus != Focus::Composer || app.sending {
+        return;
+    }
+    let c = &mut app.composer;
+    let before = c.text().to_owned();
+    match action {
+        Action::Insert(ch) => c.insert_char(ch),
+        Action::NewLine => c.insert_char('\n'),
+        Action::Backspace => c.backspace(),
+        Action::Delete => c.delete(),
+        Action::Left => c.left(),
+        Action::Right => c.right(),
+        Action::LineStart => c.line_start(),
+        Action::LineEnd => c.line_end(),
+        Action::KillLineBefore => c.kill_line_before(),
+        Action::Up => c.up(),
+        Action::Down => c.down(),
+        _ => {}
+    }
+    if c.text() != before {
+        // Another text is another message: it gets its own id.
+        app.pending_id = None;
+    }
+}
+
+fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
+    app.sending = false;
+    match result {
+        Ok(_) => {
+            let sent = app.composer.text().to_owned();
+            app.composer.remember(&sent);
+            app.composer.clear();
+            app.pending_id = None;
+            app.notice = None;
+        }
+        Err(err) => {
+            if !err.outcome_unknown() {
+                // The server refused it, so nothing was accepted under that id.
+                app.pending_id = None;
+            }
+            app.notice = Some(describe_client_error(&err, app.worker_name()));
+        }
+    }
+}
+
+fn cancel_answered(app: &mut App, result: Result<CancelAccepted, ClientError>) {
+    match result {
+        Ok(_) => {}
+        Err(ClientError::Api(e)) if e.code == ErrorCode::NotRunning => {
+            app.active_run = None;
+            app.notice = Some(describe_api_error(&e, app.worker_name()));
+        }
+        Err(err) => app.notice = Some(describe_client_error(&err, app.worker_name())),
+    }
+}
+
+fn apply_feed(app: &mut App, event: FeedEvent) {
+    match event {
+        FeedEvent::Connecting { attempt } => app.conn = ConnState::Connecting { attempt },
+        FeedEvent::Resolved { worker, provider } => {
+            let changed = app
+                .worker
+                .as_ref()
+                .is_some_and(|w| worker_ref(w) != worker_ref(&worker));
+            if changed {
+                app.forget_worker();
+            }
+            if provider.as_ref().is_some_and(|p| !p.configured) {
+                app.notice = Some(Notice::warning(
+                    "The server has no model provider configured yet — sending will say what to set",
+                ));
+            }
+            app.worker = Some(worker);
+            app.provider = provider;
+        }
+        FeedEvent::Connected { cursor } => {
+            app.conn = ConnState::Live(match cursor {
+                Some(from) => LiveKind::Resumed { from },
+                None => LiveKind::Fresh,
+            });
+        }
+        FeedEvent::Frame(event) => apply_worker_event(app, *event),
+        FeedEvent::UnknownFrame { seq } => {
+            if let Some(seq) = seq {
+                if app.last_seq.is_none_or(|last| seq > last) {
+                    app.last_seq = Some(seq);
+                }
+            }
+        }
+        FeedEvent::Retrying {
+            attempt,
+            delay,
+            error,
+        } => {
+            app.conn = ConnState::Reconnecting {
+                attempt,
+                delay,
+                reason: short_reason(&error),
+            };
+        }
+        FeedEvent::GaveUp { error } => {
+            app.conn = ConnState::Gone {
+                reason: short_reason(&error),
+            };
+            app.notice = Some(describe_client_error(&error, app.worker_name()));
+        }
+    }
+}
+
+/// A few words for the status bar.
+fn short_reason(err: &ClientError) -> String {
+    match err {
+        ClientError::Unreachable(_) => "server unreachable".into(),
+        ClientError::Api(e) => e.code.as_str().replace('_', " "),
+        ClientError::Http { status } => format!("HTTP {status}"),
+        ClientError::Decode(_) => "bad answer".into(),
+    }
+}
+
+/// Applies one frame of the worker socket: snapshots replace, everything
+/// else is applied once, in `seq` order, and duplicates are dropped.
+pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
+    if let Some(target) = app.resolved() {
+        if event.runtime_id != target.runtime_id || event.worker_id != target.worker_id {
+            return;
+        }
+    }
+    let seq = event.seq;
+    if let EventKind::Snapshot {
+        worker,
+        transcript,
+        in_flight,
+        reset,
+        reason,
+    } = event.kind
+    {
+        app.active_run = in_flight.as_ref().map(|f| f.run_id).or_else(|| {
+            worker
+                .last_run
+                .as_ref()
+                .filter(|r| r.state == RunState::Running)
+                .map(|r| r.run_id)
+        });
+        app.transcript.replace(transcript, in_flight);
+        app.worker = Some(worker.summary);
+        app.last_seq = Some(seq);
+        if reset {
+            app.conn = ConnState::Live(LiveKind::Reset { reason });
+            app.scroll = Scroll::Follow;
+        }
+        return;
+    }
+    if app.last_seq.is_some_and(|last| seq <= last) {
+        app.duplicates_dropped += 1;
+        return;
+    }
+    app.last_seq = Some(seq);
+    let name = app.worker_name().to_owned();
+    match event.kind {
+        EventKind::Snapshot { .. } => {}
+        EventKind::InputAccepted { run_id, message } => {
+            app.transcript.upsert(message);
+            app.active_run = Some(run_id);
+        }
+        EventKind::RunStarted { run_id, model } => {
+            app.active_run = Some(run_id);
+            if let Some(w) = app.worker.as_mut() {
+                w.profile.model = model;
+            }
+        }
+        EventKind::AssistantDelta { run_id, text } => app.transcript.append_delta(run_id, &text),
+        EventKind::ReasoningDelta { run_id, text } => {
+            app.transcript.append_reasoning(run_id, &text)
+        }
+        EventKind::AssistantMessage { run_id, message } => {
+            app.transcript.finish_answer(run_id, message)
+        }
+        EventKind::RunCompleted {
+            run_id,
+            usage,
+            duration_ms,
+        } => {
+            app.transcript.end_run(run_id, MessageState::Complete, None);
+            app.last_run = Some(RunStats { usage, duration_ms });
+            end_active(app, run_id);
+        }
+        EventKind::RunFailed { run_id, error } => {
+            let notice = describe_api_error(&error, &name);
+            app.transcript
+                .end_run(run_id, MessageState::Failed, Some(notice.text.clone()));
+            app.notice = Some(notice);
+            end_active(app, run_id);
+        }
+        EventKind::RunCancelled { run_id } => {
+            app.transcript
+                .end_run(run_id, MessageState::Cancelled, None);
+            app.notice = Some(Notice::info("Answer cancelled — the partial text is kept"));
+            end_active(app, run_id);
+        }
+        EventKind::Status { status } => {
+            if let Some(w) = app.worker.as_mut() {
+                w.status = status;
+            }
+            if status != WorkerStatus::Running {
+                app.active_run = None;
+            }
+        }
+        EventKind::WorkerStopped => {
+            if let Some(w) = app.worker.as_mut() {
+                w.status = WorkerStatus::Stopped;
+            }
+            app.active_run = None;
+            app.notice = Some(Notice::warning(
+                "This worker was stopped — press Ctrl-P to pick another",
+            ));
+        }
+        EventKind::ToolCallStarted {
+            run_id,
+            call_id,
+            name,
+            arguments,
+        } => app
+            .transcript
+            .tool_started(run_id, call_id, name, arguments.to_string()),
+        EventKind::ToolCallFinished {
+            run_id,
+            call_id,
+            ok,
+            summary,
+        } => app.transcript.tool_finished(run_id, &call_id, ok, summary),
+    }
+}
+
+fn end_active(app: &mut App, run_id: yoi_protocol::RunId) {
+    if app.active_run == Some(run_id) {
+        app.active_run = None;
+    }
+}
+
+fn page(app: &App) -> usize {
+    let (_, height) = render::transcript_extent(app);
+    height.saturating_sub(1).max(1)
+}
+
+fn top_line(app: &App) -> (usize, usize) {
+    let (total, height) = render::transcript_extent(app);
+    let max_top = total.saturating_sub(height);
+    let top = match app.scroll {
+        Scroll::Follow => max_top,
+        Scroll::At(t) => t.min(max_top),
+    };
+    (top, max_top)
+}
+
+fn scroll_up(app: &mut App, lines: usize) {
+    let (top, max_top) = top_line(app);
+    if max_top == 0 {
+        return;
+    }
+    app.scroll = Scroll::At(top.saturating_sub(lines));
+}
+
+fn scroll_down(app: &mut App, lines: usize) {
+    let (top, max_top) = top_line(app);
+    let next = top.saturating_add(lines);
+    app.scroll = if next >= max_top {
+        Scroll::Follow
+    } else {
+        Scroll::At(next)
+    };
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

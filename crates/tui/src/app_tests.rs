@@ -1,0 +1,979 @@
+//! Tests of `update`: every protocol event, dedupe, cursor, reset snapshots,
+//! sending, cancelling, errors and keys.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use yoi_protocol::{
+    ApiError, CancelAccepted, ErrorCode, EventKind, InFlight, InputAccepted, LastRun, MessageId,
+    MessageState, ProviderInfo, Role, RunId, RunState, RunUsage, Seq, SnapshotReason, WorkerRef,
+    WorkerStatus, WorkerSummary, WorkspaceEvent,
+};
+
+use super::*;
+use crate::keys::Focus;
+use crate::notice::Level;
+use crate::picker::worker_ref;
+use crate::testing::{detail, event, message, runtime, snapshot, worker};
+use crate::transcript::Body;
+
+struct Console {
+    app: App,
+    worker: WorkerSummary,
+    target: WorkerRef,
+}
+
+impl Console {
+    /// A console attached to the Companion, after its first (empty) snapshot.
+    fn live() -> Console {
+        let mut c = Console::resolving();
+        let w = c.worker.clone();
+        c.feed(FeedEvent::Resolved {
+            worker: w.clone(),
+            provider: Some(ProviderInfo {
+                configured: true,
+                model: "gpt-test".into(),
+            }),
+        });
+        c.feed(FeedEvent::Connected { cursor: None });
+        c.frame(0, snapshot(&w, Vec::new(), None, None));
+        c
+    }
+
+    /// A console that has not reached the server yet.
+    fn resolving() -> Console {
+        let mut app = App::new("http://127.0.0.1:7760", None, "T");
+        app.start();
+        let worker = worker("backend-internal", "companion");
+        let target = worker_ref(&worker);
+        Console {
+            app,
+            worker,
+            target,
+        }
+    }
+
+    fn feed(&mut self, event: FeedEvent) -> Vec<Command> {
+        let generation = self.app.generation;
+        update(&mut self.app, AppEvent::Feed { generation, event })
+    }
+
+    fn frame(&mut self, seq: u64, kind: EventKind) -> Vec<Command> {
+        let e = event(&self.target, seq, kind);
+        self.feed(FeedEvent::Frame(Box::new(e)))
+    }
+
+    fn key(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Vec<Command> {
+        update(&mut self.app, AppEvent::Key(KeyEvent::new(code, modifiers)))
+    }
+
+    fn press(&mut self, code: KeyCode) -> Vec<Command> {
+        self.key(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(&mut self, c: char) -> Vec<Command> {
+        self.key(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+    }
+
+    fn answered(&mut self, result: Result<InputAccepted, ClientError>) {
+        let generation = self.app.generation;
+        update(
+            &mut self.app,
+            AppEvent::InputAnswered { generation, result },
+        );
+    }
+
+    fn notice(&self) -> &str {
+        self.app.notice.as_ref().map_or("", |n| n.text.as_str())
+    }
+
+    fn answer(&self, run: RunId) -> (String, MessageState) {
+        self.app
+            .transcript
+            .entries()
+            .iter()
+            .find_map(|e| match &e.body {
+                Body::Assistant { text, state, .. } if e.run_id == run => {
+                    Some((text.clone(), *state))
+                }
+                _ => None,
+            })
+            .expect("an answer for the run")
+    }
+}
+
+fn accepted() -> InputAccepted {
+    InputAccepted {
+        run_id: RunId::new(),
+        message_id: MessageId::new(),
+        seq: Seq(1),
+    }
+}
+
+fn api(code: ErrorCode, message: &str) -> ClientError {
+    ClientError::Api(ApiError::new(code, message))
+}
+
+// --- connection, target, snapshot -------------------------------------------
+
+#[test]
+fn without_a_target_the_console_subscribes_to_the_companion() {
+    let mut app = App::new("http://x", None, "T");
+    assert_eq!(
+        app.start(),
+        vec![Command::Subscribe {
+            generation: 1,
+            target: Target::Companion
+        }]
+    );
+    assert_eq!(app.conn, ConnState::Connecting { attempt: 1 });
+    assert_eq!(app.cursor(), None, "the first connect has no cursor");
+}
+
+#[test]
+fn an_explicit_target_is_subscribed_as_runtime_and_worker_id() {
+    let w = worker("gpu-box", "coder");
+    let mut app = App::new("http://x", Some(worker_ref(&w)), "T");
+    assert_eq!(
+        app.start(),
+        vec![Command::Subscribe {
+            generation: 1,
+            target: Target::Worker(worker_ref(&w))
+        }]
+    );
+    assert_eq!(app.resolved(), Some(worker_ref(&w)));
+}
+
+#[test]
+fn the_first_snapshot_fills_the_transcript_and_sets_the_cursor() {
+    let mut c = Console::resolving();
+    let w = c.worker.clone();
+    c.feed(FeedEvent::Resolved {
+        worker: w.clone(),
+        provider: None,
+    });
+    c.feed(FeedEvent::Connected { cursor: None });
+    assert_eq!(c.app.conn, ConnState::Live(LiveKind::Fresh));
+    let run = RunId::new();
+    let history = vec![
+        message(Role::User, run, "hi", MessageState::Complete),
+        message(Role::Assistant, run, "You said: hi", MessageState::Complete),
+    ];
+    c.frame(5, snapshot(&w, history, None, None));
+    assert_eq!(c.app.transcript.entries().len(), 2);
+    assert_eq!(c.app.cursor(), Some(Seq(5)));
+    assert_eq!(c.app.conn, ConnState::Live(LiveKind::Fresh));
+    assert_eq!(
+        c.answer(run),
+        ("You said: hi".into(), MessageState::Complete)
+    );
+}
+
+#[test]
+fn a_snapshot_with_a_run_in_flight_restores_the_streaming_answer() {
+    let mut c = Console::live();
+    let w = c.worker.clone();
+    let run = RunId::new();
+    let mut d = detail(&w);
+    d.summary.status = WorkerStatus::Running;
+    d.last_run = Some(LastRun {
+        run_id: run,
+        state: RunState::Running,
+        error: None,
+    });
+    c.frame(
+        3,
+        EventKind::Snapshot {
+            worker: Box::new(d),
+            transcript: vec![message(Role::User, run, "tell me", MessageState::Complete)],
+            in_flight: Some(InFlight {
+                run_id: run,
+                text: "Once upon".into(),
+                reasoning: None,
+            }),
+            reset: false,
+            reason: None,
+        },
+    );
+    assert_eq!(c.app.active_run, Some(run));
+    assert_eq!(c.answer(run), ("Once upon".into(), MessageState::Streaming));
+    c.frame(
+        4,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: " a time".into(),
+        },
+    );
+    assert_eq!(c.answer(run).0, "Once upon a time");
+}
+
+// --- one whole run, event by event ---------------------------------------------
+
+#[test]
+fn a_run_streams_reasoning_and_text_then_completes_with_its_usage() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    let user = message(Role::User, run, "hello", MessageState::Complete);
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: user,
+        },
+    );
+    assert_eq!(c.app.active_run, Some(run));
+    c.frame(
+        2,
+        EventKind::Status {
+            status: WorkerStatus::Running,
+        },
+    );
+    assert_eq!(
+        c.app.worker.as_ref().map(|w| w.status),
+        Some(WorkerStatus::Running)
+    );
+    c.frame(
+        3,
+        EventKind::RunStarted {
+            run_id: run,
+            model: "gpt-live".into(),
+        },
+    );
+    assert_eq!(
+        c.app.worker.as_ref().map(|w| w.profile.model.as_str()),
+        Some("gpt-live")
+    );
+    c.frame(
+        4,
+        EventKind::ReasoningDelta {
+            run_id: run,
+            text: "they greet".into(),
+        },
+    );
+    c.frame(
+        5,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "You said: ".into(),
+        },
+    );
+    c.frame(
+        6,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "hello".into(),
+        },
+    );
+    assert_eq!(
+        c.answer(run),
+        ("You said: hello".into(), MessageState::Streaming)
+    );
+
+    let final_message = message(
+        Role::Assistant,
+        run,
+        "You said: hello",
+        MessageState::Complete,
+    );
+    let final_id = final_message.id;
+    c.frame(
+        7,
+        EventKind::AssistantMessage {
+            run_id: run,
+            message: final_message,
+        },
+    );
+    let entries = c.app.transcript.entries();
+    assert_eq!(
+        entries.len(),
+        2,
+        "the final message replaces the streamed one"
+    );
+    assert_eq!(entries[1].id, Some(final_id));
+    assert!(
+        matches!(&entries[1].body, Body::Assistant { reasoning, .. } if reasoning == "they greet")
+    );
+
+    c.frame(
+        8,
+        EventKind::RunCompleted {
+            run_id: run,
+            usage: RunUsage {
+                prompt_tokens: 12,
+                completion_tokens: 34,
+            },
+            duration_ms: 1500,
+        },
+    );
+    assert_eq!(c.app.active_run, None);
+    assert_eq!(
+        c.app.last_run,
+        Some(RunStats {
+            usage: RunUsage {
+                prompt_tokens: 12,
+                completion_tokens: 34
+            },
+            duration_ms: 1500
+        })
+    );
+    c.frame(
+        9,
+        EventKind::Status {
+            status: WorkerStatus::Idle,
+        },
+    );
+    assert_eq!(
+        c.app.worker.as_ref().map(|w| w.status),
+        Some(WorkerStatus::Idle)
+    );
+    assert_eq!(c.app.cursor(), Some(Seq(9)));
+}
+
+#[test]
+fn a_cancelled_run_keeps_its_partial_answer_marked_cancelled() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "partial".into(),
+        },
+    );
+    c.frame(2, EventKind::RunCancelled { run_id: run });
+    assert_eq!(c.answer(run), ("partial".into(), MessageState::Cancelled));
+    assert!(c.notice().contains("cancelled"));
+    assert_eq!(c.app.active_run, None);
+}
+
+#[test]
+fn a_failed_run_keeps_its_partial_answer_with_a_readable_reason() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "half".into(),
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunFailed {
+            run_id: run,
+            error: ApiError::new(ErrorCode::Timeout, "no first token within 60 s"),
+        },
+    );
+    assert_eq!(c.answer(run), ("half".into(), MessageState::Failed));
+    let entry = c.app.transcript.entries().last().cloned();
+    assert!(matches!(
+        entry.map(|e| e.body),
+        Some(Body::Assistant { error: Some(e), .. }) if e.contains("did not answer in time")
+    ));
+    assert_eq!(c.app.notice.as_ref().map(|n| n.level), Some(Level::Error));
+}
+
+#[test]
+fn worker_stopped_marks_the_worker_and_says_what_to_do() {
+    let mut c = Console::live();
+    c.frame(1, EventKind::WorkerStopped);
+    assert_eq!(
+        c.app.worker.as_ref().map(|w| w.status),
+        Some(WorkerStatus::Stopped)
+    );
+    assert!(c.notice().contains("Ctrl-P"));
+}
+
+#[test]
+fn tool_calls_are_shown_and_finished() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::ToolCallStarted {
+            run_id: run,
+            call_id: "c1".into(),
+            name: "search".into(),
+            arguments: serde_json::json!({"q": "yoi"}),
+        },
+    );
+    c.frame(
+        2,
+        EventKind::ToolCallFinished {
+            run_id: run,
+            call_id: "c1".into(),
+            ok: true,
+            summary: "3 hits".into(),
+        },
+    );
+    let entries = c.app.transcript.entries();
+    assert_eq!(entries.len(), 1);
+    assert!(matches!(
+        &entries[0].body,
+        Body::Tool { name, outcome: Some((true, s)), .. } if name == "search" && s == "3 hits"
+    ));
+}
+
+// --- dedupe, cursor, reconnect, reset -----------------------------------------
+
+#[test]
+fn frames_at_or_below_the_applied_seq_are_dropped() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    let delta = |t: &str| EventKind::AssistantDelta {
+        run_id: run,
+        text: t.into(),
+    };
+    c.frame(1, delta("a"));
+    c.frame(2, delta("b"));
+    c.frame(2, delta("b"));
+    c.frame(1, delta("a"));
+    c.frame(3, delta("c"));
+    assert_eq!(c.answer(run).0, "abc");
+    assert_eq!(c.app.duplicates_dropped, 2);
+    assert_eq!(c.app.cursor(), Some(Seq(3)));
+}
+
+#[test]
+fn a_reconnect_shows_its_states_and_resumes_from_the_cursor() {
+    let mut c = Console::live();
+    c.frame(
+        1,
+        EventKind::Status {
+            status: WorkerStatus::Idle,
+        },
+    );
+    c.feed(FeedEvent::Retrying {
+        attempt: 1,
+        delay: Duration::from_millis(250),
+        error: ClientError::Unreachable("connection refused".into()),
+    });
+    assert!(matches!(
+        &c.app.conn,
+        ConnState::Reconnecting { reason, .. } if reason == "server unreachable"
+    ));
+    c.feed(FeedEvent::Connecting { attempt: 2 });
+    assert_eq!(c.app.conn, ConnState::Connecting { attempt: 2 });
+    assert_eq!(c.app.cursor(), Some(Seq(1)), "the cursor survives the drop");
+    c.feed(FeedEvent::Connected {
+        cursor: Some(Seq(1)),
+    });
+    assert_eq!(
+        c.app.conn,
+        ConnState::Live(LiveKind::Resumed { from: Seq(1) })
+    );
+}
+
+#[test]
+fn a_reset_snapshot_replaces_the_transcript_and_moves_the_cursor_back() {
+    let mut c = Console::live();
+    let old = RunId::new();
+    for seq in 1..=20 {
+        c.frame(
+            seq,
+            EventKind::AssistantDelta {
+                run_id: old,
+                text: "x".into(),
+            },
+        );
+    }
+    c.feed(FeedEvent::Connected {
+        cursor: Some(Seq(20)),
+    });
+    let w = c.worker.clone();
+    let run = RunId::new();
+    let kept = vec![message(
+        Role::User,
+        run,
+        "after restart",
+        MessageState::Complete,
+    )];
+    c.frame(
+        3,
+        snapshot(&w, kept, None, Some(SnapshotReason::CursorAhead)),
+    );
+    assert_eq!(c.app.transcript.entries().len(), 1);
+    assert_eq!(
+        c.app.cursor(),
+        Some(Seq(3)),
+        "a reset may move the cursor back"
+    );
+    assert_eq!(
+        c.app.conn,
+        ConnState::Live(LiveKind::Reset {
+            reason: Some(SnapshotReason::CursorAhead)
+        })
+    );
+    c.frame(
+        4,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "new".into(),
+        },
+    );
+    assert_eq!(c.answer(run).0, "new", "seq 4 applies after the reset to 3");
+}
+
+#[test]
+fn frames_of_unknown_kinds_advance_the_cursor_only() {
+    let mut c = Console::live();
+    c.feed(FeedEvent::UnknownFrame { seq: Some(Seq(7)) });
+    assert_eq!(c.app.cursor(), Some(Seq(7)));
+    c.feed(FeedEvent::UnknownFrame { seq: Some(Seq(2)) });
+    assert_eq!(c.app.cursor(), Some(Seq(7)));
+    assert!(c.app.transcript.is_empty());
+}
+
+#[test]
+fn frames_of_another_worker_or_an_old_generation_are_ignored() {
+    let mut c = Console::live();
+    let stranger = worker("backend-internal", "other");
+    let e = event(
+        &worker_ref(&stranger),
+        1,
+        EventKind::AssistantDelta {
+            run_id: RunId::new(),
+            text: "not mine".into(),
+        },
+    );
+    c.feed(FeedEvent::Frame(Box::new(e)));
+    let late = event(
+        &c.target,
+        1,
+        EventKind::AssistantDelta {
+            run_id: RunId::new(),
+            text: "late".into(),
+        },
+    );
+    update(
+        &mut c.app,
+        AppEvent::Feed {
+            generation: 0,
+            event: FeedEvent::Frame(Box::new(late)),
+        },
+    );
+    assert!(c.app.transcript.is_empty());
+    assert_eq!(c.app.cursor(), Some(Seq(0)));
+}
+
+#[test]
+fn a_companion_that_became_another_worker_starts_afresh() {
+    let mut c = Console::live();
+    c.frame(
+        1,
+        EventKind::AssistantDelta {
+            run_id: RunId::new(),
+            text: "old".into(),
+        },
+    );
+    let new_companion = worker("backend-internal", "companion");
+    c.feed(FeedEvent::Resolved {
+        worker: new_companion.clone(),
+        provider: None,
+    });
+    assert!(c.app.transcript.is_empty());
+    assert_eq!(c.app.cursor(), None);
+    assert_eq!(c.app.resolved(), Some(worker_ref(&new_companion)));
+}
+
+#[test]
+fn giving_up_shows_the_reason_and_a_readable_line() {
+    let mut c = Console::live();
+    c.feed(FeedEvent::GaveUp {
+        error: api(ErrorCode::WorkerNotFound, "no such worker"),
+    });
+    assert!(matches!(&c.app.conn, ConnState::Gone { reason } if reason == "worker not found"));
+    assert!(c.notice().contains("no longer exists"));
+}
+
+#[test]
+fn an_unconfigured_provider_is_announced() {
+    let mut c = Console::resolving();
+    let w = c.worker.clone();
+    c.feed(FeedEvent::Resolved {
+        worker: w,
+        provider: Some(ProviderInfo {
+            configured: false,
+            model: "gpt-test".into(),
+        }),
+    });
+    assert!(c.notice().contains("no model provider"));
+}
+
+// --- sending ---------------------------------------------------------------------
+
+#[test]
+fn enter_sends_with_a_client_message_id_and_acceptance_clears_the_draft() {
+    let mut c = Console::live();
+    c.type_text("hello");
+    let commands = c.press(KeyCode::Enter);
+    let Some(Command::SendInput {
+        generation,
+        target,
+        text,
+        client_message_id,
+    }) = commands.into_iter().next()
+    else {
+        panic!("Enter must send");
+    };
+    assert_eq!(generation, 1);
+    assert_eq!(target, c.target);
+    assert_eq!(text, "hello");
+    assert_eq!(
+        client_message_id.as_ref().map(|id| id.as_str()),
+        Some("tui-T-1")
+    );
+    assert!(c.app.sending);
+    c.type_text("xyz");
+    assert_eq!(
+        c.app.composer.text(),
+        "hello",
+        "the draft is locked while sending"
+    );
+    assert!(
+        c.press(KeyCode::Enter).is_empty(),
+        "no second send while one is on its way"
+    );
+
+    c.answered(Ok(accepted()));
+    assert!(!c.app.sending);
+    assert!(c.app.composer.is_empty());
+    assert_eq!(c.app.composer.history(), ["hello"]);
+    c.press(KeyCode::Up);
+    assert_eq!(
+        c.app.composer.text(),
+        "hello",
+        "Up recalls the sent message"
+    );
+}
+
+#[test]
+fn a_failed_send_keeps_the_draft_and_reuses_its_id_only_when_the_outcome_is_unknown() {
+    let mut c = Console::live();
+    c.type_text("hello");
+    let id_of = |cmds: Vec<Command>| match cmds.into_iter().next() {
+        Some(Command::SendInput {
+            client_message_id, ..
+        }) => client_message_id,
+        other => panic!("expected a send, got {other:?}"),
+    };
+    let first = id_of(c.press(KeyCode::Enter));
+    c.answered(Err(ClientError::Unreachable("connection refused".into())));
+    assert_eq!(c.app.composer.text(), "hello");
+    assert!(c.notice().contains("Cannot reach the server"));
+
+    let retry = id_of(c.press(KeyCode::Enter));
+    assert_eq!(retry, first, "a retry of an unknown outcome is idempotent");
+    c.answered(Err(api(ErrorCode::Busy, "already running a turn")));
+    assert_eq!(c.app.composer.text(), "hello");
+    assert_eq!(
+        c.notice(),
+        "Companion is still answering — press Esc to stop it"
+    );
+
+    let after_refusal = id_of(c.press(KeyCode::Enter));
+    assert_ne!(
+        after_refusal, first,
+        "a refused send was not accepted: new id"
+    );
+    c.answered(Err(ClientError::Unreachable("timed out".into())));
+    c.type_text("!");
+    let edited = id_of(c.press(KeyCode::Enter));
+    assert_ne!(edited, after_refusal, "an edited draft is another message");
+}
+
+#[test]
+fn every_typed_error_of_a_send_becomes_a_readable_line() {
+    let cases = [
+        (ErrorCode::Busy, "still answering"),
+        (ErrorCode::WorkerNotFound, "no longer exists"),
+        (ErrorCode::RuntimeNotFound, "not registered"),
+        (ErrorCode::RuntimeUnavailable, "cannot be reached"),
+        (ErrorCode::ProviderError, "provider answered with an error"),
+        (ErrorCode::Timeout, "did not answer in time"),
+        (
+            ErrorCode::ProviderUnconfigured,
+            "set OPENAI_API_KEY to use the default provider",
+        ),
+        (ErrorCode::InvalidInput, "refused the message"),
+        (ErrorCode::Unauthorized, "YOI_TOKEN"),
+        (ErrorCode::Internal, "internal error"),
+    ];
+    for (code, expected) in cases {
+        let mut c = Console::live();
+        c.type_text("hi");
+        c.press(KeyCode::Enter);
+        c.answered(Err(api(
+            code,
+            "set OPENAI_API_KEY to use the default provider",
+        )));
+        assert!(c.notice().contains(expected), "{code}: {}", c.notice());
+        assert_eq!(c.app.composer.text(), "hi", "{code}: the draft is kept");
+        assert!(!c.app.sending);
+    }
+}
+
+#[test]
+fn before_the_target_is_known_a_send_waits_and_keeps_the_draft() {
+    let mut c = Console::resolving();
+    c.type_text("early");
+    assert!(c.press(KeyCode::Enter).is_empty());
+    assert_eq!(c.app.composer.text(), "early");
+    assert!(c.notice().contains("Not connected"));
+}
+
+#[test]
+fn blank_and_oversized_messages_are_not_sent() {
+    let mut c = Console::live();
+    c.type_text("   ");
+    assert!(c.press(KeyCode::Enter).is_empty());
+    c.app
+        .composer
+        .set_text(&"x".repeat(yoi_protocol::MAX_INPUT_TEXT_BYTES + 1));
+    assert!(c.press(KeyCode::Enter).is_empty());
+    assert!(c.notice().contains("limit"));
+}
+
+#[test]
+fn alt_enter_and_paste_make_multi_line_drafts() {
+    let mut c = Console::live();
+    c.type_text("line one");
+    c.key(KeyCode::Enter, KeyModifiers::ALT);
+    c.type_text("two");
+    update(&mut c.app, AppEvent::Paste("\r\nthree".into()));
+    assert_eq!(c.app.composer.text(), "line one\ntwo\nthree");
+}
+
+#[test]
+fn a_late_answer_of_an_old_generation_is_ignored() {
+    let mut c = Console::live();
+    c.type_text("hi");
+    c.press(KeyCode::Enter);
+    update(
+        &mut c.app,
+        AppEvent::InputAnswered {
+            generation: 0,
+            result: Ok(accepted()),
+        },
+    );
+    assert!(c.app.sending);
+}
+
+// --- cancel, quit, overlays ------------------------------------------------------
+
+#[test]
+fn escape_cancels_only_a_run_in_flight() {
+    let mut c = Console::live();
+    assert!(c.press(KeyCode::Esc).is_empty(), "nothing to cancel");
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: message(Role::User, run, "[[slow]] go", MessageState::Complete),
+        },
+    );
+    assert_eq!(
+        c.press(KeyCode::Esc),
+        vec![Command::Cancel {
+            generation: 1,
+            target: c.target.clone()
+        }]
+    );
+    assert!(c.notice().contains("Stopping"));
+    update(
+        &mut c.app,
+        AppEvent::CancelAnswered {
+            generation: 1,
+            result: Ok(CancelAccepted { run_id: run }),
+        },
+    );
+    c.frame(2, EventKind::RunCancelled { run_id: run });
+    assert!(c.notice().contains("cancelled"));
+
+    update(
+        &mut c.app,
+        AppEvent::CancelAnswered {
+            generation: 1,
+            result: Err(api(ErrorCode::NotRunning, "no run")),
+        },
+    );
+    assert!(c.notice().contains("Nothing to cancel"));
+}
+
+#[test]
+fn ctrl_c_twice_quits_and_any_other_key_disarms_it() {
+    let mut c = Console::live();
+    assert!(c.ctrl('c').is_empty());
+    assert!(c.notice().contains("again"));
+    c.press(KeyCode::Char('a'));
+    assert!(c.ctrl('c').is_empty(), "disarmed by the key between");
+    assert_eq!(c.ctrl('c'), vec![Command::Quit]);
+    assert!(c.app.quitting);
+}
+
+#[test]
+fn ctrl_q_quits_at_once() {
+    let mut c = Console::live();
+    assert_eq!(c.ctrl('q'), vec![Command::Quit]);
+}
+
+#[test]
+fn help_opens_with_f1_or_question_mark_and_closes_with_escape() {
+    let mut c = Console::live();
+    c.press(KeyCode::F(1));
+    assert_eq!(c.app.focus, Focus::Help);
+    assert!(
+        c.press(KeyCode::Esc).is_empty(),
+        "Esc closes, cancels nothing"
+    );
+    assert_eq!(c.app.focus, Focus::Composer);
+    c.press(KeyCode::Char('?'));
+    assert_eq!(c.app.focus, Focus::Help);
+    c.press(KeyCode::Char('?'));
+    assert_eq!(c.app.focus, Focus::Composer);
+    c.type_text("why?");
+    assert_eq!(c.app.composer.text(), "why?");
+}
+
+#[test]
+fn ctrl_r_folds_and_unfolds_reasoning() {
+    let mut c = Console::live();
+    assert!(!c.app.show_reasoning);
+    c.ctrl('r');
+    assert!(c.app.show_reasoning);
+}
+
+#[test]
+fn the_picker_switches_to_another_worker_and_starts_a_new_stream() {
+    let mut c = Console::live();
+    c.frame(
+        1,
+        EventKind::AssistantDelta {
+            run_id: RunId::new(),
+            text: "old".into(),
+        },
+    );
+    let coder = worker("gpu-box", "coder");
+    update(
+        &mut c.app,
+        AppEvent::Workspace(WorkspaceEvent::WorkspaceSnapshot {
+            runtimes: vec![runtime("backend-internal"), runtime("gpu-box")],
+            workers: vec![c.worker.clone(), coder.clone()],
+        }),
+    );
+    c.ctrl('p');
+    assert_eq!(c.app.focus, Focus::Picker);
+    assert_eq!(
+        c.app.picker.selected(),
+        Some(&c.target),
+        "opens on the current worker"
+    );
+    assert!(
+        c.press(KeyCode::Enter).is_empty(),
+        "choosing the current one changes nothing"
+    );
+    c.ctrl('p');
+    c.press(KeyCode::Down);
+    let commands = c.press(KeyCode::Enter);
+    assert_eq!(
+        commands,
+        vec![Command::Subscribe {
+            generation: 2,
+            target: Target::Worker(worker_ref(&coder))
+        }]
+    );
+    assert_eq!(c.app.focus, Focus::Composer);
+    assert!(c.app.transcript.is_empty());
+    assert_eq!(c.app.cursor(), None);
+    assert_eq!(c.app.conn, ConnState::Connecting { attempt: 1 });
+
+    // The old stream's late frames no longer count.
+    let generation = 1;
+    let late = event(&c.target, 2, EventKind::WorkerStopped);
+    update(
+        &mut c.app,
+        AppEvent::Feed {
+            generation,
+            event: FeedEvent::Frame(Box::new(late)),
+        },
+    );
+    assert_eq!(c.app.cursor(), None);
+}
+
+#[test]
+fn the_picker_refuses_a_worker_on_an_unavailable_runtime() {
+    let mut c = Console::live();
+    let coder = worker("gpu-box", "coder");
+    let mut down = runtime("gpu-box");
+    down.status = yoi_protocol::RuntimeStatus::Unavailable;
+    update(
+        &mut c.app,
+        AppEvent::Workspace(WorkspaceEvent::WorkspaceSnapshot {
+            runtimes: vec![down],
+            workers: vec![coder],
+        }),
+    );
+    c.ctrl('p');
+    assert!(c.press(KeyCode::Enter).is_empty());
+    assert!(c.notice().contains("unavailable"));
+}
+
+// --- scrolling -------------------------------------------------------------------
+
+#[test]
+fn page_keys_home_end_and_the_wheel_scroll_the_transcript() {
+    let mut c = Console::live();
+    update(
+        &mut c.app,
+        AppEvent::Resize {
+            width: 40,
+            height: 12,
+        },
+    );
+    for seq in 1..=30 {
+        let run = RunId::new();
+        c.frame(
+            seq,
+            EventKind::InputAccepted {
+                run_id: run,
+                message: message(
+                    Role::User,
+                    run,
+                    &format!("message {seq}"),
+                    MessageState::Complete,
+                ),
+            },
+        );
+    }
+    let (total, height) = crate::render::transcript_extent(&c.app);
+    assert!(total > height);
+    let max_top = total - height;
+
+    c.press(KeyCode::PageUp);
+    assert_eq!(c.app.scroll, Scroll::At(max_top - (height - 1)));
+    c.press(KeyCode::PageDown);
+    assert_eq!(c.app.scroll, Scroll::Follow);
+    c.press(KeyCode::Home);
+    assert_eq!(c.app.scroll, Scroll::At(0));
+    update(&mut c.app, AppEvent::Wheel(1));
+    assert_eq!(c.app.scroll, Scroll::At(3));
+    update(&mut c.app, AppEvent::Wheel(-2));
+    assert_eq!(c.app.scroll, Scroll::At(0));
+    c.press(KeyCode::End);
+    assert_eq!(c.app.scroll, Scroll::Follow);
+}
+
+#[test]
+fn a_short_transcript_does_not_scroll() {
+    let mut c = Console::live();
+    c.press(KeyCode::PageUp);
+    c.press(KeyCode::Home);
+    assert_eq!(c.app.scroll, Scroll::Follow);
+}

@@ -1,0 +1,191 @@
+//! The transcript as wrapped, styled rows.
+//!
+//! User messages carry a coloured bar and header; answers are indented under
+//! the worker's name, with fenced code in a framed block, reasoning dimmed (or
+//! folded to one line), and a marker when an answer was cancelled or failed.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use yoi_protocol::MessageState;
+
+use super::wrap::{expand_tabs, wrap_chars, wrap_words};
+use crate::app::App;
+use crate::markdown::{split_blocks, Block};
+use crate::transcript::{Body, Entry};
+
+const INDENT: &str = "  ";
+
+pub fn user_style() -> Style {
+    Style::new().fg(Color::Cyan)
+}
+
+fn assistant_style() -> Style {
+    Style::new().fg(Color::Green)
+}
+
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+fn code_style() -> Style {
+    Style::new().fg(Color::Yellow)
+}
+
+/// Every row of the transcript at `width` columns.
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (i, entry) in app.transcript.entries().iter().enumerate() {
+        if i > 0 && !matches!(entry.body, Body::Tool { .. }) {
+            out.push(Line::default());
+        }
+        entry_lines(entry, app, width, &mut out);
+    }
+    out
+}
+
+fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'static>>) {
+    match &entry.body {
+        Body::User { text } => {
+            out.push(Line::from(Span::styled(
+                "› you",
+                user_style().add_modifier(Modifier::BOLD),
+            )));
+            let bar = Span::styled("▌ ", user_style());
+            for line in text.split('\n') {
+                for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
+                    out.push(Line::from(vec![bar.clone(), Span::raw(row)]));
+                }
+            }
+        }
+        Body::Assistant {
+            text,
+            state,
+            reasoning,
+            error,
+        } => {
+            let mut header = vec![Span::styled(
+                format!("◆ {}", app.worker_name()),
+                assistant_style().add_modifier(Modifier::BOLD),
+            )];
+            if *state == MessageState::Streaming {
+                header.push(Span::styled("  answering…", dim()));
+            }
+            out.push(Line::from(header));
+            if !reasoning.is_empty() {
+                reasoning_lines(reasoning, app.show_reasoning, width, out);
+            }
+            let body_start = out.len();
+            answer_lines(text, *state, width, out);
+            match state {
+                MessageState::Streaming => {
+                    if out.len() == body_start {
+                        out.push(Line::from(Span::raw(INDENT)));
+                    }
+                    if let Some(last) = out.last_mut() {
+                        last.push_span(Span::styled("▍", assistant_style()));
+                    }
+                }
+                MessageState::Cancelled => out.push(Line::from(Span::styled(
+                    format!("{INDENT}⊘ cancelled"),
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ))),
+                MessageState::Failed => {
+                    let why = error.as_deref().unwrap_or("the run failed");
+                    let style = Style::new().fg(Color::Red);
+                    let text = format!("✗ failed: {why}");
+                    for row in wrap_words(&text, width.saturating_sub(2)) {
+                        out.push(Line::from(Span::styled(format!("{INDENT}{row}"), style)));
+                    }
+                }
+                MessageState::Complete => {}
+            }
+        }
+        Body::Tool {
+            name,
+            arguments,
+            outcome,
+            ..
+        } => {
+            let call = format!("{INDENT}⚙ {name} {arguments}");
+            let call: String = wrap_chars(&call, width)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            out.push(Line::from(Span::styled(call, dim())));
+            let (mark, style, summary) = match outcome {
+                None => ("…", dim(), String::new()),
+                Some((true, s)) => ("✓", Style::new().fg(Color::Green), s.clone()),
+                Some((false, s)) => ("✗", Style::new().fg(Color::Red), s.clone()),
+            };
+            for row in wrap_words(&format!("{mark} {summary}"), width.saturating_sub(4)) {
+                out.push(Line::from(Span::styled(
+                    format!("{INDENT}{INDENT}{row}"),
+                    style,
+                )));
+            }
+        }
+    }
+}
+
+fn reasoning_lines(reasoning: &str, unfolded: bool, width: usize, out: &mut Vec<Line<'static>>) {
+    let style = dim().add_modifier(Modifier::ITALIC);
+    if !unfolded {
+        let n = reasoning.lines().count().max(1);
+        let plural = if n == 1 { "" } else { "s" };
+        out.push(Line::from(Span::styled(
+            format!("{INDENT}▸ reasoning, {n} line{plural} (Ctrl-R shows it)"),
+            style,
+        )));
+        return;
+    }
+    out.push(Line::from(Span::styled(
+        format!("{INDENT}▾ reasoning"),
+        style,
+    )));
+    for line in reasoning.split('\n') {
+        for row in wrap_words(&expand_tabs(line), width.saturating_sub(4)) {
+            out.push(Line::from(Span::styled(format!("{INDENT}┊ {row}"), style)));
+        }
+    }
+}
+
+fn answer_lines(text: &str, state: MessageState, width: usize, out: &mut Vec<Line<'static>>) {
+    if text.is_empty() {
+        return;
+    }
+    let frame = dim();
+    for block in split_blocks(text) {
+        match block {
+            Block::Prose(lines) => {
+                for line in lines {
+                    for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
+                        out.push(Line::from(format!("{INDENT}{row}")));
+                    }
+                }
+            }
+            Block::Code {
+                lang,
+                lines,
+                closed,
+            } => {
+                let label = if lang.is_empty() { "code" } else { lang };
+                out.push(Line::from(Span::styled(
+                    format!("{INDENT}╭─ {label}"),
+                    frame,
+                )));
+                for line in lines {
+                    for row in wrap_chars(&expand_tabs(line), width.saturating_sub(4)) {
+                        out.push(Line::from(vec![
+                            Span::styled(format!("{INDENT}│ "), frame),
+                            Span::styled(row, code_style()),
+                        ]));
+                    }
+                }
+                // An open fence of a finished answer is closed for the eye.
+                if closed || state != MessageState::Streaming {
+                    out.push(Line::from(Span::styled(format!("{INDENT}╰─"), frame)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The conversation as the console shows it.
+//!
+//! Messages are keyed by their id, as the server's transcript is. An answer
+//! that is still streaming has no id yet: its deltas are keyed by `run_id`
+//! until `assistant_message` delivers the final message with its id and state.
+//! Partial answers keep their text when a run is cancelled or fails, marked so.
+//! Reasoning and tool calls hang off the run they belong to.
+
+use yoi_protocol::{InFlight, Message, MessageId, MessageState, Role, RunId};
+
+/// Most entries kept. The server's transcript is bounded too; this bounds a
+/// console left open on a Worker for days.
+pub const MAX_ENTRIES: usize = 2000;
+
+/// One row of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The message id; `None` for an answer still streaming or a tool call.
+    pub id: Option<MessageId>,
+    pub run_id: RunId,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    User {
+        text: String,
+    },
+    Assistant {
+        text: String,
+        state: MessageState,
+        /// Reasoning streamed before or beside the answer, when the provider sends it.
+        reasoning: String,
+        /// Why the run failed, in words for a person.
+        error: Option<String>,
+    },
+    Tool {
+        call_id: String,
+        name: String,
+        arguments: String,
+        /// `(ok, summary)` once the call finished.
+        outcome: Option<(bool, String)>,
+    },
+}
+
+/// The conversation: entries in order of arrival.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcript {
+    entries: Vec<Entry>,
+}
+
+impl Transcript {
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Replaces everything with a snapshot's transcript and the run in flight.
+    pub fn replace(&mut self, messages: Vec<Message>, in_flight: Option<InFlight>) {
+        self.entries = messages.into_iter().map(Entry::from_message).collect();
+        if let Some(run) = in_flight {
+            let entry = self.streaming_answer(run.run_id);
+            if let Body::Assistant {
+                text,
+                state,
+                reasoning,
+                ..
+            } = &mut entry.body
+            {
+                *text = run.text;
+                *state = MessageState::Streaming;
+                if let Some(r) = run.reasoning {
+                    *reasoning = r;
+                }
+            }
+        }
+        self.trim();
+    }
+
+    /// Adds a message, or updates the one with the same id.
+    pub fn upsert(&mut self, message: Message) {
+        match self.position_of(message.id) {
+            Some(i) => self.entries[i] = Entry::from_message(message),
+            None => {
+                self.entries.push(Entry::from_message(message));
+                self.trim();
+            }
+        }
+    }
+
+    pub fn append_delta(&mut self, run_id: RunId, delta: &str) {
+        if let Body::Assistant { text, .. } = &mut self.streaming_answer(run_id).body {
+            text.push_str(delta);
+        }
+    }
+
+    pub fn append_reasoning(&mut self, run_id: RunId, delta: &str) {
+        if let Body::Assistant { reasoning, .. } = &mut self.streaming_answer(run_id).body {
+            reasoning.push_str(delta);
+        }
+    }
+
+    /// The final assistant message of a run: it takes the place of the
+    /// streamed text (keeping the reasoning, which messages do not carry).
+    pub fn finish_answer(&mut self, run_id: RunId, message: Message) {
+        let at = self
+            .position_of(message.id)
+            .or_else(|| self.answer_position(run_id));
+        let kept_reasoning = at.and_then(|i| match &self.entries[i].body {
+            Body::Assistant { reasoning, .. } => Some(reasoning.clone()),
+            _ => None,
+        });
+        let mut entry = Entry::from_message(message);
+        if let (Some(r), Body::Assistant { reasoning, .. }) = (kept_reasoning, &mut entry.body) {
+            *reasoning = r;
+        }
+        match at {
+            Some(i) => self.entries[i] = entry,
+            None => {
+                self.entries.push(entry);
+                self.trim();
+            }
+        }
+    }
+
+    /// Marks the run's answer as ended: completed, cancelled or failed. A run
+    /// cancelled or failed before its first word still gets a (empty) answer
+    /// row, so the person sees what happened to their message.
+    pub fn end_run(&mut self, run_id: RunId, end: MessageState, error: Option<String>) {
+        if end == MessageState::Complete {
+            if let Some(i) = self.answer_position(run_id) {
+                if let Body::Assistant { state, .. } = &mut self.entries[i].body {
+                    if *state == MessageState::Streaming {
+                        *state = MessageState::Complete;
+                    }
+                }
+            }
+            return;
+        }
+        let entry = self.streaming_answer(run_id);
+        if let Body::Assistant {
+            state, error: e, ..
+        } = &mut entry.body
+        {
+            *state = end;
+            if error.is_some() {
+                *e = error;
+            }
+        }
+    }
+
+    pub fn tool_started(
+        &mut self,
+        run_id: RunId,
+        call_id: String,
+        name: String,
+        arguments: String,
+    ) {
+        self.entries.push(Entry {
+            id: None,
+            run_id,
+            body: Body::Tool {
+                call_id,
+                name,
+                arguments,
+                outcome: None,
+            },
+        });
+        self.trim();
+    }
+
+    pub fn tool_finished(&mut self, run_id: RunId, call: &str, ok: bool, summary: String) {
+        let found = self
+            .entries
+            .iter_mut()
+            .rev()
+            .find_map(|e| match &mut e.body {
+                Body::Tool {
+                    call_id, outcome, ..
+                } if e.run_id == run_id && call_id == call => Some(outcome),
+                _ => None,
+            });
+        match found {
+            Some(outcome) => *outcome = Some((ok, summary)),
+            None => self.entries.push(Entry {
+                id: None,
+                run_id,
+                body: Body::Tool {
+                    call_id: call.to_owned(),
+                    name: String::new(),
+                    arguments: String::new(),
+                    outcome: Some((ok, summary)),
+                },
+            }),
+        }
+    }
+
+    /// The run's answer row, created (streaming, empty) if it has none yet.
+    fn streaming_answer(&mut self, run_id: RunId) -> &mut Entry {
+        let i = match self.answer_position(run_id) {
+            Some(i) => i,
+            None => {
+                self.entries.push(Entry {
+                    id: None,
+                    run_id,
+                    body: Body::Assistant {
+                        text: String::new(),
+                        state: MessageState::Streaming,
+                        reasoning: String::new(),
+                        error: None,
+                    },
+                });
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[i]
+    }
+
+    fn answer_position(&self, run_id: RunId) -> Option<usize> {
+        self.entries
+            .iter()
+            .rposition(|e| e.run_id == run_id && matches!(e.body, Body::Assistant { .. }))
+    }
+
+    fn position_of(&self, id: MessageId) -> Option<usize> {
+        self.entries.iter().rposition(|e| e.id == Some(id))
+    }
+
+    fn trim(&mut self) {
+        if self.entries.len() > MAX_ENTRIES {
+            let excess = self.entries.len() - MAX_ENTRIES;
+            self.entries.drain(..excess);
+        }
+    }
+}
+
+impl Entry {
+    fn from_message(m: Message) -> Entry {
+        let body = match m.role {
+            Role::User => Body::User { text: m.text },
+            Role::Assistant => Body::Assistant {
+                text: m.text,
+                state: m.state,
+                reasoning: String::new(),
+                error: None,
+            },
+        };
+        Entry {
+            id: Some(m.id),
+            run_id: m.run_id,
+            body,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yoi_protocol::Timestamp;
+
+    fn msg(role: Role, run_id: RunId, text: &str, state: MessageState) -> Message {
+        Message {
+            id: MessageId::new(),
+            role,
+            text: text.into(),
+            at: Timestamp::now(),
+            run_id,
+            state,
+        }
+    }
+
+    #[test]
+    fn deltas_stream_into_one_answer_that_the_final_message_replaces() {
+        let run = RunId::new();
+        let mut t = Transcript::default();
+        t.append_reasoning(run, "thinking");
+        t.append_delta(run, "Hel");
+        t.append_delta(run, "lo");
+        assert_eq!(t.entries().len(), 1);
+        let fin = msg(Role::Assistant, run, "Hello", MessageState::Complete);
+        let id = fin.id;
+        t.finish_answer(run, fin);
+        assert_eq!(t.entries().len(), 1);
+        assert_eq!(t.entries()[0].id, Some(id));
+        match &t.entries()[0].body {
+            Body::Assistant {
+                text,
+                state,
+                reasoning,
+                ..
+            } => {
+                assert_eq!(text, "Hello");
+                assert_eq!(*state, MessageState::Complete);
+                assert_eq!(reasoning, "thinking");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_cancelled_before_any_text_still_shows_a_marked_answer() {
+        let run = RunId::new();
+        let mut t = Transcript::default();
+        t.upsert(msg(Role::User, run, "hi", MessageState::Complete));
+        t.end_run(run, MessageState::Cancelled, None);
+        assert!(matches!(
+            t.entries()[1].body,
+            Body::Assistant {
+                state: MessageState::Cancelled,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn entries_are_bounded() {
+        let mut t = Transcript::default();
+        for i in 0..MAX_ENTRIES + 5 {
+            t.upsert(msg(
+                Role::User,
+                RunId::new(),
+                &i.to_string(),
+                MessageState::Complete,
+            ));
+        }
+        assert_eq!(t.entries().len(), MAX_ENTRIES);
+        assert!(matches!(&t.entries()[0].body, Body::User { text } if text == "5"));
+    }
+}
