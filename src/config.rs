@@ -106,13 +106,17 @@ fn read_file(workspace: &Path, explicit: Option<&Path>) -> Result<FileConfig, Co
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Invalid(e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Ok(FileConfig::default())
+        }
         Err(e) => Err(ConfigError::Unreadable(e)),
     }
 }
 
 fn non_empty(env: &HashMap<String, String>, key: &str) -> Option<String> {
-    env.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env.get(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn parse_bind(raw: &str) -> Result<SocketAddr, ConfigError> {
@@ -147,7 +151,12 @@ fn env_name(key: &'static str, raw: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn timeout(key: &'static str, file: Option<u64>, env: Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+fn timeout(
+    key: &'static str,
+    file: Option<u64>,
+    env: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     let ms = match env {
         Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Value {
             key,
@@ -181,7 +190,10 @@ pub fn resolve(
         .unwrap_or_else(|| DEFAULT_BIND.to_owned());
     let bind = parse_bind(&bind_raw)?;
 
-    let token_env = env_name("token_env", file.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV))?;
+    let token_env = env_name(
+        "token_env",
+        file.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV),
+    )?;
     let token = non_empty(env, &token_env);
     if let Some(t) = &token {
         if t.len() < 8 {
@@ -206,7 +218,10 @@ pub fn resolve(
     }
     let api_key_env = env_name(
         "provider.api_key_env",
-        file.provider.api_key_env.as_deref().unwrap_or(DEFAULT_API_KEY_ENV),
+        file.provider
+            .api_key_env
+            .as_deref()
+            .unwrap_or(DEFAULT_API_KEY_ENV),
     )?;
     let model = non_empty(env, "YOI_MODEL")
         .or(file.provider.model)
@@ -274,7 +289,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn file(text: &str) -> FileConfig {
@@ -287,12 +305,24 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_contract() {
-        let c = resolve(&ws(), FileConfig::default(), &ServeFlags::default(), &env(&[])).unwrap();
+        let c = resolve(
+            &ws(),
+            FileConfig::default(),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!(c.bind.to_string(), "127.0.0.1:7760");
         assert_eq!(c.runtime.provider.base_url, "https://api.openai.com/v1");
         assert_eq!(c.runtime.provider.api_key_env, "OPENAI_API_KEY");
-        assert_eq!(c.runtime.provider.first_token_timeout, Duration::from_millis(60_000));
-        assert_eq!(c.runtime.provider.run_timeout, Duration::from_millis(600_000));
+        assert_eq!(
+            c.runtime.provider.first_token_timeout,
+            Duration::from_millis(60_000)
+        );
+        assert_eq!(
+            c.runtime.provider.run_timeout,
+            Duration::from_millis(600_000)
+        );
         assert!(c.runtime.provider.api_key.is_none());
         assert!(c.token.is_none());
     }
@@ -325,7 +355,10 @@ mod tests {
         assert_eq!(c.runtime.provider.model, "env-model");
         assert_eq!(c.runtime.provider.base_url, "http://127.0.0.1:11434/v1");
         assert_eq!(c.runtime.provider.api_key.as_deref(), Some("k-123"));
-        assert_eq!(c.runtime.provider.first_token_timeout, Duration::from_millis(1000));
+        assert_eq!(
+            c.runtime.provider.first_token_timeout,
+            Duration::from_millis(1000)
+        );
         assert_eq!(c.runtime.provider.run_timeout, Duration::from_millis(5000));
     }
 
@@ -338,19 +371,45 @@ mod tests {
         let err = resolve(&ws(), FileConfig::default(), &flags, &env(&[])).unwrap_err();
         assert!(matches!(err, ConfigError::TokenRequired(..)));
         assert!(err.to_string().contains("YOI_TOKEN"));
-        let c = resolve(&ws(), FileConfig::default(), &flags, &env(&[("YOI_TOKEN", "long-enough-token")])).unwrap();
+        let c = resolve(
+            &ws(),
+            FileConfig::default(),
+            &flags,
+            &env(&[("YOI_TOKEN", "long-enough-token")]),
+        )
+        .unwrap();
         assert_eq!(c.token.as_deref(), Some("long-enough-token"));
     }
 
     #[test]
     fn bad_values_are_named() {
         let cases: Vec<(FileConfig, HashMap<String, String>, &str)> = vec![
-            (FileConfig::default(), env(&[("YOI_BIND", "nonsense")]), "bind"),
-            (FileConfig::default(), env(&[("OPENAI_BASE_URL", "ftp://x")]), "provider.base_url"),
-            (FileConfig::default(), env(&[("YOI_FIRST_TOKEN_TIMEOUT_MS", "soon")]), "provider.first_token_timeout_ms"),
-            (FileConfig::default(), env(&[("YOI_RUN_TIMEOUT_MS", "0")]), "provider.run_timeout_ms"),
+            (
+                FileConfig::default(),
+                env(&[("YOI_BIND", "nonsense")]),
+                "bind",
+            ),
+            (
+                FileConfig::default(),
+                env(&[("OPENAI_BASE_URL", "ftp://x")]),
+                "provider.base_url",
+            ),
+            (
+                FileConfig::default(),
+                env(&[("YOI_FIRST_TOKEN_TIMEOUT_MS", "soon")]),
+                "provider.first_token_timeout_ms",
+            ),
+            (
+                FileConfig::default(),
+                env(&[("YOI_RUN_TIMEOUT_MS", "0")]),
+                "provider.run_timeout_ms",
+            ),
             (file("token_env = \"not a name\""), env(&[]), "token_env"),
-            (file("[[runtimes]]\nid = \"gpu\"\nkind = \"remote\""), env(&[]), "runtimes"),
+            (
+                file("[[runtimes]]\nid = \"gpu\"\nkind = \"remote\""),
+                env(&[]),
+                "runtimes",
+            ),
         ];
         for (f, e, key) in cases {
             let err = resolve(&ws(), f, &ServeFlags::default(), &e).unwrap_err();

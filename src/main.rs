@@ -13,7 +13,11 @@ use yoi_protocol::{RuntimeId, WorkerRef};
 use yoi_workspace_server::{Access, Backend};
 
 #[derive(Parser)]
-#[command(name = "yoi", version, about = "A workspace backend that hosts LLM Workers")]
+#[command(
+    name = "yoi",
+    version,
+    about = "A workspace backend that hosts LLM Workers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +59,10 @@ struct TuiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("yoi: cannot start the async runtime: {e}");
@@ -70,7 +77,10 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
@@ -110,7 +120,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     println!("yoi is running: open {shown}");
     if config.token.is_some() {
-        println!("a token is required: open {shown}?token=<the value of {}>", config.token_env);
+        println!(
+            "a token is required: open {shown}?token=<the value of {}>",
+            config.token_env
+        );
     }
     if let Some(hint) = &backend.provider.hint {
         println!("the provider is not configured: {hint}");
@@ -119,7 +132,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         loopback: addr.ip().is_loopback(),
         token: config.token,
     };
-    match yoi_workspace_server::serve(listener, backend, access, yoi_workspace_server::shutdown::signal()).await {
+    match yoi_workspace_server::serve(
+        listener,
+        backend,
+        access,
+        yoi_workspace_server::shutdown::signal(),
+    )
+    .await
+    {
         Ok(()) => {
             println!("yoi stopped");
             ExitCode::SUCCESS

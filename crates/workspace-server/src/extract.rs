@@ -19,7 +19,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiFailure::new(ErrorCode::PayloadTooLarge, "the request body is over the limit")
+                ApiFailure::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the request body is over the limit",
+                )
             } else {
                 ApiFailure::invalid("the request body could not be read")
             }

@@ -156,7 +156,10 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
             "/api/runtimes/{runtime_id}/workers",
             get(routes::list_workers).post(routes::create_worker),
         )
-        .route(worker, get(routes::get_worker).delete(routes::delete_worker))
+        .route(
+            worker,
+            get(routes::get_worker).delete(routes::delete_worker),
+        )
         .route(&format!("{worker}/input"), post(routes::post_input))
         .route(&format!("{worker}/cancel"), post(routes::post_cancel))
         .route(&format!("{worker}/transcript"), get(routes::get_transcript))
@@ -165,11 +168,21 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .route("/api/companion", get(routes::get_companion))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api", get(api_not_found))
-        .route("/api/{*rest}", get(api_not_found).post(api_not_found).delete(api_not_found).put(api_not_found).patch(api_not_found))
+        .route(
+            "/api/{*rest}",
+            get(api_not_found)
+                .post(api_not_found)
+                .delete(api_not_found)
+                .put(api_not_found)
+                .patch(api_not_found),
+        )
         .method_not_allowed_fallback(method_not_allowed);
     api.fallback(console::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
         .layer(axum::middleware::from_fn(security::log_request))
         .with_state(state)
 }
@@ -179,9 +192,11 @@ async fn api_not_found() -> ApiFailure {
 }
 
 async fn method_not_allowed() -> impl IntoResponse {
-    let mut response =
-        ApiFailure::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
-            .into_response();
+    let mut response = ApiFailure::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
+    .into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
 }
@@ -197,12 +212,15 @@ pub async fn serve(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let registry = backend.registry.clone();
     let app = router(backend, access, shutdown_rx);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: ending runs in flight");
-            registry.shutdown().await;
-            let _ = shutdown_tx.send(true);
-        })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        stop.await;
+        tracing::info!("shutting down: ending runs in flight");
+        registry.shutdown().await;
+        let _ = shutdown_tx.send(true);
+    })
+    .await
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yoi_protocol::{
     CancelAccepted, CompanionInfo, CreateWorker, ErrorEnvelope, Health, InputAccepted,
-    InputRequest, ProviderInfo, RunOutcome, RuntimeList, RuntimeSummary, Transcript,
-    WorkerDetail, WorkerList,
+    InputRequest, ProviderInfo, RunOutcome, RuntimeList, RuntimeSummary, Transcript, WorkerDetail,
+    WorkerList,
 };
 
 use crate::error::ApiFailure;
@@ -205,7 +205,9 @@ pub async fn get_transcript(
 
 #[utoipa::path(get, path = "/api/companion", tag = "companion",
     responses((status = 200, body = CompanionInfo)))]
-pub async fn get_companion(State(state): State<AppState>) -> Result<Json<CompanionInfo>, ApiFailure> {
+pub async fn get_companion(
+    State(state): State<AppState>,
+) -> Result<Json<CompanionInfo>, ApiFailure> {
     let target = state.companion().await?;
     let detail = state
         .registry

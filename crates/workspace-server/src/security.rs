@@ -39,7 +39,9 @@ fn is_loopback_name(name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name == "localhost"
         || name.ends_with(".localhost")
-        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), ApiFailure> {
@@ -47,7 +49,10 @@ fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), ApiFailure> {
         // Off loopback the token guards every call; any name may reach us.
         return Ok(());
     }
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if host.is_empty() || is_loopback_name(host_name(host)) {
         Ok(())
     } else {
@@ -63,7 +68,10 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ApiFailure> {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("");
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let own = origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
@@ -118,7 +126,10 @@ fn check_token(access: &Access, req: &Request) -> Result<(), ApiFailure> {
     };
     match presented_token(req) {
         Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiFailure::new(ErrorCode::Unauthorized, "the token is wrong")),
+        Some(_) => Err(ApiFailure::new(
+            ErrorCode::Unauthorized,
+            "the token is wrong",
+        )),
         None => Err(ApiFailure::new(
             ErrorCode::Unauthorized,
             "this backend needs a token: send Authorization: Bearer <token>",
@@ -131,8 +142,20 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let access = &state.access;
     let api = req.uri().path().starts_with("/api");
     let checked = check_host(access, req.headers())
-        .and_then(|()| if api { check_origin(req.headers()) } else { Ok(()) })
-        .and_then(|()| if api { check_token(access, &req) } else { Ok(()) });
+        .and_then(|()| {
+            if api {
+                check_origin(req.headers())
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| {
+            if api {
+                check_token(access, &req)
+            } else {
+                Ok(())
+            }
+        });
     match checked {
         Ok(()) => next.run(req).await,
         Err(failure) => failure.into_response(),

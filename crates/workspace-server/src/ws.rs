@@ -43,7 +43,9 @@ pub struct EventsQuery {
 type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, ApiFailure> {
-    ws.map_err(|_| ApiFailure::invalid("this route is a WebSocket: connect with an Upgrade request"))
+    ws.map_err(|_| {
+        ApiFailure::invalid("this route is a WebSocket: connect with an Upgrade request")
+    })
 }
 
 #[utoipa::path(get, path = "/api/runtimes/{runtime_id}/workers/{worker_id}/events", tag = "workers",
@@ -90,7 +92,11 @@ fn close(reason: &'static str) -> Message {
     }))
 }
 
-async fn pump_worker(socket: WebSocket, mut stream: WorkerStream, mut shutdown: watch::Receiver<bool>) {
+async fn pump_worker(
+    socket: WebSocket,
+    mut stream: WorkerStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (mut tx, mut rx) = socket.split();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -139,7 +145,10 @@ async fn pump_worker(socket: WebSocket, mut stream: WorkerStream, mut shutdown: 
 
 #[utoipa::path(get, path = "/api/events", tag = "backend",
     responses((status = 101, description = "WebSocket: a workspace_snapshot, then one frame per change", body = WorkspaceEvent)))]
-pub async fn workspace_events(State(state): State<AppState>, ws: Upgrade) -> Result<Response, ApiFailure> {
+pub async fn workspace_events(
+    State(state): State<AppState>,
+    ws: Upgrade,
+) -> Result<Response, ApiFailure> {
     let ws = upgrade(ws)?;
     Ok(ws.on_upgrade(move |socket| pump_workspace(socket, state)))
 }
