@@ -323,6 +323,7 @@ async fn an_http_error_fails_the_run_with_the_providers_message_and_no_key() {
         err.message
     );
     assert!(err.message.contains("500"));
+    assert!(!err.message.contains("\"error\""), "the provider's message, not its raw body: {}", err.message);
     for f in &frames {
         assert!(!f.json.contains("sk-test-secret"));
     }

@@ -168,11 +168,16 @@ fn redact(message: &str, key: Option<&str>) -> String {
 fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
     match e {
         OpenAIError::ApiError(resp) => {
-            let message = resp.api_error.message.trim();
+            let raw = resp.api_error.message.trim();
+            // A server error's message is its raw body, often OpenAI's error JSON.
+            let message = serde_json::from_str::<serde_json::Value>(raw)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| raw.to_owned());
+            let message = message.trim();
             let message = if message.is_empty() {
                 "no message".to_owned()
             } else {
-                // A server error's message is its raw body; keep it short.
                 message.chars().take(500).collect()
             };
             ProviderError::Http {
