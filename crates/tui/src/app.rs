@@ -558,6 +558,10 @@ fn apply_feed(app: &mut App, event: FeedEvent) {
                 .is_some_and(|w| worker_ref(w) != worker_ref(&worker));
             if changed {
                 app.forget_worker();
+                app.notice = Some(Notice::info(format!(
+                    "The server now has another {} (did it restart?) — a fresh conversation",
+                    worker.display_name
+                )));
             }
             if provider.as_ref().is_some_and(|p| !p.configured) {
                 app.notice = Some(Notice::warning(

@@ -580,6 +580,7 @@ fn a_companion_that_became_another_worker_starts_afresh() {
     assert!(c.app.transcript.is_empty());
     assert_eq!(c.app.cursor(), None);
     assert_eq!(c.app.resolved(), Some(worker_ref(&new_companion)));
+    assert!(c.notice().contains("fresh conversation"), "{}", c.notice());
 }
 
 #[test]

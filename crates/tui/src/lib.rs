@@ -35,7 +35,7 @@ mod backoff;
 pub mod client;
 pub mod composer;
 mod event_loop;
-mod feed;
+pub mod feed;
 pub mod keys;
 pub mod markdown;
 pub mod notice;

@@ -65,6 +65,33 @@ pub fn split_blocks(text: &str) -> Vec<Block<'_>> {
     blocks
 }
 
+/// How one prose line reads: headings and list items get their own look;
+/// inline markup (`**bold**`, `` `code` ``) is left as written, which reads fine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProseLine<'a> {
+    Heading(&'a str),
+    /// A `-`, `*` or `+` list item: its indent (in spaces) and its text.
+    Bullet(usize, &'a str),
+    Plain(&'a str),
+}
+
+pub fn classify(line: &str) -> ProseLine<'_> {
+    let trimmed = line.trim_start_matches(' ');
+    let indent = line.len() - trimmed.len();
+    if indent <= 3 {
+        let hashes = trimmed.chars().take_while(|c| *c == '#').count();
+        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
+            return ProseLine::Heading(trimmed[hashes..].trim());
+        }
+    }
+    for marker in ["- ", "* ", "+ "] {
+        if let Some(text) = trimmed.strip_prefix(marker) {
+            return ProseLine::Bullet(indent, text);
+        }
+    }
+    ProseLine::Plain(line)
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Fence {
     ch: char,
@@ -146,6 +173,15 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn headings_and_bullets_are_recognised() {
+        assert_eq!(classify("## Setup"), ProseLine::Heading("Setup"));
+        assert_eq!(classify("#hashtag"), ProseLine::Plain("#hashtag"));
+        assert_eq!(classify("- item"), ProseLine::Bullet(0, "item"));
+        assert_eq!(classify("  * nested"), ProseLine::Bullet(2, "nested"));
+        assert_eq!(classify("-5 degrees"), ProseLine::Plain("-5 degrees"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod wrap;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph, Wrap};
 use ratatui::Frame;
 use yoi_protocol::{RuntimeStatus, SnapshotReason, WorkerStatus};
 
@@ -32,7 +32,7 @@ struct Areas {
 }
 
 fn areas(area: Rect, app: &App) -> Areas {
-    let inner_width = area.width.saturating_sub(2) as usize;
+    let inner_width = composer_block().inner(area).width as usize;
     let (rows, _) = composer_rows(app.composer.text(), app.composer.cursor(), inner_width);
     let composer_height = rows.len().clamp(1, COMPOSER_MAX_ROWS) as u16 + 2;
     let notice_height = u16::from(app.notice.is_some());
@@ -51,11 +51,25 @@ fn areas(area: Rect, app: &App) -> Areas {
     }
 }
 
+/// The transcript's frame; its inner area is what the text wraps to.
+fn transcript_block() -> Block<'static> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::DarkGray))
+        .padding(Padding::horizontal(1))
+}
+
+fn composer_block() -> Block<'static> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .padding(Padding::horizontal(1))
+}
+
 /// The transcript's height in wrapped rows, and the rows it can show at once,
 /// at the terminal size the app last saw.
 pub fn transcript_extent(app: &App) -> (usize, usize) {
     let area = Rect::new(0, 0, app.size.0, app.size.1);
-    let inner = Block::bordered().inner(areas(area, app).transcript);
+    let inner = transcript_block().inner(areas(area, app).transcript);
     let total = transcript::lines(app, inner.width as usize).len();
     (total, inner.height as usize)
 }
@@ -82,13 +96,10 @@ fn title_of(app: &App) -> String {
 }
 
 fn render_transcript(frame: &mut Frame, area: Rect, app: &App) {
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::DarkGray))
-        .title(Line::from(Span::styled(
-            format!(" {} ", title_of(app)),
-            Style::new().add_modifier(Modifier::BOLD),
-        )));
+    let block = transcript_block().title(Line::from(Span::styled(
+        format!(" {} ", title_of(app)),
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
     let inner = block.inner(area);
     let lines = transcript::lines(app, inner.width as usize);
     let height = inner.height as usize;
@@ -194,8 +205,7 @@ fn render_composer(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         (" message ", Style::new().fg(Color::Cyan))
     };
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
+    let block = composer_block()
         .border_style(if focused {
             Style::new().fg(Color::Cyan)
         } else {
@@ -340,10 +350,10 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App) {
         segments.push((
             1,
             Span::raw(format!(
-                "{}↑ {}↓ tok {:.1}s",
+                "{}↑ {}↓ tok {}",
                 run.usage.prompt_tokens,
                 run.usage.completion_tokens,
-                run.duration_ms as f64 / 1000.0
+                duration(run.duration_ms)
             )),
         ));
     }
@@ -373,6 +383,15 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App) {
     if help_shown {
         let help = Line::from(help.into_iter().map(|(_, s)| s).collect::<Vec<_>>());
         frame.render_widget(Paragraph::new(help).alignment(Alignment::Right), area);
+    }
+}
+
+/// `850ms`, `1.5s`, `2m05s`.
+fn duration(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
     }
 }
 
@@ -433,7 +452,10 @@ fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         "workers · connecting…"
     };
-    let popup = area.centered(Constraint::Percentage(80), Constraint::Percentage(70));
+    let rows = picker.rows().len().max(1) as u16;
+    let most = (area.height as u32 * 7 / 10) as u16;
+    let height = (rows + 2).clamp(5.min(most), most.max(3));
+    let popup = area.centered(Constraint::Percentage(80), Constraint::Length(height));
     let block = overlay_block(title).title_bottom(
         Line::from(Span::styled(
             " ↑↓ choose · Enter switch · Esc close ",

@@ -279,6 +279,29 @@ fn code_blocks_are_framed_and_set_apart_from_prose() {
 }
 
 #[test]
+fn headings_and_list_items_read_as_such() {
+    let mut s = Screen::live();
+    let answer = "## Steps\n- first\n- second";
+    s.exchange(1, "how?", answer, MessageState::Complete);
+    let buffer = s.draw();
+    let text = screen_text(&buffer);
+    assert!(text.contains("   Steps"), "{text}");
+    assert!(!text.contains("## Steps"), "{text}");
+    assert!(text.contains("• first"), "{text}");
+    let (x, y) = find(&buffer, "Steps").expect("heading on screen");
+    assert!(buffer[(x, y)]
+        .modifier
+        .contains(ratatui::style::Modifier::BOLD));
+}
+
+#[test]
+fn run_durations_read_naturally() {
+    assert_eq!(super::duration(850), "850ms");
+    assert_eq!(super::duration(1500), "1.5s");
+    assert_eq!(super::duration(125_000), "2m05s");
+}
+
+#[test]
 fn reasoning_is_folded_by_default_and_shown_dimmed_on_request() {
     let mut s = Screen::live();
     let run = RunId::new();
@@ -333,9 +356,9 @@ fn the_composer_shows_a_hint_then_grows_with_the_draft() {
     let text = s.text();
     let lines: Vec<&str> = text.lines().collect();
     let n = lines.len();
-    assert!(lines[n - 5].contains("│one"), "{text}");
-    assert!(lines[n - 4].contains("│two"), "{text}");
-    assert!(lines[n - 3].contains("│three"), "{text}");
+    assert!(lines[n - 5].contains("│ one"), "{text}");
+    assert!(lines[n - 4].contains("│ two"), "{text}");
+    assert!(lines[n - 3].contains("│ three"), "{text}");
 }
 
 #[test]

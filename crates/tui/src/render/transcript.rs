@@ -10,7 +10,7 @@ use yoi_protocol::MessageState;
 
 use super::wrap::{expand_tabs, wrap_chars, wrap_words};
 use crate::app::App;
-use crate::markdown::{split_blocks, Block};
+use crate::markdown::{classify, split_blocks, Block, ProseLine};
 use crate::transcript::{Body, Entry};
 
 const INDENT: &str = "  ";
@@ -149,7 +149,36 @@ fn reasoning_lines(reasoning: &str, unfolded: bool, width: usize, out: &mut Vec<
     }
 }
 
+fn prose_line(line: &str, width: usize, out: &mut Vec<Line<'static>>) {
+    match classify(line) {
+        ProseLine::Heading(text) => {
+            let style = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+            for row in wrap_words(text, width.saturating_sub(2)) {
+                out.push(Line::from(vec![
+                    Span::raw(INDENT),
+                    Span::styled(row, style),
+                ]));
+            }
+        }
+        ProseLine::Bullet(indent, text) => {
+            let pad = " ".repeat(indent);
+            let rows = wrap_words(text, width.saturating_sub(4 + indent));
+            for (i, row) in rows.into_iter().enumerate() {
+                let mark = if i == 0 { "• " } else { "  " };
+                out.push(Line::from(format!("{INDENT}{pad}{mark}{row}")));
+            }
+        }
+        ProseLine::Plain(text) => {
+            for row in wrap_words(text, width.saturating_sub(2)) {
+                out.push(Line::from(format!("{INDENT}{row}")));
+            }
+        }
+    }
+}
+
 fn answer_lines(text: &str, state: MessageState, width: usize, out: &mut Vec<Line<'static>>) {
+    // Trailing blank lines of an answer are not worth rows.
+    let text = text.trim_end_matches(['\n', '\r', ' ']);
     if text.is_empty() {
         return;
     }
@@ -158,9 +187,7 @@ fn answer_lines(text: &str, state: MessageState, width: usize, out: &mut Vec<Lin
         match block {
             Block::Prose(lines) => {
                 for line in lines {
-                    for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
-                        out.push(Line::from(format!("{INDENT}{row}")));
-                    }
+                    prose_line(&expand_tabs(line), width, out);
                 }
             }
             Block::Code {

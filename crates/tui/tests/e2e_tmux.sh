@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# End-to-end test of `yoi tui`, as a person would use it.
+#
+#   bash crates/tui/tests/e2e_tmux.sh PATH/TO/yoi PATH/TO/yoi-mock-openai
+#
+# Starts the mock OpenAI server and a real `yoi serve` in a temporary workspace,
+# runs `yoi tui` in a detached tmux session of a fixed size, types with
+# send-keys and reads the screen with capture-pane:
+#   - the console connects and shows the Companion live in the status bar;
+#   - a message is sent and the echoed answer streams in;
+#   - a second message during a slow answer is refused with a readable line;
+#   - Escape cancels a slow answer, which stays marked "cancelled";
+#   - the server is killed (the console shows it is reconnecting) and started
+#     again on the same port (the console is live again and can send);
+#   - Ctrl-C twice quits with status 0.
+# Prints `N passed, N failed`; exits non-zero on a failure. Everything it starts
+# (processes, the tmux server on its own socket, the temp dir) is cleaned up.
+
+set -u
+
+YOI=${1:?usage: e2e_tmux.sh PATH/TO/yoi PATH/TO/yoi-mock-openai}
+MOCK=${2:?usage: e2e_tmux.sh PATH/TO/yoi PATH/TO/yoi-mock-openai}
+YOI=$(cd "$(dirname "$YOI")" && pwd)/$(basename "$YOI")
+MOCK=$(cd "$(dirname "$MOCK")" && pwd)/$(basename "$MOCK")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/yoi-tui-e2e.XXXXXX")
+TMUX_SOCKET="yoi-tui-e2e-$$"
+SESSION="tui"
+COLS=120
+ROWS=40
+MOCK_PID=""
+SERVER_PID=""
+PASSED=0
+FAILED=0
+
+tm() { tmux -L "$TMUX_SOCKET" -f /dev/null "$@"; }
+
+cleanup() {
+    tm kill-server >/dev/null 2>&1
+    for pid in $SERVER_PID $MOCK_PID; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $SERVER_PID $MOCK_PID; do
+        wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_gone PID TENTHS: true once PID has exited (within TENTHS * 0.1 s).
+wait_gone() {
+    local pid=$1 tries=$2
+    while ((tries-- > 0)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "not ok - $1"
+    echo "--- screen ---"
+    screen | sed 's/^/    /'
+    echo "--- server log (tail) ---"
+    tail -n 20 "$WORK/server.log" 2>/dev/null | sed 's/^/    /'
+}
+
+screen() { tm capture-pane -p -t "$SESSION" 2>/dev/null; }
+status_bar() { screen | awk 'NF { last = $0 } END { print last }'; }
+
+# wait_for REGEX SECONDS: polls the screen (tmux has no change events) until
+# the extended regex matches, or fails after SECONDS.
+wait_for() {
+    local pattern=$1 tries=$(($2 * 5))
+    while ((tries-- > 0)); do
+        screen | grep -Eq -- "$pattern" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# check NAME REGEX SECONDS
+check() {
+    if wait_for "$2" "$3"; then pass "$1"; else fail "$1 (waited ${3}s for /$2/)"; fi
+}
+
+# A port nothing listens on (nothing connects to it, so it is very likely free).
+free_port() {
+    local port tries=100
+    while ((tries-- > 0)); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+healthy() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$PORT/api/health" 2>/dev/null | grep -q '"status":"ok"'
+}
+
+start_server() {
+    OPENAI_BASE_URL="$MOCK_URL" OPENAI_API_KEY=test YOI_BIND="127.0.0.1:$PORT" \
+        "$YOI" serve --workspace "$WORK/workspace" >>"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    local tries=150
+    while ((tries-- > 0)); do
+        healthy && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    wait_gone "$SERVER_PID" 50 || { kill -KILL "$SERVER_PID" 2>/dev/null; wait_gone "$SERVER_PID" 50; }
+    SERVER_PID=""
+}
+
+# type_line TEXT: types TEXT literally, then Enter.
+type_line() {
+    tm send-keys -t "$SESSION" -l -- "$1"
+    tm send-keys -t "$SESSION" Enter
+}
+
+for tool in tmux curl; do
+    command -v "$tool" >/dev/null || { echo "e2e_tmux.sh: $tool is required"; echo "0 passed, 1 failed"; exit 1; }
+done
+mkdir -p "$WORK/workspace"
+
+# --- the mock provider and the backend -------------------------------------------
+
+"$MOCK" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+MOCK_URL=""
+for _ in $(seq 1 100); do
+    MOCK_URL=$(sed -n 's/^listening //p' "$WORK/mock.out" 2>/dev/null | head -n 1)
+    [ -n "$MOCK_URL" ] && break
+    sleep 0.1
+done
+if [ -z "$MOCK_URL" ]; then
+    echo "not ok - the mock OpenAI server did not start"; cat "$WORK/mock.err"
+    echo "0 passed, 1 failed"; exit 1
+fi
+
+PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+if start_server; then pass "yoi serve answers /api/health"; else
+    fail "yoi serve answers /api/health"; cat "$WORK/server.log"
+    echo "$PASSED passed, $FAILED failed"; exit 1
+fi
+
+# --- the console -----------------------------------------------------------------
+
+tm new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS"
+tm set-option -t "$SESSION" remain-on-exit on >/dev/null
+tm respawn-pane -k -t "$SESSION" \
+    "env -u YOI_TOKEN TERM=xterm-256color '$YOI' tui --server http://127.0.0.1:$PORT 2>'$WORK/tui.err'"
+
+check "the console connects and the status bar shows it live" "● live" 30
+if status_bar | grep -q "companion@backend-internal"; then
+    pass "the status bar names the Companion"
+else
+    fail "the status bar names the Companion"
+fi
+
+type_line "hello from tmux"
+check "the echoed answer streams into the transcript" "You said: hello from tmux" 30
+check "the user's message is shown as theirs" "› you" 5
+check "the status bar shows the last run's tokens and time" "tok [0-9][0-9.m]*s" 15
+
+# A slow answer: a second message is refused, Escape cancels it.
+type_line "[[slow]] count slowly"
+check "a slow answer starts streaming" "tok1 tok2" 30
+type_line "interrupting"
+check "a message during an answer gets a readable busy line" "still answering — press Esc to stop it" 15
+tm send-keys -t "$SESSION" Escape
+check "Escape cancels the answer, which stays marked cancelled" "⊘ cancelled" 15
+check "the worker is idle again" "· idle" 15
+tm send-keys -t "$SESSION" C-u
+
+# The server goes away and comes back on the same port.
+stop_server
+check "a server that went away shows as reconnecting" "reconnecting" 20
+if start_server; then pass "yoi serve restarts on the same port"; else fail "yoi serve restarts on the same port"; fi
+check "the console is live again after the restart" "● live" 30
+type_line "after the restart"
+check "the console can send after the restart" "You said: after the restart" 30
+
+# Ctrl-C twice quits and gives the terminal back.
+tm send-keys -t "$SESSION" C-c
+check "a first Ctrl-C asks for a second" "Ctrl-C again to quit" 10
+tm send-keys -t "$SESSION" C-c
+dead=""
+for _ in $(seq 1 50); do
+    dead=$(tm display-message -p -t "$SESSION" '#{pane_dead} #{pane_dead_status}' 2>/dev/null)
+    [ "${dead%% *}" = "1" ] && break
+    sleep 0.2
+done
+if [ "$dead" = "1 0" ]; then pass "Ctrl-C twice quits with status 0"; else
+    fail "Ctrl-C twice quits with status 0 (pane: '$dead')"; cat "$WORK/tui.err" 2>/dev/null
+fi
+if [ -s "$WORK/tui.err" ]; then
+    fail "the console wrote nothing to stderr"; sed 's/^/    /' "$WORK/tui.err"
+else
+    pass "the console wrote nothing to stderr"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
