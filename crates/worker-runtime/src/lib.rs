@@ -10,6 +10,8 @@
 //! - The [`provider`] boundary turns a conversation into a stream of deltas;
 //!   [`provider::OpenAiProvider`] speaks to any OpenAI-compatible endpoint.
 //! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
+//! - Behind the `server` feature, [`server`] serves a Runtime's `/v1` routes
+//!   and event sockets, for a Runtime that runs as a process of its own.
 //!
 //! Data flows one way: a command reaches a Worker actor, which appends events
 //! to its log; subscribers read the log. Wire types come from `yoi-protocol`.
@@ -20,6 +22,8 @@ pub mod event_log;
 pub mod profile;
 pub mod provider;
 pub mod runtime;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod subscription;
 pub mod transcript;
 pub mod worker;
