@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -30,7 +30,7 @@ const API_KEY = 'test-key-e2e';
 
 const children = new Set();
 const cleanups = [];
-let results = { passed: 0, failed: 0 };
+let results = { passed: 0, failed: 0, skipped: 0 };
 
 function killAll() {
   for (const child of children) {
@@ -96,12 +96,20 @@ function startMock() {
   });
 }
 
-async function startServer({ workspace, port, mockUrl }) {
+async function startServer({ workspace, port, mockUrl, host = '127.0.0.1', token = null, provider = true }) {
   const log = logFile('e2e-yoi-serve.log');
-  log.write(`\n--- yoi serve on 127.0.0.1:${port} at ${new Date().toISOString()}\n`);
-  const child = spawn(YOI_BIN, ['serve', '--workspace', workspace, '--bind', `127.0.0.1:${port}`], {
+  log.write(`\n--- yoi serve on ${host}:${port} at ${new Date().toISOString()}\n`);
+  const env = { ...process.env, OPENAI_BASE_URL: mockUrl, OPENAI_API_KEY: API_KEY, RUST_LOG: process.env.RUST_LOG ?? 'info' };
+  if (token) env.YOI_TOKEN = token;
+  else delete env.YOI_TOKEN;
+  if (!provider) {
+    // The default base URL needs a key, and there is none.
+    delete env.OPENAI_API_KEY;
+    delete env.OPENAI_BASE_URL;
+  }
+  const child = spawn(YOI_BIN, ['serve', '--workspace', workspace, '--bind', `${host}:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENAI_BASE_URL: mockUrl, OPENAI_API_KEY: API_KEY, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+    env,
   });
   children.add(child);
   child.stdout.on('data', (c) => log.write(c));
@@ -111,12 +119,12 @@ async function startServer({ workspace, port, mockUrl }) {
     exited = { code, signal };
     children.delete(child);
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (exited) throw new Error(`yoi serve exited before it was healthy (${JSON.stringify(exited)})`);
     try {
-      const res = await fetch(`${base}/api/health`);
+      const res = await fetch(`${base}/api/health`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
       if (res.ok) return { child, base };
     } catch {
       // not up yet
@@ -211,6 +219,24 @@ async function waitStreamingText(page, timeout = 20_000) {
   );
 }
 
+/** A non-loopback IPv4 address of this machine, as a LAN client would use. */
+function lanAddress() {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return null;
+}
+
+/** Message ids of the Companion's transcript, straight from the server. */
+async function serverTranscriptIds(base) {
+  const companion = await (await fetch(`${base}/api/companion`)).json();
+  const path = `/api/runtimes/${encodeURIComponent(companion.runtime_id)}/workers/${encodeURIComponent(companion.worker_id)}/transcript?limit=1000`;
+  const transcript = await (await fetch(`${base}${path}`)).json();
+  return transcript.messages.map((m) => m.id);
+}
+
 function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
@@ -282,7 +308,12 @@ async function main() {
   async function scenario(name, fn) {
     const started = Date.now();
     try {
-      await fn();
+      const outcome = await fn();
+      if (outcome && outcome.skip) {
+        results.skipped++;
+        console.log(`skip ${name}: ${outcome.skip}`);
+        return;
+      }
       await checkNoSecrets(`after "${name}"`);
       results.passed++;
       console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -371,41 +402,120 @@ async function main() {
     await screenshot(page, 'markdown');
   });
 
-  await scenario('server restarted mid-session: reconnects, no lost or repeated messages, can send again', async () => {
+  // The server is killed and started again on the same port and workspace. Two
+  // scenarios, so that a failure says which promise broke: the page's own (resume,
+  // no repeats, can send) or the server's keeping of the conversation.
+  let beforeRestart = null;
+  let afterRestart = null;
+  await scenario('server restarted mid-session: the page reconnects, shows exactly the server’s transcript, can send again', async () => {
     await waitReady(page);
     const shown = await messages(page);
-    const before = shown.filter((m) => !m.local);
-    const placeholders = shown.length - before.length;
-    assert(before.length >= 2, 'there is a transcript to keep');
+    beforeRestart = { all: shown.filter((m) => !m.local), placeholders: shown.filter((m) => m.local).length };
+    assert(beforeRestart.all.length >= 2, 'there is a transcript to keep');
     await stopProcess(server.child);
     await waitConnection(page, 'reconnecting', 15_000);
     await screenshot(page, 'reconnecting');
     server = await startServer({ workspace, port, mockUrl: mock.url });
     await waitConnection(page, 'live', 45_000);
-    const after = (await messages(page)).filter((m) => !m.local);
-    const ids = after.map((m) => m.id);
+    await waitReady(page);
+    afterRestart = (await messages(page)).filter((m) => !m.local);
+    const ids = afterRestart.map((m) => m.id);
     assert(new Set(ids).size === ids.length, `no message repeated (ids: ${ids.join(',')})`);
-    const userTexts = after.filter((m) => m.role === 'user').map((m) => m.text);
-    assert(new Set(userTexts).size === userTexts.length, 'no user message shown twice');
+    const serverIds = await serverTranscriptIds(server.base);
     assert(
-      userTexts.length === before.filter((m) => m.role === 'user').length,
-      `same user messages after the restart (before ${before.filter((m) => m.role === 'user').length}, after ${userTexts.length})`,
+      JSON.stringify(ids) === JSON.stringify(serverIds),
+      `the page shows the server's transcript (page ${ids.length}, server ${serverIds.length})`,
     );
-    // Client-side placeholders (runs that failed before any text) may come back as
-    // the server's own messages; nothing else may appear or vanish.
-    assert(
-      after.length >= before.length && after.length <= before.length + placeholders,
-      `same messages after the restart (before ${before.length} + ${placeholders} placeholders, after ${after.length})`,
-    );
-    const lost = before.filter((b) => !after.some((a) => a.id === b.id || (a.role === b.role && a.text === b.text)));
-    assert(lost.length === 0, `messages lost: ${lost.map((m) => m.id).join(',')}`);
-    const count = after.length;
+    const count = afterRestart.length;
     await send(page, 'after the restart');
     await waitAnswer(page, { state: 'complete', includes: 'after the restart' });
     const final = (await messages(page)).filter((m) => !m.local);
     assert(final.length === count + 2, `one question and one answer more (was ${count}, now ${final.length})`);
     const finalIds = final.map((m) => m.id);
     assert(new Set(finalIds).size === finalIds.length, 'still no repeats');
+    assert(
+      JSON.stringify(finalIds) === JSON.stringify(await serverTranscriptIds(server.base)),
+      'the page still matches the server',
+    );
+  });
+
+  await scenario('server restarted mid-session: no message from before the restart is lost', async () => {
+    assert(beforeRestart && afterRestart, 'the restart scenario did not get that far');
+    const before = beforeRestart.all;
+    const after = afterRestart;
+    const users = (list) => list.filter((m) => m.role === 'user').map((m) => m.text);
+    assert(
+      JSON.stringify(users(after)) === JSON.stringify(users(before)),
+      `the same user messages after the restart (before ${users(before).length}, after ${users(after).length})`,
+    );
+    // Client-side placeholders (runs that failed before any text) may come back as
+    // the server's own messages; nothing else may appear or vanish.
+    assert(
+      after.length >= before.length && after.length <= before.length + beforeRestart.placeholders,
+      `same messages after the restart (before ${before.length} + ${beforeRestart.placeholders} placeholders, after ${after.length})`,
+    );
+    const lost = before.filter((b) => !after.some((a) => a.id === b.id || (a.role === b.role && a.text === b.text)));
+    assert(lost.length === 0, `messages lost: ${lost.length}`);
+  });
+
+  await scenario('plain http on a LAN address with a token: strips it, goes live, answers, copies', async () => {
+    const host = lanAddress();
+    if (!host) return { skip: 'no non-loopback IPv4 address on this machine' };
+    const lanToken = 'e2e-lan-token-0123456789';
+    const lanWorkspace = mkdtempSync(join(tmpdir(), 'yoi-e2e-lan-'));
+    cleanups.push(() => rmSync(lanWorkspace, { recursive: true, force: true }));
+    const lanServer = await startServer({ workspace: lanWorkspace, port: await freePort(), mockUrl: mock.url, host, token: lanToken });
+    const lan = await context.newPage();
+    lan.on('pageerror', (e) => pageErrors.push(`lan: ${e}`));
+    try {
+      await lan.goto(`${lanServer.base}/?token=${lanToken}`);
+      await waitReady(lan);
+      assert((await lan.evaluate(() => window.isSecureContext)) === false, 'the LAN page is not a secure context');
+      assert(!lan.url().includes('token'), `the token is gone from the address bar (${lan.url()})`);
+      await send(lan, '[[markdown]] over the LAN');
+      await waitAnswer(lan, { state: 'complete' });
+      await lan.locator('.code-block button[data-copy-code]').last().click();
+      await lan.waitForFunction(
+        () => [...document.querySelectorAll('.code-block button[data-copy-code]')].some((b) => b.textContent === 'Copied'),
+        null,
+        { timeout: 5_000 },
+      );
+      // A reload keeps working without the token in the address.
+      await lan.reload();
+      await waitReady(lan);
+      const html = await lan.content();
+      assert(!html.includes(lanToken), 'the token is not shown on the page');
+      assert(!html.includes(API_KEY) && !html.includes(lanWorkspace), 'no key or path on the page');
+      await screenshot(lan, 'lan');
+    } finally {
+      await lan.close().catch(() => {});
+      await stopProcess(lanServer.child);
+    }
+  });
+
+  await scenario('no provider configured: a notice, and sending says what to set', async () => {
+    const bare = mkdtempSync(join(tmpdir(), 'yoi-e2e-bare-'));
+    cleanups.push(() => rmSync(bare, { recursive: true, force: true }));
+    const bareServer = await startServer({ workspace: bare, port: await freePort(), mockUrl: mock.url, provider: false });
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`unconfigured: ${e}`));
+    try {
+      await p.goto(`${bareServer.base}/`);
+      await waitReady(p);
+      await p.waitForSelector('[data-notice="provider"]', { timeout: 10_000 });
+      await p.fill('[data-testid="composer"]', 'is anyone there?');
+      await p.press('[data-testid="composer"]', 'Enter');
+      const notice = await p.waitForSelector('[data-notice="send"]', { timeout: 10_000 });
+      const words = await notice.textContent();
+      assert(words.includes('No model provider is configured'), `plain words (got ${JSON.stringify(words)})`);
+      assert(/OPENAI_API_KEY|API key/.test(words), `says what to set (got ${JSON.stringify(words)})`);
+      const draft = await p.inputValue('[data-testid="composer"]');
+      assert(draft === 'is anyone there?', 'the draft survives the failed send');
+      await screenshot(p, 'unconfigured');
+    } finally {
+      await p.close().catch(() => {});
+      await stopProcess(bareServer.child);
+    }
   });
 
   await scenario('the page never shows the API key or the workspace path', async () => {
@@ -418,6 +528,8 @@ async function main() {
   });
 
   await screenshot(page, 'final').catch(() => {});
+  await page.emulateMedia({ colorScheme: 'dark' }).catch(() => {});
+  await screenshot(page, 'final-dark').catch(() => {});
   return results.failed === 0 ? 0 : 1;
 }
 
@@ -438,5 +550,7 @@ try {
   }
   killAll();
 }
-console.log(`${results.passed} passed, ${results.failed} failed`);
+console.log(
+  `${results.passed} passed, ${results.failed} failed` + (results.skipped ? `, ${results.skipped} skipped` : ''),
+);
 process.exit(code);

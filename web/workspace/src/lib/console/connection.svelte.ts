@@ -84,6 +84,8 @@ export class ConsoleConnection {
   sending = $state(false);
   sendError = $state.raw<ConsoleError | null>(null);
   cancelError = $state.raw<ConsoleError | null>(null);
+  /** The Companion came back with a new identity (e.g. a server restart without its history). */
+  companionReplaced = $state(false);
   /** The run a stop was asked for, until it ends. */
   cancelRequested = $state<string | null>(null);
 
@@ -167,6 +169,7 @@ export class ConsoleConnection {
   open(ref: WorkerRef): void {
     if (sameWorker(ref, this.target) && this.connection !== 'closed') return;
     const gen = this.#reset();
+    this.companionReplaced = false;
     this.#followsCompanion = sameWorker(ref, this.companion);
     this.target = ref;
     this.#connect(gen, null);
@@ -227,6 +230,10 @@ export class ConsoleConnection {
 
   clearCancelError(): void {
     this.cancelError = null;
+  }
+
+  clearCompanionReplaced(): void {
+    this.companionReplaced = false;
   }
 
   /** The browser says the network is back: retry now instead of waiting. */
@@ -292,6 +299,7 @@ export class ConsoleConnection {
     try {
       const info = await this.#api.companion();
       if (gen !== this.#generation) return;
+      if (this.companion && this.companion.worker_id !== info.worker_id) this.companionReplaced = true;
       this.companion = info;
       this.fatalError = null;
       this.connectionError = null;

@@ -311,7 +311,9 @@ describe('connection', () => {
       serverWith(() => 0, (c) =>
         gone && c.path.includes('/transcript')
           ? { status: 404, body: { error: { code: 'worker_not_found', message: 'x', retryable: false } } }
-          : undefined,
+          : gone && c.path === '/api/companion'
+            ? { status: 200, body: { ...companion, worker_id: '01JNEWCOMPANION' } }
+            : undefined,
       ),
     );
     h.lastWorkerSocket().open();
@@ -322,7 +324,8 @@ describe('connection', () => {
     await settle();
     expect(h.calls.filter((c) => c.path === '/api/companion').length).toBe(2);
     expect(h.conn.connection).toBe('connecting');
-    expect(h.lastWorkerSocket().url).not.toMatch(/cursor/);
+    expect(h.lastWorkerSocket().url).toMatch(/01JNEWCOMPANION\/events$/);
+    expect(h.conn.companionReplaced).toBe(true);
   });
 
   it('a stopped worker closes without reconnecting', async () => {
