@@ -276,6 +276,8 @@ pub fn resolve(
         runtime.language = lang;
     }
     runtime.prompts_dir = Some(workspace.join("prompts"));
+    // Workers (the Companion among them) survive restarts of the backend.
+    runtime.state_dir = Some(workspace.join(".yoi").join("workers"));
     Ok(ServeConfig {
         bind,
         token,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ts_rs::TS;
 use utoipa::ToSchema;
@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
+    /// Now, at the millisecond precision the wire carries, so that a
+    /// timestamp reads back equal to itself.
     pub fn now() -> Self {
-        Self(Utc::now())
+        Self(Utc::now().trunc_subsecs(3))
     }
 }
 

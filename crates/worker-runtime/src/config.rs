@@ -111,6 +111,8 @@ pub struct RuntimeConfig {
     pub prompts_dir: Option<PathBuf>,
     pub event_ring: usize,
     pub transcript_bound: usize,
+    /// Where Workers are saved to survive a restart; `None` keeps them in memory only.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -124,6 +126,7 @@ impl RuntimeConfig {
             prompts_dir: None,
             event_ring: DEFAULT_EVENT_RING,
             transcript_bound: DEFAULT_TRANSCRIPT_BOUND,
+            state_dir: None,
         }
     }
 }

@@ -75,6 +75,12 @@ impl EventLog {
         self.last
     }
 
+    /// Continues numbering after `last` (a Worker restored from saved state).
+    pub fn resume_after(&mut self, last: Seq) {
+        self.last = last;
+        self.ring.clear();
+    }
+
     /// Numbers the event, keeps it, and sends it to live subscribers.
     pub fn append(&mut self, kind: EventKind) -> Arc<EventFrame> {
         self.last = self.last.next();

@@ -12,6 +12,8 @@
 //! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
 //! - Behind the `server` feature, [`server`] serves a Runtime's `/v1` routes
 //!   and event sockets, for a Runtime that runs as a process of its own.
+//! - [`persist`] keeps Workers (transcript, usage, `seq`) across restarts when
+//!   the Runtime has a state directory.
 //!
 //! Data flows one way: a command reaches a Worker actor, which appends events
 //! to its log; subscribers read the log. Wire types come from `yoi-protocol`.
@@ -19,6 +21,7 @@
 pub mod config;
 pub mod error;
 pub mod event_log;
+pub mod persist;
 pub mod profile;
 pub mod provider;
 pub mod runtime;

@@ -51,6 +51,8 @@ pub enum RuntimeMsg {
 struct WorkerEntry {
     core: Arc<Mutex<WorkerCore>>,
     actor: ActorRef<WorkerMsg>,
+    /// Writes the Worker's state when the Runtime has a state directory.
+    saver: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub struct RuntimeState {
@@ -99,6 +101,28 @@ impl Actor for RuntimeActor {
         })
     }
 
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(dir) = state.config.state_dir.clone() else {
+            return Ok(());
+        };
+        if let Err(e) = crate::persist::prepare_dir(&dir) {
+            tracing::warn!(error = %e, "the state directory cannot be used; workers will not be saved");
+            state.config.state_dir = None;
+            return Ok(());
+        }
+        for saved in crate::persist::load_all(&dir) {
+            let worker_id = saved.worker_id;
+            if let Err(e) = restore_worker(&myself, state, saved).await {
+                tracing::warn!(%worker_id, error = %e, "a saved worker was not restored");
+            }
+        }
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
@@ -134,9 +158,23 @@ impl Actor for RuntimeActor {
                 for entry in state.workers.values() {
                     let _ = ractor::call!(entry.actor, |r| WorkerMsg::Shutdown { reply: r });
                 }
-                for entry in state.workers.values() {
+                let mut savers = Vec::new();
+                for (_, mut entry) in state.workers.drain() {
                     entry.actor.unlink(myself.get_cell());
                     entry.actor.stop(Some("shutdown".to_owned()));
+                    // Dropping the sender makes the saver write the last state and end.
+                    drop(
+                        entry
+                            .core
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .take_saver(),
+                    );
+                    savers.extend(entry.saver.take());
+                }
+                state.order.clear();
+                for saver in savers {
+                    let _ = saver.await;
                 }
                 let _ = reply.send(());
             }
@@ -199,7 +237,39 @@ async fn create_worker(
         None => profile.name.clone(),
     };
     let worker_id = WorkerId::new();
-    let core = Arc::new(Mutex::new(WorkerCore::new(CoreSettings {
+    let (saver, saver_task) = saver_for(state, worker_id);
+    let core = WorkerCore::new(settings(state, worker_id, display_name, profile, saver));
+    core.save();
+    let detail = add_worker(myself, state, core, saver_task).await?;
+    let _ = state.workspace.send(WorkspaceEvent::WorkerCreated {
+        worker: detail.summary.clone(),
+    });
+    Ok(detail)
+}
+
+type Saver = Option<tokio::sync::watch::Sender<crate::persist::SaveState>>;
+
+fn saver_for(
+    state: &RuntimeState,
+    worker_id: WorkerId,
+) -> (Saver, Option<tokio::task::JoinHandle<()>>) {
+    match &state.config.state_dir {
+        Some(dir) => {
+            let (tx, task) = crate::persist::start_saver(dir.clone(), worker_id);
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    }
+}
+
+fn settings(
+    state: &RuntimeState,
+    worker_id: WorkerId,
+    display_name: String,
+    profile: crate::profile::Profile,
+    saver: Saver,
+) -> CoreSettings {
+    CoreSettings {
         runtime_id: state.config.runtime_id.clone(),
         worker_id,
         display_name,
@@ -207,7 +277,20 @@ async fn create_worker(
         event_ring: state.config.event_ring,
         transcript_bound: state.config.transcript_bound,
         workspace: state.workspace.clone(),
-    })));
+        saver,
+    }
+}
+
+/// Spawns the Worker's actor under this Runtime and records it.
+async fn add_worker(
+    myself: &ActorRef<RuntimeMsg>,
+    state: &mut RuntimeState,
+    core: WorkerCore,
+    saver: Option<tokio::task::JoinHandle<()>>,
+) -> Result<WorkerDetail, RuntimeError> {
+    let worker_id = core.worker_id;
+    let detail = core.detail();
+    let core = Arc::new(Mutex::new(core));
     let args = WorkerArgs {
         core: core.clone(),
         provider: state.provider.clone(),
@@ -217,16 +300,34 @@ async fn create_worker(
     let (actor, _) = Actor::spawn_linked(None, WorkerActor, args, myself.get_cell())
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    let (detail, summary) = {
-        let c = core.lock().unwrap_or_else(|p| p.into_inner());
-        (c.detail(), c.summary())
-    };
-    state.workers.insert(worker_id, WorkerEntry { core, actor });
+    state
+        .workers
+        .insert(worker_id, WorkerEntry { core, actor, saver });
     state.order.push(worker_id);
-    let _ = state
-        .workspace
-        .send(WorkspaceEvent::WorkerCreated { worker: summary });
     Ok(detail)
+}
+
+async fn restore_worker(
+    myself: &ActorRef<RuntimeMsg>,
+    state: &mut RuntimeState,
+    saved: crate::persist::SavedWorker,
+) -> Result<(), RuntimeError> {
+    let profile = load_profile(&saved.profile, &state.config)
+        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+    let display_name = crate::validate_display_name(&saved.display_name)?;
+    let worker_id = saved.worker_id;
+    if state.workers.contains_key(&worker_id) {
+        return Err(RuntimeError::Internal(
+            "a worker with this id already runs".to_owned(),
+        ));
+    }
+    let (saver, saver_task) = saver_for(state, worker_id);
+    let core = WorkerCore::restore(
+        settings(state, worker_id, display_name, profile, saver),
+        saved,
+    );
+    add_worker(myself, state, core, saver_task).await?;
+    Ok(())
 }
 
 /// A handle to a running Runtime: cheap to clone, every method a message.

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::AbortHandle;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, ErrorCode, EventKind, InFlight, InputAccepted,
@@ -29,6 +29,7 @@ use yoi_protocol::{
 use crate::config::ProviderConfig;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
+use crate::persist::{SaveState, SavedWorker};
 use crate::profile::Profile;
 use crate::provider::{ChatMessage, ChatRequest, ChatRole, Provider, ProviderEvent};
 use crate::transcript::Transcript;
@@ -138,6 +139,7 @@ pub struct WorkerCore {
     outcomes: VecDeque<(RunId, Result<RunOutcome, ApiError>)>,
     waiters: HashMap<RunId, Vec<oneshot::Sender<Result<RunOutcome, ApiError>>>>,
     workspace: broadcast::Sender<WorkspaceEvent>,
+    saver: Option<watch::Sender<SaveState>>,
 }
 
 pub struct CoreSettings {
@@ -148,6 +150,8 @@ pub struct CoreSettings {
     pub event_ring: usize,
     pub transcript_bound: usize,
     pub workspace: broadcast::Sender<WorkspaceEvent>,
+    /// Where to save the Worker's state, when it is kept across restarts.
+    pub saver: Option<watch::Sender<SaveState>>,
 }
 
 impl WorkerCore {
@@ -169,7 +173,45 @@ impl WorkerCore {
             outcomes: VecDeque::new(),
             waiters: HashMap::new(),
             workspace: s.workspace,
+            saver: s.saver,
         }
+    }
+
+    /// A Worker as it was saved: its transcript, usage, and `seq` to go on from.
+    pub fn restore(s: CoreSettings, saved: SavedWorker) -> Self {
+        let mut core = Self::new(s);
+        core.created_at = saved.created_at;
+        core.usage = saved.usage;
+        core.last_run = saved.last_run.filter(|r| r.state != RunState::Running);
+        for m in saved.transcript {
+            core.transcript.push(m);
+        }
+        core.log.resume_after(saved.last_seq);
+        core
+    }
+
+    /// Takes the saver out; dropping it makes it write the last state and end.
+    pub(crate) fn take_saver(&mut self) -> Option<watch::Sender<SaveState>> {
+        self.saver.take()
+    }
+
+    /// Hands the current state to the saver (if any); it is written off the mailbox.
+    pub(crate) fn save(&self) {
+        let Some(saver) = &self.saver else {
+            return;
+        };
+        let saved = SavedWorker {
+            version: SavedWorker::new_version(),
+            worker_id: self.worker_id,
+            display_name: self.display_name.clone(),
+            profile: self.profile.name.clone(),
+            created_at: self.created_at,
+            usage: self.usage,
+            last_seq: self.log.last_seq(),
+            last_run: self.last_run.clone(),
+            transcript: self.transcript.all(),
+        };
+        let _ = saver.send(SaveState::Keep(Arc::new(saved)));
     }
 
     pub fn display_ref(&self) -> String {
@@ -389,6 +431,7 @@ impl WorkerCore {
             self.outcomes.pop_front();
         }
         self.outcomes.push_back((run_id, result));
+        self.save();
     }
 }
 
@@ -507,6 +550,9 @@ impl Actor for WorkerActor {
                         status: WorkerStatus::Stopped,
                     });
                     core.emit(EventKind::WorkerStopped);
+                    if let Some(saver) = &core.saver {
+                        let _ = saver.send(SaveState::Forget);
+                    }
                 }
                 let _ = reply.send(());
                 myself.stop(Some("stopped".to_owned()));
@@ -589,6 +635,7 @@ fn start_run(
         error: None,
     });
     core.set_status(WorkerStatus::Running);
+    core.save();
     core.emit(EventKind::RunStarted {
         run_id,
         model: profile.model.clone(),

@@ -323,7 +323,11 @@ async fn an_http_error_fails_the_run_with_the_providers_message_and_no_key() {
         err.message
     );
     assert!(err.message.contains("500"));
-    assert!(!err.message.contains("\"error\""), "the provider's message, not its raw body: {}", err.message);
+    assert!(
+        !err.message.contains("\"error\""),
+        "the provider's message, not its raw body: {}",
+        err.message
+    );
     for f in &frames {
         assert!(!f.json.contains("sk-test-secret"));
     }
@@ -753,4 +757,54 @@ async fn unknown_workers_and_profiles_are_typed_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidInput);
+}
+
+#[tokio::test]
+async fn workers_survive_a_runtime_restart_with_their_seq() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::text("remembered"));
+    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
+    let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
+    rt.input_wait(w, input("keep this")).await.unwrap();
+    let before = rt.transcript(w, 100).await.unwrap();
+    let gone = rt
+        .create_worker(CreateWorker::default())
+        .await
+        .unwrap()
+        .summary
+        .worker_id;
+    rt.stop_worker(gone).await.unwrap();
+    rt.shutdown().await;
+
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    let rt = Runtime::start_openai(c).await.unwrap();
+    let workers = rt.list_workers().await.unwrap();
+    assert_eq!(workers.len(), 1, "the stopped worker is not restored");
+    assert_eq!(workers[0].worker_id, w);
+    let after = rt.transcript(w, 100).await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(rt.worker_detail(w).await.unwrap().usage.runs, 1);
+
+    // A client that kept its cursor gets nothing replayed and no reset...
+    let mut sub = rt.subscribe(w, Some(after.seq)).await.unwrap();
+    rt.input(w, input("and this")).await.unwrap();
+    let next_frame = next(&mut sub).await;
+    assert_eq!(next_frame.seq(), after.seq.next());
+    assert!(matches!(
+        next_frame.event.kind,
+        EventKind::InputAccepted { .. }
+    ));
+    // ...and an older cursor gets a reset snapshot, never a gap.
+    let mut old = rt.subscribe(w, Some(Seq(1))).await.unwrap();
+    assert!(matches!(
+        next(&mut old).await.event.kind,
+        EventKind::Snapshot {
+            reset: true,
+            reason: Some(SnapshotReason::CursorExpired),
+            ..
+        }
+    ));
+    rt.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -76,7 +76,7 @@ impl Backend {
         let runtime = Runtime::start_openai(config).await?;
         let registry = Registry::start().await?;
         registry.register(RuntimeHandle::Embedded(runtime)).await?;
-        let companion = create_companion(&registry).await?;
+        let companion = find_or_create_companion(&registry).await?;
         Ok(Backend {
             registry,
             companion: Arc::new(Mutex::new(companion)),
@@ -102,6 +102,21 @@ impl Backend {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The Companion kept from an earlier run of the backend, or a new one.
+async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, RegistryError> {
+    let runtime_id = RuntimeId::backend_internal();
+    let existing = registry.workers(&runtime_id).await?.into_iter().find(|w| {
+        w.display_name == COMPANION_NAME && w.profile.name == worker_runtime::profile::COMPANION
+    });
+    match existing {
+        Some(w) => Ok(WorkerRef {
+            runtime_id,
+            worker_id: w.worker_id,
+        }),
+        None => create_companion(registry).await,
     }
 }
 

@@ -941,3 +941,43 @@ async fn a_socket_that_does_not_read_is_reset_with_lagged_not_starved() {
     let (status, _) = s.get("/api/health").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn the_companion_and_its_transcript_survive_a_restart() {
+    let s = Server::start().await;
+    s.mock.set_default(Reply::text("before restart"));
+    let path = s.companion_path().await;
+    let (status, _) = s
+        .post(
+            &format!("{path}/input?wait=true"),
+            json!({"text": "remember me"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, before) = s.get(&format!("{path}/transcript")).await;
+    let workspace = s.workspace.clone();
+    s.assert_no_leaks();
+    s.shutdown_keeping(true).await;
+
+    let s = Server::start_with(Options {
+        workspace: Some(workspace),
+        ..Options::default()
+    })
+    .await;
+    s.mock.set_default(Reply::text("after restart"));
+    assert_eq!(s.companion_path().await, path, "the same Companion");
+    let (_, after) = s.get(&format!("{path}/transcript")).await;
+    assert_eq!(after, before);
+    // A client resuming with its cursor sees the next event, nothing else.
+    let seq = after["seq"].as_u64().unwrap();
+    let mut ws = s.ws(&format!("{path}/events?cursor={seq}")).await;
+    s.post(&format!("{path}/input"), json!({"text": "still there?"}))
+        .await;
+    let frames = ws.until_idle().await;
+    assert_eq!(frames[0]["seq"], seq + 1);
+    assert_gapless(&frames);
+    assert_eq!(text_of(&frames), "after restart");
+    let history = s.mock.wait_for_requests(1).await[0].messages();
+    assert!(history.iter().any(|(_, text)| text == "before restart"));
+    s.assert_no_leaks();
+}

@@ -30,6 +30,8 @@ pub struct Server {
     pub http: reqwest::Client,
     pub workspace: PathBuf,
     pub token: Option<String>,
+    /// Leave the workspace on disk when dropped (for restart tests).
+    pub keep_workspace: bool,
     seen: Arc<Mutex<Vec<String>>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -42,6 +44,8 @@ pub struct Options {
     pub event_ring: usize,
     pub first_token_timeout: Duration,
     pub run_timeout: Duration,
+    /// Reuse this workspace (and the workers saved in it) instead of a new one.
+    pub workspace: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             event_ring: 4096,
             first_token_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(30),
+            workspace: None,
         }
     }
 }
@@ -64,7 +69,10 @@ impl Server {
 
     pub async fn start_with(opts: Options) -> Server {
         let mock = MockOpenAi::start().await;
-        let workspace = std::env::temp_dir().join(format!("yoi-ws-test-{}", ulid_like()));
+        let workspace = opts
+            .workspace
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("yoi-ws-test-{}", ulid_like())));
         std::fs::create_dir_all(&workspace).unwrap();
         let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
         config.provider.base_url = opts.base_url.unwrap_or_else(|| mock.base_url());
@@ -75,6 +83,7 @@ impl Server {
         config.event_ring = opts.event_ring;
         config.workspace_name = "testspace".into();
         config.prompts_dir = Some(workspace.join("prompts"));
+        config.state_dir = Some(workspace.join(".yoi").join("workers"));
         let backend = Backend::start(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -97,6 +106,7 @@ impl Server {
             http: reqwest::Client::new(),
             workspace,
             token: opts.token,
+            keep_workspace: false,
             seen: Arc::new(Mutex::new(Vec::new())),
             stop: Some(stop_tx),
             task,
@@ -222,7 +232,13 @@ impl Server {
     }
 
     /// Stops the server the way Ctrl-C does and waits for it.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
+        self.shutdown_keeping(false).await;
+    }
+
+    /// Stops the server and keeps its workspace for a restart.
+    pub async fn shutdown_keeping(mut self, keep: bool) {
+        self.keep_workspace = keep;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -237,7 +253,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.workspace);
+        if !self.keep_workspace {
+            let _ = std::fs::remove_dir_all(&self.workspace);
+        }
     }
 }
 
