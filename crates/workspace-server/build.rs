@@ -19,7 +19,11 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
 
     let dist = match std::env::var("YOI_WEB_DIST") {
-        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
+        Ok(dir) if !dir.is_empty() => {
+            // A directory is scanned whole: any rebuilt file re-embeds it.
+            println!("cargo:rerun-if-changed={dir}");
+            PathBuf::from(dir)
+        }
         _ => local_build(&manifest.join("../../web/workspace")),
     };
     let dist = if dist.join("index.html").is_file() {
@@ -32,11 +36,17 @@ fn main() {
 
 fn local_build(web: &Path) -> PathBuf {
     let dist = web.join("dist");
-    let sources = ["src", "index.html", "package.json", "vite.config.ts", "svelte.config.js"];
+    let sources = [
+        "src",
+        "index.html",
+        "package.json",
+        "vite.config.ts",
+        "svelte.config.js",
+    ];
     for s in sources {
         println!("cargo:rerun-if-changed={}", web.join(s).display());
     }
-    println!("cargo:rerun-if-changed={}", dist.join("index.html").display());
+    println!("cargo:rerun-if-changed={}", dist.display());
     if !web.join("package.json").is_file() {
         return dist;
     }
@@ -58,7 +68,9 @@ fn local_build(web: &Path) -> PathBuf {
 
 fn build_web(web: &Path) -> Result<(), String> {
     if !web.join("node_modules/vite").is_dir() {
-        run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(web))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(web))?;
     }
     run(Command::new("node")
         .args(["node_modules/vite/bin/vite.js", "build"])

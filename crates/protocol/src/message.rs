@@ -32,4 +32,9 @@ pub struct Message {
     pub at: Timestamp,
     pub run_id: RunId,
     pub state: MessageState,
+    /// The reasoning the provider streamed before this answer, when it sent any
+    /// (an addition to the contract's `Message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reasoning: Option<String>,
 }

@@ -68,6 +68,14 @@ pub struct LastRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub error: Option<ApiError>,
+    /// Tokens of the run, once it ended (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub usage: Option<RunUsage>,
+    /// How long the run took, once it ended (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
@@ -89,6 +97,10 @@ pub struct WorkerDetail {
 pub struct ProviderInfo {
     pub configured: bool,
     pub model: String,
+    /// When not configured: what to set (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]

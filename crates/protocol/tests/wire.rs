@@ -35,7 +35,8 @@ fn detail() -> Value {
         "created_at": AT, "tools": [],
         "usage": {"runs": 2, "prompt_tokens": 30, "completion_tokens": 12},
         "last_run": {"run_id": RUN, "state": "failed",
-                     "error": {"code": "timeout", "message": "slow", "retryable": true}}
+                     "error": {"code": "timeout", "message": "slow", "retryable": true},
+                     "usage": {"prompt_tokens": 3, "completion_tokens": 0}, "duration_ms": 60000}
     });
     d.as_object_mut()
         .unwrap()
@@ -104,6 +105,9 @@ fn summaries_and_details_match_the_contract() {
     for state in ["complete", "streaming", "cancelled", "failed"] {
         round_trip::<Message>(message("assistant", state));
     }
+    let mut with_reasoning = message("assistant", "complete");
+    with_reasoning["reasoning"] = json!("first, think");
+    round_trip::<Message>(with_reasoning);
 }
 
 #[test]

@@ -33,6 +33,7 @@ impl Console {
             provider: Some(ProviderInfo {
                 configured: true,
                 model: "gpt-test".into(),
+                hint: None,
             }),
         });
         c.feed(FeedEvent::Connected { cursor: None });
@@ -186,6 +187,8 @@ fn a_snapshot_with_a_run_in_flight_restores_the_streaming_answer() {
         run_id: run,
         state: RunState::Running,
         error: None,
+        usage: None,
+        duration_ms: None,
     });
     c.frame(
         3,
@@ -602,6 +605,7 @@ fn an_unconfigured_provider_is_announced() {
         provider: Some(ProviderInfo {
             configured: false,
             model: "gpt-test".into(),
+            hint: None,
         }),
     });
     assert!(c.notice().contains("no model provider"));

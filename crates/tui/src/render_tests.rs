@@ -46,6 +46,7 @@ impl Screen {
             provider: Some(ProviderInfo {
                 configured: true,
                 model: "gpt-test".into(),
+                hint: None,
             }),
         });
         s.feed(FeedEvent::Connected { cursor: None });

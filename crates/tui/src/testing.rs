@@ -51,6 +51,7 @@ pub fn message(role: Role, run_id: RunId, text: &str, state: MessageState) -> Me
         at: Timestamp::now(),
         run_id,
         state,
+        reasoning: None,
     }
 }
 

@@ -273,6 +273,7 @@ mod tests {
             at: Timestamp::now(),
             run_id,
             state,
+            reasoning: None,
         }
     }
 

@@ -77,6 +77,7 @@ mod tests {
             at: Timestamp::now(),
             run_id: RunId::new(),
             state: MessageState::Complete,
+            reasoning: None,
         }
     }
 

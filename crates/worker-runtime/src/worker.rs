@@ -336,6 +336,8 @@ impl WorkerCore {
             RunEnd::Cancelled => MessageState::Cancelled,
         };
         let run_id = run.run_id;
+        let reasoning = (!run.reasoning.is_empty()).then(|| run.reasoning.clone());
+        let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // A completed run always has an assistant message; a broken one keeps
         // whatever text it streamed.
         let message = if run.assistant_started || matches!(outcome, RunEnd::Completed) {
@@ -344,6 +346,7 @@ impl WorkerCore {
                 self.transcript.get_mut(run.assistant_id).map(|m| {
                     m.state = final_state;
                     m.text = text;
+                    m.reasoning = reasoning.clone();
                     m.clone()
                 })
             } else {
@@ -354,6 +357,7 @@ impl WorkerCore {
                     at: Timestamp::now(),
                     run_id,
                     state: final_state,
+                    reasoning: reasoning.clone(),
                 };
                 self.transcript.push(m.clone());
                 Some(m)
@@ -377,13 +381,14 @@ impl WorkerCore {
                 self.emit(EventKind::RunCompleted {
                     run_id,
                     usage,
-                    duration_ms: u64::try_from(run.started.elapsed().as_millis())
-                        .unwrap_or(u64::MAX),
+                    duration_ms,
                 });
                 self.last_run = Some(LastRun {
                     run_id,
                     state: RunState::Completed,
                     error: None,
+                    usage: Some(usage),
+                    duration_ms: Some(duration_ms),
                 });
                 match message {
                     Some(message) => Ok(RunOutcome {
@@ -407,6 +412,8 @@ impl WorkerCore {
                     run_id,
                     state: RunState::Failed,
                     error: Some(error.clone()),
+                    usage: Some(usage),
+                    duration_ms: Some(duration_ms),
                 });
                 Err(error)
             }
@@ -416,6 +423,8 @@ impl WorkerCore {
                     run_id,
                     state: RunState::Cancelled,
                     error: None,
+                    usage: Some(usage),
+                    duration_ms: Some(duration_ms),
                 });
                 Err(ApiError::new(
                     ErrorCode::NotRunning,
@@ -602,6 +611,7 @@ fn start_run(
         at: Timestamp::now(),
         run_id,
         state: MessageState::Complete,
+        reasoning: None,
     };
     let profile = core.profile.clone();
     // The request is the system prompt, the history, then this message.
@@ -633,6 +643,8 @@ fn start_run(
         run_id,
         state: RunState::Running,
         error: None,
+        usage: None,
+        duration_ms: None,
     });
     core.set_status(WorkerStatus::Running);
     core.save();
@@ -676,6 +688,7 @@ fn on_run_item(state: &WorkerState, run_id: RunId, item: RunItem) {
                     at: Timestamp::now(),
                     run_id,
                     state: MessageState::Streaming,
+                    reasoning: None,
                 });
             }
             core.emit(EventKind::AssistantDelta { run_id, text });

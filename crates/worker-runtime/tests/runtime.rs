@@ -425,6 +425,8 @@ async fn reasoning_deltas_become_reasoning_events() {
         })
         .collect();
     assert_eq!(reasoning, "thinking");
+    let answer = rt.transcript(w, 1).await.unwrap().messages.pop().unwrap();
+    assert_eq!(answer.reasoning.as_deref(), Some("thinking"), "the transcript keeps the reasoning");
     let k = kinds(&frames);
     let first_reasoning = k.iter().position(|k| *k == "reasoning_delta").unwrap();
     let first_text = k.iter().position(|k| *k == "assistant_delta").unwrap();

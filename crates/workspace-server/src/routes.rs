@@ -216,6 +216,7 @@ pub async fn get_companion(
     Ok(Json(CompanionInfo {
         provider: ProviderInfo {
             configured: state.provider.configured,
+            hint: state.provider.hint.clone(),
             model: detail.summary.profile.model.clone(),
         },
         summary: detail.summary,

@@ -2,5 +2,14 @@
 import type { ApiError } from "./ApiError";
 import type { RunId } from "./RunId";
 import type { RunState } from "./RunState";
+import type { RunUsage } from "./RunUsage";
 
-export type LastRun = { run_id: RunId, state: RunState, error?: ApiError, };
+export type LastRun = { run_id: RunId, state: RunState, error?: ApiError, 
+/**
+ * Tokens of the run, once it ended (an addition to the contract).
+ */
+usage?: RunUsage, 
+/**
+ * How long the run took, once it ended (an addition to the contract).
+ */
+duration_ms?: number, };
