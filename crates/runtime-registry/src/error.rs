@@ -25,6 +25,9 @@ pub enum RegistryError {
     Api(ApiError),
     #[error("the registry is not running")]
     Stopped,
+    /// A runtime could not be set up from its configuration.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl RegistryError {
@@ -48,6 +51,7 @@ impl RegistryError {
                 ErrorCode::RuntimeUnavailable,
                 "the backend is shutting down",
             ),
+            RegistryError::Config(_) => ApiError::new(ErrorCode::InvalidInput, self.to_string()),
         }
     }
 

@@ -89,26 +89,25 @@ impl Actor for RegistryActor {
 
 /// Copies a runtime's workspace events into the registry's broadcast.
 fn forward_workspace_events(handle: &RuntimeHandle, into: broadcast::Sender<WorkspaceEvent>) {
-    match handle {
-        RuntimeHandle::Embedded(rt) => {
-            let mut rx = rt.workspace_events();
-            tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(event) => {
-                            let _ = into.send(event);
-                        }
-                        // Listeners resync from a snapshot when they lag
-                        // themselves; a lag here is logged, not hidden.
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(missed = n, "workspace events lagged");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    }
+    let mut rx = match handle {
+        RuntimeHandle::Embedded(rt) => rt.workspace_events(),
+        RuntimeHandle::Remote(rt) => rt.workspace_events(),
+    };
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    let _ = into.send(event);
                 }
-            });
+                // Listeners resync from a snapshot when they lag
+                // themselves; a lag here is logged, not hidden.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "workspace events lagged");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
         }
-    }
+    });
 }
 
 /// The handle to the registry: cheap to clone, routes every command.
@@ -269,9 +268,7 @@ impl Registry {
             runtimes.push(handle.summary().await?);
             // An unreachable runtime shows in `runtimes` with its status; its
             // workers are simply not listed until it is back.
-            if let Ok(list) = handle.list_workers().await {
-                workers.extend(list);
-            }
+            workers.extend(handle.snapshot_workers().await);
         }
         Ok(WorkspaceEvent::WorkspaceSnapshot { runtimes, workers })
     }

@@ -1,0 +1,370 @@
+//! Runtimes in other processes: [`RemoteRuntime`], the client the registry
+//! uses for both a `remote` runtime (`yoi runtime serve --bind` on another
+//! host, over HTTP and WebSocket with a bearer token) and a `local` one (a
+//! child process on a Unix socket, see [`crate::local`]).
+//!
+//! - [`transport`]: REST and WebSocket over TCP or a Unix socket; failures
+//!   sorted into the runtime's own errors and reasons it is unreachable.
+//! - [`monitor`]: the actor holding the runtime's health and known workers,
+//!   fed by a probe/observer task and by every command's outcome; it makes the
+//!   runtime's workspace events.
+//! - [`stream`]: a Worker's events that survive a broken connection by
+//!   resuming from the last `seq`.
+//! - [`rewrite`]: answers re-labelled with the registered runtime id.
+//!
+//! Errors: a runtime that cannot be reached (refused, timed out, lost, or our
+//! token refused) answers `runtime_unavailable`, and its `diagnostics` say
+//! why (`unauthorized` for a refused token); the runtime's own errors (`busy`,
+//! `worker_not_found`, `provider_error`, ...) are carried unchanged.
+
+pub mod monitor;
+pub mod rewrite;
+pub mod stream;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use yoi_protocol::{
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
+    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerList, WorkerSummary,
+    WorkspaceEvent,
+};
+
+use crate::error::RegistryError;
+use crate::local::LocalProcess;
+use monitor::{MonitorActor, MonitorArgs, MonitorMsg};
+pub use reqwest::Url;
+pub use stream::RemoteStream;
+use transport::CallError;
+pub use transport::{Endpoint, Transport, TransportError, Unreachable};
+
+/// Workspace events of one runtime a slow listener may fall behind.
+const EVENTS_BUFFER: usize = 256;
+const MONITOR_CALL_MS: u64 = 5_000;
+
+/// How often and how long the registry tries a runtime process.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// A probe of `GET /v1/runtime` this often while the runtime is up.
+    pub health_every: Duration,
+    /// First delay before trying a runtime that is down again; doubles.
+    pub retry_min: Duration,
+    /// Longest delay between tries.
+    pub retry_max: Duration,
+    /// How long a Worker's event stream tries to resume before it ends.
+    pub resume_within: Duration,
+    /// Silence on an event socket after which the link is taken for dead
+    /// (runtimes ping every 15 s).
+    pub silence_limit: Duration,
+    /// Longest wait for a TCP or Unix connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a command's answer (not for `wait=true` input).
+    pub request_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            health_every: Duration::from_secs(2),
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(2),
+            resume_within: Duration::from_secs(10),
+            silence_limit: Duration::from_secs(40),
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything needed to reach a runtime process.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// The id the backend registers it under, whatever the runtime calls itself.
+    pub runtime_id: RuntimeId,
+    pub display_name: String,
+    /// `Remote`, or `Local` for a supervised child.
+    pub kind: RuntimeKind,
+    pub endpoint: Endpoint,
+    pub timing: Timing,
+}
+
+/// A runtime in another process, reached over the network. Cheap to clone.
+#[derive(Clone)]
+pub struct RemoteRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: RuntimeId,
+    kind: RuntimeKind,
+    transport: Transport,
+    monitor: ActorRef<MonitorMsg>,
+    events: broadcast::Sender<WorkspaceEvent>,
+    timing: Timing,
+    observer: JoinHandle<()>,
+    local: Option<LocalProcess>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.observer.abort();
+        self.monitor.stop(None);
+    }
+}
+
+impl RemoteRuntime {
+    /// Starts following the runtime at `config.endpoint`. Its status is
+    /// `unavailable` until the first probe reaches it.
+    pub async fn start(config: RemoteConfig) -> Result<RemoteRuntime, RegistryError> {
+        Self::start_with(config, None).await
+    }
+
+    pub(crate) async fn start_with(
+        config: RemoteConfig,
+        local: Option<LocalProcess>,
+    ) -> Result<RemoteRuntime, RegistryError> {
+        let transport = Transport::new(&config.endpoint, config.timing.connect_timeout)
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        let (events, _) = broadcast::channel(EVENTS_BUFFER);
+        let (monitor, _) = Actor::spawn(
+            None,
+            MonitorActor,
+            MonitorArgs {
+                runtime_id: config.runtime_id.clone(),
+                display_name: config.display_name,
+                kind: config.kind,
+                events: events.clone(),
+            },
+        )
+        .await
+        .map_err(|_| RegistryError::Stopped)?;
+        let observer = tokio::spawn(monitor::observe(
+            config.runtime_id.clone(),
+            transport.clone(),
+            monitor.clone(),
+            config.timing,
+        ));
+        Ok(RemoteRuntime {
+            inner: Arc::new(Inner {
+                id: config.runtime_id,
+                kind: config.kind,
+                transport,
+                monitor,
+                events,
+                timing: config.timing,
+                observer,
+                local,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> &RuntimeId {
+        &self.inner.id
+    }
+
+    pub fn kind(&self) -> RuntimeKind {
+        self.inner.kind
+    }
+
+    fn unavailable(&self) -> RegistryError {
+        RegistryError::RuntimeUnavailable(self.inner.id.clone())
+    }
+
+    /// Maps a call's failure: the runtime's own errors unchanged, anything
+    /// else `runtime_unavailable` (the monitor keeps the reason).
+    fn outcome<T>(&self, result: Result<T, CallError>) -> Result<T, RegistryError> {
+        monitor::report(&self.inner.monitor, &result);
+        result.map_err(|e| match e {
+            CallError::Api(api) => RegistryError::Api(api),
+            CallError::Unreachable(_) => self.unavailable(),
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<T, RegistryError> {
+        let result = self
+            .inner
+            .transport
+            .json(method, path, body, Some(self.inner.timing.request_timeout))
+            .await;
+        self.outcome(result)
+    }
+
+    /// Health and known workers, without a network round trip.
+    pub async fn summary(&self) -> Result<RuntimeSummary, RegistryError> {
+        ractor::call_t!(
+            self.inner.monitor,
+            |reply| MonitorMsg::Summary { reply },
+            MONITOR_CALL_MS
+        )
+        .map_err(|_| RegistryError::Stopped)
+    }
+
+    /// The workers the monitor knows of, or `None` while the runtime is down.
+    pub async fn known_workers(&self) -> Option<Vec<WorkerSummary>> {
+        ractor::call_t!(
+            self.inner.monitor,
+            |reply| MonitorMsg::Workers { reply },
+            MONITOR_CALL_MS
+        )
+        .ok()
+        .flatten()
+    }
+
+    /// Workers created, stopped and changing status, and this runtime's status.
+    pub fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RegistryError> {
+        let mut list: WorkerList = self.json(Method::GET, "/v1/workers", None::<&()>).await?;
+        for w in &mut list.workers {
+            rewrite::summary(w, &self.inner.id);
+        }
+        Ok(list.workers)
+    }
+
+    pub async fn create_worker(
+        &self,
+        request: CreateWorker,
+    ) -> Result<WorkerDetail, RegistryError> {
+        let mut detail: WorkerDetail = self
+            .json(Method::POST, "/v1/workers", Some(&request))
+            .await?;
+        rewrite::detail(&mut detail, &self.inner.id);
+        let _ = self
+            .inner
+            .monitor
+            .send_message(MonitorMsg::Created(detail.summary.clone()));
+        Ok(detail)
+    }
+
+    pub async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RegistryError> {
+        let mut detail: WorkerDetail = self
+            .json(
+                Method::GET,
+                &format!("/v1/workers/{worker_id}"),
+                None::<&()>,
+            )
+            .await?;
+        rewrite::detail(&mut detail, &self.inner.id);
+        Ok(detail)
+    }
+
+    pub async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RegistryError> {
+        let result = self
+            .inner
+            .transport
+            .empty(
+                Method::DELETE,
+                &format!("/v1/workers/{worker_id}"),
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        self.outcome(result)?;
+        let _ = self
+            .inner
+            .monitor
+            .send_message(MonitorMsg::Stopped(worker_id));
+        Ok(())
+    }
+
+    pub async fn input(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<InputAccepted, RegistryError> {
+        self.json(
+            Method::POST,
+            &format!("/v1/workers/{worker_id}/input"),
+            Some(&input),
+        )
+        .await
+    }
+
+    /// Input that answers when the run ends: no timeout of ours, the
+    /// runtime's run timeout bounds it.
+    pub async fn input_wait(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<RunOutcome, RegistryError> {
+        let result = self
+            .inner
+            .transport
+            .json(
+                Method::POST,
+                &format!("/v1/workers/{worker_id}/input?wait=true"),
+                Some(&input),
+                None,
+            )
+            .await;
+        self.outcome(result)
+    }
+
+    pub async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RegistryError> {
+        self.json(
+            Method::POST,
+            &format!("/v1/workers/{worker_id}/cancel"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn transcript(
+        &self,
+        worker_id: WorkerId,
+        limit: usize,
+    ) -> Result<Transcript, RegistryError> {
+        self.json(
+            Method::GET,
+            &format!("/v1/workers/{worker_id}/transcript?limit={limit}"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Opens the Worker's event socket (so that an unknown worker or an
+    /// unreachable runtime is an error now), then follows it.
+    pub async fn subscribe(
+        &self,
+        worker_id: WorkerId,
+        cursor: Option<Seq>,
+    ) -> Result<RemoteStream, RegistryError> {
+        let result = self
+            .inner
+            .transport
+            .websocket(&stream::events_path(worker_id, cursor))
+            .await;
+        let socket = self.outcome(result)?;
+        let follow = stream::Follow {
+            runtime_id: self.inner.id.clone(),
+            worker_id,
+            transport: self.inner.transport.clone(),
+            monitor: self.inner.monitor.clone(),
+            timing: self.inner.timing,
+        };
+        Ok(follow.start(socket, cursor))
+    }
+
+    /// Stops following the runtime; a local runtime's process is stopped
+    /// too (its runs end with a terminal event first). A remote runtime
+    /// keeps running: it is not ours to stop.
+    pub async fn shutdown(&self) {
+        self.inner.observer.abort();
+        if let Some(local) = &self.inner.local {
+            local.stop().await;
+        }
+    }
+}
