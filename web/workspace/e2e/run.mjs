@@ -13,7 +13,7 @@
 // Prints one line per scenario and `N passed, N failed` at the end; exits non-zero
 // when anything failed. Child processes are always killed.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -156,7 +156,12 @@ async function messages(page) {
       state: e.getAttribute('data-state'),
       local: e.hasAttribute('data-local'),
       live: e.hasAttribute('data-live'),
-      text: e.textContent ?? '',
+      // Without the copy buttons, whose label changes for a moment after a click.
+      text: (() => {
+        const copy = e.cloneNode(true);
+        for (const b of copy.querySelectorAll('button')) b.remove();
+        return copy.textContent ?? '';
+      })(),
     })),
   );
 }
@@ -257,6 +262,10 @@ async function main() {
     return 1;
   }
   mkdirSync(ARTIFACTS, { recursive: true });
+  // Screenshots of an earlier run would mislead: only this run's are kept.
+  for (const name of readdirSync(ARTIFACTS)) {
+    if (/^web-console-.*\.png$/.test(name)) rmSync(join(ARTIFACTS, name), { force: true });
+  }
   const workspace = mkdtempSync(join(tmpdir(), 'yoi-e2e-ws-'));
   const profile = mkdtempSync(join(tmpdir(), 'yoi-e2e-chromium-'));
   cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
@@ -291,6 +300,21 @@ async function main() {
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.dismiss();
+  });
+  // Every worker socket the page opens, with the frames the server sent on it, so
+  // the restart scenario can tell what the server replayed.
+  const workerSockets = [];
+  page.on('websocket', (ws) => {
+    if (!ws.url().includes('/workers/')) return;
+    const record = { url: ws.url(), frames: [] };
+    workerSockets.push(record);
+    ws.on('framereceived', (f) => {
+      try {
+        record.frames.push(JSON.parse(String(f.payload)));
+      } catch {
+        // not JSON: the page ignores it too
+      }
+    });
   });
 
   const leaks = [];
@@ -369,7 +393,8 @@ async function main() {
     await send(page, '[[error:500]] please fail');
     const answer = await waitAnswer(page, { state: 'failed' }, 45_000);
     assert(answer.text.includes('The model provider answered with an error'), `plain words (got ${JSON.stringify(answer.text)})`);
-    assert(answer.text.includes('mock error 500'), 'the provider’s own message is shown');
+    assert(answer.text.includes('The provider answered 500: mock error 500'), `the provider’s own message is shown (got ${JSON.stringify(answer.text)})`);
+    assert(!/[{}]/.test(answer.text), `no raw JSON in the error (got ${JSON.stringify(answer.text)})`);
     await page.waitForSelector('[data-testid="worker-state"][data-state="error"]', { timeout: 5_000 });
     await screenshot(page, 'error');
   });
@@ -402,60 +427,110 @@ async function main() {
     await screenshot(page, 'markdown');
   });
 
-  // The server is killed and started again on the same port and workspace. Two
-  // scenarios, so that a failure says which promise broke: the page's own (resume,
-  // no repeats, can send) or the server's keeping of the conversation.
-  let beforeRestart = null;
-  let afterRestart = null;
-  await scenario('server restarted mid-session: the page reconnects, shows exactly the server’s transcript, can send again', async () => {
+  await scenario('reasoning is shown folded, and it and the last run survive a reload', async () => {
+    await send(page, '[[reasoning]] think before you answer');
+    await waitAnswer(page, { state: 'complete', includes: 'think before you answer' });
+    const lastAnswer = () =>
+      page.evaluate((sel) => {
+        const el = [...document.querySelectorAll(sel)].filter((e) => e.getAttribute('data-role') === 'assistant').at(-1);
+        const folded = el?.querySelector('details[data-testid="reasoning"]');
+        return folded ? { open: folded.open, text: folded.textContent ?? '' } : null;
+      }, MESSAGE);
+    const live = await lastAnswer();
+    assert(live && live.text.includes('Thinking about the answer.'), `the reasoning is shown (got ${JSON.stringify(live)})`);
+    assert(!live.open, 'the reasoning is folded');
     await waitReady(page);
-    const shown = await messages(page);
-    beforeRestart = { all: shown.filter((m) => !m.local), placeholders: shown.filter((m) => m.local).length };
-    assert(beforeRestart.all.length >= 2, 'there is a transcript to keep');
+    const lastRun = (await page.textContent('[data-testid="last-run"]'))?.trim();
+    const before = await messages(page);
+    await page.reload();
+    await waitReady(page);
+    const after = await messages(page);
+    assert(
+      JSON.stringify(after.map((m) => [m.id, m.text])) === JSON.stringify(before.filter((m) => !m.local).map((m) => [m.id, m.text])),
+      `the same transcript after the reload (before ${before.length} with placeholders, after ${after.length})`,
+    );
+    const reloaded = await lastAnswer();
+    assert(reloaded && reloaded.text.includes('Thinking about the answer.'), `the reasoning survives the reload (got ${JSON.stringify(reloaded)})`);
+    assert(!reloaded.open, 'still folded after the reload');
+    const lastRunAfter = (await page.textContent('[data-testid="last-run"]', { timeout: 5_000 }))?.trim();
+    assert(lastRunAfter && /\d+ in · \d+ out · \d/.test(lastRunAfter), `tokens and duration after the reload (got ${JSON.stringify(lastRunAfter)})`);
+    assert(lastRunAfter === lastRun, `the same last run after the reload (before ${JSON.stringify(lastRun)}, after ${JSON.stringify(lastRunAfter)})`);
+    await page.locator('[data-testid="message"][data-role="assistant"] details[data-testid="reasoning"] summary').last().click();
+    await screenshot(page, 'reasoning');
+  });
+
+  // The server is killed and started again on the same port and workspace. Workers
+  // survive that (same Companion, transcript and seq), so the page resumes with its
+  // cursor: nothing is replayed, nothing lost, nothing repeated. Two scenarios, so
+  // that a failure says which promise broke.
+  let restarted = false;
+  await scenario('server restarted mid-session: the page resumes the same Companion with no lost and no repeated messages', async () => {
+    await waitReady(page);
+    const view = (list) => list.map((m) => ({ id: m.id, role: m.role, state: m.state, text: m.text }));
+    const before = view(await messages(page));
+    assert(before.length >= 4, `there is a transcript to keep (${before.length} messages)`);
+    const companionBefore = await (await fetch(`${base}/api/companion`)).json();
+    const titleBefore = await page.textContent('.status .title');
+    const lastRunBefore = await page.textContent('[data-testid="last-run"]');
+    const socketsBefore = workerSockets.length;
+
     await stopProcess(server.child);
     await waitConnection(page, 'reconnecting', 15_000);
     await screenshot(page, 'reconnecting');
     server = await startServer({ workspace, port, mockUrl: mock.url });
     await waitConnection(page, 'live', 45_000);
     await waitReady(page);
-    afterRestart = (await messages(page)).filter((m) => !m.local);
-    const ids = afterRestart.map((m) => m.id);
+    // Let any frame the server might (wrongly) replay arrive before looking.
+    await sleep(500);
+
+    const after = view(await messages(page));
+    assert(after.length === before.length, `the same number of messages (before ${before.length}, after ${after.length})`);
+    const ids = after.map((m) => m.id);
     assert(new Set(ids).size === ids.length, `no message repeated (ids: ${ids.join(',')})`);
+    const changed = after.filter((m, i) => JSON.stringify(m) !== JSON.stringify(before[i]));
+    assert(changed.length === 0, `the same messages, texts and states (${changed.length} differ, first ${JSON.stringify(changed[0])})`);
+
+    const companionAfter = await (await fetch(`${server.base}/api/companion`)).json();
+    assert(companionAfter.worker_id === companionBefore.worker_id, 'the server kept the Companion');
+    assert((await page.textContent('.status .title')) === titleBefore, 'the page shows the same Companion');
+    assert((await page.$('[data-notice="companion-replaced"]')) === null, 'no “new Companion” notice');
+    assert((await page.textContent('[data-testid="last-run"]')) === lastRunBefore, 'the last run is still shown');
+
+    // What the server sent on the resumed socket: no snapshot, no replayed seq.
+    const resumed = workerSockets.slice(socketsBefore);
+    assert(resumed.length >= 1, 'the page opened a new worker socket');
+    for (const socket of resumed) {
+      const cursor = Number(new URL(socket.url).searchParams.get('cursor'));
+      assert(Number.isFinite(cursor) && cursor > 0, `resumed with a cursor (${socket.url.replace(/token=[^&]*/, 'token=…')})`);
+      const snapshots = socket.frames.filter((f) => f.type === 'snapshot');
+      assert(snapshots.length === 0, `no snapshot on the resumed socket (got ${snapshots.map((f) => f.reason).join(',')})`);
+      const replayed = socket.frames.filter((f) => typeof f.seq === 'number' && f.seq <= cursor);
+      assert(replayed.length === 0, `nothing replayed (${replayed.length} frames at or below cursor ${cursor})`);
+    }
+
+    // The page matches the server's own transcript (client placeholders aside).
     const serverIds = await serverTranscriptIds(server.base);
-    assert(
-      JSON.stringify(ids) === JSON.stringify(serverIds),
-      `the page shows the server's transcript (page ${ids.length}, server ${serverIds.length})`,
-    );
-    const count = afterRestart.length;
+    const pageIds = (await messages(page)).filter((m) => !m.local).map((m) => m.id);
+    assert(JSON.stringify(pageIds) === JSON.stringify(serverIds), `the page shows the server's transcript (page ${pageIds.length}, server ${serverIds.length})`);
+    await screenshot(page, 'restarted');
+    restarted = true;
+  });
+
+  await scenario('server restarted mid-session: the page sends again and sees the answer', async () => {
+    assert(restarted, 'the restart scenario did not get that far');
+    const count = (await messages(page)).length;
     await send(page, 'after the restart');
-    await waitAnswer(page, { state: 'complete', includes: 'after the restart' });
-    const final = (await messages(page)).filter((m) => !m.local);
+    const answer = await waitAnswer(page, { state: 'complete', includes: 'after the restart' });
+    assert(answer.text.includes('You said:'), `the mock's answer (got ${JSON.stringify(answer.text)})`);
+    const final = await messages(page);
     assert(final.length === count + 2, `one question and one answer more (was ${count}, now ${final.length})`);
     const finalIds = final.map((m) => m.id);
     assert(new Set(finalIds).size === finalIds.length, 'still no repeats');
     assert(
-      JSON.stringify(finalIds) === JSON.stringify(await serverTranscriptIds(server.base)),
+      JSON.stringify(final.filter((m) => !m.local).map((m) => m.id)) === JSON.stringify(await serverTranscriptIds(server.base)),
       'the page still matches the server',
     );
-  });
-
-  await scenario('server restarted mid-session: no message from before the restart is lost', async () => {
-    assert(beforeRestart && afterRestart, 'the restart scenario did not get that far');
-    const before = beforeRestart.all;
-    const after = afterRestart;
-    const users = (list) => list.filter((m) => m.role === 'user').map((m) => m.text);
-    assert(
-      JSON.stringify(users(after)) === JSON.stringify(users(before)),
-      `the same user messages after the restart (before ${users(before).length}, after ${users(after).length})`,
-    );
-    // Client-side placeholders (runs that failed before any text) may come back as
-    // the server's own messages; nothing else may appear or vanish.
-    assert(
-      after.length >= before.length && after.length <= before.length + beforeRestart.placeholders,
-      `same messages after the restart (before ${before.length} + ${beforeRestart.placeholders} placeholders, after ${after.length})`,
-    );
-    const lost = before.filter((b) => !after.some((a) => a.id === b.id || (a.role === b.role && a.text === b.text)));
-    assert(lost.length === 0, `messages lost: ${lost.length}`);
+    assert(final.filter((m) => m.role === 'user' && m.text.includes('after the restart')).length === 1, 'the question shows once');
   });
 
   await scenario('plain http on a LAN address with a token: strips it, goes live, answers, copies', async () => {
@@ -502,19 +577,44 @@ async function main() {
     try {
       await p.goto(`${bareServer.base}/`);
       await waitReady(p);
-      await p.waitForSelector('[data-notice="provider"]', { timeout: 10_000 });
+      const providerWords = await (await p.waitForSelector('[data-notice="provider"]', { timeout: 10_000 })).textContent();
+      assert(providerWords.includes('No API key for the provider: set OPENAI_API_KEY'), `the server’s hint is shown (got ${JSON.stringify(providerWords)})`);
       await p.fill('[data-testid="composer"]', 'is anyone there?');
       await p.press('[data-testid="composer"]', 'Enter');
       const notice = await p.waitForSelector('[data-notice="send"]', { timeout: 10_000 });
       const words = await notice.textContent();
       assert(words.includes('No model provider is configured'), `plain words (got ${JSON.stringify(words)})`);
-      assert(/OPENAI_API_KEY|API key/.test(words), `says what to set (got ${JSON.stringify(words)})`);
+      assert(words.includes('Nothing was sent'), `says the message was not sent (got ${JSON.stringify(words)})`);
       const draft = await p.inputValue('[data-testid="composer"]');
       assert(draft === 'is anyone there?', 'the draft survives the failed send');
       await screenshot(p, 'unconfigured');
     } finally {
       await p.close().catch(() => {});
       await stopProcess(bareServer.child);
+    }
+  });
+
+  await scenario('a phone-sized window: nothing overflows, the view stays on the latest message', async () => {
+    await waitReady(page);
+    await page.setViewportSize({ width: 390, height: 780 });
+    try {
+      await sleep(300);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+      assert((await page.$('[data-testid="jump-latest"]')) === null, 'resizing the window unpinned the view ("Jump to latest" shows)');
+      const lastVisible = await page.evaluate((sel) => {
+        const last = [...document.querySelectorAll(sel)].at(-1);
+        const view = document.querySelector('[data-testid="transcript"]');
+        if (!last || !view) return false;
+        return last.getBoundingClientRect().bottom <= view.getBoundingClientRect().bottom + 2;
+      }, MESSAGE);
+      assert(lastVisible, 'the latest message is in view');
+      await screenshot(page, 'narrow');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await screenshot(page, 'narrow-dark');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' }).catch(() => {});
+      await page.setViewportSize({ width: 1280, height: 860 }).catch(() => {});
     }
   });
 
@@ -530,6 +630,7 @@ async function main() {
   await screenshot(page, 'final').catch(() => {});
   await page.emulateMedia({ colorScheme: 'dark' }).catch(() => {});
   await screenshot(page, 'final-dark').catch(() => {});
+
   return results.failed === 0 ? 0 : 1;
 }
 

@@ -1,8 +1,12 @@
 // @vitest-environment jsdom
 import { flushSync, mount, unmount, type Component } from 'svelte';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { msg } from '../console/testing/fixtures';
+import { applyEvent, initialState } from '../console/state';
+import { msg, snapshot } from '../console/testing/fixtures';
 import Composer from './Composer.svelte';
+import Notices from './Notices.svelte';
+import { providerNotice, sendErrorNotice } from './notices';
+import StatusBar from './StatusBar.svelte';
 import Transcript from './Transcript.svelte';
 
 beforeAll(() => {
@@ -45,7 +49,7 @@ describe('Transcript', () => {
       ],
       live: { run_id: 'r4', text: 'streaming **now**', reasoning: 'pondering', model: 'm' },
       reasoning: { r1: 'I thought' },
-      runErrors: { r3: { code: 'provider_error', message: 'mock error 500', retryable: true } },
+      runErrors: { r3: { code: 'provider_error', message: 'the provider answered 500: mock error 500', retryable: true } },
       tools: [],
       emptyHint: 'empty',
     });
@@ -67,9 +71,34 @@ describe('Transcript', () => {
     expect(items[1]!.querySelector('.code-block button[data-copy-code]')).not.toBeNull();
     expect(items[1]!.querySelector('[data-testid="reasoning"]')?.textContent).toContain('I thought');
     expect(items[3]!.querySelector('[data-testid="marker-cancelled"]')).not.toBeNull();
-    expect(items[5]!.querySelector('[data-testid="marker-failed"]')?.textContent).toContain('mock error 500');
+    expect(items[5]!.querySelector('[data-testid="marker-failed"]')?.textContent).toContain('The provider answered 500: mock error 500');
     expect(items[6]!.querySelector('strong')?.textContent).toBe('now');
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it('shows the reasoning a message carries from the transcript, folded', () => {
+    const target = render(Transcript, {
+      messages: [
+        msg('u1', 'user', 'why?', 'r1'),
+        { ...msg('a1', 'assistant', 'Because.', 'r1'), reasoning: 'Weighing <b>both</b> sides.' },
+        msg('a2', 'assistant', 'No reasoning here.', 'r2'),
+      ],
+      live: null,
+      reasoning: {}, // a reloaded page kept nothing itself
+      runErrors: {},
+      tools: [],
+      emptyHint: '',
+    });
+    const items = [...target.querySelectorAll('[data-testid="message"]')];
+    const folded = items[1]!.querySelector<HTMLDetailsElement>('details[data-testid="reasoning"]');
+    expect(folded).not.toBeNull();
+    expect(folded!.open).toBe(false);
+    expect(folded!.querySelector('summary')?.textContent).toBe('Reasoning');
+    // Plain text, never HTML.
+    expect(folded!.textContent).toContain('Weighing <b>both</b> sides.');
+    expect(folded!.querySelector('b')).toBeNull();
+    expect(items[0]!.querySelector('[data-testid="reasoning"]')).toBeNull();
+    expect(items[2]!.querySelector('[data-testid="reasoning"]')).toBeNull();
   });
 
   it('copy button falls back to execCommand without navigator.clipboard', async () => {
@@ -134,5 +163,69 @@ describe('Composer', () => {
     const d = composer(async () => true, false);
     d.type('x');
     expect(d.target.querySelector<HTMLButtonElement>('[data-testid="send"]')!.disabled).toBe(true);
+  });
+});
+
+describe('StatusBar', () => {
+  function bar(lastRun: ReturnType<typeof initialState>['lastRun']) {
+    return render(StatusBar, { title: 'companion@backend-internal', connection: 'live', activity: 'idle', model: 'mock-model', lastRun });
+  }
+
+  it('shows the last run’s tokens and duration after a reset snapshot', () => {
+    const state = applyEvent(
+      initialState(),
+      snapshot(9, [msg('u9', 'user', 'q', 'r9'), msg('a9', 'assistant', 'a', 'r9')], {
+        reset: true,
+        reason: 'cursor_expired',
+        worker: {
+          last_run: { run_id: 'r9', state: 'completed', usage: { prompt_tokens: 1200, completion_tokens: 340 }, duration_ms: 2500 },
+        },
+      }),
+    ).state;
+    const target = bar(state.lastRun);
+    expect(target.querySelector('[data-testid="last-run"]')?.textContent?.trim()).toBe('1,200 in · 340 out · 2.5 s');
+  });
+
+  it('shows only what it knows, and nothing before any run', () => {
+    expect(bar(null).querySelector('[data-testid="last-run"]')).toBeNull();
+    cleanup?.();
+    const failed = bar({ run_id: 'r1', model: 'm', outcome: 'failed', duration_ms: 40 });
+    expect(failed.querySelector('[data-testid="last-run"]')?.textContent?.trim()).toBe('40 ms');
+  });
+});
+
+describe('provider notice', () => {
+  it('shows the server’s hint when the provider is not configured', () => {
+    const notice = providerNotice({
+      configured: false,
+      model: 'gpt-4o-mini',
+      hint: 'no API key for the provider: set OPENAI_API_KEY (or point OPENAI_BASE_URL at a local OpenAI-compatible server such as Ollama) and restart yoi',
+    });
+    expect(notice).not.toBeNull();
+    const target = render(Notices, { notices: [notice!] });
+    const shown = target.querySelector('[data-notice="provider"]')!;
+    expect(shown.getAttribute('role')).toBe('status');
+    expect(shown.textContent).toContain('No model provider is configured');
+    expect(shown.textContent).toContain('No API key for the provider: set OPENAI_API_KEY');
+    expect(shown.textContent).not.toContain('Sending now will say');
+  });
+
+  it('falls back to general words without a hint, and says nothing when configured', () => {
+    expect(providerNotice({ configured: false, model: 'm' })?.detail).toMatch(/OPENAI_API_KEY/);
+    expect(providerNotice({ configured: false, model: 'm', hint: '  ' })?.detail).toMatch(/Sending now will say/);
+    expect(providerNotice({ configured: true, model: 'm' })).toBeNull();
+  });
+
+  it('a send refused for want of a provider does not repeat the hint shown above', () => {
+    const error = { code: 'provider_unconfigured' as const, message: 'no API key for the provider: set OPENAI_API_KEY', retryable: false, typed: true };
+    const dismiss = () => {};
+    const beside = sendErrorNotice(error, true, dismiss);
+    expect(beside.title).toMatch(/No model provider/);
+    expect(beside.detail).toMatch(/still in the box/);
+    expect(beside.dismiss).toBe(dismiss);
+    // Without the provider notice (another worker), the server's words say what to set.
+    expect(sendErrorNotice(error, false, dismiss).detail).toBe('No API key for the provider: set OPENAI_API_KEY');
+    const busy = { code: 'busy' as const, message: 'x', retryable: true, typed: true };
+    expect(sendErrorNotice(busy, true, dismiss).detail).toMatch(/stop it first/);
   });
 });

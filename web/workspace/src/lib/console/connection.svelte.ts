@@ -84,7 +84,11 @@ export class ConsoleConnection {
   sending = $state(false);
   sendError = $state.raw<ConsoleError | null>(null);
   cancelError = $state.raw<ConsoleError | null>(null);
-  /** The Companion came back with a new identity (e.g. a server restart without its history). */
+  /**
+   * The Companion came back with a new identity. Rare: workers survive a server
+   * restart (same id, transcript and seq), so this is the fallback for a
+   * workspace whose saved workers were lost.
+   */
   companionReplaced = $state(false);
   /** The run a stop was asked for, until it ends. */
   cancelRequested = $state<string | null>(null);
@@ -423,7 +427,7 @@ export class ConsoleConnection {
       if (gen !== this.#generation) return;
       const err = toConsoleError(e);
       if (GONE.has(err.code) && this.#followsCompanion) {
-        // The Companion may have a new identity (a fresh workspace): find it again.
+        // The Companion may have a new identity (its saved state was lost): find it again.
         this.openCompanion();
         return;
       }

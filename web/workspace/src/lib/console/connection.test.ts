@@ -188,6 +188,34 @@ describe('connection', () => {
     expect(h.conn.connection).toBe('live');
   });
 
+  it('a server that restarted and kept the worker: resumes at the cursor, nothing replayed, same Companion', async () => {
+    let serverSeq = 0;
+    const h = await started(serverWith(() => serverSeq));
+    const s = h.lastWorkerSocket();
+    s.open();
+    s.send(snapshot(0, []));
+    const run = runEvents(1, 'r1', 'q', ['a']);
+    for (const e of run) s.send(e);
+    const before = h.conn.messages;
+    const lastRun = h.conn.lastRun;
+    s.drop();
+    serverSeq = run.length; // the worker's seq survived the restart
+    await h.fireTimers();
+    const again = h.lastWorkerSocket();
+    expect(again.url).toMatch(new RegExp(`/workers/${WORKER}/events\\?cursor=${run.length}$`));
+    again.open();
+    // Already caught up: live at once, without a snapshot.
+    expect(h.conn.connection).toBe('live');
+    expect(h.conn.messages).toBe(before);
+    expect(h.conn.lastRun).toBe(lastRun);
+    expect(h.conn.lastReset).toBeNull();
+    expect(h.conn.companionReplaced).toBe(false);
+    expect(h.conn.target).toEqual({ runtime_id: RUNTIME, worker_id: WORKER });
+    // And the next run continues the numbering.
+    for (const e of runEvents(run.length + 1, 'r2', 'again', ['b'])) again.send(e);
+    expect(h.conn.messages.map((m) => m.text)).toEqual(['q', 'a', 'again', 'b']);
+  });
+
   it('a server that restarted (cursor ahead) sends a reset snapshot that replaces the transcript', async () => {
     let serverSeq = 0;
     const h = await started(serverWith(() => serverSeq));

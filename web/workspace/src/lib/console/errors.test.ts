@@ -26,10 +26,10 @@ describe('errors in plain words', () => {
     expect(w.detail).toMatch(/stop/i);
   });
 
-  it('provider error carries the provider’s message', () => {
-    const w = describeError({ code: 'provider_error', message: 'mock error 500' });
+  it('provider error carries the provider’s message, as a sentence', () => {
+    const w = describeError({ code: 'provider_error', message: 'the provider answered 500: mock error 500' });
     expect(w.title).toMatch(/provider/i);
-    expect(w.detail).toContain('mock error 500');
+    expect(w.detail).toBe('The provider answered 500: mock error 500');
   });
 
   it('timeout says the provider did not answer in time', () => {
@@ -39,7 +39,7 @@ describe('errors in plain words', () => {
   it('provider not configured shows what to set (the server’s words)', () => {
     const w = describeError({ code: 'provider_unconfigured', message: 'set OPENAI_API_KEY for yoi serve' });
     expect(w.title).toMatch(/No model provider/);
-    expect(w.detail).toBe('set OPENAI_API_KEY for yoi serve');
+    expect(w.detail).toBe('Set OPENAI_API_KEY for yoi serve');
     expect(describeError({ code: 'provider_unconfigured', message: '' }).detail).toMatch(/API key/);
   });
 

@@ -32,16 +32,24 @@ export interface ErrorWords {
   detail: string;
 }
 
+/** A server's message as a sentence: trimmed, first letter capitalised. */
+export function sentence(text: string): string {
+  const t = text.trim();
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
 /** Plain words for an error of the contract or of the browser. */
 export function describeError(error: Pick<ConsoleError, 'code' | 'message'>): ErrorWords {
-  const said = error.message.trim();
+  // The server's own message (for a provider error: the provider's message only,
+  // e.g. "the provider answered 500: …"), shown as the detail.
+  const said = sentence(error.message);
   switch (error.code) {
     case 'busy':
       return { title: 'The worker is still answering.', detail: 'Wait for the answer to finish, or stop it first.' };
     case 'provider_error':
       return {
         title: 'The model provider answered with an error.',
-        detail: said ? `The provider said: ${said}` : '',
+        detail: said,
       };
     case 'timeout':
       return { title: 'The model provider did not answer in time.', detail: said };

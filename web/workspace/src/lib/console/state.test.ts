@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
-import { applyEvent, initialState, workerActivity, type ConsoleState } from './state';
+import { applyEvent, initialState, reasoningOf, workerActivity, type ConsoleState } from './state';
 import { ev, msg, runEvents, snapshot } from './testing/fixtures';
 
 function applyAll(state: ConsoleState, events: WorkerEvent[]): ConsoleState {
@@ -273,8 +273,99 @@ describe('snapshots', () => {
     expect(workerActivity(s, false)).toBe('error');
   });
 
+  it('a last run that failed before any text gets its failed placeholder back after a reload', () => {
+    const error = { code: 'provider_error' as const, message: 'the provider answered 500: mock error 500', retryable: true };
+    const s = applyEvent(
+      initialState(),
+      snapshot(9, [msg('u1', 'user', 'q', 'r1'), msg('a1', 'assistant', 'a', 'r1'), msg('u2', 'user', 'fail', 'r2')], {
+        worker: { last_run: { run_id: 'r2', state: 'failed', error } },
+      }),
+    ).state;
+    expect(s.messages.map((m) => [m.id, m.state])).toEqual([
+      ['u1', 'complete'],
+      ['a1', 'complete'],
+      ['u2', 'complete'],
+      ['local:r2', 'failed'],
+    ]);
+    expect(s.runErrors.r2).toEqual(error);
+    // Not when the transcript has the run's answer, nor for a completed run.
+    const kept = applyEvent(
+      initialState(),
+      snapshot(9, [msg('u2', 'user', 'fail', 'r2'), msg('a2', 'assistant', 'part', 'r2', 'failed')], {
+        worker: { last_run: { run_id: 'r2', state: 'failed', error } },
+      }),
+    ).state;
+    expect(kept.messages.map((m) => m.id)).toEqual(['u2', 'a2']);
+    const done = applyEvent(
+      initialState(),
+      snapshot(9, [msg('u2', 'user', 'q', 'r2')], { worker: { last_run: { run_id: 'r2', state: 'completed' } } }),
+    ).state;
+    expect(done.messages.map((m) => m.id)).toEqual(['u2']);
+  });
+
   it('a stopped worker in a snapshot is stopped', () => {
     const s = applyEvent(initialState(), snapshot(1, [], { worker: { status: 'stopped' } })).state;
     expect(s.stopped).toBe(true);
+  });
+});
+
+describe('from the server after a reload', () => {
+  it('a snapshot keeps the reasoning of its messages, so it survives a reload', () => {
+    const answer = { ...msg('a1', 'assistant', 'It is 4.', 'r1'), reasoning: 'Two and two make four.' };
+    const s = applyEvent(initialState(), snapshot(6, [msg('u1', 'user', '2+2?', 'r1'), answer, msg('u2', 'user', 'thanks', 'r2'), msg('a2', 'assistant', 'ok', 'r2')])).state;
+    expect(s.messages[1]!.reasoning).toBe('Two and two make four.');
+    expect(s.reasoning).toEqual({}); // nothing kept client-side: it came from the transcript
+    expect(reasoningOf(s.messages[1]!, s.reasoning)).toBe('Two and two make four.');
+    expect(reasoningOf(s.messages[3]!, s.reasoning)).toBe('');
+    expect(reasoningOf(s.messages[0]!, { r1: 'not for users' })).toBe('');
+    // A message without its own reasoning falls back to what this page kept of its run.
+    expect(reasoningOf(msg('a3', 'assistant', 'x', 'r3'), { r3: 'kept' })).toBe('kept');
+    // The message's own reasoning wins.
+    expect(reasoningOf(answer, { r1: 'stale' })).toBe('Two and two make four.');
+  });
+
+  it('the reasoning of a streaming message carries into the live run', () => {
+    const partial = { ...msg('a1', 'assistant', 'Hel', 'r1', 'streaming'), reasoning: 'hmm' };
+    // Without in_flight: the next delta takes the message over, reasoning and all.
+    let s = applyEvent(initialState(), snapshot(3, [msg('u1', 'user', 'q', 'r1'), partial], { worker: { status: 'running' } })).state;
+    s = applyEvent(s, ev(4, { type: 'assistant_delta', run_id: 'r1', text: 'lo' })).state;
+    expect(s.live).toMatchObject({ text: 'Hello', reasoning: 'hmm' });
+    // With in_flight that carries no reasoning of its own.
+    s = applyEvent(
+      initialState(),
+      snapshot(3, [msg('u1', 'user', 'q', 'r1'), partial], { in_flight: { run_id: 'r1', text: 'Hel' }, worker: { status: 'running' } }),
+    ).state;
+    expect(s.live).toMatchObject({ text: 'Hel', reasoning: 'hmm' });
+  });
+
+  it('a reset snapshot gives the last run’s tokens and duration from the server', () => {
+    const lastRun = {
+      run_id: 'r9',
+      state: 'completed' as const,
+      usage: { prompt_tokens: 1200, completion_tokens: 340 },
+      duration_ms: 2500,
+    };
+    // A fresh page (a reload): nothing seen, everything from the snapshot.
+    let s = applyEvent(initialState(), snapshot(9, [msg('u9', 'user', 'q', 'r9'), msg('a9', 'assistant', 'a', 'r9')], { worker: { last_run: lastRun } })).state;
+    expect(s.lastRun).toEqual({
+      run_id: 'r9',
+      model: 'mock-model',
+      outcome: 'completed',
+      usage: { prompt_tokens: 1200, completion_tokens: 340 },
+      duration_ms: 2500,
+    });
+    // A page that saw the run itself: the server's numbers win after a reset.
+    s = applyAll(synced(0), runEvents(1, 'r9', 'q', ['a']));
+    expect(s.lastRun?.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5 });
+    s = applyEvent(s, snapshot(20, s.messages as never, { reset: true, reason: 'cursor_expired', worker: { last_run: lastRun } })).state;
+    expect(s.lastRun).toMatchObject({ usage: { prompt_tokens: 1200, completion_tokens: 340 }, duration_ms: 2500 });
+    expect(s.lastReset).toBe('cursor_expired');
+    // A failed last run has no usage; its error still shows.
+    s = applyEvent(
+      initialState(),
+      snapshot(3, [], { worker: { last_run: { run_id: 'r1', state: 'failed', error: { code: 'provider_error', message: 'the provider answered 500: mock error 500', retryable: true }, duration_ms: 40 } } }),
+    ).state;
+    expect(s.lastRun).toMatchObject({ outcome: 'failed', duration_ms: 40 });
+    expect(s.lastRun?.usage).toBeUndefined();
   });
 });

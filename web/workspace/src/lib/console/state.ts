@@ -58,7 +58,11 @@ export interface ConsoleState {
   messages: readonly Message[];
   live: LiveRun | null;
   lastRun: RunRecord | null;
-  /** Reasoning of finished runs, kept client-side (a `Message` carries none). */
+  /**
+   * Reasoning of runs that finished while this page watched, by `run_id`: the
+   * fallback for a message that arrives without its own `reasoning` (see
+   * `reasoningOf`).
+   */
   reasoning: Readonly<Record<string, string>>;
   /** Why each failed run failed, to show beside its message. */
   runErrors: Readonly<Record<string, ApiError>>;
@@ -125,15 +129,17 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
   if (inFlight) {
     // The transcript may already hold the run's assistant message (state
     // `streaming`, same partial text): it is shown once, as the live run.
-    messages = messages.filter((m) => !isStreamingAssistantOf(m, inFlight.run_id));
+    const shownLive = messages.find((m) => isStreamingAssistantOf(m, inFlight.run_id));
+    messages = messages.filter((m) => m !== shownLive);
     live = {
       run_id: inFlight.run_id,
       text: inFlight.text,
-      reasoning: inFlight.reasoning ?? '',
+      reasoning: inFlight.reasoning ?? shownLive?.reasoning ?? '',
       model: state.live?.run_id === inFlight.run_id ? state.live.model : event.worker.profile.model,
     };
   }
   const lastRun = lastRunFromWorker(state.lastRun, event.worker);
+  if (lastRun && live?.run_id !== lastRun.run_id) messages = withEndedRunShown(messages, lastRun, event.at);
   return {
     ...state,
     seq: event.seq,
@@ -150,6 +156,39 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
   };
 }
 
+/**
+ * A last run that failed or was stopped before any text has no assistant message
+ * in the transcript; as when the page watched it end (`finishRun`), a local
+ * placeholder after its question carries the marker and the reason.
+ */
+function withEndedRunShown(messages: readonly Message[], lastRun: RunRecord, at: string): readonly Message[] {
+  if (lastRun.outcome !== 'failed' && lastRun.outcome !== 'cancelled') return messages;
+  if (assistantIndexOf(messages, lastRun.run_id) >= 0) return messages;
+  let question = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'user' && m.run_id === lastRun.run_id) {
+      question = i;
+      break;
+    }
+  }
+  if (question < 0) return messages;
+  const next = messages.slice();
+  next.splice(question + 1, 0, localPlaceholder(lastRun.run_id, '', lastRun.outcome, at));
+  return next;
+}
+
+function localPlaceholder(runId: string, text: string, outcome: RunOutcome, at: string): Message {
+  return {
+    id: LOCAL_ID_PREFIX + runId,
+    role: 'assistant',
+    text,
+    at,
+    run_id: runId,
+    state: outcome === 'completed' ? 'complete' : outcome === 'failed' ? 'failed' : 'cancelled',
+  };
+}
+
 function lastRunFromWorker(previous: RunRecord | null, worker: WorkerDetail): RunRecord | null {
   const last = worker.last_run;
   if (!last) return previous;
@@ -159,8 +198,11 @@ function lastRunFromWorker(previous: RunRecord | null, worker: WorkerDetail): Ru
     model: same?.model ?? worker.profile.model,
     outcome: last.state,
   };
-  if (same?.usage) record.usage = same.usage;
-  if (same?.duration_ms !== undefined) record.duration_ms = same.duration_ms;
+  // The server's own numbers (kept across its restarts) win over what this page saw.
+  const usage = last.usage ?? same?.usage;
+  if (usage) record.usage = usage;
+  const duration = last.duration_ms ?? same?.duration_ms;
+  if (duration !== undefined) record.duration_ms = duration;
   const error = last.error ?? same?.error;
   if (error) record.error = error;
   return record;
@@ -290,7 +332,7 @@ function ensureLive(state: ConsoleState, runId: string): ConsoleState {
     live: {
       run_id: runId,
       text: seeded?.text ?? '',
-      reasoning: '',
+      reasoning: seeded?.reasoning ?? '',
       model: base.lastRun?.run_id === runId ? base.lastRun.model : null,
     },
   };
@@ -319,15 +361,16 @@ function finishRun(state: ConsoleState, runId: string, outcome: RunOutcome, at: 
   if (assistantIndexOf(settled.messages, runId) >= 0) return settled;
   const text = live?.text ?? '';
   if (outcome === 'completed' && text === '') return settled;
-  const placeholder: Message = {
-    id: LOCAL_ID_PREFIX + runId,
-    role: 'assistant',
-    text,
-    at,
-    run_id: runId,
-    state: outcome === 'completed' ? 'complete' : outcome === 'failed' ? 'failed' : 'cancelled',
-  };
-  return { ...settled, messages: [...settled.messages, placeholder] };
+  return { ...settled, messages: [...settled.messages, localPlaceholder(runId, text, outcome, at)] };
+}
+
+/**
+ * The reasoning to show folded above an assistant message: its own (from the
+ * transcript, so it survives a reload), else what this page kept of its run.
+ */
+export function reasoningOf(message: Message, kept: Readonly<Record<string, string>>): string {
+  if (message.role !== 'assistant') return '';
+  return message.reasoning || kept[message.run_id] || '';
 }
 
 /** Replaces the message with the same id, or appends it. */
