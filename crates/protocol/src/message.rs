@@ -37,4 +37,9 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub reasoning: Option<String>,
+    /// Why the run failed, on the assistant message of a failed run
+    /// (an addition to the contract's `Message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<crate::ApiError>,
 }

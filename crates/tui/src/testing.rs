@@ -52,6 +52,7 @@ pub fn message(role: Role, run_id: RunId, text: &str, state: MessageState) -> Me
         run_id,
         state,
         reasoning: None,
+        error: None,
     }
 }
 

@@ -274,6 +274,7 @@ mod tests {
             run_id,
             state,
             reasoning: None,
+            error: None,
         }
     }
 

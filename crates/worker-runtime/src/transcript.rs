@@ -78,6 +78,7 @@ mod tests {
             run_id: RunId::new(),
             state: MessageState::Complete,
             reasoning: None,
+            error: None,
         }
     }
 

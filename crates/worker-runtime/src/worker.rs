@@ -338,40 +338,44 @@ impl WorkerCore {
         let run_id = run.run_id;
         let reasoning = (!run.reasoning.is_empty()).then(|| run.reasoning.clone());
         let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        // A completed run always has an assistant message; a broken one keeps
-        // whatever text it streamed.
-        let message = if run.assistant_started || matches!(outcome, RunEnd::Completed) {
-            let text = run.text.clone();
-            let message = if run.assistant_started {
-                self.transcript.get_mut(run.assistant_id).map(|m| {
-                    m.state = final_state;
-                    m.text = text;
-                    m.reasoning = reasoning.clone();
-                    m.clone()
-                })
-            } else {
+        // Every run ends with its assistant message, so that the transcript
+        // shows how each run ended; a broken run keeps the text it streamed.
+        let error = match &outcome {
+            RunEnd::Failed(e) => Some(e.clone()),
+            _ => None,
+        };
+        let updated = if run.assistant_started {
+            self.transcript.get_mut(run.assistant_id).map(|m| {
+                m.state = final_state;
+                m.text = run.text.clone();
+                m.reasoning = reasoning.clone();
+                m.error = error.clone();
+                m.clone()
+            })
+        } else {
+            None
+        };
+        let message = match updated {
+            Some(m) => m,
+            None => {
                 let m = Message {
                     id: run.assistant_id,
                     role: Role::Assistant,
-                    text,
+                    text: run.text.clone(),
                     at: Timestamp::now(),
                     run_id,
                     state: final_state,
                     reasoning: reasoning.clone(),
+                    error,
                 };
                 self.transcript.push(m.clone());
-                Some(m)
-            };
-            if let Some(m) = &message {
-                self.emit(EventKind::AssistantMessage {
-                    run_id,
-                    message: m.clone(),
-                });
+                m
             }
-            message
-        } else {
-            None
         };
+        self.emit(EventKind::AssistantMessage {
+            run_id,
+            message: message.clone(),
+        });
         let usage = run.usage.unwrap_or_default();
         self.usage.runs += 1;
         self.usage.prompt_tokens += usage.prompt_tokens;
@@ -390,18 +394,15 @@ impl WorkerCore {
                     usage: Some(usage),
                     duration_ms: Some(duration_ms),
                 });
-                match message {
-                    Some(message) => Ok(RunOutcome {
-                        run_id,
-                        message,
-                        usage: Usage {
-                            runs: 1,
-                            prompt_tokens: usage.prompt_tokens,
-                            completion_tokens: usage.completion_tokens,
-                        },
-                    }),
-                    None => Err(ApiError::new(ErrorCode::Internal, "the answer was lost")),
-                }
+                Ok(RunOutcome {
+                    run_id,
+                    message,
+                    usage: Usage {
+                        runs: 1,
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                    },
+                })
             }
             RunEnd::Failed(error) => {
                 self.emit(EventKind::RunFailed {
@@ -612,6 +613,7 @@ fn start_run(
         run_id,
         state: MessageState::Complete,
         reasoning: None,
+        error: None,
     };
     let profile = core.profile.clone();
     // The request is the system prompt, the history, then this message.
@@ -689,6 +691,7 @@ fn on_run_item(state: &WorkerState, run_id: RunId, item: RunItem) {
                     run_id,
                     state: MessageState::Streaming,
                     reasoning: None,
+                    error: None,
                 });
             }
             core.emit(EventKind::AssistantDelta { run_id, text });

@@ -384,13 +384,20 @@ async fn an_unreachable_provider_is_a_provider_error_without_its_url() {
 
 #[tokio::test]
 async fn a_hanging_provider_hits_the_first_token_timeout() {
-    let (frames, ..) = failed_run(Reply::hang(), |c| {
+    let (frames, rt, w) = failed_run(Reply::hang(), |c| {
         c.provider.first_token_timeout = Duration::from_millis(300);
     })
     .await;
     let err = run_error(&frames);
     assert_eq!(err.code, ErrorCode::Timeout);
     assert!(err.retryable);
+    // The transcript shows how the run ended, even with no text streamed.
+    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    assert_eq!(
+        (last.role, last.state, last.text.as_str()),
+        (Role::Assistant, MessageState::Failed, "")
+    );
+    assert_eq!(last.error.unwrap().code, ErrorCode::Timeout);
 }
 
 #[tokio::test]
@@ -426,7 +433,11 @@ async fn reasoning_deltas_become_reasoning_events() {
         .collect();
     assert_eq!(reasoning, "thinking");
     let answer = rt.transcript(w, 1).await.unwrap().messages.pop().unwrap();
-    assert_eq!(answer.reasoning.as_deref(), Some("thinking"), "the transcript keeps the reasoning");
+    assert_eq!(
+        answer.reasoning.as_deref(),
+        Some("thinking"),
+        "the transcript keeps the reasoning"
+    );
     let k = kinds(&frames);
     let first_reasoning = k.iter().position(|k| *k == "reasoning_delta").unwrap();
     let first_text = k.iter().position(|k| *k == "assistant_delta").unwrap();
