@@ -2,12 +2,19 @@
 //! overridden by environment variables, overridden by command-line flags.
 //! The API key and the server token are only ever read from the environment
 //! variables the configuration names.
+//!
+//! `[[runtimes]]` adds runtimes in other processes: `kind = "remote"` (a
+//! `yoi runtime serve` elsewhere, with `url` and the variable holding its
+//! token in `token_env`) and `kind = "local"` (a child process the backend
+//! starts and supervises). `yoi runtime serve` itself is configured by its
+//! flags and the same provider variables as `yoi serve` ([`load_runtime`]).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use runtime_registry::remote::Url;
 use serde::Deserialize;
 use worker_runtime::config::{
     DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT, DEFAULT_MODEL,
@@ -18,6 +25,11 @@ use yoi_protocol::RuntimeId;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
 pub const DEFAULT_TOKEN_ENV: &str = "YOI_TOKEN";
+/// The variable holding a runtime's token, for `yoi runtime serve --token-env`
+/// and `token_env` of a remote `[[runtimes]]` entry.
+pub const DEFAULT_RUNTIME_TOKEN_ENV: &str = "YOI_RUNTIME_TOKEN";
+/// `--runtime-id` of `yoi runtime serve` when none is given.
+pub const DEFAULT_RUNTIME_ID: &str = "runtime";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,6 +45,10 @@ pub enum ConfigError {
         "refusing to listen on {0} without a token: set {1} to a long random string (clients then send Authorization: Bearer <token>), or bind to 127.0.0.1"
     )]
     TokenRequired(SocketAddr, String),
+    #[error(
+        "refusing to serve a runtime on TCP without a token: set {0} to a long random string (the backend sends it as Authorization: Bearer <token>), or serve on a Unix socket with --unix"
+    )]
+    RuntimeTokenRequired(String),
 }
 
 /// `yoi.toml`.
@@ -58,8 +74,7 @@ pub struct FileProvider {
     pub run_timeout_ms: Option<u64>,
 }
 
-/// `[[runtimes]]`: runtimes in other processes. Parsed and checked now so that
-/// a file written for a later version fails loudly rather than silently.
+/// `[[runtimes]]`: a runtime in another process.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRuntime {
@@ -70,6 +85,29 @@ pub struct FileRuntime {
     pub display_name: Option<String>,
 }
 
+/// A runtime in another process, checked.
+pub enum RuntimeEntry {
+    /// `yoi runtime serve --bind` elsewhere.
+    Remote {
+        id: RuntimeId,
+        display_name: String,
+        url: Url,
+        token: String,
+    },
+    /// A child process on a Unix socket, started and supervised by the backend.
+    Local { id: RuntimeId, display_name: String },
+}
+
+impl std::fmt::Debug for RuntimeEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL and the token stay out of logs.
+        match self {
+            RuntimeEntry::Remote { id, .. } => write!(f, "Remote({id})"),
+            RuntimeEntry::Local { id, .. } => write!(f, "Local({id})"),
+        }
+    }
+}
+
 /// Everything `yoi serve` runs with.
 #[derive(Debug)]
 pub struct ServeConfig {
@@ -77,6 +115,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     pub token_env: String,
     pub runtime: RuntimeConfig,
+    pub workspace: PathBuf,
+    pub runtimes: Vec<RuntimeEntry>,
 }
 
 /// Flags of `yoi serve`.
@@ -207,71 +247,12 @@ pub fn resolve(
         return Err(ConfigError::TokenRequired(bind, token_env));
     }
 
-    let base_url = non_empty(env, "OPENAI_BASE_URL")
-        .or(file.provider.base_url)
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(ConfigError::Value {
-            key: "provider.base_url",
-            why: "must start with http:// or https://".to_owned(),
-        });
-    }
-    let api_key_env = env_name(
-        "provider.api_key_env",
-        file.provider
-            .api_key_env
-            .as_deref()
-            .unwrap_or(DEFAULT_API_KEY_ENV),
-    )?;
-    let model = non_empty(env, "YOI_MODEL")
-        .or(file.provider.model)
-        .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
-    if model.trim().is_empty() || model.len() > 200 {
-        return Err(ConfigError::Value {
-            key: "provider.model",
-            why: "must be 1 to 200 characters".to_owned(),
-        });
-    }
-    let provider = ProviderConfig {
-        api_key: non_empty(env, &api_key_env),
-        api_key_env,
-        base_url,
-        model,
-        first_token_timeout: timeout(
-            "provider.first_token_timeout_ms",
-            file.provider.first_token_timeout_ms,
-            non_empty(env, "YOI_FIRST_TOKEN_TIMEOUT_MS"),
-            DEFAULT_FIRST_TOKEN_TIMEOUT,
-        )?,
-        run_timeout: timeout(
-            "provider.run_timeout_ms",
-            file.provider.run_timeout_ms,
-            non_empty(env, "YOI_RUN_TIMEOUT_MS"),
-            DEFAULT_RUN_TIMEOUT,
-        )?,
-    };
-
-    for rt in &file.runtimes {
-        RuntimeId::parse(&rt.id).map_err(|e| ConfigError::Value {
-            key: "runtimes.id",
-            why: e.to_string(),
-        })?;
-        return Err(ConfigError::Value {
-            key: "runtimes",
-            why: format!(
-                "runtime `{}` of kind `{}`: runtimes in other processes are not supported by this version yet",
-                rt.id, rt.kind
-            ),
-        });
-    }
+    let provider = provider_config(file.provider, env)?;
+    let runtimes = runtime_entries(&file.runtimes, env)?;
 
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
     runtime.provider = provider;
-    runtime.workspace_name = workspace
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "workspace".to_owned());
+    runtime.workspace_name = workspace_name(workspace);
     if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
         runtime.language = lang;
     }
@@ -283,7 +264,244 @@ pub fn resolve(
         token,
         token_env,
         runtime,
+        workspace: workspace.to_path_buf(),
+        runtimes,
     })
+}
+
+/// The provider: `[provider]` of the file, overridden by the environment.
+fn provider_config(
+    file: FileProvider,
+    env: &HashMap<String, String>,
+) -> Result<ProviderConfig, ConfigError> {
+    let base_url = non_empty(env, "OPENAI_BASE_URL")
+        .or(file.base_url)
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::Value {
+            key: "provider.base_url",
+            why: "must start with http:// or https://".to_owned(),
+        });
+    }
+    let api_key_env = env_name(
+        "provider.api_key_env",
+        file.api_key_env.as_deref().unwrap_or(DEFAULT_API_KEY_ENV),
+    )?;
+    let model = non_empty(env, "YOI_MODEL")
+        .or(file.model)
+        .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
+    if model.trim().is_empty() || model.len() > 200 {
+        return Err(ConfigError::Value {
+            key: "provider.model",
+            why: "must be 1 to 200 characters".to_owned(),
+        });
+    }
+    Ok(ProviderConfig {
+        api_key: non_empty(env, &api_key_env),
+        api_key_env,
+        base_url,
+        model,
+        first_token_timeout: timeout(
+            "provider.first_token_timeout_ms",
+            file.first_token_timeout_ms,
+            non_empty(env, "YOI_FIRST_TOKEN_TIMEOUT_MS"),
+            DEFAULT_FIRST_TOKEN_TIMEOUT,
+        )?,
+        run_timeout: timeout(
+            "provider.run_timeout_ms",
+            file.run_timeout_ms,
+            non_empty(env, "YOI_RUN_TIMEOUT_MS"),
+            DEFAULT_RUN_TIMEOUT,
+        )?,
+    })
+}
+
+fn runtime_entries(
+    entries: &[FileRuntime],
+    env: &HashMap<String, String>,
+) -> Result<Vec<RuntimeEntry>, ConfigError> {
+    let mut out: Vec<RuntimeEntry> = Vec::new();
+    let mut seen = vec![RuntimeId::backend_internal()];
+    for rt in entries {
+        let id = RuntimeId::parse(&rt.id).map_err(|e| ConfigError::Value {
+            key: "runtimes.id",
+            why: e.to_string(),
+        })?;
+        if seen.contains(&id) {
+            return Err(ConfigError::Value {
+                key: "runtimes.id",
+                why: format!("runtime `{id}` is named twice (or takes the backend's own id)"),
+            });
+        }
+        seen.push(id.clone());
+        let display_name = match rt.display_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() && name.chars().count() <= 64 => name.to_owned(),
+            Some(_) => {
+                return Err(ConfigError::Value {
+                    key: "runtimes.display_name",
+                    why: format!("runtime `{id}`: must be 1 to 64 characters"),
+                })
+            }
+            None => id.to_string(),
+        };
+        match rt.kind.as_str() {
+            "remote" => {
+                let raw = rt.url.as_deref().ok_or_else(|| ConfigError::Value {
+                    key: "runtimes.url",
+                    why: format!("remote runtime `{id}` needs a url such as http://gpu-box:7761"),
+                })?;
+                // The URL is not repeated in messages: it may be private.
+                let url = Url::parse(raw)
+                    .ok()
+                    .filter(|u| {
+                        matches!(u.scheme(), "http" | "https")
+                            && u.host_str().is_some()
+                            && u.username().is_empty()
+                            && u.password().is_none()
+                            && u.query().is_none()
+                            && u.fragment().is_none()
+                    })
+                    .ok_or_else(|| ConfigError::Value {
+                        key: "runtimes.url",
+                        why: format!(
+                            "the url of runtime `{id}` must be http:// or https://, host and port, with no user, query or fragment"
+                        ),
+                    })?;
+                let token_env = env_name(
+                    "runtimes.token_env",
+                    rt.token_env.as_deref().unwrap_or(DEFAULT_RUNTIME_TOKEN_ENV),
+                )?;
+                let token = non_empty(env, &token_env).ok_or_else(|| ConfigError::Value {
+                    key: "runtimes.token_env",
+                    why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
+                })?;
+                out.push(RuntimeEntry::Remote {
+                    id,
+                    display_name,
+                    url,
+                    token,
+                });
+            }
+            "local" => {
+                if rt.url.is_some() || rt.token_env.is_some() {
+                    return Err(ConfigError::Value {
+                        key: "runtimes",
+                        why: format!(
+                            "local runtime `{id}` takes no url or token_env: the backend starts it on a private Unix socket"
+                        ),
+                    });
+                }
+                out.push(RuntimeEntry::Local { id, display_name });
+            }
+            other => {
+                return Err(ConfigError::Value {
+                    key: "runtimes.kind",
+                    why: format!(
+                        "runtime `{id}` has kind `{}`; expected \"remote\" or \"local\"",
+                        other.chars().take(20).collect::<String>()
+                    ),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where `yoi runtime serve` listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// Flags of `yoi runtime serve`.
+#[derive(Debug, Default)]
+pub struct RuntimeFlags {
+    pub bind: Option<String>,
+    pub unix: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub runtime_id: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Everything `yoi runtime serve` runs with.
+#[derive(Debug)]
+pub struct RuntimeServeConfig {
+    pub listen: Listen,
+    /// Required on TCP; a Unix socket is guarded by its permissions instead.
+    pub token: Option<String>,
+    pub runtime: RuntimeConfig,
+}
+
+/// `yoi runtime serve`: the flags, and the provider from the environment.
+/// The workspace is the current directory (its name and `prompts/`).
+pub fn load_runtime(
+    flags: &RuntimeFlags,
+    env: &HashMap<String, String>,
+) -> Result<RuntimeServeConfig, ConfigError> {
+    let workspace = std::env::current_dir().map_err(|_| ConfigError::NoWorkspace)?;
+    resolve_runtime(&workspace, flags, env)
+}
+
+pub fn resolve_runtime(
+    workspace: &Path,
+    flags: &RuntimeFlags,
+    env: &HashMap<String, String>,
+) -> Result<RuntimeServeConfig, ConfigError> {
+    let listen = match (&flags.bind, &flags.unix) {
+        (Some(bind), None) => Listen::Tcp(parse_bind(bind)?),
+        (None, Some(path)) => Listen::Unix(path.clone()),
+        _ => {
+            return Err(ConfigError::Value {
+                key: "listen",
+                why: "give exactly one of --bind ADDR or --unix PATH".to_owned(),
+            })
+        }
+    };
+    let token_env = env_name(
+        "token_env",
+        flags
+            .token_env
+            .as_deref()
+            .unwrap_or(DEFAULT_RUNTIME_TOKEN_ENV),
+    )?;
+    let token = match listen {
+        Listen::Tcp(_) => {
+            let token = non_empty(env, &token_env)
+                .ok_or(ConfigError::RuntimeTokenRequired(token_env.clone()))?;
+            if token.len() < 8 {
+                return Err(ConfigError::Value {
+                    key: "token",
+                    why: format!("the token in {token_env} is shorter than 8 characters"),
+                });
+            }
+            Some(token)
+        }
+        Listen::Unix(_) => None,
+    };
+    let runtime_id = RuntimeId::parse(flags.runtime_id.as_deref().unwrap_or(DEFAULT_RUNTIME_ID))
+        .map_err(|e| ConfigError::Value {
+            key: "runtime_id",
+            why: e.to_string(),
+        })?;
+    let mut runtime = RuntimeConfig::new(runtime_id.clone(), runtime_id.as_str());
+    runtime.provider = provider_config(FileProvider::default(), env)?;
+    runtime.workspace_name = workspace_name(workspace);
+    runtime.prompts_dir = Some(workspace.join("prompts"));
+    runtime.state_dir = flags.state_dir.clone();
+    Ok(RuntimeServeConfig {
+        listen,
+        token,
+        runtime,
+    })
+}
+
+fn workspace_name(workspace: &Path) -> String {
+    workspace
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "workspace".to_owned())
 }
 
 #[cfg(test)]
@@ -423,5 +641,148 @@ mod tests {
     fn unknown_keys_in_the_file_are_refused() {
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
         assert!(toml::from_str::<FileConfig>("[provider]\nmodle = \"x\"").is_err());
+    }
+
+    const RUNTIMES: &str = r#"
+        [[runtimes]]
+        id = "gpu"
+        kind = "remote"
+        url = "http://10.0.0.5:7761"
+        token_env = "GPU_TOKEN"
+
+        [[runtimes]]
+        id = "near"
+        kind = "local"
+        display_name = "This machine"
+    "#;
+
+    #[test]
+    fn runtimes_are_read_with_their_tokens_from_the_environment() {
+        let c = resolve(
+            &ws(),
+            file(RUNTIMES),
+            &ServeFlags::default(),
+            &env(&[("GPU_TOKEN", "gpu-token-123")]),
+        )
+        .unwrap();
+        assert_eq!(c.runtimes.len(), 2);
+        match &c.runtimes[0] {
+            RuntimeEntry::Remote {
+                id,
+                display_name,
+                url,
+                token,
+            } => {
+                assert_eq!(id.as_str(), "gpu");
+                assert_eq!(display_name, "gpu");
+                assert_eq!(url.as_str(), "http://10.0.0.5:7761/");
+                assert_eq!(token, "gpu-token-123");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match &c.runtimes[1] {
+            RuntimeEntry::Local { id, display_name } => {
+                assert_eq!(id.as_str(), "near");
+                assert_eq!(display_name, "This machine");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Neither the URL nor the token shows when the configuration is printed.
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("10.0.0.5") && !printed.contains("gpu-token-123"));
+    }
+
+    /// A `yoi.toml`, its environment, and the key its error must name.
+    type BadCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+    #[test]
+    fn bad_runtimes_are_named_without_repeating_their_url() {
+        let cases: Vec<BadCase> = vec![
+            (RUNTIMES, &[], "runtimes.token_env"),
+            (
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"",
+                &[],
+                "runtimes.url",
+            ),
+            (
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"ftp://secret-host:1\"",
+                &[("YOI_RUNTIME_TOKEN", "t-12345678")],
+                "runtimes.url",
+            ),
+            (
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"http://me:pw@secret-host:1\"",
+                &[("YOI_RUNTIME_TOKEN", "t-12345678")],
+                "runtimes.url",
+            ),
+            (
+                "[[runtimes]]\nid = \"near\"\nkind = \"local\"\nurl = \"http://secret-host:1\"",
+                &[],
+                "runtimes",
+            ),
+            ("[[runtimes]]\nid = \"x\"\nkind = \"cloud\"", &[], "runtimes.kind"),
+            ("[[runtimes]]\nid = \"Bad Id\"\nkind = \"local\"", &[], "runtimes.id"),
+            (
+                "[[runtimes]]\nid = \"backend-internal\"\nkind = \"local\"",
+                &[],
+                "runtimes.id",
+            ),
+            (
+                "[[runtimes]]\nid = \"a\"\nkind = \"local\"\n[[runtimes]]\nid = \"a\"\nkind = \"local\"",
+                &[],
+                "runtimes.id",
+            ),
+        ];
+        for (text, vars, key) in cases {
+            let err = resolve(&ws(), file(text), &ServeFlags::default(), &env(vars)).unwrap_err();
+            let message = err.to_string();
+            assert!(message.starts_with(key), "{key}: {message}");
+            assert!(!message.contains("secret-host"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_runtime_on_tcp_needs_a_token_and_a_unix_socket_does_not() {
+        let tcp = RuntimeFlags {
+            bind: Some("0.0.0.0:7761".into()),
+            ..RuntimeFlags::default()
+        };
+        let err = resolve_runtime(&ws(), &tcp, &env(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::RuntimeTokenRequired(_)));
+        assert!(err.to_string().contains("YOI_RUNTIME_TOKEN"));
+        let err =
+            resolve_runtime(&ws(), &tcp, &env(&[("YOI_RUNTIME_TOKEN", "short")])).unwrap_err();
+        assert!(err.to_string().starts_with("token"));
+        let c = resolve_runtime(
+            &ws(),
+            &RuntimeFlags {
+                token_env: Some("GPU_TOKEN".into()),
+                runtime_id: Some("gpu".into()),
+                ..tcp
+            },
+            &env(&[
+                ("GPU_TOKEN", "gpu-token-123"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+                ("YOI_MODEL", "llama"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, Listen::Tcp("0.0.0.0:7761".parse().unwrap()));
+        assert_eq!(c.token.as_deref(), Some("gpu-token-123"));
+        assert_eq!(c.runtime.runtime_id.as_str(), "gpu");
+        assert_eq!(c.runtime.provider.model, "llama");
+        assert_eq!(c.runtime.provider.base_url, "http://127.0.0.1:11434/v1");
+
+        let unix = RuntimeFlags {
+            unix: Some("/run/yoi/rt.sock".into()),
+            ..RuntimeFlags::default()
+        };
+        let c =
+            resolve_runtime(&ws(), &unix, &env(&[("YOI_RUNTIME_TOKEN", "ignored-here")])).unwrap();
+        assert_eq!(c.listen, Listen::Unix("/run/yoi/rt.sock".into()));
+        assert!(c.token.is_none());
+        assert_eq!(c.runtime.runtime_id.as_str(), DEFAULT_RUNTIME_ID);
+
+        let neither = resolve_runtime(&ws(), &RuntimeFlags::default(), &env(&[])).unwrap_err();
+        assert!(neither.to_string().starts_with("listen"));
     }
 }

@@ -1,15 +1,23 @@
 //! `yoi`: the one binary. `yoi serve` runs the backend with the web console;
-//! `yoi tui` opens the terminal console against a running backend.
+//! `yoi tui` opens the terminal console against a running backend;
+//! `yoi runtime serve` runs a runtime of its own, on TCP for a backend on
+//! another machine or on a Unix socket (how a backend runs a local runtime).
 
 mod config;
+mod unix_socket;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use runtime_registry::{
+    start_local, Endpoint, LocalConfig, RemoteConfig, RemoteRuntime, RuntimeHandle, Timing,
+};
 use tracing_subscriber::EnvFilter;
-use yoi_protocol::{RuntimeId, WorkerRef};
+use worker_runtime::server::ServerOptions;
+use worker_runtime::Runtime;
+use yoi_protocol::{RuntimeId, RuntimeKind, WorkerRef};
 use yoi_workspace_server::{Access, Backend};
 
 #[derive(Parser)]
@@ -29,6 +37,38 @@ enum Command {
     Serve(ServeArgs),
     /// Open the terminal console of a running backend.
     Tui(TuiArgs),
+    /// A runtime in a process of its own, for a backend to register.
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
+}
+
+#[derive(Subcommand)]
+enum RuntimeCommand {
+    /// Serve the runtime's /v1 routes and event sockets on TCP or a Unix socket.
+    Serve(RuntimeServeArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("listen").required(true).args(["bind", "unix"])))]
+struct RuntimeServeArgs {
+    /// TCP address to listen on, e.g. 0.0.0.0:7761 (a token is then required).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Unix socket to listen on (created owner-only).
+    #[arg(long)]
+    unix: Option<PathBuf>,
+    /// The variable holding the bearer token (default YOI_RUNTIME_TOKEN).
+    #[arg(long)]
+    token_env: Option<String>,
+    /// The runtime's id (default `runtime`); best the id the backend registers it under.
+    #[arg(long)]
+    runtime_id: Option<String>,
+    /// Where Workers are saved to survive a restart (default: kept in memory only).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Shut down when stdin closes (how a backend's local runtime follows its parent).
+    #[arg(long, hide = true)]
+    exit_with_stdin: bool,
 }
 
 #[derive(Args)]
@@ -72,6 +112,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Tui(args) => runtime.block_on(tui(args)),
+        Command::Runtime(RuntimeCommand::Serve(args)) => runtime.block_on(runtime_serve(args)),
     }
 }
 
@@ -91,7 +132,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         bind: args.bind,
         config: args.config,
     };
-    let config = match config::load(&flags, &env) {
+    let mut config = match config::load(&flags, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("yoi: configuration error: {e}");
@@ -105,6 +146,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let runtimes = std::mem::take(&mut config.runtimes);
+    let local_env = local_runtime_env(&config);
+    let workspace = config.workspace.clone();
     let backend = match Backend::start(config.runtime).await {
         Ok(b) => b,
         Err(e) => {
@@ -112,6 +156,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for entry in runtimes {
+        if let Err(e) = register_runtime(&backend, entry, &workspace, &local_env).await {
+            eprintln!("yoi: {e}");
+            backend.registry.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    }
     let addr = listener.local_addr().unwrap_or(config.bind);
     let shown = if addr.ip().is_unspecified() {
         format!("http://127.0.0.1:{}/", addr.port())
@@ -148,6 +199,209 @@ async fn serve(args: ServeArgs) -> ExitCode {
             eprintln!("yoi: server error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What a local runtime's child process is told: the backend's resolved
+/// provider, and none of the backend's or other runtimes' tokens.
+struct LocalEnv {
+    set: Vec<(String, String)>,
+    remove: Vec<String>,
+}
+
+fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
+    let provider = &config.runtime.provider;
+    let mut set = vec![
+        ("OPENAI_BASE_URL".to_owned(), provider.base_url.clone()),
+        ("YOI_MODEL".to_owned(), provider.model.clone()),
+        (
+            "YOI_FIRST_TOKEN_TIMEOUT_MS".to_owned(),
+            provider.first_token_timeout.as_millis().to_string(),
+        ),
+        (
+            "YOI_RUN_TIMEOUT_MS".to_owned(),
+            provider.run_timeout.as_millis().to_string(),
+        ),
+    ];
+    let mut remove = vec![
+        config.token_env.clone(),
+        config::DEFAULT_RUNTIME_TOKEN_ENV.to_owned(),
+    ];
+    // The child reads the key from the default variable.
+    match &provider.api_key {
+        Some(key) => set.push((
+            worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned(),
+            key.clone(),
+        )),
+        None => remove.push(worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned()),
+    }
+    LocalEnv { set, remove }
+}
+
+async fn register_runtime(
+    backend: &Backend,
+    entry: config::RuntimeEntry,
+    workspace: &std::path::Path,
+    local_env: &LocalEnv,
+) -> Result<(), String> {
+    let handle = match entry {
+        config::RuntimeEntry::Remote {
+            id,
+            display_name,
+            url,
+            token,
+        } => {
+            tracing::info!(runtime = %id, "registering remote runtime");
+            RemoteRuntime::start(RemoteConfig {
+                runtime_id: id,
+                display_name,
+                kind: RuntimeKind::Remote,
+                endpoint: Endpoint::Tcp {
+                    url,
+                    token: Some(token),
+                },
+                timing: Timing::default(),
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+        config::RuntimeEntry::Local { id, display_name } => {
+            let program = std::env::current_exe().map_err(|_| {
+                "cannot find the yoi executable to start a local runtime".to_owned()
+            })?;
+            tracing::info!(runtime = %id, "starting local runtime");
+            // Its workers are kept in the workspace, like the backend's own.
+            let state_dir = workspace
+                .join(".yoi")
+                .join("runtimes")
+                .join(id.as_str())
+                .join("workers");
+            start_local(LocalConfig {
+                state_dir: Some(state_dir),
+                runtime_id: id,
+                display_name,
+                program,
+                workdir: workspace.to_path_buf(),
+                env: local_env.set.clone(),
+                env_remove: local_env.remove.clone(),
+                timing: Timing::default(),
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+    };
+    backend
+        .registry
+        .register(RuntimeHandle::Remote(handle))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
+    init_logging();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let flags = config::RuntimeFlags {
+        bind: args.bind,
+        unix: args.unix,
+        token_env: args.token_env,
+        runtime_id: args.runtime_id,
+        state_dir: args.state_dir,
+    };
+    let config = match config::load_runtime(&flags, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yoi: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let id = config.runtime.runtime_id.clone();
+    let hint = config.runtime.provider.check_configured().err();
+    let stop = stop_signal(args.exit_with_stdin);
+    let served = match config.listen {
+        config::Listen::Tcp(addr) => {
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("yoi: cannot listen on {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let runtime = match Runtime::start_openai(config.runtime).await {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("yoi: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let port = listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(addr.port());
+            println!("yoi runtime `{id}` is serving on TCP port {port}");
+            if let Some(hint) = &hint {
+                println!("the provider is not configured: {hint}");
+            }
+            let options = ServerOptions {
+                kind: RuntimeKind::Remote,
+                token: config.token,
+            };
+            worker_runtime::server::serve(listener, runtime, options, stop).await
+        }
+        config::Listen::Unix(path) => {
+            let listener = match unix_socket::bind(&path) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("yoi: cannot listen on the Unix socket: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let runtime = match Runtime::start_openai(config.runtime).await {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("yoi: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            println!("yoi runtime `{id}` is serving on a Unix socket");
+            if let Some(hint) = &hint {
+                println!("the provider is not configured: {hint}");
+            }
+            let options = ServerOptions {
+                kind: RuntimeKind::Local,
+                token: None,
+            };
+            let served = worker_runtime::server::serve(listener, runtime, options, stop).await;
+            let _ = std::fs::remove_file(&path);
+            served
+        }
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("yoi: server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM, or with `exit_with_stdin` the end of stdin.
+async fn stop_signal(exit_with_stdin: bool) {
+    let stdin_closed = async {
+        if !exit_with_stdin {
+            return std::future::pending::<()>().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        () = yoi_workspace_server::shutdown::signal() => {}
+        () = stdin_closed => {}
     }
 }
 

@@ -48,6 +48,8 @@ pub struct LocalConfig {
     pub env: Vec<(String, String)>,
     /// Variables removed from the child's environment.
     pub env_remove: Vec<String>,
+    /// Where the child saves its Workers, so that they survive its restarts.
+    pub state_dir: Option<PathBuf>,
     pub timing: Timing,
 }
 
@@ -145,7 +147,11 @@ fn spawn_child(config: &LocalConfig, socket: &Path) -> std::io::Result<Child> {
         .arg(socket)
         .arg("--runtime-id")
         .arg(config.runtime_id.as_str())
-        .arg("--exit-with-stdin")
+        .arg("--exit-with-stdin");
+    if let Some(dir) = &config.state_dir {
+        command.arg("--state-dir").arg(dir);
+    }
+    command
         .current_dir(&config.workdir)
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
