@@ -335,6 +335,16 @@ async fn a_local_runtime_that_dies_is_restarted() {
     )
     .await;
     b.wait_runtime("near", "available").await;
+    // The socket lives in a private directory only this user can enter.
+    use std::os::unix::fs::PermissionsExt;
+    let dirs: Vec<_> = std::fs::read_dir(b.xdg.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dirs[0]), 0o700);
+    assert_eq!(mode(&dirs[0].join("runtime.sock")), 0o600);
     let children = children_of(b.proc.pid());
     assert_eq!(children.len(), 1, "one local runtime process");
     let mut workspace = b.ws("/api/events").await;
@@ -516,4 +526,49 @@ async fn runtime_serve_guards_its_door() {
     assert_eq!(summary["kind"], "local");
     assert_eq!(summary["runtime_id"], "near");
     assert!(!API_KEY.is_empty());
+}
+
+#[tokio::test]
+async fn stopping_the_backend_ends_local_runs_and_stops_its_child() {
+    let mock = MockOpenAi::start().await;
+    let mut b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[],
+    )
+    .await;
+    b.wait_runtime("near", "available").await;
+    let children = children_of(b.proc.pid());
+    assert_eq!(children.len(), 1, "one local runtime process");
+    let path = b.create_worker("near").await;
+    let mut ws = b.ws(&format!("{path}/events")).await;
+    assert_eq!(ws.frame().await["type"], "snapshot");
+    mock.push(Reply::hang());
+    let (status, _) = b
+        .post(&format!("{path}/input"), json!({"text": "wait"}))
+        .await;
+    assert_eq!(status, 202);
+    ws.until("run_started").await;
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &b.proc.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    // The run ends with its terminal event, then the socket closes.
+    let frames = ws.until("run_cancelled").await;
+    assert_gapless(frames[0]["seq"].as_u64().unwrap() - 1, &frames);
+    while ws.next().await.is_some() {}
+    let exit = tokio::time::timeout(support::WAIT, b.proc.child.wait())
+        .await
+        .expect("the backend stops in time")
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", children[0])).exists(),
+        "the local runtime's process is gone"
+    );
+    assert!(b.proc.output().contains("local runtime stopped"));
+    let left = std::fs::read_dir(b.xdg.path()).unwrap().count();
+    assert_eq!(left, 0, "the private socket directory is removed");
 }
