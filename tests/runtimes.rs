@@ -441,7 +441,7 @@ async fn runtime_serve_guards_its_door() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(2));
-    assert!(refused.output().contains("YOI_RUNTIME_TOKEN"));
+    refused.wait_for_output("YOI_RUNTIME_TOKEN").await;
 
     // With a token: every request needs it, browsers are refused.
     let remote = RemoteRuntime::start(&mock.base_url(), "gpu", 0).await;
@@ -568,7 +568,7 @@ async fn stopping_the_backend_ends_local_runs_and_stops_its_child() {
         !std::path::Path::new(&format!("/proc/{}", children[0])).exists(),
         "the local runtime's process is gone"
     );
-    assert!(b.proc.output().contains("local runtime stopped"));
+    b.proc.wait_for_output("local runtime stopped").await;
     let left = std::fs::read_dir(b.xdg.path()).unwrap().count();
     assert_eq!(left, 0, "the private socket directory is removed");
 }
