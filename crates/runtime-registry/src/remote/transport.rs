@@ -114,7 +114,9 @@ impl Transport {
         endpoint: &Endpoint,
         connect_timeout: Duration,
     ) -> Result<Transport, TransportError> {
+        // No redirects: the token goes to the configured runtime and nowhere else.
         let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
