@@ -289,10 +289,14 @@ pub async fn observe(
         if probe.is_ok() {
             match transport.websocket("/v1/events").await {
                 Ok(socket) => {
-                    delay = timing.retry_min;
+                    let since = tokio::time::Instant::now();
                     follow(&runtime_id, socket, &transport, &monitor, &timing).await;
-                    // The socket ended: probe again at once.
-                    continue;
+                    // A socket that lived a while ended: probe again at once.
+                    // One that ends as soon as it opens is retried with backoff.
+                    if since.elapsed() >= timing.health_every {
+                        delay = timing.retry_min;
+                        continue;
+                    }
                 }
                 Err(e) => report::<()>(&monitor, &Err(e)),
             }
