@@ -307,7 +307,10 @@ async fn an_unconfigured_provider_starts_and_says_what_to_set() {
     let (status, c) = s.get("/api/companion").await;
     assert_eq!(status, 200);
     assert_eq!(c["provider"]["configured"], false);
-    assert!(c["provider"]["hint"].as_str().unwrap().contains("OPENAI_API_KEY"));
+    assert!(c["provider"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("OPENAI_API_KEY"));
     let path = s.companion_path().await;
     let (status, body) = s
         .post(&format!("{path}/input"), json!({"text": "hello?"}))
