@@ -169,3 +169,9 @@ impl WorkerStream {
         }
     }
 }
+
+impl worker_runtime::FrameSource for WorkerStream {
+    async fn next_frame(&mut self) -> Option<Arc<EventFrame>> {
+        self.next().await
+    }
+}

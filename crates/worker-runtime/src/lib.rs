@@ -35,7 +35,7 @@ pub use config::{ProviderConfig, RuntimeConfig};
 pub use error::RuntimeError;
 pub use event_log::EventFrame;
 pub use runtime::Runtime;
-pub use subscription::Subscription;
+pub use subscription::{FrameSource, Subscription};
 
 /// Checks a user message: not blank, at most [`yoi_protocol::MAX_INPUT_TEXT_BYTES`].
 pub fn validate_input_text(text: &str) -> Result<(), RuntimeError> {

@@ -15,6 +15,19 @@ use crate::event_log::EventFrame;
 use crate::runtime::Runtime;
 use crate::worker::{SubscribeFrom, SubscribeStart};
 
+/// Anything that yields a Worker's frames in order: a [`Subscription`] here, a
+/// registry's stream in the backend. Event sockets pump from one.
+pub trait FrameSource: Send {
+    /// The next frame, or `None` when the stream ended.
+    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Arc<EventFrame>>> + Send;
+}
+
+impl FrameSource for Subscription {
+    async fn next_frame(&mut self) -> Option<Arc<EventFrame>> {
+        self.next().await
+    }
+}
+
 pub struct Subscription {
     runtime: Runtime,
     worker_id: WorkerId,

@@ -1,11 +1,9 @@
 //! Every failure of a request becomes the contract's error envelope here, in
 //! one place.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use runtime_registry::RegistryError;
-use yoi_protocol::{ApiError, ErrorCode, ErrorEnvelope};
+use yoi_protocol::{ApiError, ErrorCode};
 
 /// A request that failed, answered as `{"error": {...}}` with the code's status.
 #[derive(Debug)]
@@ -39,8 +37,7 @@ impl From<ApiError> for ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorEnvelope { error: self.0 })).into_response()
+        // One renderer of the envelope for the backend and the Runtime server.
+        worker_runtime::server::extract::Failure(self.0).into_response()
     }
 }

@@ -1,56 +1,15 @@
 //! Extractors that turn every malformed request into `invalid_input` (or
 //! `payload_too_large`) in the contract's envelope, never a plain-text 4xx.
+//! JSON bodies and queries use the Runtime server's own extractors; the
+//! backend adds its `{runtime_id}` and `{worker_id}` path targets.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
-use yoi_protocol::{ErrorCode, RuntimeId, WorkerId};
+use yoi_protocol::{RuntimeId, WorkerId};
+
+pub use worker_runtime::server::extract::{Body as ApiJson, Query as ApiQuery};
 
 use crate::error::ApiFailure;
-
-/// A JSON body. An empty body reads as `{}` so that optional bodies may be omitted.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiFailure;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiFailure::new(
-                    ErrorCode::PayloadTooLarge,
-                    "the request body is over the limit",
-                )
-            } else {
-                ApiFailure::invalid("the request body could not be read")
-            }
-        })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiFailure::invalid(format!("malformed JSON body: {e}")))
-    }
-}
-
-/// Query parameters, with unknown ones ignored.
-pub struct ApiQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiFailure;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
-            .map(ApiQuery)
-            .map_err(|e| ApiFailure::invalid(format!("bad query parameter: {e}")))
-    }
-}
 
 /// `{runtime_id}` of a route.
 pub struct RuntimeTarget(pub RuntimeId);

@@ -10,6 +10,8 @@
 //!   registry uses to follow workers created, stopped and changing status).
 //! - [`extract`]: extractors and the error envelope; every failure answers
 //!   `{"error": {...}}` with the status of its code.
+//! - [`socket`]: the socket pumps (pings, drain at shutdown), shared with the
+//!   backend's own sockets.
 //!
 //! On TCP every request needs `Authorization: Bearer <token>`; on a Unix
 //! socket the file's owner-only permissions guard it. A request that carries
@@ -19,6 +21,7 @@
 pub mod events;
 pub mod extract;
 pub mod routes;
+pub mod socket;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -107,7 +110,8 @@ async fn method_not_allowed() -> Failure {
     )
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -171,4 +175,16 @@ where
             let _ = shutdown_tx.send(true);
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
 }
