@@ -653,7 +653,6 @@ pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
         return;
     }
     app.last_seq = Some(seq);
-    let name = app.worker_name().to_owned();
     match event.kind {
         EventKind::Snapshot { .. } => {}
         EventKind::InputAccepted { run_id, message } => {
@@ -683,16 +682,29 @@ pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
             end_active(app, run_id);
         }
         EventKind::RunFailed { run_id, error } => {
-            let notice = describe_api_error(&error, &name);
+            // The answer row says why, in the words of `describe_api_error`; it
+            // already carries this error when `assistant_message` came first (as
+            // the server sends it), and keeps it as its one error. The notice line
+            // only points there, so the reason is not on the screen twice.
             app.transcript
-                .end_run(run_id, MessageState::Failed, Some(notice.text.clone()));
-            app.notice = Some(notice);
+                .end_run(run_id, MessageState::Failed, Some(error));
+            app.notice = Some(Notice::error(
+                "The answer failed — the reason is shown with it in the transcript",
+            ));
             end_active(app, run_id);
         }
         EventKind::RunCancelled { run_id } => {
+            let had_text = app
+                .transcript
+                .answer_text(run_id)
+                .is_some_and(|t| !t.trim().is_empty());
             app.transcript
                 .end_run(run_id, MessageState::Cancelled, None);
-            app.notice = Some(Notice::info("Answer cancelled — the partial text is kept"));
+            app.notice = Some(Notice::info(if had_text {
+                "Answer cancelled — the partial text is kept"
+            } else {
+                "Answer cancelled before any text"
+            }));
             end_active(app, run_id);
         }
         EventKind::Status { status } => {

@@ -377,9 +377,179 @@ fn a_failed_run_keeps_its_partial_answer_with_a_readable_reason() {
     let entry = c.app.transcript.entries().last().cloned();
     assert!(matches!(
         entry.map(|e| e.body),
-        Some(Body::Assistant { error: Some(e), .. }) if e.contains("did not answer in time")
+        Some(Body::Assistant { error: Some(e), .. }) if e.code == ErrorCode::Timeout
     ));
     assert_eq!(c.app.notice.as_ref().map(|n| n.level), Some(Level::Error));
+}
+
+// --- how each run ended: the assistant message every run ends with ------------
+
+/// The answer rows of the transcript, with their run, text, state and error.
+fn answers(c: &Console) -> Vec<(RunId, String, MessageState, Option<ApiError>)> {
+    c.app
+        .transcript
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Assistant {
+                text, state, error, ..
+            } => Some((e.run_id, text.clone(), *state, error.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failed_message(run: RunId, text: &str, error: &ApiError) -> yoi_protocol::Message {
+    let mut m = message(Role::Assistant, run, text, MessageState::Failed);
+    m.error = Some(error.clone());
+    m
+}
+
+#[test]
+fn a_snapshot_keeps_how_every_run_ended_with_each_failed_runs_own_error() {
+    let mut c = Console::live();
+    let w = c.worker.clone();
+    let (r1, r2, r3, r4) = (RunId::new(), RunId::new(), RunId::new(), RunId::new());
+    let slow = ApiError::new(ErrorCode::Timeout, "no first token within 60 s");
+    let upstream = ApiError::new(ErrorCode::ProviderError, "upstream 500");
+    let mut reasoned = message(Role::Assistant, r4, "fine", MessageState::Complete);
+    reasoned.reasoning = Some("mulling".into());
+    c.frame(
+        7,
+        snapshot(
+            &w,
+            vec![
+                message(Role::User, r1, "one", MessageState::Complete),
+                failed_message(r1, "", &slow),
+                message(Role::User, r2, "two", MessageState::Complete),
+                message(Role::Assistant, r2, "", MessageState::Cancelled),
+                message(Role::User, r3, "three", MessageState::Complete),
+                failed_message(r3, "half an", &upstream),
+                message(Role::User, r4, "four", MessageState::Complete),
+                reasoned,
+            ],
+            None,
+            None,
+        ),
+    );
+    assert_eq!(
+        answers(&c),
+        vec![
+            (r1, String::new(), MessageState::Failed, Some(slow)),
+            (r2, String::new(), MessageState::Cancelled, None),
+            (r3, "half an".into(), MessageState::Failed, Some(upstream)),
+            (r4, "fine".into(), MessageState::Complete, None),
+        ]
+    );
+    assert!(
+        matches!(&c.app.transcript.entries()[7].body, Body::Assistant { reasoning, .. } if reasoning == "mulling"),
+        "a message's own reasoning survives a reload too"
+    );
+    assert_eq!(c.app.active_run, None);
+}
+
+#[test]
+fn a_live_failure_gives_its_answer_one_error_whatever_the_order() {
+    let upstream = ApiError::new(ErrorCode::ProviderError, "upstream 500");
+    // As the server sends it: the message with its error, then run_failed.
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: message(Role::User, run, "fail please", MessageState::Complete),
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunStarted {
+            run_id: run,
+            model: "gpt-test".into(),
+        },
+    );
+    c.frame(
+        3,
+        EventKind::AssistantMessage {
+            run_id: run,
+            message: failed_message(run, "", &upstream),
+        },
+    );
+    c.frame(
+        4,
+        EventKind::RunFailed {
+            run_id: run,
+            error: upstream.clone(),
+        },
+    );
+    assert_eq!(
+        answers(&c),
+        vec![(
+            run,
+            String::new(),
+            MessageState::Failed,
+            Some(upstream.clone())
+        )]
+    );
+    assert_eq!(c.app.active_run, None);
+    // The notice line points at the answer instead of repeating the reason.
+    assert_eq!(c.app.notice.as_ref().map(|n| n.level), Some(Level::Error));
+    assert!(!c.notice().contains("upstream 500"), "{}", c.notice());
+
+    // The other way round, and a message without its error: still one row, one error.
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::AssistantDelta {
+            run_id: run,
+            text: "half".into(),
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunFailed {
+            run_id: run,
+            error: upstream.clone(),
+        },
+    );
+    c.frame(
+        3,
+        EventKind::AssistantMessage {
+            run_id: run,
+            message: message(Role::Assistant, run, "half", MessageState::Failed),
+        },
+    );
+    assert_eq!(
+        answers(&c),
+        vec![(run, "half".into(), MessageState::Failed, Some(upstream))]
+    );
+}
+
+#[test]
+fn a_run_cancelled_before_any_text_ends_with_its_empty_answer_and_says_so() {
+    let mut c = Console::live();
+    let run = RunId::new();
+    c.frame(
+        1,
+        EventKind::RunStarted {
+            run_id: run,
+            model: "gpt-test".into(),
+        },
+    );
+    c.frame(
+        2,
+        EventKind::AssistantMessage {
+            run_id: run,
+            message: message(Role::Assistant, run, "", MessageState::Cancelled),
+        },
+    );
+    c.frame(3, EventKind::RunCancelled { run_id: run });
+    assert_eq!(
+        answers(&c),
+        vec![(run, String::new(), MessageState::Cancelled, None)]
+    );
+    assert_eq!(c.notice(), "Answer cancelled before any text");
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Status lines: every error the backend can answer, in words for a person.
 //!
-//! The console never stops for an error. A failed send, a refused cancel, a
-//! run that failed at the provider: each becomes one [`Notice`] line above the
-//! composer, chosen by the contract's stable error code, with the server's own
-//! message where it says something the person needs (which variable to set).
+//! The console never stops for an error. A failed send, a refused cancel: each
+//! becomes one [`Notice`] line above the composer, chosen by the contract's
+//! stable error code, with the server's own message where it says something the
+//! person needs (which variable to set). A run that failed at the provider is
+//! told in the same words on its answer in the transcript.
 
 use yoi_protocol::{ApiError, ErrorCode};
 

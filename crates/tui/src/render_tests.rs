@@ -8,8 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use ratatui::Terminal;
 use yoi_protocol::{
-    EventKind, MessageState, ProviderInfo, Role, RunId, RunUsage, Seq, SnapshotReason, WorkerRef,
-    WorkerSummary, WorkspaceEvent,
+    ApiError, ErrorCode, EventKind, MessageState, ProviderInfo, Role, RunId, RunUsage, Seq,
+    SnapshotReason, WorkerRef, WorkerSummary, WorkspaceEvent,
 };
 
 use super::*;
@@ -109,7 +109,11 @@ impl Screen {
     }
 
     fn draw_at(&self, width: u16) -> Buffer {
-        let mut terminal = Terminal::new(TestBackend::new(width, HEIGHT)).expect("test terminal");
+        self.draw_sized(width, HEIGHT)
+    }
+
+    fn draw_sized(&self, width: u16, height: u16) -> Buffer {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
         terminal
             .draw(|f| render(f, &self.app))
             .expect("draw into the test backend");
@@ -249,6 +253,95 @@ fn partial_answers_are_marked_cancelled_or_failed() {
     assert!(
         text.contains("✗ failed: The model provider answered with an error: upstream 500"),
         "{text}"
+    );
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn after_a_reload_every_failed_run_says_why_and_an_early_stop_says_so() {
+    let mut s = Screen::live();
+    let w = s.worker.clone();
+    let (r1, r2, r3, r4) = (RunId::new(), RunId::new(), RunId::new(), RunId::new());
+    let failed = |run, text: &str, code, why: &str| {
+        let mut m = message(Role::Assistant, run, text, MessageState::Failed);
+        m.error = Some(ApiError::new(code, why));
+        m
+    };
+    s.frame(
+        9,
+        snapshot(
+            &w,
+            vec![
+                message(Role::User, r1, "one", MessageState::Complete),
+                failed(r1, "", ErrorCode::Timeout, "no first token"),
+                message(Role::User, r2, "two", MessageState::Complete),
+                message(Role::Assistant, r2, "", MessageState::Cancelled),
+                message(Role::User, r3, "three", MessageState::Complete),
+                message(Role::Assistant, r3, "tok1 tok2", MessageState::Cancelled),
+                message(Role::User, r4, "four", MessageState::Complete),
+                failed(r4, "half an", ErrorCode::ProviderError, "upstream 500"),
+            ],
+            None,
+            None,
+        ),
+    );
+    // Tall enough for the whole conversation.
+    let text = screen_text(&s.draw_sized(WIDTH, 40));
+    // An older failed run as well as the last one, in the words of a live failure.
+    assert!(
+        text.contains("✗ failed: The model provider did not answer in time: no first token"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ failed: The model provider answered with an error: upstream 500"),
+        "{text}"
+    );
+    assert!(!text.contains("the run failed"), "{text}");
+    // Stopped before any text: a short marker instead of an empty answer.
+    assert_eq!(count(&text, "⊘ stopped before any answer"), 1, "{text}");
+    assert_eq!(count(&text, "⊘ cancelled"), 1, "{text}");
+    assert!(text.contains("tok1 tok2"), "{text}");
+}
+
+#[test]
+fn a_live_failure_shows_its_reason_once() {
+    let mut s = Screen::live();
+    let run = RunId::new();
+    let error = ApiError::new(ErrorCode::ProviderError, "upstream 500");
+    let mut answer = message(Role::Assistant, run, "", MessageState::Failed);
+    answer.error = Some(error.clone());
+    s.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: message(Role::User, run, "fail please", MessageState::Complete),
+        },
+    );
+    s.frame(
+        2,
+        EventKind::AssistantMessage {
+            run_id: run,
+            message: answer,
+        },
+    );
+    s.frame(3, EventKind::RunFailed { run_id: run, error });
+    let text = s.text();
+    assert_eq!(count(&text, "◆ companion"), 1, "{text}");
+    assert_eq!(count(&text, "✗ failed:"), 1, "{text}");
+    assert_eq!(
+        count(
+            &text,
+            "The model provider answered with an error: upstream 500"
+        ),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ The answer failed"),
+        "the notice line points at it: {text}"
     );
 }
 

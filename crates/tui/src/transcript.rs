@@ -5,8 +5,13 @@
 //! until `assistant_message` delivers the final message with its id and state.
 //! Partial answers keep their text when a run is cancelled or fails, marked so.
 //! Reasoning and tool calls hang off the run they belong to.
+//!
+//! The server ends every run with an assistant message, also when no text was
+//! streamed (then its text is empty), and a failed one carries its error. So a
+//! snapshot's transcript says how each run ended, and the live `run_failed`
+//! only repeats an error the answer already has: an answer holds one error.
 
-use yoi_protocol::{InFlight, Message, MessageId, MessageState, Role, RunId};
+use yoi_protocol::{ApiError, InFlight, Message, MessageId, MessageState, Role, RunId};
 
 /// Most entries kept. The server's transcript is bounded too; this bounds a
 /// console left open on a Worker for days.
@@ -31,8 +36,9 @@ pub enum Body {
         state: MessageState,
         /// Reasoning streamed before or beside the answer, when the provider sends it.
         reasoning: String,
-        /// Why the run failed, in words for a person.
-        error: Option<String>,
+        /// Why the run failed: the message's own `error`, or the `run_failed`
+        /// one. Put in words for a person when drawn (`notice::describe_api_error`).
+        error: Option<ApiError>,
     },
     Tool {
         call_id: String,
@@ -108,18 +114,32 @@ impl Transcript {
     }
 
     /// The final assistant message of a run: it takes the place of the
-    /// streamed text (keeping the reasoning, which messages do not carry).
+    /// streamed text. What the message leaves out (the reasoning streamed
+    /// beside it, an error `run_failed` already gave) is kept.
     pub fn finish_answer(&mut self, run_id: RunId, message: Message) {
         let at = self
             .position_of(message.id)
             .or_else(|| self.answer_position(run_id));
-        let kept_reasoning = at.and_then(|i| match &self.entries[i].body {
-            Body::Assistant { reasoning, .. } => Some(reasoning.clone()),
+        let kept = at.and_then(|i| match &self.entries[i].body {
+            Body::Assistant {
+                reasoning, error, ..
+            } => Some((reasoning.clone(), error.clone())),
             _ => None,
         });
         let mut entry = Entry::from_message(message);
-        if let (Some(r), Body::Assistant { reasoning, .. }) = (kept_reasoning, &mut entry.body) {
-            *reasoning = r;
+        if let (
+            Some((kept_reasoning, kept_error)),
+            Body::Assistant {
+                reasoning, error, ..
+            },
+        ) = (kept, &mut entry.body)
+        {
+            if reasoning.is_empty() {
+                *reasoning = kept_reasoning;
+            }
+            if error.is_none() {
+                *error = kept_error;
+            }
         }
         match at {
             Some(i) => self.entries[i] = entry,
@@ -133,7 +153,9 @@ impl Transcript {
     /// Marks the run's answer as ended: completed, cancelled or failed. A run
     /// cancelled or failed before its first word still gets a (empty) answer
     /// row, so the person sees what happened to their message.
-    pub fn end_run(&mut self, run_id: RunId, end: MessageState, error: Option<String>) {
+    /// A failed run's error takes the place of the one its answer may already
+    /// carry (the same error, from `assistant_message`): it is shown once.
+    pub fn end_run(&mut self, run_id: RunId, end: MessageState, error: Option<ApiError>) {
         if end == MessageState::Complete {
             if let Some(i) = self.answer_position(run_id) {
                 if let Body::Assistant { state, .. } = &mut self.entries[i].body {
@@ -223,6 +245,15 @@ impl Transcript {
         &mut self.entries[i]
     }
 
+    /// The text of the run's answer, if it has an answer row.
+    pub fn answer_text(&self, run_id: RunId) -> Option<&str> {
+        self.answer_position(run_id)
+            .and_then(|i| match &self.entries[i].body {
+                Body::Assistant { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+    }
+
     fn answer_position(&self, run_id: RunId) -> Option<usize> {
         self.entries
             .iter()
@@ -248,8 +279,9 @@ impl Entry {
             Role::Assistant => Body::Assistant {
                 text: m.text,
                 state: m.state,
-                reasoning: String::new(),
-                error: None,
+                reasoning: m.reasoning.unwrap_or_default(),
+                // Only a failed answer says why; any other state has nothing to say.
+                error: m.error.filter(|_| m.state == MessageState::Failed),
             },
         };
         Entry {

@@ -11,6 +11,7 @@ use yoi_protocol::MessageState;
 use super::wrap::{expand_tabs, wrap_chars, wrap_words};
 use crate::app::App;
 use crate::markdown::{classify, split_blocks, Block, ProseLine};
+use crate::notice::describe_api_error;
 use crate::transcript::{Body, Entry};
 
 const INDENT: &str = "  ";
@@ -85,12 +86,24 @@ fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'stati
                         last.push_span(Span::styled("▍", assistant_style()));
                     }
                 }
-                MessageState::Cancelled => out.push(Line::from(Span::styled(
-                    format!("{INDENT}⊘ cancelled"),
-                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                ))),
+                MessageState::Cancelled => {
+                    // A run stopped before its first word has no text to call partial.
+                    let mark = if out.len() == body_start {
+                        "⊘ stopped before any answer"
+                    } else {
+                        "⊘ cancelled"
+                    };
+                    out.push(Line::from(Span::styled(
+                        format!("{INDENT}{mark}"),
+                        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    )));
+                }
                 MessageState::Failed => {
-                    let why = error.as_deref().unwrap_or("the run failed");
+                    // The same words as the notice line of a live `run_failed`.
+                    let why = error.as_ref().map_or_else(
+                        || "the run failed".to_owned(),
+                        |e| describe_api_error(e, app.worker_name()).text,
+                    );
                     let style = Style::new().fg(Color::Red);
                     let text = format!("✗ failed: {why}");
                     for row in wrap_words(&text, width.saturating_sub(2)) {

@@ -2,7 +2,7 @@
 import { flushSync, mount, unmount, type Component } from 'svelte';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyEvent, initialState } from '../console/state';
-import { msg, snapshot } from '../console/testing/fixtures';
+import { ev, msg, snapshot } from '../console/testing/fixtures';
 import Composer from './Composer.svelte';
 import Notices from './Notices.svelte';
 import { providerNotice, sendErrorNotice } from './notices';
@@ -99,6 +99,77 @@ describe('Transcript', () => {
     expect(folded!.querySelector('b')).toBeNull();
     expect(items[0]!.querySelector('[data-testid="reasoning"]')).toBeNull();
     expect(items[2]!.querySelector('[data-testid="reasoning"]')).toBeNull();
+  });
+
+  it('after a reload every failed run says why in plain words, and a run stopped before any text says so', () => {
+    const upstream = { code: 'provider_error' as const, message: 'the provider answered 500: mock error 500', retryable: true };
+    const timeout = { code: 'timeout' as const, message: 'no first token within 60 s', retryable: true };
+    const state = applyEvent(
+      initialState(),
+      snapshot(12, [
+        msg('u1', 'user', 'one', 'r1'),
+        { ...msg('a1', 'assistant', '', 'r1', 'failed'), error: upstream },
+        msg('u2', 'user', 'two', 'r2'),
+        msg('a2', 'assistant', '', 'r2', 'cancelled'),
+        msg('u3', 'user', 'three', 'r3'),
+        msg('a3', 'assistant', 'half an', 'r3', 'cancelled'),
+        msg('u4', 'user', 'four', 'r4'),
+        { ...msg('a4', 'assistant', 'partial', 'r4', 'failed'), error: timeout },
+      ], { worker: { last_run: { run_id: 'r4', state: 'failed', error: timeout } } }),
+    ).state;
+    const target = render(Transcript, {
+      messages: state.messages,
+      live: state.live,
+      reasoning: state.reasoning,
+      runErrors: state.runErrors,
+      tools: state.tools,
+      emptyHint: '',
+    });
+    const byId = (id: string) => target.querySelector(`[data-message-id="${id}"]`)!;
+    // An older failed run, not only the last one, in the same words as a live run_failed.
+    const first = byId('a1').querySelector('[data-testid="marker-failed"]')!;
+    expect(first.textContent).toContain('Failed: The model provider answered with an error.');
+    expect(first.textContent).toContain('The provider answered 500: mock error 500');
+    expect(byId('a1').querySelector('.body')).toBeNull();
+    const last = byId('a4').querySelector('[data-testid="marker-failed"]')!;
+    expect(last.textContent).toContain('Failed: The model provider did not answer in time.');
+    expect(last.textContent).toContain('No first token within 60 s');
+    expect(byId('a4').querySelector('.body')?.textContent).toContain('partial');
+    // Stopped before any text: a short marker, no empty body, no "partial" claim.
+    const stopped = byId('a2');
+    expect(stopped.querySelector('.body')).toBeNull();
+    expect(stopped.querySelector('[data-testid="marker-cancelled"]')?.textContent?.trim()).toBe('Stopped before any answer.');
+    expect(stopped.textContent).not.toContain('partial');
+    expect(byId('a3').querySelector('[data-testid="marker-cancelled"]')?.textContent?.trim()).toBe(
+      'Stopped — the answer above is partial.',
+    );
+  });
+
+  it('a live run that failed shows its failure once (assistant_message with the error, then run_failed)', () => {
+    const error = { code: 'provider_error' as const, message: 'the provider answered 500: mock error 500', retryable: true };
+    let state = applyEvent(initialState(), snapshot(0, [])).state;
+    for (const e of [
+      ev(1, { type: 'input_accepted', run_id: 'r1', message: msg('u1', 'user', 'fail please', 'r1') }),
+      ev(2, { type: 'run_started', run_id: 'r1', model: 'mock-model' }),
+      ev(3, { type: 'assistant_message', run_id: 'r1', message: { ...msg('a1', 'assistant', '', 'r1', 'failed'), error } }),
+      ev(4, { type: 'run_failed', run_id: 'r1', error }),
+    ]) {
+      state = applyEvent(state, e).state;
+    }
+    const target = render(Transcript, {
+      messages: state.messages,
+      live: state.live,
+      reasoning: state.reasoning,
+      runErrors: state.runErrors,
+      tools: state.tools,
+      emptyHint: '',
+    });
+    const answers = target.querySelectorAll('[data-testid="message"][data-role="assistant"]');
+    expect(answers).toHaveLength(1);
+    expect(target.querySelectorAll('[data-testid="marker-failed"]')).toHaveLength(1);
+    const text = target.textContent ?? '';
+    expect(text.split('The model provider answered with an error.').length - 1).toBe(1);
+    expect(text.split('The provider answered 500: mock error 500').length - 1).toBe(1);
   });
 
   it('copy button falls back to execCommand without navigator.clipboard', async () => {

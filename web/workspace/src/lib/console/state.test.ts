@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { ApiError } from '../protocol/ApiError';
+import type { Message } from '../protocol/Message';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
-import { applyEvent, initialState, reasoningOf, workerActivity, type ConsoleState } from './state';
+import { applyEvent, errorOf, initialState, reasoningOf, workerActivity, type ConsoleState } from './state';
 import { ev, msg, runEvents, snapshot } from './testing/fixtures';
 
 function applyAll(state: ConsoleState, events: WorkerEvent[]): ConsoleState {
@@ -367,5 +369,82 @@ describe('from the server after a reload', () => {
     ).state;
     expect(s.lastRun).toMatchObject({ outcome: 'failed', duration_ms: 40 });
     expect(s.lastRun?.usage).toBeUndefined();
+  });
+});
+
+describe('how each run ended, from the transcript', () => {
+  const timeout: ApiError = { code: 'timeout', message: 'no first token within 60 s', retryable: true };
+  const upstream: ApiError = { code: 'provider_error', message: 'the provider answered 500: mock error 500', retryable: true };
+  const failed = (id: string, run: string, text: string, error: ApiError): Message => ({ ...msg(id, 'assistant', text, run, 'failed'), error });
+
+  it('after a reload every failed run keeps its own error, not only the last one', () => {
+    const s = applyEvent(
+      initialState(),
+      snapshot(20, [
+        msg('u1', 'user', 'one', 'r1'),
+        failed('a1', 'r1', '', timeout),
+        msg('u2', 'user', 'two', 'r2'),
+        failed('a2', 'r2', 'half an', upstream),
+        msg('u3', 'user', 'three', 'r3'),
+        msg('a3', 'assistant', '', 'r3', 'cancelled'),
+        msg('u4', 'user', 'four', 'r4'),
+        msg('a4', 'assistant', 'fine', 'r4'),
+      ], { worker: { last_run: { run_id: 'r4', state: 'completed' } } }),
+    ).state;
+    // Nothing made up client-side: the transcript already says how each run ended.
+    expect(s.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2', 'a2', 'u3', 'a3', 'u4', 'a4']);
+    expect(s.runErrors).toEqual({});
+    expect(errorOf(s.messages[1]!, s.runErrors)).toEqual(timeout);
+    expect(errorOf(s.messages[3]!, s.runErrors)).toEqual(upstream);
+    expect(errorOf(s.messages[5]!, s.runErrors)).toBeNull();
+    expect(errorOf(s.messages[7]!, s.runErrors)).toBeNull();
+    expect(workerActivity(s, false)).toBe('idle');
+  });
+
+  it('a failed last run with its message in the transcript gets no placeholder, and one error', () => {
+    const s = applyEvent(
+      initialState(),
+      snapshot(9, [msg('u1', 'user', 'q', 'r1'), failed('a1', 'r1', '', upstream)], {
+        worker: { last_run: { run_id: 'r1', state: 'failed', error: upstream } },
+      }),
+    ).state;
+    expect(s.messages.map((m) => m.id)).toEqual(['u1', 'a1']);
+    expect(errorOf(s.messages[1]!, s.runErrors)).toEqual(upstream);
+    expect(workerActivity(s, false)).toBe('error');
+  });
+
+  it('a live run that fails: the message with its error, then run_failed, shows one answer with one error', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'assistant_message', run_id: 'r1', message: failed('a1', 'r1', '', upstream) }),
+      ev(5, { type: 'run_failed', run_id: 'r1', error: upstream }),
+      ev(6, { type: 'status', status: 'idle' }),
+    ]);
+    const answers = s.messages.filter((m) => m.role === 'assistant');
+    expect(answers.map((m) => m.id)).toEqual(['a1']);
+    expect(s.live).toBeNull();
+    expect(errorOf(answers[0]!, s.runErrors)).toEqual(upstream);
+    expect(s.lastRun).toMatchObject({ outcome: 'failed', error: upstream });
+  });
+
+  it('a live run cancelled before any text ends with its empty cancelled message, no placeholder', () => {
+    let s = applyAll(synced(0), runEvents(1, 'r1', 'q', []).slice(0, 3));
+    s = applyAll(s, [
+      ev(4, { type: 'assistant_message', run_id: 'r1', message: msg('a1', 'assistant', '', 'r1', 'cancelled') }),
+      ev(5, { type: 'run_cancelled', run_id: 'r1' }),
+    ]);
+    expect(s.messages.map((m) => [m.id, m.state])).toEqual([
+      ['u-r1', 'complete'],
+      ['a1', 'cancelled'],
+    ]);
+  });
+
+  it('errorOf: the message’s own error wins, the run’s error is the fallback, and only failed answers have one', () => {
+    const kept = { r1: timeout };
+    expect(errorOf(failed('a1', 'r1', '', upstream), kept)).toEqual(upstream);
+    expect(errorOf(msg('local:r1', 'assistant', '', 'r1', 'failed'), kept)).toEqual(timeout);
+    expect(errorOf(msg('a1', 'assistant', '', 'r1', 'failed'), {})).toBeNull();
+    expect(errorOf(msg('a1', 'assistant', 'x', 'r1', 'cancelled'), kept)).toBeNull();
+    expect(errorOf(msg('u1', 'user', 'q', 'r1'), kept)).toBeNull();
   });
 });

@@ -64,7 +64,11 @@ export interface ConsoleState {
    * `reasoningOf`).
    */
   reasoning: Readonly<Record<string, string>>;
-  /** Why each failed run failed, to show beside its message. */
+  /**
+   * Why each failed run failed, as this page saw it (`run_failed`, or the last
+   * run of a snapshot): the fallback for a failed message that arrives without
+   * its own `error` (see `errorOf`).
+   */
   runErrors: Readonly<Record<string, ApiError>>;
   tools: readonly ToolCall[];
   stopped: boolean;
@@ -157,9 +161,11 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
 }
 
 /**
- * A last run that failed or was stopped before any text has no assistant message
- * in the transcript; as when the page watched it end (`finishRun`), a local
- * placeholder after its question carries the marker and the reason.
+ * The server ends every run with an assistant message (empty when no text was
+ * streamed, with its `error` when it failed), so a transcript normally shows how
+ * each run ended. Should the last run have none (a transcript written before
+ * that), a local placeholder after its question carries the marker and the
+ * reason, as when the page watched it end (`finishRun`).
  */
 function withEndedRunShown(messages: readonly Message[], lastRun: RunRecord, at: string): readonly Message[] {
   if (lastRun.outcome !== 'failed' && lastRun.outcome !== 'cancelled') return messages;
@@ -362,6 +368,18 @@ function finishRun(state: ConsoleState, runId: string, outcome: RunOutcome, at: 
   const text = live?.text ?? '';
   if (outcome === 'completed' && text === '') return settled;
   return { ...settled, messages: [...settled.messages, localPlaceholder(runId, text, outcome, at)] };
+}
+
+/**
+ * Why a failed answer failed, to show beside it, or null. The message's own
+ * `error` (from the server's transcript, so it survives a reload) wins; else
+ * what this page kept from the run's `run_failed` (or from the snapshot's last
+ * run, for a transcript without it). One error per message: a live run that got
+ * both `assistant_message` with its error and `run_failed` shows it once.
+ */
+export function errorOf(message: Message, kept: Readonly<Record<string, ApiError>>): ApiError | null {
+  if (message.role !== 'assistant' || message.state !== 'failed') return null;
+  return message.error ?? kept[message.run_id] ?? null;
 }
 
 /**
