@@ -109,11 +109,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Tui(args) => runtime.block_on(tui(args)),
         Command::Runtime(RuntimeCommand::Serve(args)) => runtime.block_on(runtime_serve(args)),
-    }
+    };
+    // Whatever is still running (a socket mid-close, a terminal reader) must
+    // not keep the process from exiting once the command is done.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 fn init_logging() {
@@ -121,6 +125,8 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

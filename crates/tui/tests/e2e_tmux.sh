@@ -197,7 +197,7 @@ tm send-keys -t "$SESSION" C-c
 check "a first Ctrl-C asks for a second" "Ctrl-C again to quit" 10
 tm send-keys -t "$SESSION" C-c
 dead=""
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
     dead=$(tm display-message -p -t "$SESSION" '#{pane_dead} #{pane_dead_status}' 2>/dev/null)
     [ "${dead%% *}" = "1" ] && break
     sleep 0.2
