@@ -12,14 +12,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+pub use yoi_test_support::event_socket::{text_of, types};
+use yoi_test_support::EventSocket;
 
 pub const API_KEY: &str = "sk-provider-key-never-leak-5150";
 pub const TOKEN: &str = "runtime-token-never-leak-8086";
@@ -248,23 +247,10 @@ impl Backend {
 
     /// Opens a WebSocket; `Err(status)` when the upgrade is refused.
     pub async fn try_ws(&self, path: &str) -> Result<Socket, u16> {
-        let url = format!("ws://{}{}", self.addr, path);
-        match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-            .await
-            .expect("the upgrade is answered in time")
-        {
-            Ok((stream, _)) => Ok(Socket {
-                stream,
-                seen: self.seen.clone(),
-            }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                if let Some(body) = resp.body() {
-                    self.record(&String::from_utf8_lossy(body));
-                }
-                Err(resp.status().as_u16())
-            }
-            Err(e) => panic!("websocket failed: {e}"),
-        }
+        let request = format!("ws://{}{}", self.addr, path)
+            .into_client_request()
+            .expect("a valid socket address");
+        EventSocket::connect(request, self.seen.clone()).await
     }
 
     pub async fn ws(&self, path: &str) -> Socket {
@@ -373,74 +359,7 @@ impl Backend {
     }
 }
 
-/// A WebSocket client of the backend that records every frame.
-pub struct Socket {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Socket {
-    /// The next text frame as JSON; `None` once the backend closed the socket.
-    pub async fn next(&mut self) -> Option<Value> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.stream.next())
-                .await
-                .expect("a frame (or the close) arrives in time: never silence");
-            match msg {
-                Some(Ok(WsMessage::Text(t))) => {
-                    self.seen.lock().unwrap().push(t.to_string());
-                    return Some(serde_json::from_str(&t).expect("frames are JSON"));
-                }
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => continue,
-            }
-        }
-    }
-
-    pub async fn frame(&mut self) -> Value {
-        self.next().await.expect("the socket is open")
-    }
-
-    /// Frames up to and including the `status` that follows a terminal event.
-    pub async fn until_idle(&mut self) -> Vec<Value> {
-        let mut out = Vec::new();
-        let mut ended = false;
-        loop {
-            let f = self.frame().await;
-            let t = f["type"].as_str().unwrap_or("").to_owned();
-            let done = ended && t == "status";
-            ended |= matches!(t.as_str(), "run_completed" | "run_failed" | "run_cancelled");
-            out.push(f);
-            if done {
-                return out;
-            }
-        }
-    }
-
-    /// Frames until one of this type (included).
-    pub async fn until(&mut self, ty: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let f = self.frame().await;
-            let hit = f["type"] == ty;
-            out.push(f);
-            if hit {
-                return out;
-            }
-        }
-    }
-
-    pub async fn close(mut self) {
-        let _ = self.stream.send(WsMessage::Close(None)).await;
-    }
-}
-
-pub fn types(frames: &[Value]) -> Vec<String> {
-    frames
-        .iter()
-        .map(|f| f["type"].as_str().unwrap_or("?").to_owned())
-        .collect()
-}
+pub type Socket = EventSocket;
 
 /// Seqs of non-snapshot frames are consecutive, each once.
 pub fn assert_gapless(after: u64, frames: &[Value]) {
@@ -451,14 +370,6 @@ pub fn assert_gapless(after: u64, frames: &[Value]) {
         .collect();
     let expected: Vec<u64> = (after + 1..=after + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "gap or repeat");
-}
-
-pub fn text_of(frames: &[Value]) -> String {
-    frames
-        .iter()
-        .filter(|f| f["type"] == "assistant_delta")
-        .map(|f| f["text"].as_str().unwrap())
-        .collect()
 }
 
 /// Children of process `pid` (Linux `/proc`), to find a local runtime.

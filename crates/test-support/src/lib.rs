@@ -18,6 +18,8 @@
 //!   error, a hang, or a stream that is cut or ends without `[DONE]`.
 //! - `respond.rs` turns a reply into a response; `body.rs` plays streamed bodies step
 //!   by step and kills the connection for a cut; `wire.rs` holds the JSON shapes.
+//! - [`event_socket`]: a WebSocket client for tests of the event sockets, which
+//!   records every frame so a test can check that nothing leaked.
 //! - `directive.rs`: when nothing is queued and no default is set, the mock echoes
 //!   `"You said: <last user message>"`, and `[[...]]` directives in that message
 //!   script the answer, for tests that cannot call [`MockOpenAi::push`]:
@@ -47,12 +49,14 @@
 
 mod body;
 pub mod directive;
+pub mod event_socket;
 mod reply;
 mod request;
 mod respond;
 mod server;
 mod wire;
 
+pub use event_socket::EventSocket;
 pub use reply::{ApiError, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};

@@ -6,16 +6,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_gapless, types, Options, Server, API_KEY};
+use support::{assert_gapless, text_of, types, Options, Server, API_KEY};
 use yoi_test_support::Reply;
-
-fn text_of(frames: &[Value]) -> String {
-    frames
-        .iter()
-        .filter(|f| f["type"] == "assistant_delta")
-        .map(|f| f["text"].as_str().unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn health_runtimes_and_companion() {

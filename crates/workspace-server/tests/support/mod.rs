@@ -8,17 +8,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use worker_runtime::RuntimeConfig;
 use yoi_protocol::RuntimeId;
-use yoi_test_support::MockOpenAi;
+pub use yoi_test_support::event_socket::{seqs, text_of, types};
+use yoi_test_support::{EventSocket, MockOpenAi};
 use yoi_workspace_server::{Access, Backend};
 
 pub const API_KEY: &str = "sk-test-key-never-leak-4242";
@@ -200,23 +197,7 @@ impl Server {
             );
         }
         tweak(&mut req);
-        // Snapshots of long transcripts are large; browsers take them whole.
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .max_message_size(None)
-            .max_frame_size(None);
-        match tokio_tungstenite::connect_async_with_config(req, Some(config), false).await {
-            Ok((stream, _)) => Ok(Socket {
-                stream,
-                seen: self.seen.clone(),
-            }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                if let Some(body) = resp.body() {
-                    self.record(&String::from_utf8_lossy(body));
-                }
-                Err(resp.status().as_u16())
-            }
-            Err(e) => panic!("websocket failed: {e}"),
-        }
+        EventSocket::connect(req, self.seen.clone()).await
     }
 
     /// Checks that nothing this test saw carried the key or the workspace path.
@@ -270,81 +251,7 @@ fn ulid_like() -> String {
     )
 }
 
-pub struct Socket {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Socket {
-    /// The next text frame as JSON; `None` when the server closed the socket.
-    pub async fn next(&mut self) -> Option<Value> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.stream.next())
-                .await
-                .expect("a frame arrives in time");
-            match msg {
-                Some(Ok(WsMessage::Text(t))) => {
-                    self.seen.lock().unwrap().push(t.to_string());
-                    return Some(serde_json::from_str(&t).expect("frames are JSON"));
-                }
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => continue,
-            }
-        }
-    }
-
-    pub async fn frame(&mut self) -> Value {
-        self.next().await.expect("the socket is open")
-    }
-
-    /// Frames up to and including the `status` that follows a terminal event.
-    pub async fn until_idle(&mut self) -> Vec<Value> {
-        let mut out = Vec::new();
-        let mut ended = false;
-        loop {
-            let f = self.frame().await;
-            let t = f["type"].as_str().unwrap_or("").to_owned();
-            let done = ended && t == "status";
-            ended |= matches!(t.as_str(), "run_completed" | "run_failed" | "run_cancelled");
-            out.push(f);
-            if done {
-                return out;
-            }
-        }
-    }
-
-    /// Frames until one of this type (included).
-    pub async fn until(&mut self, ty: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let f = self.frame().await;
-            let hit = f["type"] == ty;
-            out.push(f);
-            if hit {
-                return out;
-            }
-        }
-    }
-
-    pub async fn close(mut self) {
-        let _ = self.stream.send(WsMessage::Close(None)).await;
-    }
-}
-
-pub fn types(frames: &[Value]) -> Vec<String> {
-    frames
-        .iter()
-        .map(|f| f["type"].as_str().unwrap_or("?").to_owned())
-        .collect()
-}
-
-pub fn seqs(frames: &[Value]) -> Vec<u64> {
-    frames
-        .iter()
-        .filter(|f| f["type"] != "snapshot")
-        .map(|f| f["seq"].as_u64().unwrap())
-        .collect()
-}
+pub type Socket = EventSocket;
 
 pub fn assert_gapless(frames: &[Value]) {
     let s = seqs(frames);

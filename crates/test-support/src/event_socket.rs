@@ -1,0 +1,137 @@
+//! A WebSocket client for tests of yoi's event sockets: it reads JSON frames
+//! with a timeout that only fails the test, records every frame's text (so a
+//! test can check that nothing leaked), and reads up to the end of a run.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame before it fails.
+pub const FRAME_WAIT: Duration = Duration::from_secs(30);
+
+/// Every text a test saw, shared between its HTTP answers and its sockets.
+pub type Seen = Arc<Mutex<Vec<String>>>;
+
+pub struct EventSocket {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    seen: Seen,
+}
+
+impl EventSocket {
+    /// Connects; `Err(status)` when the server refuses the upgrade (its body
+    /// is recorded too).
+    pub async fn connect(request: Request, seen: Seen) -> Result<EventSocket, u16> {
+        // Snapshots of long transcripts are large; browsers take them whole.
+        let config = WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        match tokio::time::timeout(FRAME_WAIT, connect)
+            .await
+            .expect("the upgrade is answered in time")
+        {
+            Ok((stream, _)) => Ok(EventSocket { stream, seen }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                if let Some(body) = resp.body() {
+                    record(&seen, &String::from_utf8_lossy(body));
+                }
+                Err(resp.status().as_u16())
+            }
+            Err(e) => panic!("websocket failed: {e}"),
+        }
+    }
+
+    /// The next text frame as JSON; `None` once the server closed the socket.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+                .await
+                .expect("a frame (or the close) arrives in time: never silence");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    record(&self.seen, &t);
+                    return Some(serde_json::from_str(&t).expect("frames are JSON"));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next frame of a socket that must still be open.
+    pub async fn frame(&mut self) -> Value {
+        self.next().await.expect("the socket is open")
+    }
+
+    /// Frames up to and including the `status` that follows a terminal event.
+    pub async fn until_idle(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut ended = false;
+        loop {
+            let f = self.frame().await;
+            let t = f["type"].as_str().unwrap_or("").to_owned();
+            let done = ended && t == "status";
+            ended |= matches!(t.as_str(), "run_completed" | "run_failed" | "run_cancelled");
+            out.push(f);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// Frames until one of this type (included).
+    pub async fn until(&mut self, ty: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let f = self.frame().await;
+            let hit = f["type"] == ty;
+            out.push(f);
+            if hit {
+                return out;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.send(Message::Close(None)).await;
+    }
+}
+
+fn record(seen: &Seen, text: &str) {
+    seen.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(text.to_owned());
+}
+
+/// The `type` of each frame.
+pub fn types(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// The `seq` of each frame but snapshots.
+pub fn seqs(frames: &[Value]) -> Vec<u64> {
+    frames
+        .iter()
+        .filter(|f| f["type"] != "snapshot")
+        .filter_map(|f| f["seq"].as_u64())
+        .collect()
+}
+
+/// The text of the `assistant_delta` frames, joined.
+pub fn text_of(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "assistant_delta")
+        .filter_map(|f| f["text"].as_str())
+        .collect()
+}
