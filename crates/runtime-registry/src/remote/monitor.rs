@@ -55,6 +55,9 @@ pub enum MonitorMsg {
     Created(WorkerSummary),
     /// A worker was stopped by a command of ours.
     Stopped(WorkerId),
+    /// The observer is about to open the events socket; its snapshot will
+    /// show the runtime as of a moment after this.
+    Connecting,
 }
 
 pub struct MonitorArgs {
@@ -73,6 +76,10 @@ pub struct MonitorState {
     last_seen: Option<Timestamp>,
     /// Ordered by id, which is creation order for ULIDs.
     workers: BTreeMap<WorkerId, WorkerSummary>,
+    /// For each known worker, the `epoch` in which it became known.
+    known_since: BTreeMap<WorkerId, u64>,
+    /// Counts the events socket's connections (see `MonitorMsg::Connecting`).
+    epoch: u64,
     stopped: VecDeque<WorkerId>,
     events: broadcast::Sender<WorkspaceEvent>,
 }
@@ -126,6 +133,7 @@ impl MonitorState {
         {
             return;
         }
+        self.known_since.insert(worker.worker_id, self.epoch);
         self.workers.insert(worker.worker_id, worker.clone());
         self.emit(WorkspaceEvent::WorkerCreated { worker });
     }
@@ -137,6 +145,7 @@ impl MonitorState {
         if !self.stopped.contains(&worker_id) {
             self.stopped.push_back(worker_id);
         }
+        self.known_since.remove(&worker_id);
         if self.workers.remove(&worker_id).is_some() {
             self.emit(WorkspaceEvent::WorkerStopped {
                 runtime_id: self.runtime_id.clone(),
@@ -149,10 +158,14 @@ impl MonitorState {
     fn resync(&mut self, list: Vec<WorkerSummary>) {
         let fresh: BTreeMap<WorkerId, WorkerSummary> =
             list.into_iter().map(|w| (w.worker_id, w)).collect();
+        // A worker that became known after the socket started connecting may
+        // be newer than this snapshot (a command of ours created it): its
+        // `worker_created` follows on the socket. Only older ones are gone.
         let gone: Vec<WorkerId> = self
             .workers
             .keys()
             .filter(|id| !fresh.contains_key(id))
+            .filter(|id| self.known_since.get(id).is_none_or(|e| *e < self.epoch))
             .copied()
             .collect();
         for id in gone {
@@ -201,6 +214,8 @@ impl Actor for MonitorActor {
             last_error: None,
             last_seen: None,
             workers: BTreeMap::new(),
+            known_since: BTreeMap::new(),
+            epoch: 0,
             stopped: VecDeque::new(),
             events: args.events,
         })
@@ -259,6 +274,7 @@ impl Actor for MonitorActor {
             }
             MonitorMsg::Created(worker) => state.created(worker),
             MonitorMsg::Stopped(worker_id) => state.stopped(worker_id),
+            MonitorMsg::Connecting => state.epoch += 1,
         }
         Ok(())
     }
@@ -287,6 +303,9 @@ pub async fn observe(
         let probe = probe(&transport, &timing).await;
         report(&monitor, &probe);
         if probe.is_ok() {
+            if monitor.send_message(MonitorMsg::Connecting).is_err() {
+                return;
+            }
             match transport.websocket("/v1/events").await {
                 Ok(socket) => {
                     let since = tokio::time::Instant::now();
@@ -365,5 +384,69 @@ async fn follow(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yoi_protocol::{ProfileInfo, WorkerStatus};
+
+    fn state() -> (MonitorState, broadcast::Receiver<WorkspaceEvent>) {
+        let (events, rx) = broadcast::channel(16);
+        let state = MonitorState {
+            runtime_id: RuntimeId::parse("far").unwrap(),
+            display_name: "far".into(),
+            kind: RuntimeKind::Remote,
+            status: RuntimeStatus::Available,
+            last_error: None,
+            last_seen: None,
+            workers: BTreeMap::new(),
+            known_since: BTreeMap::new(),
+            epoch: 0,
+            stopped: VecDeque::new(),
+            events,
+        };
+        (state, rx)
+    }
+
+    fn worker() -> WorkerSummary {
+        let id = WorkerId::new();
+        WorkerSummary {
+            runtime_id: RuntimeId::parse("far").unwrap(),
+            worker_id: id,
+            display_name: "w".into(),
+            display_ref: "w@far".into(),
+            status: WorkerStatus::Idle,
+            profile: ProfileInfo {
+                name: "companion".into(),
+                model: "m".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_snapshot_older_than_a_create_does_not_stop_the_new_worker() {
+        let (mut s, mut rx) = state();
+        s.epoch += 1; // the socket starts connecting
+        let w = worker();
+        s.created(w.clone()); // our own create answers first
+        s.resync(Vec::new()); // the snapshot, taken before the create
+        assert_eq!(s.summary().worker_count, 1);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WorkspaceEvent::WorkerCreated { .. })
+        ));
+        assert!(rx.try_recv().is_err(), "no worker_stopped was made up");
+    }
+
+    #[test]
+    fn a_snapshot_without_an_older_worker_stops_it() {
+        let (mut s, _rx) = state();
+        let w = worker();
+        s.created(w.clone());
+        s.epoch += 1; // reconnecting after the runtime restarted without it
+        s.resync(Vec::new());
+        assert_eq!(s.summary().worker_count, 0);
     }
 }
