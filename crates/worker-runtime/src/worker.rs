@@ -182,11 +182,34 @@ impl WorkerCore {
         let mut core = Self::new(s);
         core.created_at = saved.created_at;
         core.usage = saved.usage;
-        core.last_run = saved.last_run.filter(|r| r.state != RunState::Running);
         for m in saved.transcript {
             core.transcript.push(m);
         }
         core.log.resume_after(saved.last_seq);
+        core.last_run = saved.last_run;
+        // The process ended while this run streamed: end it now, so that it
+        // too has its terminal event and its assistant message.
+        if let Some(run) = core
+            .last_run
+            .clone()
+            .filter(|r| r.state == RunState::Running)
+        {
+            core.active = Some(ActiveRun {
+                run_id: run.run_id,
+                assistant_id: MessageId::new(),
+                assistant_started: false,
+                started: Instant::now(),
+                text: String::new(),
+                reasoning: String::new(),
+                usage: None,
+                task: None,
+            });
+            core.status = WorkerStatus::Running;
+            core.finish(RunEnd::Failed(ApiError::new(
+                ErrorCode::Internal,
+                "the backend stopped while this run was in flight",
+            )));
+        }
         core
     }
 

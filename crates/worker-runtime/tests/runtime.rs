@@ -821,3 +821,50 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     rt.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_run_cut_short_by_the_process_ending_is_failed_when_restored() {
+    let mock = MockOpenAi::start().await;
+    mock.push(Reply::hang());
+    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
+    let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
+    let run = rt.input(w, input("never answered")).await.unwrap();
+    // Another process opens the same state while this one still streams: as
+    // if the first had been killed.
+    mock.wait_for_requests(1).await;
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    let restored = Runtime::start_openai(c).await.unwrap();
+    let detail = restored.worker_detail(w).await.unwrap();
+    assert_eq!(detail.summary.status, WorkerStatus::Idle);
+    let last_run = detail.last_run.unwrap();
+    assert_eq!(
+        (last_run.run_id, last_run.state),
+        (run.run_id, yoi_protocol::RunState::Failed)
+    );
+    let t = restored.transcript(w, 10).await.unwrap();
+    let answer = t.messages.last().unwrap();
+    assert_eq!(
+        (answer.role, answer.state),
+        (Role::Assistant, MessageState::Failed)
+    );
+    assert_eq!(answer.error.as_ref().unwrap().code, ErrorCode::Internal);
+    // Its terminal event is in the log, right after what was saved.
+    let mut sub = restored.subscribe(w, Some(Seq(t.seq.0 - 3))).await.unwrap();
+    let kinds: Vec<_> = [
+        next(&mut sub).await,
+        next(&mut sub).await,
+        next(&mut sub).await,
+    ]
+    .iter()
+    .map(|f| f.event.is_terminal())
+    .collect();
+    assert_eq!(
+        kinds,
+        [false, true, false],
+        "assistant_message, run_failed, status"
+    );
+    rt.shutdown().await;
+    restored.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
