@@ -832,6 +832,15 @@ async fn a_run_cut_short_by_the_process_ending_is_failed_when_restored() {
     // Another process opens the same state while this one still streams: as
     // if the first had been killed.
     mock.wait_for_requests(1).await;
+    // The state is written off the worker's mailbox: wait until it names the run.
+    let saved = dir.join(format!("{w}.json"));
+    tokio::time::timeout(WAIT, async {
+        while !std::fs::read_to_string(&saved).is_ok_and(|s| s.contains(&run.run_id.to_string())) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the running state is saved");
     let mut c = config(&mock);
     c.state_dir = Some(dir.clone());
     let restored = Runtime::start_openai(c).await.unwrap();
