@@ -471,13 +471,17 @@ fn the_help_overlay_lists_the_keys() {
 fn the_picker_lists_runtimes_and_their_workers_live() {
     let mut s = Screen::live();
     let coder = worker("gpu-box", "coder");
+    let scribe = worker("side", "scribe");
     let mut gpu = runtime("gpu-box");
+    gpu.kind = yoi_protocol::RuntimeKind::Remote;
     gpu.status = yoi_protocol::RuntimeStatus::Unavailable;
+    let mut side = runtime("side");
+    side.kind = yoi_protocol::RuntimeKind::Local;
     update(
         &mut s.app,
         AppEvent::Workspace(WorkspaceEvent::WorkspaceSnapshot {
-            runtimes: vec![runtime("backend-internal"), gpu],
-            workers: vec![s.worker.clone(), coder],
+            runtimes: vec![runtime("backend-internal"), gpu, side],
+            workers: vec![s.worker.clone(), coder, scribe],
         }),
     );
     s.app.focus = crate::keys::Focus::Picker;
@@ -490,8 +494,10 @@ fn the_picker_lists_runtimes_and_their_workers_live() {
         "{text}"
     );
     assert!(text.contains("◆ companion@backend-internal"), "{text}");
-    assert!(text.contains("▾ gpu-box embedded · unavailable"), "{text}");
+    assert!(text.contains("▾ gpu-box remote · unavailable"), "{text}");
     assert!(text.contains("coder@gpu-box"), "{text}");
+    assert!(text.contains("▾ side local · available"), "{text}");
+    assert!(text.contains("scribe@side"), "{text}");
 }
 
 #[test]

@@ -12,6 +12,10 @@
 #   - Escape cancels a slow answer, which stays marked "cancelled";
 #   - the server is killed (the console shows it is reconnecting) and started
 #     again on the same port (the console is live again and can send);
+#   - a worker in the workspace's `local` runtime `side` (which `yoi serve`
+#     starts as a child `yoi runtime serve --unix`, as yoi.toml says) is listed
+#     in the picker with its runtime's kind and status, chosen, and answers; the
+#     screen shows no socket or workspace path;
 #   - Ctrl-C twice quits with status 0.
 # Prints `N passed, N failed`; exits non-zero on a failure. Everything it starts
 # (processes, the tmux server on its own socket, the temp dir) is cleaned up.
@@ -133,6 +137,13 @@ for tool in tmux curl; do
     command -v "$tool" >/dev/null || { echo "e2e_tmux.sh: $tool is required"; echo "0 passed, 1 failed"; exit 1; }
 done
 mkdir -p "$WORK/workspace"
+# A `local` runtime: yoi serve starts and supervises it (see "Runtimes on other
+# machines" in the README).
+cat >"$WORK/workspace/yoi.toml" <<'TOML'
+[[runtimes]]
+id = "side"
+kind = "local"
+TOML
 
 # --- the mock provider and the backend -------------------------------------------
 
@@ -191,6 +202,47 @@ if start_server; then pass "yoi serve restarts on the same port"; else fail "yoi
 check "the console is live again after the restart" "● live" 30
 type_line "after the restart"
 check "the console can send after the restart" "You said: after the restart" 30
+
+# A worker in the local runtime, chosen in the picker, works like the Companion.
+side_available() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$PORT/api/runtimes/side" 2>/dev/null |
+        grep -q '"kind":"local".*"status":"available"'
+}
+tries=100
+until side_available || ((tries-- <= 0)); do sleep 0.1; done
+if side_available; then pass "the local runtime 'side' is available"; else
+    fail "the local runtime 'side' is available"
+    curl -sS --max-time 2 "http://127.0.0.1:$PORT/api/runtimes" | sed 's/^/    /'
+fi
+if curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' \
+    -d '{"display_name":"scribe"}' "http://127.0.0.1:$PORT/api/runtimes/side/workers" \
+    2>/dev/null | grep -q '"display_ref":"scribe@side"'; then
+    pass "a worker 'scribe' is created in the local runtime"
+else
+    fail "a worker 'scribe' is created in the local runtime"
+fi
+tm send-keys -t "$SESSION" C-p
+check "the picker lists the local runtime with its kind and status" "▾ side local · available" 15
+check "the picker lists scribe@side" "scribe@side" 15
+# scribe@side is the last worker listed (runtimes come in the server's order, the
+# backend's own first); Down stops at the last one.
+for _ in 1 2 3 4 5; do tm send-keys -t "$SESSION" Down; done
+tm send-keys -t "$SESSION" Enter
+if wait_for "● live +scribe@side" 15; then pass "Enter switches to scribe@side, live"; else
+    fail "Enter switches to scribe@side, live (waited 15s for it in the status bar)"
+fi
+type_line "hello from the side runtime"
+check "scribe@side answers in the transcript" "You said: hello from the side runtime" 30
+check "scribe@side is idle again" "scribe@side · idle" 15
+# The runtime's socket, from the command line yoi serve gave its child.
+sock=$(ps -o args= --ppid "$SERVER_PID" 2>/dev/null | sed -n 's/.* --unix \([^ ]*\).*/\1/p' | head -n 1)
+if [ -z "$sock" ]; then
+    fail "yoi serve started the local runtime on a Unix socket"
+elif screen | grep -Fq -e "$WORK" -e "$(dirname "$sock")" -e ".sock"; then
+    fail "the screen shows no socket or workspace path"
+else
+    pass "the screen shows no socket or workspace path"
+fi
 
 # Ctrl-C twice quits and gives the terminal back.
 tm send-keys -t "$SESSION" C-c

@@ -13,10 +13,10 @@
 // Prints one line per scenario and `N passed, N failed` at the end; exits non-zero
 // when anything failed. Child processes are always killed.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -142,6 +142,19 @@ function stopProcess(child) {
   });
 }
 
+/** SIGTERM, so that the process can clean up after itself; SIGKILL after `ms`. */
+function stopGracefully(child, ms = 5_000) {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      res();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------- page helpers ----------
@@ -242,6 +255,59 @@ async function serverTranscriptIds(base) {
   return transcript.messages.map((m) => m.id);
 }
 
+/** Waits until `GET /api/runtimes` lists `id` as available; returns its summary. */
+async function waitRuntimeAvailable(base, id, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  let last = null;
+  while (Date.now() < deadline) {
+    try {
+      const { runtimes } = await (await fetch(`${base}/api/runtimes`)).json();
+      last = runtimes.find((r) => r.runtime_id === id) ?? null;
+      if (last && last.status === 'available') return last;
+    } catch {
+      // not answering yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`runtime ${id} not available within ${timeout / 1000} s (last seen ${JSON.stringify(last)})`);
+}
+
+/** The processes whose parent is `pid`, each with its command line (Linux /proc). */
+function childProcesses(pid) {
+  const out = [];
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const task of tasks) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const child of children.split(/\s+/).filter(Boolean).map(Number)) {
+      try {
+        out.push({ pid: child, args: readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
@@ -318,13 +384,15 @@ async function main() {
   });
 
   const leaks = [];
-  async function checkNoSecrets(where) {
-    const html = await page.content();
-    const text = await page.evaluate(() => document.body.innerText);
-    for (const [what, needle] of [
-      ['API key', API_KEY],
-      ['workspace path', workspace],
-    ]) {
+  // What no page may show; scenarios add their own (a runtime's socket path, ...).
+  const secrets = [
+    ['API key', API_KEY],
+    ['workspace path', workspace],
+  ];
+  async function checkNoSecrets(where, p = page) {
+    const html = await p.content();
+    const text = await p.evaluate(() => document.body.innerText);
+    for (const [what, needle] of secrets) {
       if (html.includes(needle) || text.includes(needle)) leaks.push(`${what} visible ${where}`);
     }
   }
@@ -592,6 +660,101 @@ async function main() {
       await p.close().catch(() => {});
       await stopProcess(bareServer.child);
     }
+  });
+
+  // A `local` runtime: the backend starts `yoi runtime serve --unix` itself. The
+  // console lists it with its kind and status and talks to its worker exactly as
+  // to the backend's own.
+  await scenario('a local runtime: listed with its kind and status; its worker answers and stops', async () => {
+    const localWorkspace = mkdtempSync(join(tmpdir(), 'yoi-e2e-local-'));
+    cleanups.push(() => rmSync(localWorkspace, { recursive: true, force: true }));
+    writeFileSync(join(localWorkspace, 'yoi.toml'), '[[runtimes]]\nid = "side"\nkind = "local"\n');
+    secrets.push(['local runtime workspace', localWorkspace]);
+    const localServer = await startServer({ workspace: localWorkspace, port: await freePort(), mockUrl: mock.url });
+    let runtimePid = null;
+    let outlived = false;
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`local runtime: ${e}`));
+    try {
+      const summary = await waitRuntimeAvailable(localServer.base, 'side');
+      assert(summary.kind === 'local', `the runtime is local (got ${JSON.stringify(summary.kind)})`);
+      // Where the backend put the runtime's socket: it must not reach the page.
+      const runtime = childProcesses(localServer.child.pid).find((c) => c.args.includes('runtime') && c.args.includes('--unix'));
+      assert(runtime, 'yoi serve started `yoi runtime serve --unix` as its child');
+      runtimePid = runtime.pid;
+      const socketPath = runtime.args[runtime.args.indexOf('--unix') + 1];
+      assert(socketPath && socketPath.startsWith('/'), `the runtime listens on a socket path (${JSON.stringify(socketPath)})`);
+      secrets.push(['local runtime socket path', socketPath], ['local runtime socket directory', dirname(socketPath)]);
+      // The backend removes it when it stops; not when it is killed.
+      if (/^yoi-/.test(basename(dirname(socketPath)))) cleanups.push(() => rmSync(dirname(socketPath), { recursive: true, force: true }));
+
+      const created = await fetch(`${localServer.base}/api/runtimes/side/workers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ display_name: 'scribe' }),
+      });
+      assert(created.status === 201, `the worker is created in the local runtime (HTTP ${created.status})`);
+      const scribe = await created.json();
+      assert(scribe.display_ref === 'scribe@side', `named scribe@side (got ${JSON.stringify(scribe.display_ref)})`);
+
+      await p.goto(`${localServer.base}/`);
+      await waitReady(p);
+      const side = '[data-testid="runtime"][data-runtime-id="side"]';
+      await p.waitForSelector(`${side}[data-kind="local"][data-status="available"]`, { timeout: 10_000 });
+      const badges = await p.$eval(side, (el) => ({
+        kind: el.querySelector('[data-testid="runtime-kind"]')?.textContent?.trim(),
+        status: el.querySelector('[data-testid="runtime-status"]')?.textContent?.trim(),
+      }));
+      assert(badges.kind === 'local' && badges.status === 'available', `the side panel shows kind and status (got ${JSON.stringify(badges)})`);
+      const button = `${side} [data-testid="worker"][data-worker-id="${scribe.worker_id}"]`;
+      await p.waitForSelector(button, { timeout: 10_000 });
+      assert((await p.textContent(button)).includes('scribe'), 'the worker is listed by name');
+
+      await p.click(button);
+      await p.waitForFunction(() => document.querySelector('.status .title')?.textContent === 'scribe@side', null, { timeout: 10_000 });
+      assert(new URL(p.url()).hash === `#/w/side/${scribe.worker_id}`, `the address names the worker (${new URL(p.url()).hash})`);
+      await waitReady(p);
+      assert((await p.getAttribute(button, 'class')).includes('selected'), 'the worker is marked selected');
+
+      await send(p, 'hello from the side runtime');
+      const answer = await waitAnswer(p, { state: 'complete', includes: 'You said:' });
+      assert(answer.text.includes('hello from the side runtime'), `the answer echoes the input (got ${JSON.stringify(answer.text)})`);
+      assert((await messages(p)).filter((m) => m.role === 'user').length === 1, 'the question shows once');
+      await waitReady(p);
+
+      await send(p, '[[slow]] take your time, side runtime');
+      await waitStreamingText(p);
+      await p.click('[data-testid="stop"]');
+      const stopped = await waitAnswer(p, { state: 'cancelled' });
+      assert(stopped.text.includes('Stopped'), 'a cancelled marker is shown');
+      await waitReady(p);
+      const transcript = await (
+        await fetch(`${localServer.base}/api/runtimes/side/workers/${scribe.worker_id}/transcript`)
+      ).json();
+      assert(
+        JSON.stringify(transcript.messages.map((m) => [m.role, m.state])) ===
+          JSON.stringify([['user', 'complete'], ['assistant', 'complete'], ['user', 'complete'], ['assistant', 'cancelled']]),
+        `the runtime's transcript matches (got ${JSON.stringify(transcript.messages.map((m) => [m.role, m.state]))})`,
+      );
+      await screenshot(p, 'local-runtime');
+
+      const before = leaks.length;
+      await checkNoSecrets('on the local runtime page', p);
+      assert(leaks.length === before, leaks.slice(before).join('; '));
+    } finally {
+      await p.close().catch(() => {});
+      await stopGracefully(localServer.child);
+      // The runtime ends with its backend; whatever happened, it does not outlive it.
+      if (runtimePid !== null) {
+        const deadline = Date.now() + 10_000;
+        while (processAlive(runtimePid) && Date.now() < deadline) await sleep(100);
+        if (processAlive(runtimePid)) {
+          outlived = true;
+          process.kill(runtimePid, 'SIGKILL');
+        }
+      }
+    }
+    assert(!outlived, 'the local runtime outlived its backend by 10 s');
   });
 
   await scenario('a phone-sized window: nothing overflows, the view stays on the latest message', async () => {

@@ -3,11 +3,16 @@ import { flushSync, mount, unmount, type Component } from 'svelte';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyEvent, initialState } from '../console/state';
 import { ev, msg, snapshot } from '../console/testing/fixtures';
+import { groupByRuntime } from '../console/workspace';
+import type { RuntimeSummary } from '../protocol/RuntimeSummary';
+import type { WorkerRef } from '../protocol/WorkerRef';
+import type { WorkerSummary } from '../protocol/WorkerSummary';
 import Composer from './Composer.svelte';
 import Notices from './Notices.svelte';
 import { providerNotice, sendErrorNotice } from './notices';
 import StatusBar from './StatusBar.svelte';
 import Transcript from './Transcript.svelte';
+import WorkerList from './WorkerList.svelte';
 
 beforeAll(() => {
   // jsdom has no layout: give the transcript what it needs to run.
@@ -234,6 +239,93 @@ describe('Composer', () => {
     const d = composer(async () => true, false);
     d.type('x');
     expect(d.target.querySelector<HTMLButtonElement>('[data-testid="send"]')!.disabled).toBe(true);
+  });
+});
+
+describe('WorkerList', () => {
+  const runtime = (id: string, kind: RuntimeSummary['kind'], status: RuntimeSummary['status'], extra: Partial<RuntimeSummary> = {}): RuntimeSummary => ({
+    runtime_id: id,
+    display_name: id,
+    kind,
+    status,
+    capabilities: { workers: true, create_worker: true, cancel: true, events: true },
+    worker_count: 0,
+    ...extra,
+  });
+  const worker = (rid: string, wid: string, name: string): WorkerSummary => ({
+    runtime_id: rid,
+    worker_id: wid,
+    display_name: name,
+    display_ref: `${name}@${rid}`,
+    status: 'idle',
+    profile: { name: 'companion', model: 'mock-model' },
+  });
+
+  function list(selected: WorkerRef | null = null) {
+    const picked: (WorkerRef | null)[] = [];
+    const groups = groupByRuntime({
+      synced: true,
+      runtimes: [
+        runtime('backend-internal', 'embedded', 'available', { display_name: 'Backend' }),
+        runtime('side', 'local', 'available'),
+        runtime('gpu-box', 'remote', 'unavailable', { display_name: 'GPU box', diagnostics: { last_error: 'cannot connect' } }),
+      ],
+      workers: [
+        worker('backend-internal', 'c1', 'companion'),
+        worker('side', 's1', 'scribe'),
+        worker('elsewhere', 'e1', 'ghost'),
+      ],
+    });
+    const target = render(WorkerList, {
+      groups,
+      selected,
+      companion: { runtime_id: 'backend-internal', worker_id: 'c1' },
+      connection: 'live',
+      onselect: (ref: WorkerRef | null) => picked.push(ref),
+    });
+    const section = (id: string) => target.querySelector<HTMLElement>(`[data-testid="runtime"][data-runtime-id="${id}"]`)!;
+    return { target, picked, section };
+  }
+
+  it('shows each runtime’s kind and status, and why one is unavailable', () => {
+    const { section } = list();
+    const side = section('side');
+    expect(side.dataset.kind).toBe('local');
+    expect(side.dataset.status).toBe('available');
+    expect(side.querySelector('[data-testid="runtime-kind"]')?.textContent).toBe('local');
+    expect(side.querySelector('[data-testid="runtime-status"]')?.textContent).toBe('available');
+    expect(side.querySelector('[data-testid="worker"]')?.textContent).toContain('scribe');
+    expect(side.querySelector('[data-testid="worker"]')?.getAttribute('title')).toBe('scribe@side');
+
+    const backend = section('backend-internal');
+    expect(backend.querySelector('h2')?.textContent).toContain('Backend');
+    expect(backend.querySelector('[data-testid="runtime-kind"]')?.textContent).toBe('embedded');
+
+    const far = section('gpu-box');
+    expect(far.querySelector('[data-testid="runtime-kind"]')?.textContent).toBe('remote');
+    const status = far.querySelector('[data-testid="runtime-status"]')!;
+    expect(status.textContent).toBe('unavailable');
+    expect(status.classList.contains('down')).toBe(true);
+    expect(far.querySelector('.diag')?.textContent).toBe('cannot connect');
+    expect(far.querySelector('.none')?.textContent).toBe('No workers');
+  });
+
+  it('claims no kind or status for a runtime the server did not list', () => {
+    const { section } = list();
+    const unlisted = section('elsewhere');
+    expect(unlisted.dataset.kind).toBeUndefined();
+    expect(unlisted.dataset.status).toBeUndefined();
+    expect(unlisted.querySelector('[data-testid="runtime-kind"], [data-testid="runtime-status"]')).toBeNull();
+    expect(unlisted.querySelector('[data-testid="worker"]')?.textContent).toContain('ghost');
+  });
+
+  it('a click on a worker selects it by runtime and worker id; the selected one is marked', () => {
+    const { section, picked } = list({ runtime_id: 'side', worker_id: 's1' });
+    const scribe = section('side').querySelector<HTMLButtonElement>('[data-testid="worker"]')!;
+    expect(scribe.classList.contains('selected')).toBe(true);
+    expect(section('backend-internal').querySelector('[data-testid="worker"]')!.classList.contains('selected')).toBe(false);
+    scribe.click();
+    expect(picked).toEqual([{ runtime_id: 'side', worker_id: 's1' }]);
   });
 });
 

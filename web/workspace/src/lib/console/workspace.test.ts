@@ -57,5 +57,6 @@ describe('workspace events', () => {
       ['b', ['w1']],
       ['c', ['w2']],
     ]);
+    expect(groups.map((g) => g.listed)).toEqual([true, true, false]);
   });
 });

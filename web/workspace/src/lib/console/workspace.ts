@@ -56,6 +56,11 @@ export function applyWorkspaceEvent(state: WorkspaceState, event: WorkspaceEvent
 export interface RuntimeGroup {
   runtime: RuntimeSummary;
   workers: WorkerSummary[];
+  /**
+   * Whether the server listed this runtime. A stand-in's kind and status are
+   * not known, so the side panel does not show them.
+   */
+  listed: boolean;
 }
 
 /**
@@ -64,7 +69,7 @@ export interface RuntimeGroup {
  */
 export function groupByRuntime(state: WorkspaceState): RuntimeGroup[] {
   const groups = new Map<string, RuntimeGroup>();
-  for (const runtime of state.runtimes) groups.set(runtime.runtime_id, { runtime, workers: [] });
+  for (const runtime of state.runtimes) groups.set(runtime.runtime_id, { runtime, workers: [], listed: true });
   for (const w of state.workers) {
     let g = groups.get(w.runtime_id);
     if (!g) {
@@ -78,6 +83,7 @@ export function groupByRuntime(state: WorkspaceState): RuntimeGroup[] {
           worker_count: 0,
         },
         workers: [],
+        listed: false,
       };
       groups.set(w.runtime_id, g);
     }
