@@ -46,9 +46,21 @@ fn read_ts_files(dir: &Path) -> BTreeMap<String, String> {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "ts") {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            out.insert(name, fs::read_to_string(&path).unwrap());
+            out.insert(name, tidy(&fs::read_to_string(&path).unwrap()));
         }
     }
+    out
+}
+
+/// ts-rs leaves spaces at the ends of lines before doc comments; the
+/// committed files keep `git diff --check` clean.
+fn tidy(text: &str) -> String {
+    let mut out: String = text
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    out.push('\n');
     out
 }
 

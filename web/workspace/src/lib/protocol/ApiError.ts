@@ -5,7 +5,7 @@ import type { RunId } from "./RunId";
 /**
  * One error: a stable code, words for a person, and whether a retry may help.
  */
-export type ApiError = { code: ErrorCode, message: string, retryable: boolean, 
+export type ApiError = { code: ErrorCode, message: string, retryable: boolean,
 /**
  * Set with `busy`: the run that holds the worker.
  */

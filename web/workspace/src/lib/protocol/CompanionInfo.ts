@@ -5,7 +5,7 @@ import type { RuntimeId } from "./RuntimeId";
 import type { WorkerId } from "./WorkerId";
 import type { WorkerStatus } from "./WorkerStatus";
 
-export type CompanionInfo = { provider: ProviderInfo, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string, 
+export type CompanionInfo = { provider: ProviderInfo, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string,
 /**
  * `<display_name>@<runtime_id>`.
  */

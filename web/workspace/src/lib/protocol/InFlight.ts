@@ -4,7 +4,7 @@ import type { RunId } from "./RunId";
 /**
  * The text streamed so far by the run in flight.
  */
-export type InFlight = { run_id: RunId, text: string, 
+export type InFlight = { run_id: RunId, text: string,
 /**
  * Reasoning streamed so far, when the provider sends it.
  */

@@ -4,11 +4,11 @@ import type { RunId } from "./RunId";
 import type { RunState } from "./RunState";
 import type { RunUsage } from "./RunUsage";
 
-export type LastRun = { run_id: RunId, state: RunState, error?: ApiError, 
+export type LastRun = { run_id: RunId, state: RunState, error?: ApiError,
 /**
  * Tokens of the run, once it ended (an addition to the contract).
  */
-usage?: RunUsage, 
+usage?: RunUsage,
 /**
  * How long the run took, once it ended (an addition to the contract).
  */

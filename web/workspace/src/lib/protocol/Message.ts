@@ -9,12 +9,12 @@ import type { Timestamp } from "./Timestamp";
 /**
  * One user or assistant message of a transcript.
  */
-export type Message = { id: MessageId, role: Role, text: string, at: Timestamp, run_id: RunId, state: MessageState, 
+export type Message = { id: MessageId, role: Role, text: string, at: Timestamp, run_id: RunId, state: MessageState,
 /**
  * The reasoning the provider streamed before this answer, when it sent any
  * (an addition to the contract's `Message`).
  */
-reasoning?: string, 
+reasoning?: string,
 /**
  * Why the run failed, on the assistant message of a failed run
  * (an addition to the contract's `Message`).

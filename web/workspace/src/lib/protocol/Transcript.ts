@@ -5,7 +5,7 @@ import type { Seq } from "./Seq";
 /**
  * `GET .../transcript`: the newest `limit` messages and the watermark `seq`.
  */
-export type Transcript = { messages: Array<Message>, seq: Seq, 
+export type Transcript = { messages: Array<Message>, seq: Seq,
 /**
  * Whether older messages exist than those returned.
  */

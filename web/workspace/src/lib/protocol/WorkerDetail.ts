@@ -7,11 +7,11 @@ import type { Usage } from "./Usage";
 import type { WorkerId } from "./WorkerId";
 import type { WorkerStatus } from "./WorkerStatus";
 
-export type WorkerDetail = { created_at: Timestamp, 
+export type WorkerDetail = { created_at: Timestamp,
 /**
  * Always empty in this version: no Worker has tools.
  */
-tools: Array<never>, usage: Usage, last_run?: LastRun, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string, 
+tools: Array<never>, usage: Usage, last_run?: LastRun, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string,
 /**
  * `<display_name>@<runtime_id>`.
  */

@@ -4,7 +4,7 @@ import type { RuntimeId } from "./RuntimeId";
 import type { WorkerId } from "./WorkerId";
 import type { WorkerStatus } from "./WorkerStatus";
 
-export type WorkerSummary = { runtime_id: RuntimeId, worker_id: WorkerId, display_name: string, 
+export type WorkerSummary = { runtime_id: RuntimeId, worker_id: WorkerId, display_name: string,
 /**
  * `<display_name>@<runtime_id>`.
  */
