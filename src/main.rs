@@ -323,60 +323,54 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
     let id = config.runtime.runtime_id.clone();
     let hint = config.runtime.provider.check_configured().err();
     let stop = stop_signal(args.exit_with_stdin);
-    let served = match config.listen {
-        config::Listen::Tcp(addr) => {
-            let listener = match tokio::net::TcpListener::bind(addr).await {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("yoi: cannot listen on {addr}: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let runtime = match Runtime::start_openai(config.runtime).await {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("yoi: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let port = listener
-                .local_addr()
-                .map(|a| a.port())
-                .unwrap_or(addr.port());
-            println!("yoi runtime `{id}` is serving on TCP port {port}");
-            if let Some(hint) = &hint {
-                println!("the provider is not configured: {hint}");
+    // Listen first, so that a taken address fails before anything starts.
+    let listener = match &config.listen {
+        config::Listen::Tcp(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Listener::Tcp(l),
+            Err(e) => {
+                eprintln!("yoi: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
             }
+        },
+        config::Listen::Unix(path) => match unix_socket::bind(path) {
+            Ok(l) => Listener::Unix(l, path.clone()),
+            Err(e) => {
+                eprintln!("yoi: cannot listen on the Unix socket: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let runtime = match Runtime::start_openai(config.runtime).await {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("yoi: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &listener {
+        Listener::Tcp(l) => {
+            let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
+            println!("yoi runtime `{id}` is serving on TCP port {port}");
+        }
+        Listener::Unix(..) => println!("yoi runtime `{id}` is serving on a Unix socket"),
+    }
+    if let Some(hint) = &hint {
+        println!("the provider is not configured: {hint}");
+    }
+    let served = match listener {
+        Listener::Tcp(l) => {
             let options = ServerOptions {
                 kind: RuntimeKind::Remote,
                 token: config.token,
             };
-            worker_runtime::server::serve(listener, runtime, options, stop).await
+            worker_runtime::server::serve(l, runtime, options, stop).await
         }
-        config::Listen::Unix(path) => {
-            let listener = match unix_socket::bind(&path) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("yoi: cannot listen on the Unix socket: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let runtime = match Runtime::start_openai(config.runtime).await {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("yoi: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            println!("yoi runtime `{id}` is serving on a Unix socket");
-            if let Some(hint) = &hint {
-                println!("the provider is not configured: {hint}");
-            }
+        Listener::Unix(l, path) => {
             let options = ServerOptions {
                 kind: RuntimeKind::Local,
                 token: None,
             };
-            let served = worker_runtime::server::serve(listener, runtime, options, stop).await;
+            let served = worker_runtime::server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);
             served
         }
@@ -388,6 +382,12 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where `yoi runtime serve` listens.
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, PathBuf),
 }
 
 /// Ctrl-C or SIGTERM, or with `exit_with_stdin` the end of stdin.
