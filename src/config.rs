@@ -17,11 +17,11 @@ use std::time::Duration;
 use runtime_registry::remote::Url;
 use serde::Deserialize;
 use worker_runtime::config::{
-    DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT, DEFAULT_MODEL,
-    DEFAULT_RUN_TIMEOUT,
+    ProviderKind, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT,
+    DEFAULT_MODEL, DEFAULT_RUN_TIMEOUT,
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
-use yoi_protocol::RuntimeId;
+use yoi_protocol::{RuntimeId, RuntimeKind};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
 pub const DEFAULT_TOKEN_ENV: &str = "YOI_TOKEN";
@@ -67,6 +67,8 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileProvider {
+    /// Which kind of service (`openai-compatible`, the default and only one).
+    pub kind: Option<String>,
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
     pub model: Option<String>,
@@ -274,6 +276,17 @@ fn provider_config(
     file: FileProvider,
     env: &HashMap<String, String>,
 ) -> Result<ProviderConfig, ConfigError> {
+    let kind = match file.kind.as_deref() {
+        None => ProviderKind::default(),
+        Some(name) => ProviderKind::parse(name).ok_or_else(|| ConfigError::Value {
+            key: "provider.kind",
+            why: format!(
+                "`{}` is not a provider kind; this version knows {}",
+                name.chars().take(40).collect::<String>(),
+                ProviderKind::NAMES.join(", ")
+            ),
+        })?,
+    };
     let base_url = non_empty(env, "OPENAI_BASE_URL")
         .or(file.base_url)
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
@@ -297,6 +310,7 @@ fn provider_config(
         });
     }
     Ok(ProviderConfig {
+        kind,
         api_key: non_empty(env, &api_key_env),
         api_key_env,
         base_url,
@@ -334,65 +348,10 @@ fn runtime_entries(
             });
         }
         seen.push(id.clone());
-        let display_name = match rt.display_name.as_deref().map(str::trim) {
-            Some(name) if !name.is_empty() && name.chars().count() <= 64 => name.to_owned(),
-            Some(_) => {
-                return Err(ConfigError::Value {
-                    key: "runtimes.display_name",
-                    why: format!("runtime `{id}`: must be 1 to 64 characters"),
-                })
-            }
-            None => id.to_string(),
-        };
-        match rt.kind.as_str() {
-            "remote" => {
-                let raw = rt.url.as_deref().ok_or_else(|| ConfigError::Value {
-                    key: "runtimes.url",
-                    why: format!("remote runtime `{id}` needs a url such as http://gpu-box:7761"),
-                })?;
-                // The URL is not repeated in messages: it may be private.
-                let url = Url::parse(raw)
-                    .ok()
-                    .filter(|u| {
-                        matches!(u.scheme(), "http" | "https")
-                            && u.host_str().is_some()
-                            && u.username().is_empty()
-                            && u.password().is_none()
-                            && u.query().is_none()
-                            && u.fragment().is_none()
-                    })
-                    .ok_or_else(|| ConfigError::Value {
-                        key: "runtimes.url",
-                        why: format!(
-                            "the url of runtime `{id}` must be http:// or https://, host and port, with no user, query or fragment"
-                        ),
-                    })?;
-                let token_env = env_name(
-                    "runtimes.token_env",
-                    rt.token_env.as_deref().unwrap_or(DEFAULT_RUNTIME_TOKEN_ENV),
-                )?;
-                let token = non_empty(env, &token_env).ok_or_else(|| ConfigError::Value {
-                    key: "runtimes.token_env",
-                    why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
-                })?;
-                out.push(RuntimeEntry::Remote {
-                    id,
-                    display_name,
-                    url,
-                    token,
-                });
-            }
-            "local" => {
-                if rt.url.is_some() || rt.token_env.is_some() {
-                    return Err(ConfigError::Value {
-                        key: "runtimes",
-                        why: format!(
-                            "local runtime `{id}` takes no url or token_env: the backend starts it on a private Unix socket"
-                        ),
-                    });
-                }
-                out.push(RuntimeEntry::Local { id, display_name });
-            }
+        let display_name = runtime_display_name(rt, &id)?;
+        let entry = match rt.kind.as_str() {
+            "remote" => remote_entry(rt, id, display_name, env)?,
+            "local" => local_entry(rt, id, display_name)?,
             other => {
                 return Err(ConfigError::Value {
                     key: "runtimes.kind",
@@ -402,9 +361,82 @@ fn runtime_entries(
                     ),
                 })
             }
-        }
+        };
+        out.push(entry);
     }
     Ok(out)
+}
+
+fn runtime_display_name(rt: &FileRuntime, id: &RuntimeId) -> Result<String, ConfigError> {
+    match rt.display_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() && name.chars().count() <= 64 => Ok(name.to_owned()),
+        Some(_) => Err(ConfigError::Value {
+            key: "runtimes.display_name",
+            why: format!("runtime `{id}`: must be 1 to 64 characters"),
+        }),
+        None => Ok(id.to_string()),
+    }
+}
+
+/// `kind = "remote"`: its URL, and its token from the variable `token_env` names.
+fn remote_entry(
+    rt: &FileRuntime,
+    id: RuntimeId,
+    display_name: String,
+    env: &HashMap<String, String>,
+) -> Result<RuntimeEntry, ConfigError> {
+    let raw = rt.url.as_deref().ok_or_else(|| ConfigError::Value {
+        key: "runtimes.url",
+        why: format!("remote runtime `{id}` needs a url such as http://gpu-box:7761"),
+    })?;
+    // The URL is not repeated in messages: it may be private.
+    let url = Url::parse(raw)
+        .ok()
+        .filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none()
+        })
+        .ok_or_else(|| ConfigError::Value {
+            key: "runtimes.url",
+            why: format!(
+                "the url of runtime `{id}` must be http:// or https://, host and port, with no user, query or fragment"
+            ),
+        })?;
+    let token_env = env_name(
+        "runtimes.token_env",
+        rt.token_env.as_deref().unwrap_or(DEFAULT_RUNTIME_TOKEN_ENV),
+    )?;
+    let token = non_empty(env, &token_env).ok_or_else(|| ConfigError::Value {
+        key: "runtimes.token_env",
+        why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
+    })?;
+    Ok(RuntimeEntry::Remote {
+        id,
+        display_name,
+        url,
+        token,
+    })
+}
+
+/// `kind = "local"`: nothing to reach, the backend starts it.
+fn local_entry(
+    rt: &FileRuntime,
+    id: RuntimeId,
+    display_name: String,
+) -> Result<RuntimeEntry, ConfigError> {
+    if rt.url.is_some() || rt.token_env.is_some() {
+        return Err(ConfigError::Value {
+            key: "runtimes",
+            why: format!(
+                "local runtime `{id}` takes no url or token_env: the backend starts it on a private Unix socket"
+            ),
+        });
+    }
+    Ok(RuntimeEntry::Local { id, display_name })
 }
 
 /// Where `yoi runtime serve` listens.
@@ -485,6 +517,11 @@ pub fn resolve_runtime(
             why: e.to_string(),
         })?;
     let mut runtime = RuntimeConfig::new(runtime_id.clone(), runtime_id.as_str());
+    // A runtime on a Unix socket is a backend's local child; on TCP a remote one.
+    runtime.kind = match listen {
+        Listen::Tcp(_) => RuntimeKind::Remote,
+        Listen::Unix(_) => RuntimeKind::Local,
+    };
     runtime.provider = provider_config(FileProvider::default(), env)?;
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));

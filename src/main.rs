@@ -11,13 +11,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use runtime_registry::{
-    start_local, Endpoint, LocalConfig, RemoteConfig, RemoteRuntime, RuntimeHandle, Timing,
-};
+use std::sync::Arc;
+
+use runtime_registry::{start_local, Endpoint, LocalConfig, RemoteConfig, RemoteRuntime, Timing};
 use tracing_subscriber::EnvFilter;
-use worker_runtime::server::ServerOptions;
 use worker_runtime::Runtime;
 use yoi_protocol::{RuntimeId, RuntimeKind, WorkerRef};
+use yoi_providers::Providers;
+use yoi_runtime_server::ServerOptions;
 use yoi_workspace_server::{Access, Backend};
 
 #[derive(Parser)]
@@ -298,7 +299,7 @@ async fn register_runtime(
     };
     backend
         .registry
-        .register(RuntimeHandle::Remote(handle))
+        .register(Arc::new(handle))
         .await
         .map_err(|e| e.to_string())
 }
@@ -340,7 +341,7 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             }
         },
     };
-    let runtime = match Runtime::start_openai(config.runtime).await {
+    let runtime = match Runtime::start(config.runtime, Providers::shared()).await {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("yoi: {e}");
@@ -360,17 +361,13 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
     let served = match listener {
         Listener::Tcp(l) => {
             let options = ServerOptions {
-                kind: RuntimeKind::Remote,
                 token: config.token,
             };
-            worker_runtime::server::serve(l, runtime, options, stop).await
+            yoi_runtime_server::serve(l, runtime, options, stop).await
         }
         Listener::Unix(l, path) => {
-            let options = ServerOptions {
-                kind: RuntimeKind::Local,
-                token: None,
-            };
-            let served = worker_runtime::server::serve(l, runtime, options, stop).await;
+            let options = ServerOptions { token: None };
+            let served = yoi_runtime_server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);
             served
         }

@@ -4,6 +4,10 @@
 //! OpenAI server. Clients use the backend's API exactly as for the embedded
 //! runtime; only `kind` differs.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod support;
 
 use std::time::Duration;

@@ -126,3 +126,15 @@ impl std::error::Error for ApiError {}
 pub struct ErrorEnvelope {
     pub error: ApiError,
 }
+
+/// An error that has a place in the contract: every crate's error enum
+/// implements it, so that one renderer turns any of them into the envelope.
+pub trait ToApiError: fmt::Display {
+    fn to_api_error(&self) -> ApiError;
+}
+
+impl ToApiError for ApiError {
+    fn to_api_error(&self) -> ApiError {
+        self.clone()
+    }
+}

@@ -1,11 +1,12 @@
 //! Wire types of the yoi API, shared by every crate and client.
 //!
-//! This crate is the Rust spelling of `shared/design/api.md`: identifiers
+//! This crate is the Rust spelling of `docs/api.md`: identifiers
 //! ([`RuntimeId`], [`WorkerId`], [`RunId`], [`MessageId`], [`Seq`]), the shapes
 //! answered by the REST routes ([`RuntimeSummary`], [`WorkerSummary`],
 //! [`WorkerDetail`], [`Message`], [`Usage`], ...), the events a Worker emits
 //! ([`WorkerEvent`] and its [`EventKind`]), the workspace-level events
-//! ([`WorkspaceEvent`]) and the error envelope ([`ApiError`], [`ErrorCode`]).
+//! ([`WorkspaceEvent`]) the error envelope ([`ApiError`], [`ErrorCode`]) and the limits every
+//! server checks a request against ([`validate_input_text`], ...).
 //!
 //! It holds no runtime machinery: no tokio, no actors, no I/O. The JSON it
 //! produces is pinned by round-trip tests, and the TypeScript types of the web
@@ -19,6 +20,7 @@ mod ids;
 mod message;
 mod runtime;
 mod time;
+mod validate;
 mod worker;
 
 pub use api::*;
@@ -28,10 +30,8 @@ pub use ids::*;
 pub use message::*;
 pub use runtime::*;
 pub use time::*;
+pub use validate::*;
 pub use worker::*;
-
-/// Most bytes a user message's `text` may hold.
-pub const MAX_INPUT_TEXT_BYTES: usize = 32 * 1024;
 
 /// The id of the backend's own in-process runtime.
 pub const BACKEND_INTERNAL_RUNTIME: &str = "backend-internal";

@@ -3,6 +3,10 @@
 //! generate; `YOI_UPDATE_BINDINGS=1 cargo test -p yoi-protocol --test bindings`
 //! rewrites them.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,9 @@
-//! The JSON of the wire types, pinned to `shared/design/api.md`: each example
+//! The JSON of the wire types, pinned to `docs/api.md`: each example
 //! parses, and serialises back to exactly the same JSON.
+
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -2,27 +2,33 @@
 //! subscription, named by `runtime_id + worker_id`, to the runtime that holds
 //! the Worker.
 //!
-//! - [`registry`]: the `RegistryActor` owning `runtime_id -> RuntimeHandle`,
-//!   and the [`Registry`] handle the server calls.
-//! - [`handle`]: [`RuntimeHandle`], one variant per way of reaching a
-//!   runtime, all with the same operations; [`WorkerStream`], a Worker's
-//!   frames wherever it lives.
-//! - [`remote`]: [`RemoteRuntime`], the client of a runtime process over TCP
-//!   or a Unix socket: REST commands, event sockets that resume from their
-//!   cursor, health checks and the runtime's workspace events.
+//! - [`registry`]: the `RegistryActor` owning `runtime_id -> Arc<dyn
+//!   RuntimeApi>`, and the [`Registry`] handle the server asks for the
+//!   runtime a request names ([`Registry::route`]). The server then calls
+//!   that runtime's [`worker_runtime::RuntimeApi`] itself: nothing here
+//!   forwards a worker command.
+//! - [`remote`]: [`RemoteRuntime`], the `RuntimeApi` of a runtime process
+//!   over TCP or a Unix socket: REST commands, event sockets that resume
+//!   from their cursor, health checks and the runtime's workspace events.
 //! - [`local`]: a `local` runtime, a supervised child process
 //!   (`yoi runtime serve --unix`) reached with the same client.
-//! - [`error`]: [`RegistryError`]: unknown runtime, unavailable runtime,
-//!   unsupported operation, and the runtime's own errors carried unchanged.
+//! - [`error`]: [`RegistryError`]: unknown runtime, duplicate runtime, bad
+//!   runtime configuration. A runtime's own answers (including
+//!   `runtime_unavailable`) are `worker_runtime::RuntimeError`s.
+//!
+//! ```text
+//! route handler --route(runtime_id)--> Registry --> Arc<dyn RuntimeApi>
+//!      |                                              |
+//!      `---- .input(worker_id, ...) ------------------+--> Runtime (embedded, actors)
+//!                                                     `--> RemoteRuntime --HTTP/WS--> yoi runtime serve
+//! ```
 
 pub mod error;
-pub mod handle;
 pub mod local;
 pub mod registry;
 pub mod remote;
 
 pub use error::RegistryError;
-pub use handle::{RuntimeHandle, WorkerStream};
 pub use local::{start_local, LocalConfig};
-pub use registry::Registry;
-pub use remote::{Endpoint, RemoteConfig, RemoteRuntime, Timing};
+pub use registry::{Registry, SharedRuntime};
+pub use remote::{Endpoint, OwnedProcess, RemoteConfig, RemoteRuntime, Timing};

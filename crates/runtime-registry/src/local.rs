@@ -23,8 +23,10 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use yoi_protocol::{RuntimeId, RuntimeKind};
 
+use futures::future::BoxFuture;
+
 use crate::error::RegistryError;
-use crate::remote::{Endpoint, RemoteConfig, RemoteRuntime, Timing};
+use crate::remote::{Endpoint, OwnedProcess, RemoteConfig, RemoteRuntime, Timing};
 
 /// Name of the socket inside the private directory.
 const SOCKET_NAME: &str = "runtime.sock";
@@ -80,6 +82,12 @@ impl LocalProcess {
     }
 }
 
+impl OwnedProcess for LocalProcess {
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(LocalProcess::stop(self))
+    }
+}
+
 impl Drop for LocalProcess {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
@@ -111,7 +119,7 @@ pub async fn start_local(config: LocalConfig) -> Result<RemoteRuntime, RegistryE
             endpoint: Endpoint::Unix { path: socket },
             timing: config.timing,
         },
-        Some(local),
+        Some(Box::new(local)),
     )
     .await
 }

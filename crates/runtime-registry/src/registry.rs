@@ -1,42 +1,44 @@
 //! `RegistryActor` and its handle [`Registry`].
 //!
-//! The actor owns the map `runtime_id -> RuntimeHandle`. A command asks it for
-//! the handle and then runs on the caller's task, so a slow runtime never
-//! holds the registry's mailbox. Workspace events of every runtime are merged
-//! into one broadcast for the server's `/api/events` sockets.
+//! The actor owns the map `runtime_id -> Arc<dyn RuntimeApi>`. A command asks
+//! it for the runtime ([`Registry::route`]) and then calls the runtime on the
+//! caller's task, so a slow runtime never holds the registry's mailbox.
+//! Workspace events of every runtime are merged into one broadcast for the
+//! server's `/api/events` sockets.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
-use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId,
-    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
-};
+use worker_runtime::{RuntimeApi, RuntimeError};
+use yoi_protocol::{RuntimeId, RuntimeSummary, WorkspaceEvent};
 
 use crate::error::RegistryError;
-use crate::handle::{RuntimeHandle, WorkerStream};
 
 /// Workspace events a slow listener may fall behind before it must resync.
 const WORKSPACE_BUFFER: usize = 512;
 const CALL_TIMEOUT_MS: u64 = 30_000;
 
+/// A registered runtime, of any kind.
+pub type SharedRuntime = Arc<dyn RuntimeApi>;
+
 pub enum RegistryMsg {
     Register {
-        handle: RuntimeHandle,
+        runtime: SharedRuntime,
         reply: RpcReplyPort<Result<(), RegistryError>>,
     },
     Lookup {
         runtime_id: RuntimeId,
-        reply: RpcReplyPort<Option<RuntimeHandle>>,
+        reply: RpcReplyPort<Option<SharedRuntime>>,
     },
     List {
-        reply: RpcReplyPort<Vec<RuntimeHandle>>,
+        reply: RpcReplyPort<Vec<SharedRuntime>>,
     },
 }
 
 pub struct RegistryState {
-    runtimes: BTreeMap<RuntimeId, RuntimeHandle>,
+    runtimes: BTreeMap<RuntimeId, SharedRuntime>,
     events: broadcast::Sender<WorkspaceEvent>,
 }
 
@@ -65,13 +67,13 @@ impl Actor for RegistryActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RegistryMsg::Register { handle, reply } => {
-                let id = handle.id().clone();
+            RegistryMsg::Register { runtime, reply } => {
+                let id = runtime.id().clone();
                 let answer = if state.runtimes.contains_key(&id) {
                     Err(RegistryError::DuplicateRuntime(id))
                 } else {
-                    forward_workspace_events(&handle, state.events.clone());
-                    state.runtimes.insert(id, handle);
+                    forward_workspace_events(runtime.as_ref(), state.events.clone());
+                    state.runtimes.insert(id, runtime);
                     Ok(())
                 };
                 let _ = reply.send(answer);
@@ -88,11 +90,8 @@ impl Actor for RegistryActor {
 }
 
 /// Copies a runtime's workspace events into the registry's broadcast.
-fn forward_workspace_events(handle: &RuntimeHandle, into: broadcast::Sender<WorkspaceEvent>) {
-    let mut rx = match handle {
-        RuntimeHandle::Embedded(rt) => rt.workspace_events(),
-        RuntimeHandle::Remote(rt) => rt.workspace_events(),
-    };
+fn forward_workspace_events(runtime: &dyn RuntimeApi, into: broadcast::Sender<WorkspaceEvent>) {
+    let mut rx = runtime.workspace_events();
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
@@ -110,7 +109,7 @@ fn forward_workspace_events(handle: &RuntimeHandle, into: broadcast::Sender<Work
     });
 }
 
-/// The handle to the registry: cheap to clone, routes every command.
+/// The handle to the registry: cheap to clone.
 #[derive(Clone)]
 pub struct Registry {
     actor: ActorRef<RegistryMsg>,
@@ -126,17 +125,17 @@ impl Registry {
         Ok(Registry { actor, events })
     }
 
-    pub async fn register(&self, handle: RuntimeHandle) -> Result<(), RegistryError> {
+    pub async fn register(&self, runtime: SharedRuntime) -> Result<(), RegistryError> {
         ractor::call_t!(
             self.actor,
-            |reply| RegistryMsg::Register { handle, reply },
+            |reply| RegistryMsg::Register { runtime, reply },
             CALL_TIMEOUT_MS
         )
         .map_err(|_| RegistryError::Stopped)?
     }
 
-    async fn route(&self, runtime_id: &RuntimeId) -> Result<RuntimeHandle, RegistryError> {
-        let runtime_id = runtime_id.clone();
+    /// The runtime clients name `runtime_id`; every command goes to it.
+    pub async fn route(&self, runtime_id: &RuntimeId) -> Result<SharedRuntime, RegistryError> {
         let lookup = runtime_id.clone();
         ractor::call_t!(
             self.actor,
@@ -147,10 +146,11 @@ impl Registry {
             CALL_TIMEOUT_MS
         )
         .map_err(|_| RegistryError::Stopped)?
-        .ok_or(RegistryError::RuntimeNotFound(runtime_id))
+        .ok_or_else(|| RegistryError::RuntimeNotFound(runtime_id.clone()))
     }
 
-    async fn handles(&self) -> Result<Vec<RuntimeHandle>, RegistryError> {
+    /// Every registered runtime, in `runtime_id` order.
+    pub async fn runtimes(&self) -> Result<Vec<SharedRuntime>, RegistryError> {
         ractor::call_t!(
             self.actor,
             |reply| RegistryMsg::List { reply },
@@ -159,100 +159,13 @@ impl Registry {
         .map_err(|_| RegistryError::Stopped)
     }
 
-    pub async fn runtimes(&self) -> Result<Vec<RuntimeSummary>, RegistryError> {
+    /// Every runtime's summary (an unreachable one with its status).
+    pub async fn summaries(&self) -> Result<Vec<RuntimeSummary>, RuntimeError> {
         let mut out = Vec::new();
-        for handle in self.handles().await? {
-            out.push(handle.summary().await?);
+        for runtime in self.runtimes().await.unwrap_or_default() {
+            out.push(runtime.summary().await?);
         }
         Ok(out)
-    }
-
-    pub async fn runtime(&self, runtime_id: &RuntimeId) -> Result<RuntimeSummary, RegistryError> {
-        self.route(runtime_id).await?.summary().await
-    }
-
-    pub async fn workers(
-        &self,
-        runtime_id: &RuntimeId,
-    ) -> Result<Vec<WorkerSummary>, RegistryError> {
-        self.route(runtime_id).await?.list_workers().await
-    }
-
-    pub async fn create_worker(
-        &self,
-        runtime_id: &RuntimeId,
-        request: CreateWorker,
-    ) -> Result<WorkerDetail, RegistryError> {
-        self.route(runtime_id).await?.create_worker(request).await
-    }
-
-    pub async fn worker(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-    ) -> Result<WorkerDetail, RegistryError> {
-        self.route(runtime_id).await?.worker(worker_id).await
-    }
-
-    pub async fn stop_worker(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-    ) -> Result<(), RegistryError> {
-        self.route(runtime_id).await?.stop_worker(worker_id).await
-    }
-
-    pub async fn input(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-        input: InputRequest,
-    ) -> Result<InputAccepted, RegistryError> {
-        self.route(runtime_id).await?.input(worker_id, input).await
-    }
-
-    pub async fn input_wait(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-        input: InputRequest,
-    ) -> Result<RunOutcome, RegistryError> {
-        self.route(runtime_id)
-            .await?
-            .input_wait(worker_id, input)
-            .await
-    }
-
-    pub async fn cancel(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-    ) -> Result<CancelAccepted, RegistryError> {
-        self.route(runtime_id).await?.cancel(worker_id).await
-    }
-
-    pub async fn transcript(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-        limit: usize,
-    ) -> Result<Transcript, RegistryError> {
-        self.route(runtime_id)
-            .await?
-            .transcript(worker_id, limit)
-            .await
-    }
-
-    pub async fn subscribe(
-        &self,
-        runtime_id: &RuntimeId,
-        worker_id: WorkerId,
-        cursor: Option<Seq>,
-    ) -> Result<WorkerStream, RegistryError> {
-        self.route(runtime_id)
-            .await?
-            .subscribe(worker_id, cursor)
-            .await
     }
 
     /// Changes of every runtime: workers created and stopped, status, runtime status.
@@ -261,24 +174,22 @@ impl Registry {
     }
 
     /// The first frame of a workspace socket: every runtime and every worker.
-    pub async fn workspace_snapshot(&self) -> Result<WorkspaceEvent, RegistryError> {
+    pub async fn workspace_snapshot(&self) -> Result<WorkspaceEvent, RuntimeError> {
         let mut runtimes = Vec::new();
         let mut workers = Vec::new();
-        for handle in self.handles().await? {
-            runtimes.push(handle.summary().await?);
+        for runtime in self.runtimes().await.unwrap_or_default() {
+            runtimes.push(runtime.summary().await?);
             // An unreachable runtime shows in `runtimes` with its status; its
             // workers are simply not listed until it is back.
-            workers.extend(handle.snapshot_workers().await);
+            workers.extend(runtime.known_workers().await);
         }
         Ok(WorkspaceEvent::WorkspaceSnapshot { runtimes, workers })
     }
 
     /// Ends every run in every runtime with a terminal event and stops the registry.
     pub async fn shutdown(&self) {
-        if let Ok(handles) = self.handles().await {
-            for handle in handles {
-                handle.shutdown().await;
-            }
+        for runtime in self.runtimes().await.unwrap_or_default() {
+            runtime.shutdown().await;
         }
         self.actor.stop(Some("shutdown".to_owned()));
     }

@@ -1,12 +1,18 @@
 //! The registry routes every command to the embedded runtime, with typed errors.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_registry::{Registry, RegistryError, RuntimeHandle};
+use futures::StreamExt;
+use runtime_registry::{Registry, RegistryError};
 use worker_runtime::{Runtime, RuntimeConfig};
 use yoi_protocol::{
     CreateWorker, ErrorCode, EventKind, InputRequest, RuntimeId, RuntimeKind, RuntimeStatus,
-    WorkerId, WorkspaceEvent,
+    ToApiError, WorkerId, WorkspaceEvent,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -14,12 +20,11 @@ async fn registry(mock: &MockOpenAi) -> Registry {
     let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "backend");
     config.provider.base_url = mock.base_url();
     config.provider.api_key = Some("sk-registry".into());
-    let runtime = Runtime::start_openai(config).await.unwrap();
-    let registry = Registry::start().await.unwrap();
-    registry
-        .register(RuntimeHandle::Embedded(runtime))
+    let runtime = Runtime::start(config, yoi_providers::Providers::shared())
         .await
         .unwrap();
+    let registry = Registry::start().await.unwrap();
+    registry.register(Arc::new(runtime)).await.unwrap();
     registry
 }
 
@@ -38,7 +43,7 @@ async fn the_embedded_runtime_is_registered_and_routed() {
     let rid = RuntimeId::backend_internal();
     let mut events = reg.workspace_events();
 
-    let runtimes = reg.runtimes().await.unwrap();
+    let runtimes = reg.summaries().await.unwrap();
     assert_eq!(runtimes.len(), 1);
     assert_eq!(runtimes[0].runtime_id, rid);
     assert_eq!(runtimes[0].kind, RuntimeKind::Embedded);
@@ -47,13 +52,13 @@ async fn the_embedded_runtime_is_registered_and_routed() {
     assert_eq!(runtimes[0].worker_count, 0);
 
     let created = reg
-        .create_worker(
-            &rid,
-            CreateWorker {
-                display_name: Some("helper".into()),
-                profile: None,
-            },
-        )
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(CreateWorker {
+            display_name: Some("helper".into()),
+            profile: None,
+        })
         .await
         .unwrap();
     let w = created.summary.worker_id;
@@ -63,21 +68,61 @@ async fn the_embedded_runtime_is_registered_and_routed() {
         WorkspaceEvent::WorkerCreated { worker } => assert_eq!(worker.worker_id, w),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(reg.runtime(&rid).await.unwrap().worker_count, 1);
-    assert_eq!(reg.workers(&rid).await.unwrap()[0].worker_id, w);
-    assert_eq!(reg.worker(&rid, w).await.unwrap().summary.worker_id, w);
+    assert_eq!(
+        reg.route(&rid)
+            .await
+            .unwrap()
+            .summary()
+            .await
+            .unwrap()
+            .worker_count,
+        1
+    );
+    assert_eq!(
+        reg.route(&rid).await.unwrap().list_workers().await.unwrap()[0].worker_id,
+        w
+    );
+    assert_eq!(
+        reg.route(&rid)
+            .await
+            .unwrap()
+            .worker(w)
+            .await
+            .unwrap()
+            .summary
+            .worker_id,
+        w
+    );
 
-    let mut sub = reg.subscribe(&rid, w, None).await.unwrap();
+    let mut sub = reg
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, None)
+        .await
+        .unwrap();
     let snap = sub.next().await.unwrap();
     assert!(snap.event.is_snapshot());
-    let outcome = reg.input_wait(&rid, w, input("hello")).await.unwrap();
+    let outcome = reg
+        .route(&rid)
+        .await
+        .unwrap()
+        .input_wait(w, input("hello"))
+        .await
+        .unwrap();
     assert_eq!(outcome.message.text, "routed answer");
-    let transcript = reg.transcript(&rid, w, 10).await.unwrap();
+    let transcript = reg
+        .route(&rid)
+        .await
+        .unwrap()
+        .transcript(w, 10)
+        .await
+        .unwrap();
     assert_eq!(transcript.messages.len(), 2);
-    let err = reg.cancel(&rid, w).await.unwrap_err();
+    let err = reg.route(&rid).await.unwrap().cancel(w).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotRunning);
 
-    reg.stop_worker(&rid, w).await.unwrap();
+    reg.route(&rid).await.unwrap().stop_worker(w).await.unwrap();
     let mut saw_stopped = false;
     while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
         if matches!(event, WorkspaceEvent::WorkerStopped { worker_id, .. } if worker_id == w) {
@@ -92,7 +137,13 @@ async fn the_embedded_runtime_is_registered_and_routed() {
     }
     assert!(matches!(last.unwrap().event.kind, EventKind::WorkerStopped));
     assert_eq!(
-        reg.worker(&rid, w).await.unwrap_err().code(),
+        reg.route(&rid)
+            .await
+            .unwrap()
+            .worker(w)
+            .await
+            .unwrap_err()
+            .code(),
         ErrorCode::WorkerNotFound
     );
 }
@@ -102,11 +153,16 @@ async fn unknown_runtimes_and_workers_are_typed_errors() {
     let mock = MockOpenAi::start().await;
     let reg = registry(&mock).await;
     let nowhere = RuntimeId::parse("nowhere").unwrap();
-    let err = reg.workers(&nowhere).await.unwrap_err();
+    let Err(err) = reg.route(&nowhere).await else {
+        panic!("no runtime `nowhere` is registered");
+    };
     assert!(matches!(err, RegistryError::RuntimeNotFound(_)));
     assert_eq!(err.to_api_error().code, ErrorCode::RuntimeNotFound);
     let err = reg
-        .input(&RuntimeId::backend_internal(), WorkerId::new(), input("hi"))
+        .route(&RuntimeId::backend_internal())
+        .await
+        .unwrap()
+        .input(WorkerId::new(), input("hi"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkerNotFound);
@@ -119,20 +175,41 @@ async fn busy_is_carried_unchanged() {
     let reg = registry(&mock).await;
     let rid = RuntimeId::backend_internal();
     let w = reg
-        .create_worker(&rid, CreateWorker::default())
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(CreateWorker::default())
         .await
         .unwrap()
         .summary
         .worker_id;
-    let first = reg.input(&rid, w, input("one")).await.unwrap();
+    let first = reg
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("one"))
+        .await
+        .unwrap();
     let err = reg
-        .input(&rid, w, input("two"))
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("two"))
         .await
         .unwrap_err()
         .to_api_error();
     assert_eq!(err.code, ErrorCode::Busy);
     assert_eq!(err.active_run_id, Some(first.run_id));
-    assert_eq!(reg.cancel(&rid, w).await.unwrap().run_id, first.run_id);
+    assert_eq!(
+        reg.route(&rid)
+            .await
+            .unwrap()
+            .cancel(w)
+            .await
+            .unwrap()
+            .run_id,
+        first.run_id
+    );
 }
 
 #[tokio::test]
@@ -141,10 +218,9 @@ async fn a_runtime_id_is_registered_once() {
     let reg = registry(&mock).await;
     let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "again");
     config.provider.base_url = mock.base_url();
-    let again = Runtime::start_openai(config).await.unwrap();
-    let err = reg
-        .register(RuntimeHandle::Embedded(again))
+    let again = Runtime::start(config, yoi_providers::Providers::shared())
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = reg.register(Arc::new(again)).await.unwrap_err();
     assert!(matches!(err, RegistryError::DuplicateRuntime(_)));
 }

@@ -3,21 +3,24 @@
 //! against the mock OpenAI server. Same contract, same cursors, same errors
 //! as the embedded runtime; only `kind` tells them apart.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_registry::{
-    Endpoint, Registry, RemoteConfig, RemoteRuntime, RuntimeHandle, WorkerStream,
-};
+use futures::StreamExt;
+use runtime_registry::{Endpoint, Registry, RemoteConfig, RemoteRuntime};
 use support::{
     available, quick, remote, runtime_status, workspace_event, Proxy, Served, TOKEN, WAIT,
 };
-use worker_runtime::EventFrame;
+use worker_runtime::{EventFrame, RuntimeApi, WorkerStream};
 use yoi_protocol::{
     CreateWorker, ErrorCode, EventKind, InputRequest, RuntimeId, RuntimeKind, RuntimeStatus, Seq,
-    SnapshotReason, WorkerId, WorkspaceEvent,
+    SnapshotReason, ToApiError, WorkerId, WorkspaceEvent,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -82,10 +85,7 @@ fn text_of(frames: &[Arc<EventFrame>]) -> String {
 
 async fn registry_with(handle: RemoteRuntime) -> Registry {
     let registry = Registry::start().await.unwrap();
-    registry
-        .register(RuntimeHandle::Remote(handle))
-        .await
-        .unwrap();
+    registry.register(Arc::new(handle)).await.unwrap();
     registry
 }
 
@@ -94,7 +94,13 @@ async fn registry_with(handle: RemoteRuntime) -> Registry {
 async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     let rid = RuntimeId::parse(id).unwrap();
     let mut events = registry.workspace_events();
-    let created = registry.create_worker(&rid, helper()).await.unwrap();
+    let created = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(helper())
+        .await
+        .unwrap();
     let w = created.summary.worker_id;
     assert_eq!(created.summary.runtime_id, rid);
     assert_eq!(created.summary.display_ref, format!("helper@{id}"));
@@ -109,13 +115,36 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(registry.runtime(&rid).await.unwrap().worker_count, 1);
     assert_eq!(
-        registry.workers(&rid).await.unwrap()[0].display_ref,
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .summary()
+            .await
+            .unwrap()
+            .worker_count,
+        1
+    );
+    assert_eq!(
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .list_workers()
+            .await
+            .unwrap()[0]
+            .display_ref,
         format!("helper@{id}")
     );
 
-    let mut stream = registry.subscribe(&rid, w, None).await.unwrap();
+    let mut stream = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, None)
+        .await
+        .unwrap();
     let snap = frame(&mut stream).await;
     assert!(snap.event.is_snapshot());
     assert_eq!(snap.event.runtime_id, rid);
@@ -128,7 +157,13 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     }
 
     mock.push(Reply::tokens(["Hello", " from", " afar"]).usage(7, 3));
-    let accepted = registry.input(&rid, w, input("hi")).await.unwrap();
+    let accepted = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("hi"))
+        .await
+        .unwrap();
     assert_eq!(accepted.seq, Seq(1));
     let frames = until_idle(&mut stream).await;
     assert_gapless_from(Seq::ZERO, &frames);
@@ -139,7 +174,13 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .all(|f| f.json.contains(&format!("\"runtime_id\":\"{id}\""))));
     let last = frames.last().unwrap().seq();
 
-    let transcript = registry.transcript(&rid, w, 10).await.unwrap();
+    let transcript = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .transcript(w, 10)
+        .await
+        .unwrap();
     assert_eq!(transcript.messages.len(), 2);
     assert_eq!(transcript.seq, last);
 
@@ -147,15 +188,34 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     mock.push(
         Reply::tokens((0..400).map(|i| format!("t{i} "))).token_delay(Duration::from_millis(20)),
     );
-    let first = registry.input(&rid, w, input("long")).await.unwrap();
+    let first = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("long"))
+        .await
+        .unwrap();
     let busy = registry
-        .input(&rid, w, input("again"))
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("again"))
         .await
         .unwrap_err()
         .to_api_error();
     assert_eq!(busy.code, ErrorCode::Busy);
     assert_eq!(busy.active_run_id, Some(first.run_id));
-    assert_eq!(registry.cancel(&rid, w).await.unwrap().run_id, first.run_id);
+    assert_eq!(
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .cancel(w)
+            .await
+            .unwrap()
+            .run_id,
+        first.run_id
+    );
     let frames = until_idle(&mut stream).await;
     assert_gapless_from(last, &frames);
     assert!(frames
@@ -163,13 +223,26 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .any(|f| matches!(f.event.kind, EventKind::RunCancelled { .. })));
     let last = frames.last().unwrap().seq();
     assert_eq!(
-        registry.cancel(&rid, w).await.unwrap_err().code(),
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .cancel(w)
+            .await
+            .unwrap_err()
+            .code(),
         ErrorCode::NotRunning
     );
 
     // A provider fault: a run_failed event, and the typed error for wait=true.
     mock.push(Reply::http_error(500, "upstream exploded"));
-    registry.input(&rid, w, input("fail")).await.unwrap();
+    registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("fail"))
+        .await
+        .unwrap();
     let frames = until_idle(&mut stream).await;
     assert_gapless_from(last, &frames);
     let failed = frames
@@ -182,20 +255,32 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     assert_eq!(failed.code, ErrorCode::ProviderError);
     mock.push(Reply::http_error(500, "upstream exploded"));
     let err = registry
-        .input_wait(&rid, w, input("fail again"))
+        .route(&rid)
+        .await
+        .unwrap()
+        .input_wait(w, input("fail again"))
         .await
         .unwrap_err()
         .to_api_error();
     assert_eq!(err.code, ErrorCode::ProviderError);
     assert!(err.message.contains("upstream exploded"));
     mock.push(Reply::text("waited"));
-    let outcome = registry.input_wait(&rid, w, input("wait")).await.unwrap();
+    let outcome = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input_wait(w, input("wait"))
+        .await
+        .unwrap();
     assert_eq!(outcome.message.text, "waited");
 
     // Unknown workers are the runtime's own typed error.
     assert_eq!(
         registry
-            .worker(&rid, WorkerId::new())
+            .route(&rid)
+            .await
+            .unwrap()
+            .worker(WorkerId::new())
             .await
             .unwrap_err()
             .code(),
@@ -203,7 +288,10 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     );
     assert_eq!(
         registry
-            .subscribe(&rid, WorkerId::new(), None)
+            .route(&rid)
+            .await
+            .unwrap()
+            .subscribe(WorkerId::new(), None)
             .await
             .err()
             .unwrap()
@@ -212,7 +300,13 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
     );
 
     // Stopping ends the stream with worker_stopped.
-    registry.stop_worker(&rid, w).await.unwrap();
+    registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .stop_worker(w)
+        .await
+        .unwrap();
     workspace_event(&mut events, |e| {
         matches!(e, WorkspaceEvent::WorkerStopped { worker_id, runtime_id } if *worker_id == w && *runtime_id == rid)
     })
@@ -222,7 +316,17 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         tail = Some(f);
     }
     assert!(matches!(tail.unwrap().event.kind, EventKind::WorkerStopped));
-    assert_eq!(registry.runtime(&rid).await.unwrap().worker_count, 0);
+    assert_eq!(
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .summary()
+            .await
+            .unwrap()
+            .worker_count,
+        0
+    );
 }
 
 #[tokio::test]
@@ -234,7 +338,10 @@ async fn a_remote_runtime_over_tcp_works_like_the_embedded_one() {
     let registry = registry_with(handle).await;
     available(&mut events, "gpu").await;
     let summary = registry
-        .runtime(&RuntimeId::parse("gpu").unwrap())
+        .route(&RuntimeId::parse("gpu").unwrap())
+        .await
+        .unwrap()
+        .summary()
         .await
         .unwrap();
     assert_eq!(summary.kind, RuntimeKind::Remote);
@@ -269,7 +376,10 @@ async fn a_runtime_on_a_unix_socket_works_the_same() {
     available(&mut events, "near").await;
     assert_eq!(
         registry
-            .runtime(&RuntimeId::parse("near").unwrap())
+            .route(&RuntimeId::parse("near").unwrap())
+            .await
+            .unwrap()
+            .summary()
             .await
             .unwrap()
             .kind,
@@ -291,18 +401,33 @@ async fn a_broken_connection_resumes_from_the_cursor_without_gaps_or_repeats() {
     available(&mut events, "gpu").await;
     let rid = RuntimeId::parse("gpu").unwrap();
     let w = registry
-        .create_worker(&rid, helper())
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(helper())
         .await
         .unwrap()
         .summary
         .worker_id;
-    let mut stream = registry.subscribe(&rid, w, None).await.unwrap();
+    let mut stream = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, None)
+        .await
+        .unwrap();
     assert!(frame(&mut stream).await.event.is_snapshot());
 
     mock.push(
         Reply::tokens((0..60).map(|i| format!("w{i} "))).token_delay(Duration::from_millis(15)),
     );
-    registry.input(&rid, w, input("go")).await.unwrap();
+    registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("go"))
+        .await
+        .unwrap();
     let mut frames = Vec::new();
     let mut cuts = 0;
     let mut ended = false;
@@ -351,15 +476,30 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
     available(&mut events, "gpu").await;
     let rid = RuntimeId::parse("gpu").unwrap();
     let w = registry
-        .create_worker(&rid, helper())
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(helper())
         .await
         .unwrap()
         .summary
         .worker_id;
-    let mut stream = registry.subscribe(&rid, w, None).await.unwrap();
+    let mut stream = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, None)
+        .await
+        .unwrap();
     assert!(frame(&mut stream).await.event.is_snapshot());
     mock.push(Reply::hang());
-    registry.input(&rid, w, input("hang")).await.unwrap();
+    registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .input(w, input("hang"))
+        .await
+        .unwrap();
     loop {
         if matches!(
             frame(&mut stream).await.event.kind,
@@ -380,11 +520,32 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
         "{reason}"
     );
     for err in [
-        registry.input(&rid, w, input("hello?")).await.unwrap_err(),
-        registry.worker(&rid, w).await.unwrap_err(),
-        registry.create_worker(&rid, helper()).await.unwrap_err(),
         registry
-            .subscribe(&rid, w, Some(Seq(1)))
+            .route(&rid)
+            .await
+            .unwrap()
+            .input(w, input("hello?"))
+            .await
+            .unwrap_err(),
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .worker(w)
+            .await
+            .unwrap_err(),
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .create_worker(helper())
+            .await
+            .unwrap_err(),
+        registry
+            .route(&rid)
+            .await
+            .unwrap()
+            .subscribe(w, Some(Seq(1)))
             .await
             .err()
             .unwrap(),
@@ -404,12 +565,18 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
     proxy.set_down(false);
     available(&mut events, "gpu").await;
     // The runtime kept the worker and its run: a new subscriber sees it.
-    let mut again = registry.subscribe(&rid, w, None).await.unwrap();
+    let mut again = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, None)
+        .await
+        .unwrap();
     match &frame(&mut again).await.event.kind {
         EventKind::Snapshot { in_flight, .. } => assert!(in_flight.is_some()),
         other => panic!("unexpected {other:?}"),
     }
-    registry.cancel(&rid, w).await.unwrap();
+    registry.route(&rid).await.unwrap().cancel(w).await.unwrap();
     let frames = until_idle(&mut again).await;
     assert!(frames
         .iter()
@@ -427,12 +594,21 @@ async fn an_expired_cursor_is_reset_by_the_runtime_and_forwarded() {
     available(&mut events, "gpu").await;
     let rid = RuntimeId::parse("gpu").unwrap();
     let w = registry
-        .create_worker(&rid, helper())
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(helper())
         .await
         .unwrap()
         .summary
         .worker_id;
-    let mut stream = registry.subscribe(&rid, w, Some(Seq(99))).await.unwrap();
+    let mut stream = registry
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(w, Some(Seq(99)))
+        .await
+        .unwrap();
     match &frame(&mut stream).await.event.kind {
         EventKind::Snapshot { reset, reason, .. } => {
             assert!(*reset);
@@ -457,14 +633,20 @@ async fn a_wrong_token_is_unavailable_and_says_unauthorized() {
     assert_eq!(down.status, RuntimeStatus::Unavailable);
     let rid = RuntimeId::parse("gpu").unwrap();
     let err = registry
-        .create_worker(&rid, helper())
+        .route(&rid)
+        .await
+        .unwrap()
+        .create_worker(helper())
         .await
         .unwrap_err()
         .to_api_error();
     assert_eq!(err.code, ErrorCode::RuntimeUnavailable);
     assert!(!err.message.contains(&served.url()));
     let err = registry
-        .subscribe(&rid, WorkerId::new(), None)
+        .route(&rid)
+        .await
+        .unwrap()
+        .subscribe(WorkerId::new(), None)
         .await
         .err()
         .unwrap();

@@ -2,6 +2,9 @@
 //! with a timeout that only fails the test, records every frame's text (so a
 //! test can check that nothing leaked), and reads up to the end of a run.
 
+// A test client: its `expect`s are the assertions of the tests that use it.
+#![allow(clippy::expect_used)]
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -59,7 +62,7 @@ impl EventSocket {
                     record(&self.seen, &t);
                     return Some(serde_json::from_str(&t).expect("frames are JSON"));
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
                 Some(Ok(_)) => continue,
             }
         }

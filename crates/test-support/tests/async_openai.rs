@@ -1,6 +1,10 @@
 //! The mock against async-openai, the client the worker runtime uses: its typed
 //! chunks must parse, and its errors must come out as the right kind.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{CreateChatCompletionRequest, FinishReason};

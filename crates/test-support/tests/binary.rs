@@ -1,6 +1,10 @@
 //! The `yoi-mock-openai` binary: announces its address, serves the echo, and exits
 //! cleanly on SIGTERM.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

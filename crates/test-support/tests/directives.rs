@@ -1,5 +1,9 @@
 //! `[[...]]` directives in the last user message, honoured in echo mode only.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod common;
 
 use common::{chat_body, chunks, content, data_frames, delta_field, post, stream};

@@ -1,5 +1,9 @@
 //! Reply selection (queue, default, echo), request recording and open-stream counts.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod common;
 
 use common::{chat_body, chunks, content, post, stream};

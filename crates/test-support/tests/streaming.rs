@@ -1,5 +1,9 @@
 //! The SSE wire format of successful streams, and non-streamed answers.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod common;
 
 use std::time::Duration;

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 use yoi_protocol::{
-    CancelAccepted, ClientMessageId, ErrorCode, EventKind, InputAccepted, MessageState,
-    ProviderInfo, RunState, RunUsage, Seq, SnapshotReason, WorkerEvent, WorkerRef, WorkerStatus,
-    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+    ApiError, CancelAccepted, ClientMessageId, ErrorCode, EventKind, InFlight, InputAccepted,
+    Message, MessageState, ProviderInfo, RunId, RunState, RunUsage, Seq, SnapshotReason,
+    WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent,
+    MAX_INPUT_TEXT_BYTES,
 };
 
 use crate::client::ClientError;
@@ -23,7 +24,6 @@ use crate::composer::Composer;
 use crate::keys::{action_for, Action, Focus};
 use crate::notice::{describe_api_error, describe_client_error, Notice};
 use crate::picker::{worker_ref, Picker};
-use crate::render;
 use crate::transcript::Transcript;
 
 /// Lines the mouse wheel scrolls per notch.
@@ -72,6 +72,13 @@ pub struct RunStats {
     pub usage: RunUsage,
     pub duration_ms: u64,
 }
+
+/// Measures the transcript as the screen lays it out at the app's terminal
+/// size: `(rows it wraps to, rows it shows at once)`. Scrolling needs it and
+/// only the drawing code knows it, so the event loop hands
+/// `render::transcript_extent` to [`App::new`]: rendering depends on the
+/// model, never the other way.
+pub type TranscriptExtent = fn(&App) -> (usize, usize);
 
 /// Where the transcript view is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,7 +185,7 @@ pub struct App {
     /// The highest `seq` applied: the cursor of the next reconnect.
     pub last_seq: Option<Seq>,
     pub duplicates_dropped: u64,
-    pub active_run: Option<yoi_protocol::RunId>,
+    pub active_run: Option<RunId>,
     pub last_run: Option<RunStats>,
     pub composer: Composer,
     /// A send is on its way; the draft is locked until it is answered.
@@ -197,15 +204,18 @@ pub struct App {
     pub quitting: bool,
     /// Terminal size, for paging.
     pub size: (u16, u16),
+    transcript_extent: TranscriptExtent,
 }
 
 impl App {
     /// `session_tag` makes this console's `client_message_id`s unique (the
     /// event loop passes a fresh ULID; tests a fixed string).
+    /// `transcript_extent` is how the screen measures the transcript.
     pub fn new(
         server: impl Into<String>,
         target: Option<WorkerRef>,
         session_tag: impl Into<String>,
+        transcript_extent: TranscriptExtent,
     ) -> Self {
         Self {
             server: server.into(),
@@ -232,6 +242,7 @@ impl App {
             quit_armed: false,
             quitting: false,
             size: (80, 24),
+            transcript_extent,
         }
     }
 
@@ -265,6 +276,11 @@ impl App {
             (None, Target::Companion) => "companion",
             (None, Target::Worker(_)) => "the worker",
         }
+    }
+
+    /// The transcript's height in wrapped rows, and the rows it shows at once.
+    pub fn transcript_extent(&self) -> (usize, usize) {
+        (self.transcript_extent)(self)
     }
 
     /// Whether an answer is in flight, as far as the console knows.
@@ -388,7 +404,7 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         Action::PageUp => scroll_up(app, page(app)),
         Action::PageDown => scroll_down(app, page(app)),
         Action::ScrollTop => {
-            let (total, height) = render::transcript_extent(app);
+            let (total, height) = app.transcript_extent();
             if total > height {
                 app.scroll = Scroll::At(0);
             }
@@ -624,105 +640,77 @@ pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
         }
     }
     let seq = event.seq;
-    if let EventKind::Snapshot {
-        worker,
-        transcript,
-        in_flight,
-        reset,
-        reason,
-    } = event.kind
-    {
-        app.active_run = in_flight.as_ref().map(|f| f.run_id).or_else(|| {
-            worker
-                .last_run
-                .as_ref()
-                .filter(|r| r.state == RunState::Running)
-                .map(|r| r.run_id)
-        });
-        app.transcript.replace(transcript, in_flight);
-        app.worker = Some(worker.summary);
-        app.last_seq = Some(seq);
-        if reset {
-            app.conn = ConnState::Live(LiveKind::Reset { reason });
-            app.scroll = Scroll::Follow;
-        }
-        return;
-    }
-    if app.last_seq.is_some_and(|last| seq <= last) {
-        app.duplicates_dropped += 1;
-        return;
-    }
-    app.last_seq = Some(seq);
     match event.kind {
+        EventKind::Snapshot {
+            worker,
+            transcript,
+            in_flight,
+            reset,
+            reason,
+        } => {
+            apply_snapshot(app, seq, *worker, transcript, in_flight);
+            if reset {
+                app.conn = ConnState::Live(LiveKind::Reset { reason });
+                app.scroll = Scroll::Follow;
+            }
+        }
+        kind => {
+            if app.last_seq.is_some_and(|last| seq <= last) {
+                app.duplicates_dropped += 1;
+                return;
+            }
+            app.last_seq = Some(seq);
+            apply_live_event(app, kind);
+        }
+    }
+}
+
+/// A snapshot replaces what the console knows of the worker and moves the
+/// cursor to its `seq`, back as well as forward.
+fn apply_snapshot(
+    app: &mut App,
+    seq: Seq,
+    worker: WorkerDetail,
+    transcript: Vec<Message>,
+    in_flight: Option<InFlight>,
+) {
+    app.active_run = in_flight.as_ref().map(|f| f.run_id).or_else(|| {
+        worker
+            .last_run
+            .as_ref()
+            .filter(|r| r.state == RunState::Running)
+            .map(|r| r.run_id)
+    });
+    app.transcript.replace(transcript, in_flight);
+    app.worker = Some(worker.summary);
+    app.last_seq = Some(seq);
+}
+
+/// Applies one live (not snapshot) event, already checked to be new.
+fn apply_live_event(app: &mut App, kind: EventKind) {
+    match kind {
+        // Handled by `apply_worker_event` before it gets here.
         EventKind::Snapshot { .. } => {}
+        // The run's lifecycle.
         EventKind::InputAccepted { run_id, message } => {
             app.transcript.upsert(message);
             app.active_run = Some(run_id);
         }
-        EventKind::RunStarted { run_id, model } => {
-            app.active_run = Some(run_id);
-            if let Some(w) = app.worker.as_mut() {
-                w.profile.model = model;
-            }
-        }
-        EventKind::AssistantDelta { run_id, text } => app.transcript.append_delta(run_id, &text),
-        EventKind::ReasoningDelta { run_id, text } => {
-            app.transcript.append_reasoning(run_id, &text)
-        }
-        EventKind::AssistantMessage { run_id, message } => {
-            app.transcript.finish_answer(run_id, message)
-        }
+        EventKind::RunStarted { run_id, model } => run_started(app, run_id, model),
         EventKind::RunCompleted {
             run_id,
             usage,
             duration_ms,
-        } => {
-            app.transcript.end_run(run_id, MessageState::Complete, None);
-            app.last_run = Some(RunStats { usage, duration_ms });
-            end_active(app, run_id);
+        } => run_completed(app, run_id, RunStats { usage, duration_ms }),
+        EventKind::RunFailed { run_id, error } => run_failed(app, run_id, error),
+        EventKind::RunCancelled { run_id } => run_cancelled(app, run_id),
+        // What the run streams into the transcript.
+        EventKind::AssistantDelta { run_id, text } => app.transcript.append_delta(run_id, &text),
+        EventKind::ReasoningDelta { run_id, text } => {
+            app.transcript.append_reasoning(run_id, &text);
         }
-        EventKind::RunFailed { run_id, error } => {
-            // The answer row says why, in the words of `describe_api_error`; it
-            // already carries this error when `assistant_message` came first (as
-            // the server sends it), and keeps it as its one error. The notice line
-            // only points there, so the reason is not on the screen twice.
-            app.transcript
-                .end_run(run_id, MessageState::Failed, Some(error));
-            app.notice = Some(Notice::error(
-                "The answer failed — the reason is shown with it in the transcript",
-            ));
-            end_active(app, run_id);
-        }
-        EventKind::RunCancelled { run_id } => {
-            let had_text = app
-                .transcript
-                .answer_text(run_id)
-                .is_some_and(|t| !t.trim().is_empty());
-            app.transcript
-                .end_run(run_id, MessageState::Cancelled, None);
-            app.notice = Some(Notice::info(if had_text {
-                "Answer cancelled — the partial text is kept"
-            } else {
-                "Answer cancelled before any text"
-            }));
-            end_active(app, run_id);
-        }
-        EventKind::Status { status } => {
-            if let Some(w) = app.worker.as_mut() {
-                w.status = status;
-            }
-            if status != WorkerStatus::Running {
-                app.active_run = None;
-            }
-        }
-        EventKind::WorkerStopped => {
-            if let Some(w) = app.worker.as_mut() {
-                w.status = WorkerStatus::Stopped;
-            }
-            app.active_run = None;
-            app.notice = Some(Notice::warning(
-                "This worker was stopped — press Ctrl-P to pick another",
-            ));
+        EventKind::AssistantMessage { run_id, message } => {
+            app.transcript.finish_answer(run_id, message);
         }
         EventKind::ToolCallStarted {
             run_id,
@@ -738,22 +726,85 @@ pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
             ok,
             summary,
         } => app.transcript.tool_finished(run_id, &call_id, ok, summary),
+        // The worker's own status.
+        EventKind::Status { status } => status_changed(app, status),
+        EventKind::WorkerStopped => worker_stopped(app),
     }
 }
 
-fn end_active(app: &mut App, run_id: yoi_protocol::RunId) {
+fn run_started(app: &mut App, run_id: RunId, model: String) {
+    app.active_run = Some(run_id);
+    if let Some(w) = app.worker.as_mut() {
+        w.profile.model = model;
+    }
+}
+
+fn run_completed(app: &mut App, run_id: RunId, stats: RunStats) {
+    app.transcript.end_run(run_id, MessageState::Complete, None);
+    app.last_run = Some(stats);
+    end_active(app, run_id);
+}
+
+fn run_failed(app: &mut App, run_id: RunId, error: ApiError) {
+    // The answer row says why, in the words of `describe_api_error`; it
+    // already carries this error when `assistant_message` came first (as
+    // the server sends it), and keeps it as its one error. The notice line
+    // only points there, so the reason is not on the screen twice.
+    app.transcript
+        .end_run(run_id, MessageState::Failed, Some(error));
+    app.notice = Some(Notice::error(
+        "The answer failed — the reason is shown with it in the transcript",
+    ));
+    end_active(app, run_id);
+}
+
+fn run_cancelled(app: &mut App, run_id: RunId) {
+    let had_text = app
+        .transcript
+        .answer_text(run_id)
+        .is_some_and(|t| !t.trim().is_empty());
+    app.transcript
+        .end_run(run_id, MessageState::Cancelled, None);
+    app.notice = Some(Notice::info(if had_text {
+        "Answer cancelled — the partial text is kept"
+    } else {
+        "Answer cancelled before any text"
+    }));
+    end_active(app, run_id);
+}
+
+fn status_changed(app: &mut App, status: WorkerStatus) {
+    if let Some(w) = app.worker.as_mut() {
+        w.status = status;
+    }
+    if status != WorkerStatus::Running {
+        app.active_run = None;
+    }
+}
+
+fn worker_stopped(app: &mut App) {
+    if let Some(w) = app.worker.as_mut() {
+        w.status = WorkerStatus::Stopped;
+    }
+    app.active_run = None;
+    app.notice = Some(Notice::warning(
+        "This worker was stopped — press Ctrl-P to pick another",
+    ));
+}
+
+fn end_active(app: &mut App, run_id: RunId) {
     if app.active_run == Some(run_id) {
         app.active_run = None;
     }
 }
 
 fn page(app: &App) -> usize {
-    let (_, height) = render::transcript_extent(app);
+    let (_, height) = app.transcript_extent();
     height.saturating_sub(1).max(1)
 }
 
 fn top_line(app: &App) -> (usize, usize) {
-    let (total, height) = render::transcript_extent(app);
+    let (total, height) = app.transcript_extent();
     let max_top = total.saturating_sub(height);
     let top = match app.scroll {
         Scroll::Follow => max_top,

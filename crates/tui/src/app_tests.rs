@@ -14,6 +14,7 @@ use super::*;
 use crate::keys::Focus;
 use crate::notice::Level;
 use crate::picker::worker_ref;
+use crate::render::transcript_extent;
 use crate::testing::{detail, event, message, runtime, snapshot, worker};
 use crate::transcript::Body;
 
@@ -43,7 +44,7 @@ impl Console {
 
     /// A console that has not reached the server yet.
     fn resolving() -> Console {
-        let mut app = App::new("http://127.0.0.1:7760", None, "T");
+        let mut app = App::new("http://127.0.0.1:7760", None, "T", transcript_extent);
         app.start();
         let worker = worker("backend-internal", "companion");
         let target = worker_ref(&worker);
@@ -125,7 +126,7 @@ fn api(code: ErrorCode, message: &str) -> ClientError {
 
 #[test]
 fn without_a_target_the_console_subscribes_to_the_companion() {
-    let mut app = App::new("http://x", None, "T");
+    let mut app = App::new("http://x", None, "T", transcript_extent);
     assert_eq!(
         app.start(),
         vec![Command::Subscribe {
@@ -140,7 +141,7 @@ fn without_a_target_the_console_subscribes_to_the_companion() {
 #[test]
 fn an_explicit_target_is_subscribed_as_runtime_and_worker_id() {
     let w = worker("gpu-box", "coder");
-    let mut app = App::new("http://x", Some(worker_ref(&w)), "T");
+    let mut app = App::new("http://x", Some(worker_ref(&w)), "T", transcript_extent);
     assert_eq!(
         app.start(),
         vec![Command::Subscribe {
@@ -219,6 +220,7 @@ fn a_snapshot_with_a_run_in_flight_restores_the_streaming_answer() {
 // --- one whole run, event by event ---------------------------------------------
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one run told event by event")]
 fn a_run_streams_reasoning_and_text_then_completes_with_its_usage() {
     let mut c = Console::live();
     let run = RunId::new();
@@ -801,7 +803,7 @@ fn enter_sends_with_a_client_message_id_and_acceptance_clears_the_draft() {
     assert_eq!(target, c.target);
     assert_eq!(text, "hello");
     assert_eq!(
-        client_message_id.as_ref().map(|id| id.as_str()),
+        client_message_id.as_ref().map(ClientMessageId::as_str),
         Some("tui-T-1")
     );
     assert!(c.app.sending);
@@ -1127,7 +1129,7 @@ fn page_keys_home_end_and_the_wheel_scroll_the_transcript() {
             },
         );
     }
-    let (total, height) = crate::render::transcript_extent(&c.app);
+    let (total, height) = c.app.transcript_extent();
     assert!(total > height);
     let max_top = total - height;
 

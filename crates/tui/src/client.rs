@@ -20,7 +20,7 @@ use yoi_protocol::{
     InputRequest, Seq, WorkerDetail, WorkerRef,
 };
 
-use crate::TuiError;
+use crate::error::TuiError;
 
 /// How long a REST call may take. Input answers at once (202) and the run
 /// streams over the socket, so nothing here waits for the model.

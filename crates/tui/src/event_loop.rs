@@ -8,6 +8,8 @@
 //! rather than leave it half-alive. After each batch of events the cursor is
 //! published to the worker feed and the screen is drawn once.
 
+use std::ops::ControlFlow;
+
 use crossterm::event::{Event, EventStream, MouseEventKind};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
@@ -15,12 +17,12 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{sleep, Duration};
 use yoi_protocol::{ClientMessageId, InputAccepted, Seq, WorkerRef};
 
-use crate::app::{update, App, AppEvent, Command};
+use crate::app::{update, App, AppEvent, Command, Target};
 use crate::client::{ApiClient, ClientError};
+use crate::error::TuiError;
 use crate::feed::{worker_feed, workspace_feed};
-use crate::render::render;
+use crate::render::{render, transcript_extent};
 use crate::terminal::ConsoleTerminal;
-use crate::TuiError;
 
 /// Room for a burst of streamed deltas. Senders wait when it is full (see
 /// [`crate::feed`]), so it bounds memory, not correctness.
@@ -45,102 +47,156 @@ pub async fn run_console(
     target: Option<WorkerRef>,
 ) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(EVENT_QUEUE);
-    let mut tasks: JoinSet<()> = JoinSet::new();
     let size = terminal.size()?;
     let mut app = App::new(
         client.base().as_str().trim_end_matches('/'),
         target,
         ulid::Ulid::generate().to_string(),
+        transcript_extent,
     );
     app.size = (size.width, size.height);
 
-    tasks.spawn(workspace_feed(client.clone(), tx.clone()));
-    let mut feed: Option<CurrentFeed> = None;
+    let mut io = Io {
+        client,
+        tx,
+        tasks: JoinSet::new(),
+        feed: None,
+    };
+    io.tasks
+        .spawn(workspace_feed(io.client.clone(), io.tx.clone()));
     let mut terminal_events = EventStream::new();
     let mut commands = app.start();
 
     loop {
         for command in commands.drain(..) {
-            match command {
-                Command::Quit => return Ok(()),
-                Command::Subscribe { generation, target } => {
-                    if let Some(old) = feed.take() {
-                        old.task.abort();
-                    }
-                    let (cursor, cursor_rx) = watch::channel(app.cursor());
-                    let task = tasks.spawn(worker_feed(
-                        client.clone(),
-                        target,
-                        generation,
-                        cursor_rx,
-                        tx.clone(),
-                    ));
-                    feed = Some(CurrentFeed { task, cursor });
-                }
-                Command::SendInput {
-                    generation,
-                    target,
-                    text,
-                    client_message_id,
-                } => {
-                    let (client, tx) = (client.clone(), tx.clone());
-                    tasks.spawn(async move {
-                        let result =
-                            send_with_retries(&client, &target, &text, client_message_id).await;
-                        let _ = tx
-                            .send(AppEvent::InputAnswered { generation, result })
-                            .await;
-                    });
-                }
-                Command::Cancel { generation, target } => {
-                    let (client, tx) = (client.clone(), tx.clone());
-                    tasks.spawn(async move {
-                        let result = client.cancel(&target).await;
-                        let _ = tx
-                            .send(AppEvent::CancelAnswered { generation, result })
-                            .await;
-                    });
-                }
+            if io.carry_out(command, app.cursor()).is_break() {
+                return Ok(());
             }
         }
-        if let Some(feed) = &feed {
+        io.publish_cursor(app.cursor());
+        terminal.draw(|frame| render(frame, &app))?;
+
+        match next_event(&mut terminal_events, &mut rx, &mut io.tasks).await? {
+            ControlFlow::Continue(Some(event)) => commands = update(&mut app, event),
+            ControlFlow::Continue(None) => {}
+            ControlFlow::Break(()) => return Ok(()),
+        }
+        if commands.is_empty() {
+            commands = fold_queued(&mut app, &mut rx);
+        }
+    }
+}
+
+/// Carries out the [`Command`]s of `update`: the tasks it spawned, and the
+/// worker feed it is subscribed to.
+struct Io {
+    client: ApiClient,
+    tx: mpsc::Sender<AppEvent>,
+    tasks: JoinSet<()>,
+    feed: Option<CurrentFeed>,
+}
+
+impl Io {
+    /// Carries out one command; breaks on `Quit`. `cursor` is where a new
+    /// worker feed resumes.
+    fn carry_out(&mut self, command: Command, cursor: Option<Seq>) -> ControlFlow<()> {
+        match command {
+            Command::Quit => return ControlFlow::Break(()),
+            Command::Subscribe { generation, target } => {
+                self.subscribe(generation, target, cursor);
+            }
+            Command::SendInput {
+                generation,
+                target,
+                text,
+                client_message_id,
+            } => {
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                self.tasks.spawn(async move {
+                    let result =
+                        send_with_retries(&client, &target, &text, client_message_id).await;
+                    let _ = tx
+                        .send(AppEvent::InputAnswered { generation, result })
+                        .await;
+                });
+            }
+            Command::Cancel { generation, target } => {
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                self.tasks.spawn(async move {
+                    let result = client.cancel(&target).await;
+                    let _ = tx
+                        .send(AppEvent::CancelAnswered { generation, result })
+                        .await;
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Drops the current worker feed and starts one for `target`.
+    fn subscribe(&mut self, generation: u64, target: Target, cursor: Option<Seq>) {
+        if let Some(old) = self.feed.take() {
+            old.task.abort();
+        }
+        let (cursor, cursor_rx) = watch::channel(cursor);
+        let task = self.tasks.spawn(worker_feed(
+            self.client.clone(),
+            target,
+            generation,
+            cursor_rx,
+            self.tx.clone(),
+        ));
+        self.feed = Some(CurrentFeed { task, cursor });
+    }
+
+    /// Tells the worker feed the cursor to resume from, when it moved.
+    fn publish_cursor(&self, cursor: Option<Seq>) {
+        if let Some(feed) = &self.feed {
             feed.cursor.send_if_modified(|published| {
-                let changed = *published != app.cursor();
-                *published = app.cursor();
+                let changed = *published != cursor;
+                *published = cursor;
                 changed
             });
         }
-        terminal.draw(|frame| render(frame, &app))?;
+    }
+}
 
-        tokio::select! {
-            input = terminal_events.next() => match input {
-                Some(Ok(event)) => {
-                    if let Some(event) = from_terminal(event) {
-                        commands = update(&mut app, event);
-                    }
-                }
-                Some(Err(e)) => return Err(TuiError::Terminal(e)),
-                None => return Ok(()),
-            },
-            Some(event) = rx.recv() => commands = update(&mut app, event),
-            Some(joined) = tasks.join_next() => {
-                if let Err(e) = joined {
-                    if e.is_panic() {
-                        return Err(TuiError::TaskPanicked(e.to_string()));
-                    }
-                }
-            }
-        }
-        for _ in 0..MAX_BATCH {
-            if !commands.is_empty() {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(event) => commands = update(&mut app, event),
-                Err(_) => break,
-            }
+/// Waits for what wakes the loop: `Continue(Some(event))` to fold in,
+/// `Continue(None)` for a terminal event the console ignores or a task that
+/// ended, `Break` when the terminal's event stream closed. A task's panic
+/// ends the console.
+async fn next_event(
+    terminal_events: &mut EventStream,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    tasks: &mut JoinSet<()>,
+) -> Result<ControlFlow<(), Option<AppEvent>>, TuiError> {
+    tokio::select! {
+        input = terminal_events.next() => match input {
+            Some(Ok(event)) => Ok(ControlFlow::Continue(from_terminal(event))),
+            Some(Err(e)) => Err(TuiError::Terminal(e)),
+            None => Ok(ControlFlow::Break(())),
+        },
+        Some(event) = rx.recv() => Ok(ControlFlow::Continue(Some(event))),
+        Some(joined) = tasks.join_next() => match joined {
+            Err(e) if e.is_panic() => Err(TuiError::TaskPanicked(e.to_string())),
+            _ => Ok(ControlFlow::Continue(None)),
+        },
+    }
+}
+
+/// Folds the events already queued, up to [`MAX_BATCH`], until one asks for
+/// I/O: the screen is then drawn once for the whole burst.
+fn fold_queued(app: &mut App, rx: &mut mpsc::Receiver<AppEvent>) -> Vec<Command> {
+    for _ in 0..MAX_BATCH {
+        let Ok(event) = rx.try_recv() else {
+            break;
+        };
+        let commands = update(app, event);
+        if !commands.is_empty() {
+            return commands;
         }
     }
+    Vec::new()
 }
 
 fn from_terminal(event: Event) -> Option<AppEvent> {

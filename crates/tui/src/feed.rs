@@ -177,9 +177,8 @@ impl WorkerFeed {
         pump(&mut socket, |text| {
             let tx = tx.clone();
             async move {
-                let event = match parse_worker_frame(&text) {
-                    Some(event) => event,
-                    None => return true,
+                let Some(event) = parse_worker_frame(&text) else {
+                    return true;
                 };
                 tx.send(AppEvent::Feed { generation, event }).await.is_ok()
             }

@@ -87,7 +87,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
 
     match focus {
         Focus::Help => match key.code {
-            KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => Some(Action::ToggleHelp),
+            KeyCode::Char('q' | '?') | KeyCode::Enter => Some(Action::ToggleHelp),
             _ => None,
         },
         Focus::Picker => match key.code {

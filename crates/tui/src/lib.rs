@@ -16,10 +16,36 @@
 //!    └──────────── event_loop: subscribe / send / cancel / quit <────┘
 //! ```
 //!
+//! Modules depend one way only, without cycles: `event_loop` uses `feed` and
+//! `render`, both use `app`, `app` uses the models (`composer`, `keys`,
+//! `picker`, `transcript`) and `notice`, and `notice` and `feed` use `client`.
+//! `app` does not know `render`: to scroll by pages it measures the transcript
+//! through the function the event loop hands to [`App::new`]
+//! (`render::transcript_extent`).
+//!
+//! # One message, end to end
+//!
+//! 1. A key press reaches `event_loop` as an [`AppEvent::Key`]; [`update`]
+//!    maps it through [`keys`] and edits the `composer`.
+//! 2. Enter turns the draft into [`Command::SendInput`]; `event_loop` spawns
+//!    the send: `client` POSTs it to
+//!    `/api/runtimes/{runtime_id}/workers/{worker_id}/input` with a
+//!    `client_message_id`. Its answer comes back as `AppEvent::InputAnswered`
+//!    and clears the composer.
+//! 3. The backend runs the worker, which streams the run as frames on
+//!    `.../events` (`input_accepted`, `run_started`, deltas, `run_completed`).
+//! 4. `feed` reads them off the WebSocket and sends each as `AppEvent::Feed`
+//!    into the bounded channel.
+//! 5. [`update`] applies each frame once, in `seq` order
+//!    ([`app::apply_worker_event`]), to the transcript; `event_loop` publishes
+//!    the new cursor to the feed and draws [`render()`] once per batch.
+//!
+//! # Modules
+//!
 //! - [`app`]: the console model ([`App`]) and the pure [`update`] that folds
 //!   key presses and protocol events into it: transcript, dedupe by `seq`,
 //!   cursor, reset snapshots, typed errors as status lines.
-//! - [`render`]: `render(frame, &app)`: transcript, notice line, composer,
+//! - [`render`](mod@render): `render(frame, &app)`: transcript, notice line, composer,
 //!   status bar, help and worker picker overlays.
 //! - `client`: REST calls and socket addresses; `feed`: the worker socket
 //!   (reconnect with backoff, resume from the last applied `seq`) and the
@@ -27,6 +53,7 @@
 //!   terminal and network I/O; `terminal`: raw mode in, and always back out,
 //!   panics included.
 //! - [`keys`]: the key bindings ([`keys::KEY_HELP`] is the list shown by F1).
+//! - `error`: [`TuiError`], the few things that end the console.
 //!
 //! Entry point: [`run`] with [`TuiOptions`].
 
@@ -34,6 +61,7 @@ pub mod app;
 mod backoff;
 pub mod client;
 pub mod composer;
+mod error;
 mod event_loop;
 pub mod feed;
 pub mod keys;
@@ -48,6 +76,7 @@ pub mod transcript;
 mod testing;
 
 pub use app::{update, App, AppEvent, Command};
+pub use error::TuiError;
 pub use feed::parse_worker_frame;
 pub use render::render;
 
@@ -76,21 +105,6 @@ impl Default for TuiOptions {
 
 /// The backend's default address.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7760";
-
-/// What ends the console with an error. A server that is down, refuses a
-/// request or drops the socket is not one of them: those are states shown
-/// in the console.
-#[derive(Debug, thiserror::Error)]
-pub enum TuiError {
-    #[error("`{url}` is not a server address: {reason}")]
-    InvalidServerUrl { url: String, reason: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    HttpClient(String),
-    #[error("terminal: {0}")]
-    Terminal(#[from] std::io::Error),
-    #[error("a background task of the console panicked: {0}")]
-    TaskPanicked(String),
-}
 
 /// Runs the console until the person quits. The terminal is restored on every
 /// way out: quitting, an error, or a panic (through a panic hook).

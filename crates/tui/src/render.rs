@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph, Wrap};
 use ratatui::Frame;
-use yoi_protocol::{RuntimeStatus, SnapshotReason, WorkerStatus};
+use yoi_protocol::{RuntimeStatus, RuntimeSummary, SnapshotReason, WorkerStatus, WorkerSummary};
 
 use crate::app::{App, ConnState, LiveKind, Scroll, Target};
 use crate::keys::{Focus, KEY_HELP};
@@ -330,11 +330,7 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App) {
         ),
     ];
     if let Some(w) = &app.worker {
-        let (status, color) = match w.status {
-            WorkerStatus::Idle => ("idle", Color::Green),
-            WorkerStatus::Running => ("running", Color::Yellow),
-            WorkerStatus::Stopped => ("stopped", Color::Red),
-        };
+        let (status, color) = worker_status(w.status);
         segments.push((0, Span::styled(" · ", dim)));
         segments.push((0, Span::styled(status, Style::new().fg(color))));
         if !w.profile.model.is_empty() {
@@ -467,27 +463,23 @@ fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
 
+    let (lines, selected_row) = picker_lines(app);
+    let height = inner.height as usize;
+    let first = (selected_row + 1).saturating_sub(height);
+    let visible: Vec<Line> = lines.into_iter().skip(first).take(height).collect();
+    frame.render_widget(Paragraph::new(visible), inner);
+}
+
+/// The picker's rows, and which of them is selected.
+fn picker_lines(app: &App) -> (Vec<Line<'static>>, usize) {
+    let picker = &app.picker;
     let current = app.resolved();
     let selected = picker.selected();
     let mut selected_row = 0;
     let mut lines = Vec::new();
     for (i, row) in picker.rows().into_iter().enumerate() {
         match row {
-            Row::Runtime(r) => {
-                let (status, color) = match r.status {
-                    RuntimeStatus::Available => ("available", Color::Green),
-                    RuntimeStatus::Unavailable => ("unavailable", Color::Red),
-                };
-                let kind = format!("{:?}", r.kind).to_lowercase();
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("▾ {} ", r.runtime_id),
-                        Style::new().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(format!("{kind} · "), Style::new().fg(Color::DarkGray)),
-                    Span::styled(status, Style::new().fg(color)),
-                ]));
-            }
+            Row::Runtime(r) => lines.push(runtime_line(r)),
             Row::OtherRuntime(id) => lines.push(Line::from(Span::styled(
                 format!("▾ {id}"),
                 Style::new().add_modifier(Modifier::BOLD),
@@ -498,26 +490,8 @@ fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
                 if is_selected {
                     selected_row = i;
                 }
-                let mark = if current.as_ref() == Some(&this) {
-                    "◆"
-                } else {
-                    " "
-                };
-                let (status, color) = match w.status {
-                    WorkerStatus::Idle => ("idle", Color::Green),
-                    WorkerStatus::Running => ("running", Color::Yellow),
-                    WorkerStatus::Stopped => ("stopped", Color::Red),
-                };
-                let base = if is_selected {
-                    Style::new().add_modifier(Modifier::REVERSED)
-                } else {
-                    Style::new()
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  {mark} {}  ", w.display_ref), base),
-                    Span::styled(format!("{status}  "), base.fg(color)),
-                    Span::styled(w.profile.model.clone(), base.fg(Color::Magenta)),
-                ]));
+                let is_current = current.as_ref() == Some(&this);
+                lines.push(worker_line(w, is_current, is_selected));
             }
         }
     }
@@ -532,10 +506,48 @@ fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
             Style::new().fg(Color::DarkGray),
         )));
     }
-    let height = inner.height as usize;
-    let first = (selected_row + 1).saturating_sub(height);
-    let visible: Vec<Line> = lines.into_iter().skip(first).take(height).collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    (lines, selected_row)
+}
+
+fn runtime_line(r: &RuntimeSummary) -> Line<'static> {
+    let (status, color) = match r.status {
+        RuntimeStatus::Available => ("available", Color::Green),
+        RuntimeStatus::Unavailable => ("unavailable", Color::Red),
+    };
+    let kind = format!("{:?}", r.kind).to_lowercase();
+    Line::from(vec![
+        Span::styled(
+            format!("▾ {} ", r.runtime_id),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("{kind} · "), Style::new().fg(Color::DarkGray)),
+        Span::styled(status, Style::new().fg(color)),
+    ])
+}
+
+/// A worker of the picker: `◆` marks the one the console is attached to.
+fn worker_line(w: &WorkerSummary, is_current: bool, is_selected: bool) -> Line<'static> {
+    let mark = if is_current { "◆" } else { " " };
+    let (status, color) = worker_status(w.status);
+    let base = if is_selected {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::new()
+    };
+    Line::from(vec![
+        Span::styled(format!("  {mark} {}  ", w.display_ref), base),
+        Span::styled(format!("{status}  "), base.fg(color)),
+        Span::styled(w.profile.model.clone(), base.fg(Color::Magenta)),
+    ])
+}
+
+/// A worker's status in words and colour, as the status bar and the picker show it.
+fn worker_status(status: WorkerStatus) -> (&'static str, Color) {
+    match status {
+        WorkerStatus::Idle => ("idle", Color::Green),
+        WorkerStatus::Running => ("running", Color::Yellow),
+        WorkerStatus::Stopped => ("stopped", Color::Red),
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ struct Screen {
 
 impl Screen {
     fn live() -> Screen {
-        let mut app = App::new("http://127.0.0.1:7760", None, "T");
+        let mut app = App::new("http://127.0.0.1:7760", None, "T", transcript_extent);
         app.start();
         app.size = (WIDTH, HEIGHT);
         let worker = worker("backend-internal", "companion");
@@ -200,7 +200,7 @@ fn the_status_bar_shows_reconnecting_resumed_reset_and_dropped_duplicates() {
 
 #[test]
 fn a_server_that_is_down_at_start_is_a_state_on_screen() {
-    let mut app = App::new("http://127.0.0.1:7760", None, "T");
+    let mut app = App::new("http://127.0.0.1:7760", None, "T", transcript_extent);
     app.start();
     app.size = (WIDTH, HEIGHT);
     let generation = app.generation;

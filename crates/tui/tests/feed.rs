@@ -7,6 +7,10 @@
 //! show is a socket that drops while the worker lives on, so the cursor
 //! resume and dedupe over a real socket are tested here.)
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
@@ -24,6 +28,7 @@ use yoi_protocol::{ErrorCode, RuntimeId, Seq, WorkerId, WorkerRef, WorkspaceEven
 use yoi_tui::app::{ConnState, LiveKind, Target};
 use yoi_tui::client::{ApiClient, ClientError};
 use yoi_tui::feed::{worker_feed, workspace_feed};
+use yoi_tui::render::transcript_extent;
 use yoi_tui::transcript::Body;
 use yoi_tui::{update, App, AppEvent};
 
@@ -239,7 +244,7 @@ fn answer_text(app: &App) -> String {
 async fn a_dropped_socket_resumes_from_the_last_applied_seq_and_drops_the_replay() {
     let (url, fake) = start_fake().await;
     let client = ApiClient::new(&url, Some(TOKEN.into())).expect("client");
-    let mut app = App::new(&url, None, "T");
+    let mut app = App::new(&url, None, "T", transcript_extent);
     app.start();
     drive(&mut app, client, Target::Companion, |a| {
         answer_text(a) == "Hello"
@@ -275,7 +280,7 @@ async fn an_explicit_worker_that_does_not_exist_ends_in_a_typed_state() {
         runtime_id: RuntimeId::backend_internal(),
         worker_id: WorkerId::new(),
     };
-    let mut app = App::new(&url, Some(target.clone()), "T");
+    let mut app = App::new(&url, Some(target.clone()), "T", transcript_extent);
     app.start();
     drive(&mut app, client, Target::Worker(target), |a| {
         matches!(a.conn, ConnState::Gone { .. })
@@ -299,7 +304,7 @@ async fn a_server_that_is_down_is_retried_and_shown_not_fatal() {
     };
     let url = format!("http://127.0.0.1:{port}");
     let client = ApiClient::new(&url, None).expect("client");
-    let mut app = App::new(&url, None, "T");
+    let mut app = App::new(&url, None, "T", transcript_extent);
     app.start();
     drive(&mut app, client, Target::Companion, |a| {
         matches!(a.conn, ConnState::Reconnecting { attempt: 2, .. })

@@ -7,9 +7,14 @@
 //!
 //! Not a test: nothing here asserts a time.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 use std::time::Instant;
 
-use worker_runtime::{Runtime, RuntimeConfig};
+use futures::StreamExt;
+use worker_runtime::{Runtime, RuntimeApi, RuntimeConfig};
 use yoi_protocol::{CreateWorker, InputRequest, RuntimeId};
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -21,7 +26,9 @@ async fn main() {
     let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "bench");
     config.provider.base_url = mock.base_url();
     config.provider.api_key = Some("bench".into());
-    let runtime = Runtime::start_openai(config).await.expect("runtime");
+    let runtime = Runtime::start(config, yoi_providers::Providers::shared())
+        .await
+        .expect("runtime");
     for subscribers in [1usize, 10, 100] {
         mock.push(Reply::tokens((0..TOKENS).map(|i| format!("token{i} "))));
         let worker = runtime

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use yoi_protocol::RuntimeId;
+use yoi_protocol::{RuntimeId, RuntimeKind};
 
 /// Default `provider.base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -19,6 +19,29 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_millis(600_000);
 pub const DEFAULT_EVENT_RING: usize = 4096;
 /// Default bound of a Worker's transcript.
 pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
+/// The value of `{{language}}` when the configuration names none.
+pub const DEFAULT_LANGUAGE: &str = "the language the user writes in";
+
+/// Which kind of service a provider is; the provider factory builds one per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any endpoint that speaks the OpenAI chat completions API (OpenAI,
+    /// Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter).
+    #[default]
+    OpenAiCompatible,
+}
+
+impl ProviderKind {
+    /// The name `provider.kind` takes in `yoi.toml`.
+    pub const NAMES: &'static [&'static str] = &["openai-compatible"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai-compatible" => Some(ProviderKind::OpenAiCompatible),
+            _ => None,
+        }
+    }
+}
 
 /// Where the provider lives and how long to wait for it.
 ///
@@ -26,6 +49,7 @@ pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
 /// never logged nor sent anywhere but to the provider.
 #[derive(Clone)]
 pub struct ProviderConfig {
+    pub kind: ProviderKind,
     pub base_url: String,
     pub api_key_env: String,
     pub api_key: Option<String>,
@@ -37,6 +61,7 @@ pub struct ProviderConfig {
 impl std::fmt::Debug for ProviderConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderConfig")
+            .field("kind", &self.kind)
             .field("model", &self.model)
             .field("api_key_env", &self.api_key_env)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
@@ -49,6 +74,7 @@ impl std::fmt::Debug for ProviderConfig {
 impl Default for ProviderConfig {
     fn default() -> Self {
         Self {
+            kind: ProviderKind::default(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_key_env: DEFAULT_API_KEY_ENV.to_owned(),
             api_key: None,
@@ -102,6 +128,9 @@ impl ProviderConfig {
 pub struct RuntimeConfig {
     pub runtime_id: RuntimeId,
     pub display_name: String,
+    /// How the runtime reports itself: `embedded` in the backend, `local` or
+    /// `remote` when it serves in a process of its own.
+    pub kind: RuntimeKind,
     pub provider: ProviderConfig,
     /// Name of the workspace, for prompt placeholders.
     pub workspace_name: String,
@@ -120,9 +149,10 @@ impl RuntimeConfig {
         Self {
             runtime_id,
             display_name: display_name.into(),
+            kind: RuntimeKind::Embedded,
             provider: ProviderConfig::default(),
             workspace_name: "workspace".to_owned(),
-            language: crate::profile::DEFAULT_LANGUAGE.to_owned(),
+            language: DEFAULT_LANGUAGE.to_owned(),
             prompts_dir: None,
             event_ring: DEFAULT_EVENT_RING,
             transcript_bound: DEFAULT_TRANSCRIPT_BOUND,

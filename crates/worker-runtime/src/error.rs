@@ -1,6 +1,7 @@
-//! The errors a runtime answers, one enum for every caller.
+//! The errors a runtime answers, one enum for every caller and every kind of
+//! runtime.
 
-use yoi_protocol::{ApiError, ErrorCode, RunId};
+use yoi_protocol::{ApiError, ErrorCode, RunId, RuntimeId, ToApiError};
 
 /// What went wrong, from the caller's point of view.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -20,18 +21,19 @@ pub enum RuntimeError {
     ProviderUnconfigured(String),
     #[error("unknown profile `{0}`")]
     UnknownProfile(String),
-    /// A run ended badly; carried as-is for `wait=true`.
+    /// A runtime in another process cannot be reached now.
+    #[error("runtime `{0}` cannot be reached")]
+    Unavailable(RuntimeId),
+    /// An error already in the contract's shape: a run's own error, a
+    /// request the contract's limits refuse, or a runtime process's answer.
     #[error("{0}")]
-    Run(ApiError),
-    #[error("the runtime is shutting down")]
-    ShuttingDown,
+    Api(ApiError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl RuntimeError {
-    /// The contract's error for this failure.
-    pub fn to_api_error(&self) -> ApiError {
+impl ToApiError for RuntimeError {
+    fn to_api_error(&self) -> ApiError {
         match self {
             RuntimeError::InvalidInput(m) => ApiError::new(ErrorCode::InvalidInput, m.clone()),
             RuntimeError::UnknownProfile(_) => {
@@ -49,17 +51,19 @@ impl RuntimeError {
             RuntimeError::ProviderUnconfigured(m) => {
                 ApiError::new(ErrorCode::ProviderUnconfigured, m.clone())
             }
-            RuntimeError::Run(e) => e.clone(),
-            RuntimeError::ShuttingDown => {
+            RuntimeError::Unavailable(_) => {
                 ApiError::new(ErrorCode::RuntimeUnavailable, self.to_string())
             }
+            RuntimeError::Api(e) => e.clone(),
             RuntimeError::Internal(_) => ApiError::new(
                 ErrorCode::Internal,
                 "internal error in the runtime; see the server log",
             ),
         }
     }
+}
 
+impl RuntimeError {
     pub fn code(&self) -> ErrorCode {
         self.to_api_error().code
     }
@@ -67,6 +71,6 @@ impl RuntimeError {
 
 impl From<ApiError> for RuntimeError {
     fn from(e: ApiError) -> Self {
-        RuntimeError::Run(e)
+        RuntimeError::Api(e)
     }
 }

@@ -1,23 +1,38 @@
-//! The worker runtime: hosts LLM Workers as actors.
+//! The worker runtime: hosts LLM Workers as actors. No HTTP server lives
+//! here, and no HTTP client: the servers are `yoi-http` and
+//! `yoi-runtime-server`, the providers are `yoi-providers`.
 //!
-//! - [`Runtime`] is the handle to a `RuntimeActor`, which creates, lists,
-//!   stops and supervises Workers.
-//! - Each Worker is a `WorkerActor` ([`worker`]): single-flight input, cancel,
-//!   first-token and whole-run timeouts, and exactly one terminal event per run.
+//! - [`RuntimeApi`] ([`api`]) is what a runtime offers, the same for every
+//!   kind: the embedded [`Runtime`] implements it with direct actor calls,
+//!   the registry's client of a runtime process implements it over the wire.
+//! - [`Runtime`] ([`runtime`]) is the handle to a `RuntimeActor`, which
+//!   creates, lists, stops and supervises Workers.
+//! - Each Worker ([`worker`]) is a model ([`worker::WorkerCore`]: single-flight
+//!   input, idempotent input, one terminal event per run), an actor in front
+//!   of it, and a run task that streams from the provider with first-token
+//!   and whole-run timeouts.
 //! - A Worker's [`event_log`] numbers its events gaplessly from 1, keeps a
 //!   bounded ring, and feeds [`Subscription`]s that follow the cursor rules of
 //!   the contract; its [`transcript`] is the bounded projection UIs render.
 //! - The [`provider`] boundary turns a conversation into a stream of deltas;
-//!   [`provider::OpenAiProvider`] speaks to any OpenAI-compatible endpoint.
+//!   a [`provider::ProviderFactory`] builds the provider a configuration names.
 //! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
-//! - Behind the `server` feature, [`server`] serves a Runtime's `/v1` routes
-//!   and event sockets, for a Runtime that runs as a process of its own.
 //! - [`persist`] keeps Workers (transcript, usage, `seq`) across restarts when
 //!   the Runtime has a state directory.
 //!
-//! Data flows one way: a command reaches a Worker actor, which appends events
-//! to its log; subscribers read the log. Wire types come from `yoi-protocol`.
+//! The path of one input, from the HTTP request to the provider and back:
+//!
+//! ```text
+//! POST .../input --> RuntimeApi::input --> WorkerMsg::Input --> WorkerCore::accept_input
+//!                                                   | (input_accepted, run_started in the EventLog)
+//!                                                   v
+//!                       run task: Provider::stream --> WorkerMsg::Run(item) --> WorkerCore
+//!                                                   | (assistant_delta ..., run_completed)
+//!                                                   v
+//! WebSocket frame <-- RuntimeApi::subscribe stream <-- EventLog broadcast (JSON made once)
+//! ```
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod event_log;
@@ -25,45 +40,13 @@ pub mod persist;
 pub mod profile;
 pub mod provider;
 pub mod runtime;
-#[cfg(feature = "server")]
-pub mod server;
 pub mod subscription;
 pub mod transcript;
 pub mod worker;
 
+pub use api::{RuntimeApi, WorkerStream};
 pub use config::{ProviderConfig, RuntimeConfig};
 pub use error::RuntimeError;
 pub use event_log::EventFrame;
 pub use runtime::Runtime;
-pub use subscription::{FrameSource, Subscription};
-
-/// Checks a user message: not blank, at most [`yoi_protocol::MAX_INPUT_TEXT_BYTES`].
-pub fn validate_input_text(text: &str) -> Result<(), RuntimeError> {
-    if text.trim().is_empty() {
-        return Err(RuntimeError::InvalidInput(
-            "text must not be empty".to_owned(),
-        ));
-    }
-    if text.len() > yoi_protocol::MAX_INPUT_TEXT_BYTES {
-        return Err(RuntimeError::InvalidInput(format!(
-            "text is {} bytes; the limit is {} bytes",
-            text.len(),
-            yoi_protocol::MAX_INPUT_TEXT_BYTES
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a Worker's display name: 1 to 64 characters, no control characters, no `@`.
-pub fn validate_display_name(name: &str) -> Result<String, RuntimeError> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > 64
-        || name.chars().any(|c| c.is_control() || c == '@')
-    {
-        return Err(RuntimeError::InvalidInput(
-            "display_name must be 1 to 64 characters without control characters or '@'".to_owned(),
-        ));
-    }
-    Ok(name.to_owned())
-}
+pub use subscription::Subscription;

@@ -10,9 +10,6 @@ use yoi_protocol::ProfileInfo;
 
 use crate::config::RuntimeConfig;
 
-/// The value of `{{language}}` when the configuration names none.
-pub const DEFAULT_LANGUAGE: &str = "the language the user writes in";
-
 /// Name of the built-in conversational profile.
 pub const COMPANION: &str = "companion";
 
@@ -103,7 +100,7 @@ mod tests {
         let p = load_profile(COMPANION, &config()).unwrap();
         assert_eq!(p.model, "m-1");
         assert!(p.system_prompt.contains("\"acme\""));
-        assert!(p.system_prompt.contains(DEFAULT_LANGUAGE));
+        assert!(p.system_prompt.contains(crate::config::DEFAULT_LANGUAGE));
         assert!(!p.system_prompt.contains("{{"));
     }
 

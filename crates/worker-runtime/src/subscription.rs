@@ -6,31 +6,21 @@
 //! silently: it gets a fresh snapshot with `reset: true, reason: "lagged"`.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
+use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
-use yoi_protocol::{EventKind, Seq, WorkerId};
+use yoi_protocol::{EventKind, Seq};
 
+use crate::api::WorkerStream;
 use crate::event_log::EventFrame;
-use crate::runtime::Runtime;
-use crate::worker::{SubscribeFrom, SubscribeStart};
-
-/// Anything that yields a Worker's frames in order: a [`Subscription`] here, a
-/// registry's stream in the backend. Event sockets pump from one.
-pub trait FrameSource: Send {
-    /// The next frame, or `None` when the stream ended.
-    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Arc<EventFrame>>> + Send;
-}
-
-impl FrameSource for Subscription {
-    async fn next_frame(&mut self) -> Option<Arc<EventFrame>> {
-        self.next().await
-    }
-}
+use crate::worker::actor::lock;
+use crate::worker::{SubscribeFrom, SubscribeStart, WorkerCore};
 
 pub struct Subscription {
-    runtime: Runtime,
-    worker_id: WorkerId,
+    /// The Worker's data, read again when the subscriber lagged. Weak, so
+    /// that a Worker that is gone closes its live channel and ends this.
+    core: Weak<Mutex<WorkerCore>>,
     pending: VecDeque<Arc<EventFrame>>,
     live: tokio::sync::broadcast::Receiver<Arc<EventFrame>>,
     last: Seq,
@@ -38,15 +28,22 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(runtime: Runtime, worker_id: WorkerId, start: SubscribeStart) -> Self {
+    pub(crate) fn new(core: &Arc<Mutex<WorkerCore>>, start: SubscribeStart) -> Self {
         Self {
-            runtime,
-            worker_id,
+            core: Arc::downgrade(core),
             pending: start.first.into(),
             live: start.live,
             last: start.last,
             ended: false,
         }
+    }
+
+    /// The frames as a stream, the shape every runtime hands out.
+    pub fn into_stream(self) -> WorkerStream {
+        futures::stream::unfold(self, |mut sub| async move {
+            sub.next().await.map(|frame| (frame, sub))
+        })
+        .boxed()
     }
 
     /// The next frame, or `None` once the Worker stopped or went away.
@@ -66,18 +63,11 @@ impl Subscription {
                     return Some(frame);
                 }
                 Err(RecvError::Lagged(_)) => {
-                    match self
-                        .runtime
-                        .subscribe_start(self.worker_id, SubscribeFrom::Lagged)
-                        .await
-                    {
-                        Ok(start) => {
-                            self.pending = start.first.into();
-                            self.live = start.live;
-                            self.last = start.last;
-                        }
-                        Err(_) => return None,
-                    }
+                    let core = self.core.upgrade()?;
+                    let start = lock(&core).subscribe(SubscribeFrom::Lagged);
+                    self.pending = start.first.into();
+                    self.live = start.live;
+                    self.last = start.last;
                 }
                 Err(RecvError::Closed) => return None,
             }

@@ -1,14 +1,19 @@
 //! Integration tests: the real Runtime and Worker actors against the mock
 //! OpenAI-compatible server. Nothing of ours is faked.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use worker_runtime::{EventFrame, Runtime, RuntimeConfig, RuntimeError, Subscription};
+use futures::StreamExt;
+use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
 use yoi_protocol::{
     ClientMessageId, CreateWorker, ErrorCode, EventKind, InputRequest, MessageState, Role,
-    RuntimeId, Seq, SnapshotReason, WorkerId, WorkerStatus,
+    RuntimeId, Seq, SnapshotReason, ToApiError, WorkerId, WorkerStatus,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -26,7 +31,9 @@ fn config(mock: &MockOpenAi) -> RuntimeConfig {
 async fn start(mock: &MockOpenAi, tweak: impl FnOnce(&mut RuntimeConfig)) -> (Runtime, WorkerId) {
     let mut c = config(mock);
     tweak(&mut c);
-    let runtime = Runtime::start_openai(c).await.expect("runtime starts");
+    let runtime = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .expect("runtime starts");
     let worker = runtime
         .create_worker(CreateWorker::default())
         .await
@@ -41,7 +48,7 @@ fn input(text: &str) -> InputRequest {
     }
 }
 
-async fn next(sub: &mut Subscription) -> Arc<EventFrame> {
+async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
     tokio::time::timeout(WAIT, sub.next())
         .await
         .expect("an event arrives in time")
@@ -49,7 +56,7 @@ async fn next(sub: &mut Subscription) -> Arc<EventFrame> {
 }
 
 /// Reads frames until the run's terminal event, then the `status` that follows it.
-async fn until_idle(sub: &mut Subscription) -> Vec<Arc<EventFrame>> {
+async fn until_idle(sub: &mut WorkerStream) -> Vec<Arc<EventFrame>> {
     let mut out = Vec::new();
     let mut ended = false;
     loop {
@@ -152,7 +159,7 @@ async fn a_run_streams_in_contract_order_with_usage() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let detail = rt.worker_detail(w).await.unwrap();
+    let detail = rt.worker(w).await.unwrap();
     assert_eq!(detail.summary.status, WorkerStatus::Idle);
     assert_eq!(
         (
@@ -276,7 +283,7 @@ async fn cancel_mid_stream_keeps_partial_text_and_drops_the_request() {
         MessageState::Cancelled
     );
     assert_eq!(
-        rt.worker_detail(w).await.unwrap().summary.status,
+        rt.worker(w).await.unwrap().summary.status,
         WorkerStatus::Idle
     );
     // Exactly one terminal event for the run.
@@ -305,7 +312,7 @@ async fn failed_run(
     let frames = until_idle(&mut sub).await;
     assert_eq!(frames.iter().filter(|f| f.event.is_terminal()).count(), 1);
     assert_eq!(
-        rt.worker_detail(w).await.unwrap().summary.status,
+        rt.worker(w).await.unwrap().summary.status,
         WorkerStatus::Idle
     );
     (frames, rt, w)
@@ -331,7 +338,7 @@ async fn an_http_error_fails_the_run_with_the_providers_message_and_no_key() {
     for f in &frames {
         assert!(!f.json.contains("sk-test-secret"));
     }
-    let detail = rt.worker_detail(w).await.unwrap();
+    let detail = rt.worker(w).await.unwrap();
     assert_eq!(
         detail.last_run.unwrap().error.unwrap().code,
         ErrorCode::ProviderError
@@ -370,7 +377,7 @@ async fn a_stream_without_finish_is_a_failure_not_a_completion() {
 async fn an_unreachable_provider_is_a_provider_error_without_its_url() {
     let mock = MockOpenAi::start().await;
     let (rt, w) = start(&mock, |c| {
-        c.provider.base_url = "http://127.0.0.1:9/v1".into()
+        c.provider.base_url = "http://127.0.0.1:9/v1".into();
     })
     .await;
     let err = rt
@@ -405,7 +412,7 @@ async fn a_slow_run_hits_the_run_timeout_and_keeps_partial_text() {
     let reply =
         Reply::tokens((0..100).map(|i| format!("w{i} "))).token_delay(Duration::from_millis(50));
     let (frames, rt, w) = failed_run(reply, |c| {
-        c.provider.run_timeout = Duration::from_millis(600)
+        c.provider.run_timeout = Duration::from_millis(600);
     })
     .await;
     let err = run_error(&frames);
@@ -728,7 +735,7 @@ async fn stopping_a_worker_cancels_its_run_and_ends_subscriptions() {
     let k = kinds(&frames);
     assert!(k.contains(&"run_cancelled"));
     assert_eq!(k.last(), Some(&"worker_stopped"));
-    let err = rt.worker_detail(w).await.unwrap_err();
+    let err = rt.worker(w).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkerNotFound);
     assert!(rt.list_workers().await.unwrap().is_empty());
     mock.wait_for_open_streams(0).await;
@@ -752,7 +759,7 @@ async fn wait_mode_maps_failures_to_typed_errors() {
 async fn unknown_workers_and_profiles_are_typed_errors() {
     let mock = MockOpenAi::start().await;
     let (rt, _) = start(&mock, |_| {}).await;
-    let err = rt.worker_detail(WorkerId::new()).await.unwrap_err();
+    let err = rt.worker(WorkerId::new()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkerNotFound);
     let err = rt
         .create_worker(CreateWorker {
@@ -791,13 +798,15 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
 
     let mut c = config(&mock);
     c.state_dir = Some(dir.clone());
-    let rt = Runtime::start_openai(c).await.unwrap();
+    let rt = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
     let workers = rt.list_workers().await.unwrap();
     assert_eq!(workers.len(), 1, "the stopped worker is not restored");
     assert_eq!(workers[0].worker_id, w);
     let after = rt.transcript(w, 100).await.unwrap();
     assert_eq!(after, before);
-    assert_eq!(rt.worker_detail(w).await.unwrap().usage.runs, 1);
+    assert_eq!(rt.worker(w).await.unwrap().usage.runs, 1);
 
     // A client that kept its cursor gets nothing replayed and no reset...
     let mut sub = rt.subscribe(w, Some(after.seq)).await.unwrap();
@@ -843,8 +852,10 @@ async fn a_run_cut_short_by_the_process_ending_is_failed_when_restored() {
     .expect("the running state is saved");
     let mut c = config(&mock);
     c.state_dir = Some(dir.clone());
-    let restored = Runtime::start_openai(c).await.unwrap();
-    let detail = restored.worker_detail(w).await.unwrap();
+    let restored = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
+    let detail = restored.worker(w).await.unwrap();
     assert_eq!(detail.summary.status, WorkerStatus::Idle);
     let last_run = detail.last_run.unwrap();
     assert_eq!(

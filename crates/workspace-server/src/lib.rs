@@ -1,19 +1,26 @@
 //! yoi-workspace-server: the thin axum facade of a yoi backend.
 //!
-//! HTTP requests become registry commands ([`routes`]); registry events
-//! become WebSocket frames ([`ws`]). At start, [`Backend::start`] registers
-//! the embedded `backend-internal` runtime with the registry and creates the
-//! Companion. [`security`] checks `Host`, `Origin` and the token; [`console`]
-//! serves the embedded web console at `/`; [`openapi`] describes every route.
+//! The routes of a runtime and its Workers are `yoi-http`'s, mounted under
+//! `/api/runtimes/{runtime_id}`: the registry resolves `runtime_id` to a
+//! runtime ([`worker_runtime::RuntimeApi`]) and the handler calls it. This
+//! crate adds what only the backend has: [`Backend::start`] registers the
+//! embedded `backend-internal` runtime and creates the Companion; [`routes`]
+//! (health, runtimes, Companion), [`ws`] (`/api/events`), [`security`]
+//! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
+//! and [`openapi`] (the document, generated from the same route list that
+//! builds the router).
+//!
+//! The path of one input:
 //!
 //! ```text
-//! client --REST--> routes --> Registry --> Runtime --> Worker actor
-//! client <--WS---- ws <------ Subscription <-- Worker's event log
+//! POST /api/runtimes/{runtime_id}/workers/{worker_id}/input
+//!   --> security::guard --> yoi_http::extract::WorkerTarget (Registry::route)
+//!   --> yoi_http::routes::post_input --> RuntimeApi::input --> Worker actor --> provider
+//! GET .../events?cursor=N (WebSocket)
+//!   <-- yoi_http::socket::pump_frames <-- RuntimeApi::subscribe <-- Worker's event log
 //! ```
 
 pub mod console;
-pub mod error;
-pub mod extract;
 pub mod openapi;
 pub mod routes;
 pub mod security;
@@ -24,22 +31,21 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::get;
 use axum::Router;
-use runtime_registry::{Registry, RegistryError, RuntimeHandle};
+use runtime_registry::{Registry, RegistryError, SharedRuntime};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
-use worker_runtime::{Runtime, RuntimeConfig};
-use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerRef};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
+use yoi_http::failure::method_not_allowed;
+use yoi_http::limits::BODY_LIMIT;
+use yoi_http::{Failure, Host, Runtimes};
+use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
 
-use crate::error::ApiFailure;
 pub use crate::security::Access;
-
-/// Largest request body; bigger ones are answered 413 `payload_too_large`.
-pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// Display name of the Companion worker.
 pub const COMPANION_NAME: &str = "companion";
@@ -63,19 +69,20 @@ pub struct Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("the embedded runtime did not start: {0}")]
-    Runtime(#[from] worker_runtime::RuntimeError),
+    Runtime(#[from] RuntimeError),
     #[error("the registry did not start: {0}")]
     Registry(#[from] RegistryError),
 }
 
 impl Backend {
     /// Starts the registry, registers the embedded runtime (`backend-internal`)
-    /// and creates the Companion in it.
+    /// with the provider its configuration names, and finds or creates the
+    /// Companion in it.
     pub async fn start(config: RuntimeConfig) -> Result<Backend, StartError> {
         let hint = config.provider.check_configured().err();
-        let runtime = Runtime::start_openai(config).await?;
+        let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
         let registry = Registry::start().await?;
-        registry.register(RuntimeHandle::Embedded(runtime)).await?;
+        registry.register(Arc::new(runtime)).await?;
         let companion = find_or_create_companion(&registry).await?;
         Ok(Backend {
             registry,
@@ -88,17 +95,18 @@ impl Backend {
     }
 
     /// The Companion; made anew if it was deleted.
-    pub async fn companion(&self) -> Result<WorkerRef, ApiFailure> {
+    pub async fn companion(&self) -> Result<WorkerDetail, Failure> {
         let mut current = self.companion.lock().await;
-        match self
-            .registry
-            .worker(&current.runtime_id, current.worker_id)
-            .await
-        {
-            Ok(_) => Ok(current.clone()),
+        let runtime = self.registry.route(&current.runtime_id).await?;
+        match runtime.worker(current.worker_id).await {
+            Ok(detail) => Ok(detail),
             Err(e) if e.code() == ErrorCode::WorkerNotFound => {
-                *current = create_companion(&self.registry).await?;
-                Ok(current.clone())
+                let detail = create_companion(&runtime).await?;
+                *current = WorkerRef {
+                    runtime_id: detail.summary.runtime_id.clone(),
+                    worker_id: detail.summary.worker_id,
+                };
+                Ok(detail)
             }
             Err(e) => Err(e.into()),
         }
@@ -106,93 +114,81 @@ impl Backend {
 }
 
 /// The Companion kept from an earlier run of the backend, or a new one.
-async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, RegistryError> {
-    let runtime_id = RuntimeId::backend_internal();
-    let existing = registry.workers(&runtime_id).await?.into_iter().find(|w| {
+async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, StartError> {
+    let runtime = registry.route(&RuntimeId::backend_internal()).await?;
+    let existing = runtime.list_workers().await?.into_iter().find(|w| {
         w.display_name == COMPANION_NAME && w.profile.name == worker_runtime::profile::COMPANION
     });
-    match existing {
-        Some(w) => Ok(WorkerRef {
-            runtime_id,
-            worker_id: w.worker_id,
-        }),
-        None => create_companion(registry).await,
-    }
+    let summary = match existing {
+        Some(w) => w,
+        None => create_companion(&runtime).await?.summary,
+    };
+    Ok(WorkerRef {
+        runtime_id: summary.runtime_id,
+        worker_id: summary.worker_id,
+    })
 }
 
-async fn create_companion(registry: &Registry) -> Result<WorkerRef, RegistryError> {
-    let runtime_id = RuntimeId::backend_internal();
-    let detail = registry
-        .create_worker(
-            &runtime_id,
-            CreateWorker {
-                display_name: Some(COMPANION_NAME.to_owned()),
-                profile: Some(worker_runtime::profile::COMPANION.to_owned()),
-            },
-        )
-        .await?;
-    Ok(WorkerRef {
-        runtime_id,
-        worker_id: detail.summary.worker_id,
-    })
+async fn create_companion(runtime: &SharedRuntime) -> Result<WorkerDetail, RuntimeError> {
+    runtime
+        .create_worker(CreateWorker {
+            display_name: Some(COMPANION_NAME.to_owned()),
+            profile: Some(worker_runtime::profile::COMPANION.to_owned()),
+        })
+        .await
+}
+
+/// The registry as the shared routes see it: `{runtime_id}` names a runtime.
+struct RegistryRuntimes(Registry);
+
+#[async_trait::async_trait]
+impl Runtimes for RegistryRuntimes {
+    async fn runtime(&self, runtime_id: Option<RuntimeId>) -> Result<SharedRuntime, Failure> {
+        let runtime_id = runtime_id.ok_or_else(|| {
+            Failure::new(ErrorCode::Internal, "a backend route without {runtime_id}")
+        })?;
+        Ok(self.0.route(&runtime_id).await?)
+    }
 }
 
 /// What every handler sees.
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Registry,
-    backend: Backend,
-    pub provider: ProviderStatus,
+    pub backend: Backend,
+    pub host: Host,
     pub access: Arc<Access>,
-    pub shutdown: watch::Receiver<bool>,
+    openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
 impl AppState {
-    pub async fn companion(&self) -> Result<WorkerRef, ApiFailure> {
-        self.backend.companion().await
+    pub fn registry(&self) -> &Registry {
+        &self.backend.registry
     }
 }
 
-/// The whole application: API, sockets, OpenAPI and the console.
+impl FromRef<AppState> for Host {
+    fn from_ref(state: &AppState) -> Host {
+        state.host.clone()
+    }
+}
+
+/// The whole application: API, sockets, OpenAPI and the console. One route
+/// list builds both the router and the OpenAPI document.
 pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>) -> Router {
+    let (api, doc) = api_routes().split_for_parts();
     let state = AppState {
-        registry: backend.registry.clone(),
-        provider: backend.provider.clone(),
+        host: Host::new(
+            Arc::new(RegistryRuntimes(backend.registry.clone())),
+            shutdown,
+        ),
         backend,
         access: Arc::new(access),
-        shutdown,
+        openapi: Arc::new(openapi::finish(doc)),
     };
-    let worker = "/api/runtimes/{runtime_id}/workers/{worker_id}";
-    let api = Router::new()
-        .route("/api/health", get(routes::health))
-        .route("/api/runtimes", get(routes::list_runtimes))
-        .route("/api/runtimes/{runtime_id}", get(routes::get_runtime))
-        .route(
-            "/api/runtimes/{runtime_id}/workers",
-            get(routes::list_workers).post(routes::create_worker),
-        )
-        .route(
-            worker,
-            get(routes::get_worker).delete(routes::delete_worker),
-        )
-        .route(&format!("{worker}/input"), post(routes::post_input))
-        .route(&format!("{worker}/cancel"), post(routes::post_cancel))
-        .route(&format!("{worker}/transcript"), get(routes::get_transcript))
-        .route(&format!("{worker}/events"), get(ws::worker_events))
-        .route("/api/events", get(ws::workspace_events))
-        .route("/api/companion", get(routes::get_companion))
-        .route("/api/openapi.json", get(openapi::openapi_json))
-        .route("/api", get(api_not_found))
-        .route(
-            "/api/{*rest}",
-            get(api_not_found)
-                .post(api_not_found)
-                .delete(api_not_found)
-                .put(api_not_found)
-                .patch(api_not_found),
-        )
-        .method_not_allowed_fallback(method_not_allowed);
-    api.fallback(console::serve)
+    api.route("/api", get(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(console::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -202,18 +198,20 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .with_state(state)
 }
 
-async fn api_not_found() -> ApiFailure {
-    ApiFailure::new(ErrorCode::NotFound, "no such route; see /api/openapi.json")
+/// Every documented route of the API.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    let runtime = yoi_http::routes::runtime_routes().merge(yoi_http::routes::worker_routes());
+    OpenApiRouter::new()
+        .routes(routes!(routes::health))
+        .routes(routes!(routes::list_runtimes))
+        .routes(routes!(routes::get_companion))
+        .routes(routes!(ws::workspace_events))
+        .routes(routes!(openapi::openapi_json))
+        .nest("/api/runtimes/{runtime_id}", runtime)
 }
 
-async fn method_not_allowed() -> impl IntoResponse {
-    let mut response = ApiFailure::new(
-        ErrorCode::MethodNotAllowed,
-        "this route does not take that method",
-    )
-    .into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+async fn api_not_found() -> Failure {
+    Failure::new(ErrorCode::NotFound, "no such route; see /api/openapi.json")
 }
 
 /// Serves until `stop` resolves, then shuts down gracefully: every run in

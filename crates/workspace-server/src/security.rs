@@ -16,9 +16,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use yoi_protocol::ErrorCode;
 
-use worker_runtime::server::constant_time_eq;
+use yoi_http::token::{bearer, constant_time_eq};
+use yoi_http::Failure;
 
-use crate::error::ApiFailure;
 use crate::AppState;
 
 /// What the security layer checks, fixed at start.
@@ -46,7 +46,7 @@ fn is_loopback_name(name: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), ApiFailure> {
+fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), Failure> {
     if !access.loopback {
         // Off loopback the token guards every call; any name may reach us.
         return Ok(());
@@ -58,14 +58,14 @@ fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), ApiFailure> {
     if host.is_empty() || is_loopback_name(host_name(host)) {
         Ok(())
     } else {
-        Err(ApiFailure::new(
+        Err(Failure::new(
             ErrorCode::ForbiddenOrigin,
             "this backend answers only requests addressed to a loopback host name",
         ))
     }
 }
 
-fn check_origin(headers: &HeaderMap) -> Result<(), ApiFailure> {
+fn check_origin(headers: &HeaderMap) -> Result<(), Failure> {
     let Some(origin) = headers.get(ORIGIN) else {
         return Ok(());
     };
@@ -81,7 +81,7 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ApiFailure> {
     if own {
         Ok(())
     } else {
-        Err(ApiFailure::new(
+        Err(Failure::new(
             ErrorCode::ForbiddenOrigin,
             "requests from another site's pages are refused",
         ))
@@ -90,12 +90,12 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ApiFailure> {
 
 fn presented_token(req: &Request) -> Option<String> {
     let headers = req.headers();
-    if let Some(bearer) = headers
+    if let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(bearer)
     {
-        return Some(bearer.trim().to_owned());
+        return Some(token.to_owned());
     }
     if let Some(query) = req.uri().query() {
         if let Some((_, v)) = url_pairs(query).find(|(k, _)| k == "token") {
@@ -118,17 +118,14 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
         .into_iter()
 }
 
-fn check_token(access: &Access, req: &Request) -> Result<(), ApiFailure> {
+fn check_token(access: &Access, req: &Request) -> Result<(), Failure> {
     let Some(expected) = &access.token else {
         return Ok(());
     };
     match presented_token(req) {
         Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiFailure::new(
-            ErrorCode::Unauthorized,
-            "the token is wrong",
-        )),
-        None => Err(ApiFailure::new(
+        Some(_) => Err(Failure::new(ErrorCode::Unauthorized, "the token is wrong")),
+        None => Err(Failure::new(
             ErrorCode::Unauthorized,
             "this backend needs a token: send Authorization: Bearer <token>",
         )),

@@ -1,6 +1,10 @@
 //! The real server on a real socket, with a WebSocket client, against the
 //! mock OpenAI server.
 
+// Tests and their helpers may panic: a panic is a failed test. Long tests
+// read as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
 mod support;
 
 use std::time::Duration;
@@ -824,6 +828,60 @@ async fn openapi_describes_every_route() {
         assert!(paths.contains_key(p), "missing {p}");
     }
     assert!(doc["components"]["schemas"]["WorkerEvent"].is_object());
+    s.assert_no_leaks();
+}
+
+/// The router and the document come from one route list: every documented
+/// operation is served, and every other method on a documented path is 405.
+#[tokio::test]
+async fn every_documented_route_is_served_and_nothing_else() {
+    let s = Server::start().await;
+    let (_, doc) = s.get("/api/openapi.json").await;
+    let (_, companion) = s.get("/api/companion").await;
+    let worker = companion["worker_id"].as_str().unwrap().to_owned();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 12, "{paths:?}");
+    let mut checked = 0;
+    // DELETE last: it stops the worker the other paths name.
+    for method in ["get", "post", "put", "patch", "delete"] {
+        for (path, item) in paths {
+            let url = path
+                .replace("{runtime_id}", "backend-internal")
+                .replace("{worker_id}", &worker);
+            let documented = item.get(method).is_some();
+            let req = match method {
+                "get" => s.http.get(s.url(&url)),
+                "post" => s.http.post(s.url(&url)).body("{}"),
+                "put" => s.http.put(s.url(&url)),
+                "patch" => s.http.patch(s.url(&url)),
+                _ => s.http.delete(s.url(&url)),
+            };
+            let (status, body) = s.send(req).await;
+            let code = body["error"]["code"].as_str().unwrap_or("");
+            if documented {
+                assert!(
+                    status != 404 || code == "worker_not_found",
+                    "{method} {path} is documented but not served: {status} {body}"
+                );
+                assert_ne!(status, 405, "{method} {path} is documented: {body}");
+                checked += 1;
+            } else {
+                assert_eq!(status, 405, "{method} {path} is not documented: {body}");
+                assert_eq!(code, "method_not_allowed");
+            }
+        }
+    }
+    assert!(checked >= 14, "only {checked} operations checked");
+    // A path that is not in the document is not served under /api.
+    for path in [
+        "/api/runtimes/backend-internal/workers/x/other",
+        "/api/workers",
+        "/api/runtimes/backend-internal/queue",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
     s.assert_no_leaks();
 }
 

@@ -25,12 +25,14 @@ pub mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use ractor::{Actor, ActorRef};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
     CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
     RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerList, WorkerSummary,
@@ -38,7 +40,6 @@ use yoi_protocol::{
 };
 
 use crate::error::RegistryError;
-use crate::local::LocalProcess;
 use monitor::{MonitorActor, MonitorArgs, MonitorMsg};
 pub use reqwest::Url;
 pub use stream::RemoteStream;
@@ -109,7 +110,14 @@ struct Inner {
     events: broadcast::Sender<WorkspaceEvent>,
     timing: Timing,
     observer: JoinHandle<()>,
-    local: Option<LocalProcess>,
+    /// The process this backend runs the runtime in, for a `local` one.
+    process: Option<Box<dyn OwnedProcess>>,
+}
+
+/// A runtime process this backend started and stops with itself.
+pub trait OwnedProcess: Send + Sync + 'static {
+    /// Stops the process (its runs end with a terminal event first).
+    fn stop(&self) -> BoxFuture<'_, ()>;
 }
 
 impl Drop for Inner {
@@ -126,9 +134,11 @@ impl RemoteRuntime {
         Self::start_with(config, None).await
     }
 
-    pub(crate) async fn start_with(
+    /// Follows a runtime whose process this backend owns: it is stopped on
+    /// [`RuntimeApi::shutdown`].
+    pub async fn start_with(
         config: RemoteConfig,
-        local: Option<LocalProcess>,
+        process: Option<Box<dyn OwnedProcess>>,
     ) -> Result<RemoteRuntime, RegistryError> {
         let transport = Transport::new(&config.endpoint, config.timing.connect_timeout)
             .map_err(|e| RegistryError::Config(e.to_string()))?;
@@ -160,29 +170,21 @@ impl RemoteRuntime {
                 events,
                 timing: config.timing,
                 observer,
-                local,
+                process,
             }),
         })
     }
 
-    pub fn id(&self) -> &RuntimeId {
-        &self.inner.id
-    }
-
-    pub fn kind(&self) -> RuntimeKind {
-        self.inner.kind
-    }
-
-    fn unavailable(&self) -> RegistryError {
-        RegistryError::RuntimeUnavailable(self.inner.id.clone())
+    fn unavailable(&self) -> RuntimeError {
+        RuntimeError::Unavailable(self.inner.id.clone())
     }
 
     /// Maps a call's failure: the runtime's own errors unchanged, anything
     /// else `runtime_unavailable` (the monitor keeps the reason).
-    fn outcome<T>(&self, result: Result<T, CallError>) -> Result<T, RegistryError> {
+    fn outcome<T>(&self, result: Result<T, CallError>) -> Result<T, RuntimeError> {
         monitor::report(&self.inner.monitor, &result);
         result.map_err(|e| match e {
-            CallError::Api(api) => RegistryError::Api(api),
+            CallError::Api(api) => RuntimeError::Api(api),
             CallError::Unreachable(_) => self.unavailable(),
         })
     }
@@ -192,7 +194,7 @@ impl RemoteRuntime {
         method: Method,
         path: &str,
         body: Option<&(impl Serialize + Sync)>,
-    ) -> Result<T, RegistryError> {
+    ) -> Result<T, RuntimeError> {
         let result = self
             .inner
             .transport
@@ -200,19 +202,30 @@ impl RemoteRuntime {
             .await;
         self.outcome(result)
     }
+}
+
+#[async_trait::async_trait]
+impl RuntimeApi for RemoteRuntime {
+    fn id(&self) -> &RuntimeId {
+        &self.inner.id
+    }
+
+    fn kind(&self) -> RuntimeKind {
+        self.inner.kind
+    }
 
     /// Health and known workers, without a network round trip.
-    pub async fn summary(&self) -> Result<RuntimeSummary, RegistryError> {
+    async fn summary(&self) -> Result<RuntimeSummary, RuntimeError> {
         ractor::call_t!(
             self.inner.monitor,
             |reply| MonitorMsg::Summary { reply },
             MONITOR_CALL_MS
         )
-        .map_err(|_| RegistryError::Stopped)
+        .map_err(|e| RuntimeError::Internal(format!("the runtime's monitor is gone: {e}")))
     }
 
-    /// The workers the monitor knows of, or `None` while the runtime is down.
-    pub async fn known_workers(&self) -> Option<Vec<WorkerSummary>> {
+    /// The workers the monitor knows of; none while the runtime is down.
+    async fn known_workers(&self) -> Vec<WorkerSummary> {
         ractor::call_t!(
             self.inner.monitor,
             |reply| MonitorMsg::Workers { reply },
@@ -220,14 +233,14 @@ impl RemoteRuntime {
         )
         .ok()
         .flatten()
+        .unwrap_or_default()
     }
 
-    /// Workers created, stopped and changing status, and this runtime's status.
-    pub fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent> {
+    fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent> {
         self.inner.events.subscribe()
     }
 
-    pub async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RegistryError> {
+    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError> {
         let mut list: WorkerList = self.json(Method::GET, "/v1/workers", None::<&()>).await?;
         for w in &mut list.workers {
             rewrite::summary(w, &self.inner.id);
@@ -235,10 +248,7 @@ impl RemoteRuntime {
         Ok(list.workers)
     }
 
-    pub async fn create_worker(
-        &self,
-        request: CreateWorker,
-    ) -> Result<WorkerDetail, RegistryError> {
+    async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError> {
         let mut detail: WorkerDetail = self
             .json(Method::POST, "/v1/workers", Some(&request))
             .await?;
@@ -250,7 +260,7 @@ impl RemoteRuntime {
         Ok(detail)
     }
 
-    pub async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RegistryError> {
+    async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError> {
         let mut detail: WorkerDetail = self
             .json(
                 Method::GET,
@@ -262,7 +272,7 @@ impl RemoteRuntime {
         Ok(detail)
     }
 
-    pub async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RegistryError> {
+    async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {
         let result = self
             .inner
             .transport
@@ -280,11 +290,11 @@ impl RemoteRuntime {
         Ok(())
     }
 
-    pub async fn input(
+    async fn input(
         &self,
         worker_id: WorkerId,
         input: InputRequest,
-    ) -> Result<InputAccepted, RegistryError> {
+    ) -> Result<InputAccepted, RuntimeError> {
         self.json(
             Method::POST,
             &format!("/v1/workers/{worker_id}/input"),
@@ -295,11 +305,11 @@ impl RemoteRuntime {
 
     /// Input that answers when the run ends: no timeout of ours, the
     /// runtime's run timeout bounds it.
-    pub async fn input_wait(
+    async fn input_wait(
         &self,
         worker_id: WorkerId,
         input: InputRequest,
-    ) -> Result<RunOutcome, RegistryError> {
+    ) -> Result<RunOutcome, RuntimeError> {
         let result = self
             .inner
             .transport
@@ -313,7 +323,7 @@ impl RemoteRuntime {
         self.outcome(result)
     }
 
-    pub async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RegistryError> {
+    async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {
         self.json(
             Method::POST,
             &format!("/v1/workers/{worker_id}/cancel"),
@@ -322,11 +332,11 @@ impl RemoteRuntime {
         .await
     }
 
-    pub async fn transcript(
+    async fn transcript(
         &self,
         worker_id: WorkerId,
         limit: usize,
-    ) -> Result<Transcript, RegistryError> {
+    ) -> Result<Transcript, RuntimeError> {
         self.json(
             Method::GET,
             &format!("/v1/workers/{worker_id}/transcript?limit={limit}"),
@@ -337,11 +347,11 @@ impl RemoteRuntime {
 
     /// Opens the Worker's event socket (so that an unknown worker or an
     /// unreachable runtime is an error now), then follows it.
-    pub async fn subscribe(
+    async fn subscribe(
         &self,
         worker_id: WorkerId,
         cursor: Option<Seq>,
-    ) -> Result<RemoteStream, RegistryError> {
+    ) -> Result<WorkerStream, RuntimeError> {
         let result = self
             .inner
             .transport
@@ -355,16 +365,16 @@ impl RemoteRuntime {
             monitor: self.inner.monitor.clone(),
             timing: self.inner.timing,
         };
-        Ok(follow.start(socket, cursor))
+        Ok(follow.start(socket, cursor).into_stream())
     }
 
     /// Stops following the runtime; a local runtime's process is stopped
     /// too (its runs end with a terminal event first). A remote runtime
     /// keeps running: it is not ours to stop.
-    pub async fn shutdown(&self) {
+    async fn shutdown(&self) {
         self.inner.observer.abort();
-        if let Some(local) = &self.inner.local {
-            local.stop().await;
+        if let Some(process) = &self.inner.process {
+            process.stop().await;
         }
     }
 }

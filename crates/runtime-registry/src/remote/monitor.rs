@@ -110,7 +110,7 @@ impl MonitorState {
         if status != self.status {
             match status {
                 RuntimeStatus::Available => {
-                    tracing::info!(runtime = %self.runtime_id, "runtime is available")
+                    tracing::info!(runtime = %self.runtime_id, "runtime is available");
                 }
                 RuntimeStatus::Unavailable => tracing::warn!(
                     runtime = %self.runtime_id,

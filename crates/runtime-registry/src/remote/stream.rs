@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use worker_runtime::EventFrame;
+use worker_runtime::{EventFrame, WorkerStream};
 use yoi_protocol::{EventKind, RuntimeId, Seq, WorkerEvent, WorkerId};
 
 use super::monitor::{report, MonitorMsg};
@@ -46,6 +46,14 @@ pub struct RemoteStream {
 impl RemoteStream {
     pub async fn next(&mut self) -> Option<Arc<EventFrame>> {
         self.frames.recv().await
+    }
+
+    /// The frames as a stream, the shape every runtime hands out.
+    pub fn into_stream(self) -> WorkerStream {
+        futures::stream::unfold(self, |mut remote| async move {
+            remote.next().await.map(|frame| (frame, remote))
+        })
+        .boxed()
     }
 }
 
@@ -113,11 +121,10 @@ impl Follow {
         tx: &mpsc::Sender<Arc<EventFrame>>,
     ) -> Relay {
         loop {
-            let message = match tokio::time::timeout(self.timing.silence_limit, socket.next()).await
-            {
-                // The runtime pings regularly: this much silence is a dead link.
-                Err(_) => return Relay::Lost,
-                Ok(m) => m,
+            // The runtime pings regularly: this much silence is a dead link.
+            let Ok(message) = tokio::time::timeout(self.timing.silence_limit, socket.next()).await
+            else {
+                return Relay::Lost;
             };
             let text = match message {
                 Some(Ok(Message::Text(text))) => text,

@@ -13,9 +13,9 @@ use runtime_registry::{Endpoint, RemoteConfig, RemoteRuntime, Timing};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
-use worker_runtime::server::ServerOptions;
 use worker_runtime::{Runtime, RuntimeConfig};
 use yoi_protocol::{RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, WorkspaceEvent};
+use yoi_runtime_server::ServerOptions;
 use yoi_test_support::MockOpenAi;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -42,25 +42,31 @@ pub struct Served {
     task: JoinHandle<std::io::Result<()>>,
 }
 
-fn runtime_config(mock: &MockOpenAi) -> RuntimeConfig {
+fn runtime_config(mock: &MockOpenAi, kind: RuntimeKind) -> RuntimeConfig {
     let mut c = RuntimeConfig::new(RuntimeId::parse("runtime").unwrap(), "runtime");
+    c.kind = kind;
     c.provider.base_url = mock.base_url();
     c.provider.api_key = Some("sk-remote-provider-key".into());
     c.provider.model = "mock-model".into();
     c
 }
 
+async fn start(config: RuntimeConfig) -> Runtime {
+    Runtime::start(config, yoi_providers::Providers::shared())
+        .await
+        .unwrap()
+}
+
 impl Served {
     pub async fn tcp(mock: &MockOpenAi) -> Served {
-        let runtime = Runtime::start_openai(runtime_config(mock)).await.unwrap();
+        let runtime = start(runtime_config(mock, RuntimeKind::Remote)).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = oneshot::channel::<()>();
         let options = ServerOptions {
-            kind: RuntimeKind::Remote,
             token: Some(TOKEN.into()),
         };
-        let task = tokio::spawn(worker_runtime::server::serve(
+        let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
             runtime.clone(),
             options,
@@ -78,14 +84,11 @@ impl Served {
     }
 
     pub async fn unix(mock: &MockOpenAi, path: PathBuf) -> Served {
-        let runtime = Runtime::start_openai(runtime_config(mock)).await.unwrap();
+        let runtime = start(runtime_config(mock, RuntimeKind::Local)).await;
         let listener = tokio::net::UnixListener::bind(&path).unwrap();
         let (stop, rx) = oneshot::channel::<()>();
-        let options = ServerOptions {
-            kind: RuntimeKind::Local,
-            token: None,
-        };
-        let task = tokio::spawn(worker_runtime::server::serve(
+        let options = ServerOptions { token: None };
+        let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
             runtime.clone(),
             options,

@@ -6,7 +6,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use yoi_protocol::MessageState;
+use yoi_protocol::{ApiError, MessageState};
 
 use super::wrap::{expand_tabs, wrap_chars, wrap_words};
 use crate::app::App;
@@ -46,18 +46,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 
 fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'static>>) {
     match &entry.body {
-        Body::User { text } => {
-            out.push(Line::from(Span::styled(
-                "› you",
-                user_style().add_modifier(Modifier::BOLD),
-            )));
-            let bar = Span::styled("▌ ", user_style());
-            for line in text.split('\n') {
-                for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
-                    out.push(Line::from(vec![bar.clone(), Span::raw(row)]));
-                }
-            }
-        }
+        Body::User { text } => user_lines(text, width, out),
         Body::Assistant {
             text,
             state,
@@ -77,66 +66,103 @@ fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'stati
             }
             let body_start = out.len();
             answer_lines(text, *state, width, out);
-            match state {
-                MessageState::Streaming => {
-                    if out.len() == body_start {
-                        out.push(Line::from(Span::raw(INDENT)));
-                    }
-                    if let Some(last) = out.last_mut() {
-                        last.push_span(Span::styled("▍", assistant_style()));
-                    }
-                }
-                MessageState::Cancelled => {
-                    // A run stopped before its first word has no text to call partial.
-                    let mark = if out.len() == body_start {
-                        "⊘ stopped before any answer"
-                    } else {
-                        "⊘ cancelled"
-                    };
-                    out.push(Line::from(Span::styled(
-                        format!("{INDENT}{mark}"),
-                        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                    )));
-                }
-                MessageState::Failed => {
-                    // The same words as the notice line of a live `run_failed`.
-                    let why = error.as_ref().map_or_else(
-                        || "the run failed".to_owned(),
-                        |e| describe_api_error(e, app.worker_name()).text,
-                    );
-                    let style = Style::new().fg(Color::Red);
-                    let text = format!("✗ failed: {why}");
-                    for row in wrap_words(&text, width.saturating_sub(2)) {
-                        out.push(Line::from(Span::styled(format!("{INDENT}{row}"), style)));
-                    }
-                }
-                MessageState::Complete => {}
-            }
+            let answered = out.len() > body_start;
+            let failure = error.as_ref().map(|e| (e, app.worker_name()));
+            answer_end_lines(*state, answered, failure, width, out);
         }
         Body::Tool {
             name,
             arguments,
             outcome,
             ..
-        } => {
-            let call = format!("{INDENT}⚙ {name} {arguments}");
-            let call: String = wrap_chars(&call, width)
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            out.push(Line::from(Span::styled(call, dim())));
-            let (mark, style, summary) = match outcome {
-                None => ("…", dim(), String::new()),
-                Some((true, s)) => ("✓", Style::new().fg(Color::Green), s.clone()),
-                Some((false, s)) => ("✗", Style::new().fg(Color::Red), s.clone()),
-            };
-            for row in wrap_words(&format!("{mark} {summary}"), width.saturating_sub(4)) {
-                out.push(Line::from(Span::styled(
-                    format!("{INDENT}{INDENT}{row}"),
-                    style,
-                )));
+        } => tool_lines(name, arguments, outcome.as_ref(), width, out),
+    }
+}
+
+fn user_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
+    out.push(Line::from(Span::styled(
+        "› you",
+        user_style().add_modifier(Modifier::BOLD),
+    )));
+    let bar = Span::styled("▌ ", user_style());
+    for line in text.split('\n') {
+        for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
+            out.push(Line::from(vec![bar.clone(), Span::raw(row)]));
+        }
+    }
+}
+
+/// How an answer ends on screen: the cursor of one still streaming, or the
+/// mark of one cancelled or failed (with its error and the worker's name, to
+/// say why in a person's words). `answered` says whether the answer drew any
+/// rows of text.
+fn answer_end_lines(
+    state: MessageState,
+    answered: bool,
+    failure: Option<(&ApiError, &str)>,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    match state {
+        MessageState::Streaming => {
+            if !answered {
+                out.push(Line::from(Span::raw(INDENT)));
+            }
+            if let Some(last) = out.last_mut() {
+                last.push_span(Span::styled("▍", assistant_style()));
             }
         }
+        MessageState::Cancelled => {
+            // A run stopped before its first word has no text to call partial.
+            let mark = if answered {
+                "⊘ cancelled"
+            } else {
+                "⊘ stopped before any answer"
+            };
+            out.push(Line::from(Span::styled(
+                format!("{INDENT}{mark}"),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )));
+        }
+        MessageState::Failed => {
+            // The same words as the notice line of a live `run_failed`.
+            let why = failure.map_or_else(
+                || "the run failed".to_owned(),
+                |(e, worker_name)| describe_api_error(e, worker_name).text,
+            );
+            let style = Style::new().fg(Color::Red);
+            let text = format!("✗ failed: {why}");
+            for row in wrap_words(&text, width.saturating_sub(2)) {
+                out.push(Line::from(Span::styled(format!("{INDENT}{row}"), style)));
+            }
+        }
+        MessageState::Complete => {}
+    }
+}
+
+fn tool_lines(
+    name: &str,
+    arguments: &str,
+    outcome: Option<&(bool, String)>,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    let call = format!("{INDENT}⚙ {name} {arguments}");
+    let call: String = wrap_chars(&call, width)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    out.push(Line::from(Span::styled(call, dim())));
+    let (mark, style, summary) = match outcome {
+        None => ("…", dim(), String::new()),
+        Some((true, s)) => ("✓", Style::new().fg(Color::Green), s.clone()),
+        Some((false, s)) => ("✗", Style::new().fg(Color::Red), s.clone()),
+    };
+    for row in wrap_words(&format!("{mark} {summary}"), width.saturating_sub(4)) {
+        out.push(Line::from(Span::styled(
+            format!("{INDENT}{INDENT}{row}"),
+            style,
+        )));
     }
 }
 

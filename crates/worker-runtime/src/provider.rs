@@ -4,14 +4,18 @@
 //! [`ChatRequest`] to a [`Provider`] and reads [`ProviderEvent`]s until the
 //! stream says the model finished. Timeouts and cancellation are the Worker's
 //! business, not the provider's: the Worker drops the stream to abort.
+//!
+//! A Runtime is given a [`ProviderFactory`] and asks it for the provider its
+//! configuration names; the implementations live in the `yoi-providers`
+//! crate, so that this crate carries no HTTP client.
 
-pub mod openai;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use yoi_protocol::RunUsage;
 
-pub use openai::OpenAiProvider;
+use crate::config::ProviderConfig;
 
 /// Who said a message of the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +77,7 @@ pub enum ProviderError {
 
 pub type ProviderStream = BoxStream<'static, Result<ProviderEvent, ProviderError>>;
 
-/// An OpenAI-compatible chat service.
+/// An LLM chat service that streams its answers.
 pub trait Provider: Send + Sync + 'static {
     /// `Err(message)` when no request can work; the message says what to set.
     fn check_configured(&self) -> Result<(), String>;
@@ -83,4 +87,9 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         request: ChatRequest,
     ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>>;
+}
+
+/// Builds the provider a configuration names ([`ProviderConfig::kind`]).
+pub trait ProviderFactory: Send + Sync + 'static {
+    fn provider(&self, config: &ProviderConfig) -> Arc<dyn Provider>;
 }

@@ -1,4 +1,4 @@
-//! The event sockets' pumps, shared by the Runtime's own server and the
+//! The event sockets' pumps, shared by a runtime's own server and the
 //! backend: frames go out as they come, the client is pinged and dropped when
 //! it stops answering, and at shutdown the last events are sent before a
 //! clean close.
@@ -19,9 +19,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use yoi_protocol::WorkspaceEvent;
 
-use super::extract::Failure;
-use crate::event_log::EventFrame;
-use crate::subscription::FrameSource;
+use worker_runtime::{EventFrame, WorkerStream};
+
+use crate::failure::Failure;
 
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// Pings a client may leave unanswered before it is dropped.
@@ -98,9 +98,9 @@ where
 
 /// Sends every frame of `source` until it ends, the client leaves, or the
 /// server shuts down (then the remaining frames are drained first).
-pub async fn pump_frames<F: FrameSource>(
+pub async fn pump_frames(
     socket: WebSocket,
-    mut source: F,
+    mut source: WorkerStream,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut tx, mut rx) = socket.split();
@@ -109,7 +109,7 @@ pub async fn pump_frames<F: FrameSource>(
     let mut unanswered = 0u32;
     loop {
         tokio::select! {
-            frame = source.next_frame() => match frame {
+            frame = source.next() => match frame {
                 Some(frame) => {
                     if tx.send(text_frame(&frame)).await.is_err() {
                         return;
@@ -131,7 +131,7 @@ pub async fn pump_frames<F: FrameSource>(
                 }
             },
             () = stopped(&mut shutdown) => {
-                while let Ok(Some(frame)) = tokio::time::timeout(DRAIN_FOR, source.next_frame()).await {
+                while let Ok(Some(frame)) = tokio::time::timeout(DRAIN_FOR, source.next()).await {
                     if tx.send(text_frame(&frame)).await.is_err() {
                         return;
                     }

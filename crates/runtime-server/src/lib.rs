@@ -1,51 +1,45 @@
-//! The Runtime's own server (feature `server`): the `/v1` routes and the
-//! worker event socket of the contract, for a Runtime that runs as a process
-//! of its own (`yoi runtime serve`), on a Unix socket for a local runtime or
-//! on TCP for a remote one. Only a backend talks to it.
+//! yoi-runtime-server: a runtime's own server, for a runtime that runs as a
+//! process of its own (`yoi runtime serve`), on a Unix socket for a local
+//! runtime or on TCP for a remote one. Only a backend talks to it.
 //!
-//! - [`routes`]: one handler per route, each a call on the [`Runtime`] handle.
-//! - [`events`]: `/v1/workers/{id}/events` (the same frames and cursor rules
-//!   as the backend's socket: the text of each [`crate::EventFrame`]) and
-//!   `/v1/events`, this Runtime's workspace events (an addition the backend's
-//!   registry uses to follow workers created, stopped and changing status).
-//! - [`extract`]: extractors and the error envelope; every failure answers
-//!   `{"error": {...}}` with the status of its code.
-//! - [`socket`]: the socket pumps (pings, drain at shutdown), shared with the
-//!   backend's own sockets.
+//! It mounts the shared routes of `yoi-http` over its one embedded
+//! [`Runtime`]: `/v1/runtime`, `/v1/workers`, `/v1/workers/{worker_id}` and
+//! its `input`, `cancel`, `transcript` and `events` (the same frames and
+//! cursor rules as the backend's socket), plus [`events`]: `/v1/events`,
+//! this runtime's workspace events.
 //!
 //! On TCP every request needs `Authorization: Bearer <token>`; on a Unix
 //! socket the file's owner-only permissions guard it. A request that carries
 //! an `Origin` header came from a browser page and is refused: browsers never
 //! talk to a runtime.
+//!
+//! ```text
+//! backend's RemoteRuntime --HTTP/WS--> guard --> yoi_http::routes --> Runtime (actors)
+//! ```
 
 pub mod events;
-pub mod extract;
-pub mod routes;
-pub mod socket;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::header::{AUTHORIZATION, ORIGIN};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
-use yoi_protocol::{ErrorCode, RuntimeKind};
+use utoipa_axum::router::OpenApiRouter;
+use worker_runtime::{Runtime, RuntimeApi};
+use yoi_http::failure::method_not_allowed;
+use yoi_http::limits::BODY_LIMIT;
+use yoi_http::token::{bearer, constant_time_eq};
+use yoi_http::{Failure, Host, OneRuntime};
+use yoi_protocol::ErrorCode;
 
-use crate::runtime::Runtime;
-use extract::Failure;
-
-/// Largest request body; bigger ones are answered 413 `payload_too_large`.
-pub const BODY_LIMIT: usize = 256 * 1024;
-
-/// How the server presents itself and who may call it.
-#[derive(Clone)]
+/// Who may call the server.
+#[derive(Clone, Default)]
 pub struct ServerOptions {
-    /// The kind `GET /v1/runtime` reports (`local` on a Unix socket, `remote` on TCP).
-    pub kind: RuntimeKind,
     /// The bearer token every request must carry; `None` on a Unix socket.
     pub token: Option<String>,
 }
@@ -53,7 +47,6 @@ pub struct ServerOptions {
 impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerOptions")
-            .field("kind", &self.kind)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -63,34 +56,28 @@ impl std::fmt::Debug for ServerOptions {
 #[derive(Clone)]
 pub struct ServerState {
     pub runtime: Runtime,
-    pub kind: RuntimeKind,
+    pub host: Host,
     token: Option<Arc<str>>,
-    pub shutdown: watch::Receiver<bool>,
+}
+
+impl FromRef<ServerState> for Host {
+    fn from_ref(state: &ServerState) -> Host {
+        state.host.clone()
+    }
 }
 
 /// The `/v1` routes over `runtime`.
 pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receiver<bool>) -> Router {
     let state = ServerState {
+        host: Host::new(Arc::new(OneRuntime(Arc::new(runtime.clone()))), shutdown),
         runtime,
-        kind: options.kind,
         token: options.token.map(Arc::from),
-        shutdown,
     };
-    let worker = "/v1/workers/{worker_id}";
-    Router::new()
-        .route("/v1/runtime", get(routes::runtime))
-        .route(
-            "/v1/workers",
-            get(routes::list_workers).post(routes::create_worker),
-        )
-        .route(
-            worker,
-            get(routes::get_worker).delete(routes::delete_worker),
-        )
-        .route(&format!("{worker}/input"), post(routes::post_input))
-        .route(&format!("{worker}/cancel"), post(routes::post_cancel))
-        .route(&format!("{worker}/transcript"), get(routes::get_transcript))
-        .route(&format!("{worker}/events"), get(events::worker_events))
+    let (routes, _) = OpenApiRouter::new()
+        .nest("/v1/runtime", yoi_http::routes::runtime_routes())
+        .nest("/v1", yoi_http::routes::worker_routes())
+        .split_for_parts();
+    routes
         .route("/v1/events", get(events::runtime_events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -101,18 +88,6 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
 
 async fn not_found() -> Failure {
     Failure::new(ErrorCode::NotFound, "no such route")
-}
-
-async fn method_not_allowed() -> Failure {
-    Failure::new(
-        ErrorCode::MethodNotAllowed,
-        "this route does not take that method",
-    )
-}
-
-/// Compares secrets in time that does not depend on where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Refuses browsers, then checks the token when one is required.
@@ -129,8 +104,7 @@ async fn guard(State(state): State<ServerState>, req: Request, next: Next) -> Re
             .headers()
             .get(AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer);
         match presented {
             Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => {}
             Some(_) => {
@@ -175,16 +149,4 @@ where
             let _ = shutdown_tx.send(true);
         })
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn tokens_compare_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-    }
 }

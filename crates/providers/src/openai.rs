@@ -17,8 +17,10 @@ use serde::Deserialize;
 use serde_json::json;
 use yoi_protocol::RunUsage;
 
-use super::{ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream};
-use crate::config::ProviderConfig;
+use worker_runtime::config::ProviderConfig;
+use worker_runtime::provider::{
+    ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream,
+};
 
 pub struct OpenAiProvider {
     client: Client<OpenAIConfig>,

@@ -1,0 +1,31 @@
+//! yoi-http: the HTTP pieces the backend (`yoi-workspace-server`) and a
+//! runtime's own server (`yoi-runtime-server`) share, each written once.
+//!
+//! - [`routes`]: the routes of a runtime and its Workers (summary, list,
+//!   create, detail, stop, input, cancel, transcript, events). Each handler
+//!   calls the [`worker_runtime::RuntimeApi`] of the runtime its path names.
+//! - [`host`]: [`Host`], how a server tells the routes which runtime a path
+//!   names and when it shuts down.
+//! - [`extract`]: JSON bodies, queries and path targets, every malformed
+//!   request answered `invalid_input` in the envelope.
+//! - [`failure`]: [`Failure`], the one renderer of the error envelope.
+//! - [`socket`]: the event socket pumps (pings, drain at shutdown, frames
+//!   shared, never copied per socket).
+//! - [`limits`] and [`token`]: body and message limits, bearer token checks.
+//!
+//! ```text
+//! request --> extract (WorkerTarget: Host resolves the runtime) --> routes handler
+//!         --> RuntimeApi (embedded actors, or a runtime process over the wire)
+//! frames <-- socket::pump_frames <-- RuntimeApi::subscribe stream
+//! ```
+
+pub mod extract;
+pub mod failure;
+pub mod host;
+pub mod limits;
+pub mod routes;
+pub mod socket;
+pub mod token;
+
+pub use failure::Failure;
+pub use host::{Host, OneRuntime, Runtimes};

@@ -1,0 +1,195 @@
+//! The routes of one runtime and its Workers, written once: the backend
+//! mounts them under `/api/runtimes/{runtime_id}`, a runtime's own server
+//! under `/v1` (its summary at `/v1/runtime`). Each handler extracts, calls
+//! the [`worker_runtime::RuntimeApi`] of the runtime the path names, and maps
+//! the result; failures become the envelope in [`crate::failure`].
+//!
+//! The paths in the annotations are relative to where the routes are
+//! mounted; the backend's OpenAPI document shows them in full.
+
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use yoi_protocol::{
+    CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RunOutcome,
+    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerEvent, WorkerList,
+};
+
+use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
+use crate::failure::Failure;
+use crate::host::Host;
+use crate::limits::MAX_CLIENT_MESSAGE;
+use crate::socket::{pump_frames, upgrade, Upgrade};
+
+/// The runtime's own summary, at the runtime's root.
+pub fn runtime_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Host: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(get_runtime))
+}
+
+/// The Workers of the runtime: list, create, and every worker command.
+pub fn worker_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Host: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(list_workers, create_worker))
+        .routes(routes!(get_worker, delete_worker))
+        .routes(routes!(post_input))
+        .routes(routes!(post_cancel))
+        .routes(routes!(get_transcript))
+        .routes(routes!(worker_events))
+}
+
+#[utoipa::path(get, path = "/", tag = "runtimes",
+    responses((status = 200, body = RuntimeSummary), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_runtime(
+    RuntimeTarget(runtime): RuntimeTarget,
+) -> Result<Json<RuntimeSummary>, Failure> {
+    Ok(Json(runtime.summary().await?))
+}
+
+#[utoipa::path(get, path = "/workers", tag = "workers",
+    responses((status = 200, body = WorkerList), (status = 404, body = ErrorEnvelope)))]
+pub async fn list_workers(
+    RuntimeTarget(runtime): RuntimeTarget,
+) -> Result<Json<WorkerList>, Failure> {
+    Ok(Json(WorkerList {
+        workers: runtime.list_workers().await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/workers", tag = "workers",
+    request_body(content = CreateWorker, description = "Both fields optional; the profile defaults to `companion`"),
+    responses((status = 201, body = WorkerDetail), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 501, body = ErrorEnvelope)))]
+pub async fn create_worker(
+    RuntimeTarget(runtime): RuntimeTarget,
+    Body(body): Body<CreateWorker>,
+) -> Result<(StatusCode, Json<WorkerDetail>), Failure> {
+    let detail = runtime.create_worker(body).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+#[utoipa::path(get, path = "/workers/{worker_id}", tag = "workers",
+    params(("worker_id" = String, Path)),
+    responses((status = 200, body = WorkerDetail), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_worker(target: WorkerTarget) -> Result<Json<WorkerDetail>, Failure> {
+    Ok(Json(target.runtime.worker(target.worker_id).await?))
+}
+
+#[utoipa::path(delete, path = "/workers/{worker_id}", tag = "workers",
+    params(("worker_id" = String, Path)),
+    responses((status = 204, description = "Any run was cancelled and the worker stopped"),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn delete_worker(target: WorkerTarget) -> Result<StatusCode, Failure> {
+    target.runtime.stop_worker(target.worker_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InputQuery {
+    /// Answer when the run ends (200 with the message, or the run's typed error).
+    #[serde(default)]
+    pub wait: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/workers/{worker_id}/input", tag = "workers",
+    params(("worker_id" = String, Path), InputQuery),
+    request_body = InputRequest,
+    responses(
+        (status = 202, description = "Accepted; the run streams on the events socket", body = InputAccepted),
+        (status = 200, description = "With `wait=true`: the run completed", body = RunOutcome),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "busy", body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
+        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 504, body = ErrorEnvelope)))]
+pub async fn post_input(
+    target: WorkerTarget,
+    Query(query): Query<InputQuery>,
+    Body(body): Body<InputRequest>,
+) -> Result<Response, Failure> {
+    yoi_protocol::validate_input_text(&body.text)?;
+    let WorkerTarget { runtime, worker_id } = target;
+    if query.wait.unwrap_or(false) {
+        let outcome = runtime.input_wait(worker_id, body).await?;
+        Ok((StatusCode::OK, Json(outcome)).into_response())
+    } else {
+        let accepted = runtime.input(worker_id, body).await?;
+        Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+    }
+}
+
+#[utoipa::path(post, path = "/workers/{worker_id}/cancel", tag = "workers",
+    params(("worker_id" = String, Path)),
+    responses((status = 202, body = CancelAccepted),
+        (status = 409, description = "not_running", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn post_cancel(
+    target: WorkerTarget,
+) -> Result<(StatusCode, Json<CancelAccepted>), Failure> {
+    let cancelled = target.runtime.cancel(target.worker_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(cancelled)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TranscriptQuery {
+    /// How many of the newest messages (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/workers/{worker_id}/transcript", tag = "workers",
+    params(("worker_id" = String, Path), TranscriptQuery),
+    responses((status = 200, description = "`seq` is a watermark: subscribe with cursor=seq to miss nothing", body = Transcript),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_transcript(
+    target: WorkerTarget,
+    Query(query): Query<TranscriptQuery>,
+) -> Result<Json<Transcript>, Failure> {
+    let limit = yoi_protocol::transcript_limit(query.limit)?;
+    Ok(Json(
+        target.runtime.transcript(target.worker_id, limit).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// The highest `seq` the client applied; omit it to start from a snapshot.
+    #[serde(default)]
+    pub cursor: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/workers/{worker_id}/events", tag = "workers",
+    params(("worker_id" = String, Path), EventsQuery),
+    responses((status = 101, description = "WebSocket of WorkerEvent frames, per the cursor rules", body = WorkerEvent),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn worker_events(
+    State(host): State<Host>,
+    target: WorkerTarget,
+    Query(query): Query<EventsQuery>,
+    ws: Upgrade,
+) -> Result<Response, Failure> {
+    let ws = upgrade(ws)?;
+    // Subscribe before upgrading, so an unknown worker is an HTTP error.
+    let stream = target
+        .runtime
+        .subscribe(target.worker_id, query.cursor.map(Seq))
+        .await?;
+    let shutdown = host.shutdown();
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| pump_frames(socket, stream, shutdown)))
+}

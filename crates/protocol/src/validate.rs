@@ -1,0 +1,98 @@
+//! The contract's limits on what a client sends, checked the same way by the
+//! backend, by a runtime's own server and by the Worker itself.
+
+use crate::{ApiError, ErrorCode};
+
+/// Most bytes a user message's `text` may hold.
+pub const MAX_INPUT_TEXT_BYTES: usize = 32 * 1024;
+/// Most characters of a Worker's display name.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// `limit` of a transcript page when the client names none.
+pub const TRANSCRIPT_DEFAULT_LIMIT: usize = 100;
+/// Largest `limit` of a transcript page.
+pub const TRANSCRIPT_MAX_LIMIT: usize = 1000;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidInput, message)
+}
+
+/// A user message: not blank, at most [`MAX_INPUT_TEXT_BYTES`].
+pub fn validate_input_text(text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(invalid("text must not be empty"));
+    }
+    if text.len() > MAX_INPUT_TEXT_BYTES {
+        return Err(invalid(format!(
+            "text is {} bytes; the limit is {MAX_INPUT_TEXT_BYTES} bytes",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A Worker's display name, trimmed: 1 to [`MAX_DISPLAY_NAME_CHARS`]
+/// characters, no control characters, no `@` (it separates `display_ref`).
+pub fn validate_display_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_DISPLAY_NAME_CHARS
+        || name.chars().any(|c| c.is_control() || c == '@')
+    {
+        return Err(invalid(format!(
+            "display_name must be 1 to {MAX_DISPLAY_NAME_CHARS} characters without control characters or '@'"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// The `limit` of a transcript page: the default when absent, else 1 to
+/// [`TRANSCRIPT_MAX_LIMIT`].
+pub fn transcript_limit(limit: Option<u64>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(TRANSCRIPT_DEFAULT_LIMIT),
+        Some(n) if n >= 1 && n <= TRANSCRIPT_MAX_LIMIT as u64 => {
+            usize::try_from(n).map_err(|_| invalid("limit is out of range"))
+        }
+        Some(_) => Err(invalid(format!(
+            "limit must be between 1 and {TRANSCRIPT_MAX_LIMIT}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_text_must_hold_something_and_fit() {
+        assert!(validate_input_text("hi").is_ok());
+        assert_eq!(
+            validate_input_text(" \n").unwrap_err().code,
+            ErrorCode::InvalidInput
+        );
+        let big = "x".repeat(MAX_INPUT_TEXT_BYTES + 1);
+        assert!(validate_input_text(&big)
+            .unwrap_err()
+            .message
+            .contains("32768"));
+        assert!(validate_input_text(&big[1..]).is_ok());
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(validate_display_name("  ada ").unwrap(), "ada");
+        assert!(validate_display_name("a@b").is_err());
+        assert!(validate_display_name("").is_err());
+        assert!(validate_display_name(&"n".repeat(65)).is_err());
+        assert!(validate_display_name(&"n".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn transcript_limits_follow_the_contract() {
+        assert_eq!(transcript_limit(None).unwrap(), 100);
+        assert_eq!(transcript_limit(Some(1)).unwrap(), 1);
+        assert_eq!(transcript_limit(Some(1000)).unwrap(), 1000);
+        assert!(transcript_limit(Some(0)).is_err());
+        assert!(transcript_limit(Some(1001)).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! `/v1/events`: this runtime's workspace events (an addition the backend's
+//! registry uses to follow workers created, stopped and changing status).
+//! The worker event socket is one of the shared routes of `yoi-http`.
+
+use axum::extract::State;
+use axum::response::Response;
+use worker_runtime::RuntimeApi;
+use yoi_http::limits::MAX_CLIENT_MESSAGE;
+use yoi_http::socket::{pump_workspace, upgrade, Upgrade};
+use yoi_http::Failure;
+use yoi_protocol::WorkspaceEvent;
+
+use crate::ServerState;
+
+pub async fn runtime_events(
+    State(state): State<ServerState>,
+    ws: Upgrade,
+) -> Result<Response, Failure> {
+    let ws = upgrade(ws)?;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| {
+            // Listen before the snapshot, so no change falls between the two.
+            let events = state.runtime.workspace_events();
+            let shutdown = state.host.shutdown();
+            pump_workspace(socket, events, move || snapshot(state.clone()), shutdown)
+        }))
+}
+
+/// The first frame of `/v1/events`: this runtime and its workers.
+async fn snapshot(state: ServerState) -> Option<WorkspaceEvent> {
+    let summary = state.runtime.summary().await.ok()?;
+    let workers = state.runtime.list_workers().await.ok()?;
+    Some(WorkspaceEvent::WorkspaceSnapshot {
+        runtimes: vec![summary],
+        workers,
+    })
+}

@@ -1,0 +1,88 @@
+//! [`RuntimeApi`]: what a runtime offers, wherever it runs.
+//!
+//! The embedded [`crate::Runtime`] implements it with direct actor calls;
+//! the registry's client of a runtime process (local on a Unix socket,
+//! remote over HTTP and WebSocket) implements it over the wire. The backend
+//! resolves a `runtime_id` to an `Arc<dyn RuntimeApi>` and its routes call
+//! it directly; a runtime's own server calls the same methods on the
+//! embedded runtime. A new worker command is one method here.
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+use yoi_protocol::{
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
+    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
+};
+
+use crate::error::RuntimeError;
+use crate::event_log::EventFrame;
+
+/// A Worker's event frames in order, each `seq` once, per the cursor rules;
+/// it ends when the Worker stops or can no longer be followed.
+pub type WorkerStream = BoxStream<'static, Arc<EventFrame>>;
+
+/// The operations of a runtime, the same for every kind.
+#[async_trait::async_trait]
+pub trait RuntimeApi: Send + Sync + 'static {
+    /// The id clients name this runtime by.
+    fn id(&self) -> &RuntimeId;
+
+    fn kind(&self) -> RuntimeKind;
+
+    /// Its status, capabilities and worker count.
+    async fn summary(&self) -> Result<RuntimeSummary, RuntimeError>;
+
+    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError>;
+
+    /// The workers a workspace snapshot lists, without waiting on a network:
+    /// none while the runtime cannot be reached.
+    async fn known_workers(&self) -> Vec<WorkerSummary>;
+
+    async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError>;
+
+    async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError>;
+
+    /// Cancels any run, stops the Worker and forgets it.
+    async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError>;
+
+    /// Sends input; answers once the input joined the transcript.
+    async fn input(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<InputAccepted, RuntimeError>;
+
+    /// Sends input and answers when its run ended: the outcome or the run's error.
+    async fn input_wait(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<RunOutcome, RuntimeError>;
+
+    async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError>;
+
+    /// The newest `limit` messages and the `seq` they are current at.
+    async fn transcript(
+        &self,
+        worker_id: WorkerId,
+        limit: usize,
+    ) -> Result<Transcript, RuntimeError>;
+
+    /// The Worker's events: `None` starts with a snapshot, a cursor replays
+    /// what follows it (or resets), per the contract. An unknown Worker is
+    /// an error now, not an empty stream.
+    async fn subscribe(
+        &self,
+        worker_id: WorkerId,
+        cursor: Option<Seq>,
+    ) -> Result<WorkerStream, RuntimeError>;
+
+    /// Workers created, stopped and changing status, and the runtime's status.
+    fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent>;
+
+    /// Ends every run with a terminal event; a runtime this process started
+    /// stops too.
+    async fn shutdown(&self);
+}

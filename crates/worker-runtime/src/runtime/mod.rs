@@ -1,0 +1,255 @@
+//! The Runtime: [`Runtime`], the handle to a `RuntimeActor` ([`actor`]),
+//! implements [`RuntimeApi`] with direct actor calls. Every method is one
+//! message to the Runtime (to find the Worker) and one to the Worker.
+
+pub mod actor;
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use tokio::sync::{broadcast, oneshot};
+use yoi_protocol::{
+    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, RunId, RunOutcome,
+    RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId,
+    WorkerSummary, WorkspaceEvent,
+};
+
+use crate::api::{RuntimeApi, WorkerStream};
+use crate::config::RuntimeConfig;
+use crate::error::RuntimeError;
+use crate::provider::ProviderFactory;
+use crate::subscription::Subscription;
+use crate::worker::{SubscribeFrom, WorkerMsg};
+use actor::{RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
+
+/// Workspace events a slow listener may fall behind before it misses some.
+const WORKSPACE_BUFFER: usize = 256;
+/// How long a command may wait for an actor before it is reported as a bug.
+const CALL_TIMEOUT_MS: u64 = 30_000;
+
+fn actor_gone<E: std::fmt::Display>(e: E) -> RuntimeError {
+    RuntimeError::Internal(format!("actor call failed: {e}"))
+}
+
+/// A handle to a running Runtime: cheap to clone, every method a message.
+#[derive(Clone)]
+pub struct Runtime {
+    actor: ActorRef<RuntimeMsg>,
+    id: RuntimeId,
+    kind: RuntimeKind,
+    display_name: String,
+    workspace: broadcast::Sender<WorkspaceEvent>,
+}
+
+impl Runtime {
+    /// Starts a Runtime whose Workers talk to the provider its configuration
+    /// names, built by `providers`.
+    pub async fn start(
+        config: RuntimeConfig,
+        providers: Arc<dyn ProviderFactory>,
+    ) -> Result<Runtime, RuntimeError> {
+        let (workspace, _) = broadcast::channel(WORKSPACE_BUFFER);
+        let id = config.runtime_id.clone();
+        let kind = config.kind;
+        let display_name = config.display_name.clone();
+        let args = RuntimeArgs {
+            provider: providers.provider(&config.provider),
+            config,
+            workspace: workspace.clone(),
+        };
+        let (actor, _) = Actor::spawn(None, RuntimeActor, args)
+            .await
+            .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+        Ok(Runtime {
+            actor,
+            id,
+            kind,
+            display_name,
+            workspace,
+        })
+    }
+
+    async fn lookup(&self, worker_id: WorkerId) -> Result<WorkerHandle, RuntimeError> {
+        ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Lookup { worker_id, reply },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)?
+        .ok_or_else(|| RuntimeError::WorkerNotFound(worker_id.to_string()))
+    }
+
+    /// Calls a Worker; a Worker that vanished between lookup and call is not found.
+    async fn call_worker<T: Send + 'static>(
+        &self,
+        worker_id: WorkerId,
+        build: impl FnOnce(RpcReplyPort<T>) -> WorkerMsg,
+    ) -> Result<T, RuntimeError> {
+        let worker = self.lookup(worker_id).await?.actor;
+        match ractor::call_t!(worker, build, CALL_TIMEOUT_MS) {
+            Ok(v) => Ok(v),
+            Err(ractor::RactorErr::Messaging(_)) => {
+                Err(RuntimeError::WorkerNotFound(worker_id.to_string()))
+            }
+            Err(e) => Err(actor_gone(e)),
+        }
+    }
+
+    /// Waits for a run to end: its outcome, or its typed error.
+    pub async fn await_run(
+        &self,
+        worker_id: WorkerId,
+        run_id: RunId,
+    ) -> Result<RunOutcome, RuntimeError> {
+        let worker = self.lookup(worker_id).await?.actor;
+        let (tx, rx) = oneshot::channel();
+        worker
+            .send_message(WorkerMsg::AwaitRun { run_id, reply: tx })
+            .map_err(|_| RuntimeError::WorkerNotFound(worker_id.to_string()))?;
+        match rx.await {
+            Ok(result) => result.map_err(RuntimeError::Api),
+            // The Worker was restarted or stopped while the run was in flight.
+            Err(_) => Err(RuntimeError::Internal(
+                "the worker went away during the run".to_owned(),
+            )),
+        }
+    }
+
+    /// Test hook: makes the Worker's actor panic, to exercise supervision.
+    #[cfg(feature = "test-hooks")]
+    pub async fn inject_worker_panic(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {
+        let worker = self.lookup(worker_id).await?.actor;
+        worker
+            .send_message(WorkerMsg::InjectPanic)
+            .map_err(|_| RuntimeError::WorkerNotFound(worker_id.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl RuntimeApi for Runtime {
+    fn id(&self) -> &RuntimeId {
+        &self.id
+    }
+
+    fn kind(&self) -> RuntimeKind {
+        self.kind
+    }
+
+    async fn summary(&self) -> Result<RuntimeSummary, RuntimeError> {
+        let workers = self.list_workers().await?;
+        Ok(RuntimeSummary {
+            runtime_id: self.id.clone(),
+            display_name: self.display_name.clone(),
+            kind: self.kind,
+            status: RuntimeStatus::Available,
+            capabilities: Capabilities::ALL,
+            worker_count: workers.len() as u64,
+            diagnostics: None,
+        })
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError> {
+        ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::List { reply },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)
+    }
+
+    async fn known_workers(&self) -> Vec<WorkerSummary> {
+        self.list_workers().await.unwrap_or_default()
+    }
+
+    async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError> {
+        ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Create { request, reply },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)?
+    }
+
+    async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Detail { reply })
+            .await
+    }
+
+    async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Stop { reply })
+            .await?;
+        self.actor
+            .send_message(RuntimeMsg::Remove { worker_id })
+            .map_err(actor_gone)
+    }
+
+    async fn input(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<InputAccepted, RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Input {
+            text: input.text,
+            client_message_id: input.client_message_id,
+            reply,
+        })
+        .await?
+    }
+
+    async fn input_wait(
+        &self,
+        worker_id: WorkerId,
+        input: InputRequest,
+    ) -> Result<RunOutcome, RuntimeError> {
+        let accepted = self.input(worker_id, input).await?;
+        self.await_run(worker_id, accepted.run_id).await
+    }
+
+    async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Cancel { reply })
+            .await?
+    }
+
+    async fn transcript(
+        &self,
+        worker_id: WorkerId,
+        limit: usize,
+    ) -> Result<Transcript, RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Transcript { limit, reply })
+            .await
+    }
+
+    async fn subscribe(
+        &self,
+        worker_id: WorkerId,
+        cursor: Option<Seq>,
+    ) -> Result<WorkerStream, RuntimeError> {
+        let worker = self.lookup(worker_id).await?;
+        let from = cursor.map_or(SubscribeFrom::Snapshot, SubscribeFrom::Cursor);
+        let start = match ractor::call_t!(
+            worker.actor,
+            |reply| WorkerMsg::Subscribe { from, reply },
+            CALL_TIMEOUT_MS
+        ) {
+            Ok(start) => start,
+            Err(ractor::RactorErr::Messaging(_)) => {
+                return Err(RuntimeError::WorkerNotFound(worker_id.to_string()))
+            }
+            Err(e) => return Err(actor_gone(e)),
+        };
+        Ok(Subscription::new(&worker.core, start).into_stream())
+    }
+
+    fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent> {
+        self.workspace.subscribe()
+    }
+
+    async fn shutdown(&self) {
+        let _ = ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Shutdown { reply },
+            CALL_TIMEOUT_MS
+        );
+        self.actor.stop(Some("shutdown".to_owned()));
+    }
+}
