@@ -260,7 +260,7 @@ pub fn resolve(
     }
     runtime.prompts_dir = Some(workspace.join("prompts"));
     // Workers (the Companion among them) survive restarts of the backend.
-    runtime.state_dir = Some(workspace.join(".yoi").join("workers"));
+    runtime.state_dir = Some(workspace.join(".yoi"));
     Ok(ServeConfig {
         bind,
         token,

@@ -278,11 +278,7 @@ async fn register_runtime(
             })?;
             tracing::info!(runtime = %id, "starting local runtime");
             // Its workers are kept in the workspace, like the backend's own.
-            let state_dir = workspace
-                .join(".yoi")
-                .join("runtimes")
-                .join(id.as_str())
-                .join("workers");
+            let state_dir = workspace.join(".yoi").join("runtimes").join(id.as_str());
             start_local(LocalConfig {
                 state_dir: Some(state_dir),
                 runtime_id: id,

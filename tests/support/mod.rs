@@ -4,7 +4,7 @@
 //! answer and WebSocket frame the tests see, and every line the processes
 //! print, is recorded for the leak checks.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -188,12 +188,21 @@ impl Backend {
     /// Starts `yoi serve` with `runtimes` as the `[[runtimes]]` part of `yoi.toml`.
     pub async fn start(mock_url: &str, runtimes: &str, env: &[(&'static str, String)]) -> Backend {
         let workspace = TempDir::new("backend");
-        let xdg = TempDir::new("xdg");
         std::fs::write(
             workspace.path().join("yoi.toml"),
             format!("bind = \"127.0.0.1:0\"\n{runtimes}"),
         )
         .unwrap();
+        Self::start_in(mock_url, workspace, env).await
+    }
+
+    /// Starts `yoi serve` in `workspace` (with its `yoi.toml` and state).
+    pub async fn start_in(
+        mock_url: &str,
+        workspace: TempDir,
+        env: &[(&'static str, String)],
+    ) -> Backend {
+        let xdg = TempDir::new("xdg");
         let mut all = provider_env(mock_url);
         all.push(("XDG_RUNTIME_DIR", xdg.path().to_string_lossy().into_owned()));
         all.extend(env.iter().cloned());

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use yoi_protocol::{
     CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RunOutcome,
-    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerEvent, WorkerList,
+    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerEvent, WorkerList,
 };
 
 use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
@@ -145,9 +145,12 @@ pub async fn post_cancel(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TranscriptQuery {
-    /// How many of the newest messages (default 100, at most 1000).
+    /// How many messages (default 100, at most 1000).
     #[serde(default)]
     pub limit: Option<u64>,
+    /// Only messages older than this one (a `message_id`); the newest when absent.
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 #[utoipa::path(get, path = "/workers/{worker_id}/transcript", tag = "workers",
@@ -159,8 +162,16 @@ pub async fn get_transcript(
     Query(query): Query<TranscriptQuery>,
 ) -> Result<Json<Transcript>, Failure> {
     let limit = yoi_protocol::transcript_limit(query.limit)?;
+    let before = match query.before.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse()
+                .map_err(|e| Failure::invalid(format!("bad before: {e}")))?,
+        ),
+    };
+    let page = TranscriptPage { limit, before };
     Ok(Json(
-        target.runtime.transcript(target.worker_id, limit).await?,
+        target.runtime.transcript(target.worker_id, page).await?,
     ))
 }
 

@@ -69,7 +69,27 @@ pub struct CancelAccepted {
     pub run_id: RunId,
 }
 
-/// `GET .../transcript`: the newest `limit` messages and the watermark `seq`.
+/// What `GET .../transcript` asks for: `?limit=N&before=<message_id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TranscriptPage {
+    /// At most this many messages (see [`crate::transcript_limit`]).
+    pub limit: usize,
+    /// Only messages older than this one; the newest when `None`.
+    pub before: Option<MessageId>,
+}
+
+impl TranscriptPage {
+    /// The newest `limit` messages.
+    pub fn newest(limit: usize) -> Self {
+        Self {
+            limit,
+            before: None,
+        }
+    }
+}
+
+/// `GET .../transcript`: the newest `limit` messages (or those before
+/// `before`) and the watermark `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Transcript {
     pub messages: Vec<Message>,

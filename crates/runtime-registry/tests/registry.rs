@@ -12,7 +12,7 @@ use runtime_registry::{Registry, RegistryError};
 use worker_runtime::{Runtime, RuntimeConfig};
 use yoi_protocol::{
     CreateWorker, ErrorCode, EventKind, InputRequest, RuntimeId, RuntimeKind, RuntimeStatus,
-    ToApiError, WorkerId, WorkspaceEvent,
+    ToApiError, TranscriptPage, WorkerId, WorkspaceEvent,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -115,7 +115,7 @@ async fn the_embedded_runtime_is_registered_and_routed() {
         .route(&rid)
         .await
         .unwrap()
-        .transcript(w, 10)
+        .transcript(w, TranscriptPage::newest(10))
         .await
         .unwrap();
     assert_eq!(transcript.messages.len(), 2);

@@ -20,7 +20,7 @@ use support::{
 use worker_runtime::{EventFrame, RuntimeApi, WorkerStream};
 use yoi_protocol::{
     CreateWorker, ErrorCode, EventKind, InputRequest, RuntimeId, RuntimeKind, RuntimeStatus, Seq,
-    SnapshotReason, ToApiError, WorkerId, WorkspaceEvent,
+    SnapshotReason, ToApiError, TranscriptPage, WorkerId, WorkspaceEvent,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -178,7 +178,7 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .transcript(w, 10)
+        .transcript(w, TranscriptPage::newest(10))
         .await
         .unwrap();
     assert_eq!(transcript.messages.len(), 2);

@@ -44,6 +44,8 @@ pub(crate) enum Ending {
     CutAfter(usize),
     /// The content chunks, then a clean end of body: no finish chunk, no `[DONE]`.
     WithoutDone,
+    /// The content chunks, then nothing, ever: the connection stays open.
+    HangAfter,
 }
 
 /// Token counts reported in the `usage` object.
@@ -184,6 +186,13 @@ impl Reply {
     /// chunk, no `[DONE]`, no chunked-encoding terminator.
     pub fn cut_after(mut self, n: usize) -> Reply {
         self.ending = Ending::CutAfter(n);
+        self
+    }
+
+    /// Sends the content chunks, then nothing more, with the connection left
+    /// open: a run that is in flight for as long as the test wants.
+    pub fn then_hang(mut self) -> Reply {
+        self.ending = Ending::HangAfter;
         self
     }
 

@@ -85,7 +85,7 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
 
     let sent = match reply.ending {
         Ending::CutAfter(n) => n.min(tokens.len()),
-        Ending::Complete | Ending::WithoutDone => tokens.len(),
+        Ending::Complete | Ending::WithoutDone | Ending::HangAfter => tokens.len(),
     };
     let deltas = reply
         .reasoning
@@ -112,6 +112,7 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         }
         Ending::CutAfter(_) => steps.push(Step::Cut),
         Ending::WithoutDone => {}
+        Ending::HangAfter => steps.push(Step::Hang),
     }
     steps
 }

@@ -13,7 +13,8 @@ use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 use yoi_protocol::{
     CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
-    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
+    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerSummary,
+    WorkspaceEvent,
 };
 
 use crate::error::RuntimeError;
@@ -63,11 +64,12 @@ pub trait RuntimeApi: Send + Sync + 'static {
 
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError>;
 
-    /// The newest `limit` messages and the `seq` they are current at.
+    /// A page of history (the newest `limit` messages, or those before a
+    /// message) and the `seq` it is current at.
     async fn transcript(
         &self,
         worker_id: WorkerId,
-        limit: usize,
+        page: TranscriptPage,
     ) -> Result<Transcript, RuntimeError>;
 
     /// The Worker's events: `None` starts with a snapshot, a cursor replays

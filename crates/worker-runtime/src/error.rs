@@ -28,8 +28,22 @@ pub enum RuntimeError {
     /// request the contract's limits refuse, or a runtime process's answer.
     #[error("{0}")]
     Api(ApiError),
+    /// The runtime's store cannot be used (at start: locked, damaged).
+    #[error("{0}")]
+    Store(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::store::StoreError> for RuntimeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::UnknownMessage(_) => {
+                RuntimeError::InvalidInput(e.to_string())
+            }
+            other => RuntimeError::Store(other.to_string()),
+        }
+    }
 }
 
 impl ToApiError for RuntimeError {
@@ -55,7 +69,7 @@ impl ToApiError for RuntimeError {
                 ApiError::new(ErrorCode::RuntimeUnavailable, self.to_string())
             }
             RuntimeError::Api(e) => e.clone(),
-            RuntimeError::Internal(_) => ApiError::new(
+            RuntimeError::Internal(_) | RuntimeError::Store(_) => ApiError::new(
                 ErrorCode::Internal,
                 "internal error in the runtime; see the server log",
             ),

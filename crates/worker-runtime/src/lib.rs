@@ -17,8 +17,9 @@
 //! - The [`provider`] boundary turns a conversation into a stream of deltas;
 //!   a [`provider::ProviderFactory`] builds the provider a configuration names.
 //! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
-//! - [`persist`] keeps Workers (transcript, usage, `seq`) across restarts when
-//!   the Runtime has a state directory.
+//! - [`store`] keeps Workers, their whole history and runs in SQLite when the
+//!   Runtime has a state directory; the transcript and event ring in memory
+//!   are its caches, and a restarted Worker never hands out a `seq` twice.
 //!
 //! The path of one input, from the HTTP request to the provider and back:
 //!
@@ -36,10 +37,10 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod event_log;
-pub mod persist;
 pub mod profile;
 pub mod provider;
 pub mod runtime;
+pub mod store;
 pub mod subscription;
 pub mod transcript;
 pub mod worker;

@@ -1,15 +1,18 @@
-//! The transcript projection: a bounded list of user and assistant messages,
-//! the thing UIs render. Partial text of a cancelled or failed run is kept.
+//! The transcript projection: the newest user and assistant messages, the
+//! thing UIs render, kept in memory up to a bound. With a durable store the
+//! whole history is in the database and this is its cache; older pages come
+//! from the store. Partial text of a cancelled or failed run is kept.
 
 use std::collections::VecDeque;
 
-use yoi_protocol::{Message, MessageId, MessageState};
+use yoi_protocol::{Message, MessageId, MessageState, RunId};
 
 pub struct Transcript {
     messages: VecDeque<Message>,
     bound: usize,
-    /// Whether older messages were dropped to keep the bound.
-    dropped: bool,
+    /// Whether older messages exist than those held (dropped to keep the
+    /// bound, or left in the store).
+    older: bool,
 }
 
 impl Transcript {
@@ -17,16 +20,26 @@ impl Transcript {
         Self {
             messages: VecDeque::new(),
             bound: bound.max(2),
-            dropped: false,
+            older: false,
         }
     }
 
     pub fn push(&mut self, message: Message) {
         if self.messages.len() == self.bound {
             self.messages.pop_front();
-            self.dropped = true;
+            self.older = true;
         }
         self.messages.push_back(message);
+    }
+
+    /// Says that older messages exist than those that will be pushed.
+    pub fn set_older(&mut self, older: bool) {
+        self.older = older;
+    }
+
+    /// The newest message of a run.
+    pub fn last_of_run(&self, run_id: RunId) -> Option<&Message> {
+        self.messages.iter().rev().find(|m| m.run_id == run_id)
     }
 
     pub fn get_mut(&mut self, id: MessageId) -> Option<&mut Message> {
@@ -41,11 +54,30 @@ impl Transcript {
     /// The newest `limit` messages and whether older ones exist.
     pub fn tail(&self, limit: usize) -> (Vec<Message>, bool) {
         let skip = self.messages.len().saturating_sub(limit);
-        let truncated = skip > 0 || self.dropped;
+        let truncated = skip > 0 || self.older;
         (
             self.messages.iter().skip(skip).cloned().collect(),
             truncated,
         )
+    }
+
+    /// Up to `limit` messages before `before` (the newest when `None`) and
+    /// whether older ones exist; `None` when the page reaches past what is
+    /// held and older messages exist elsewhere.
+    pub fn page(&self, limit: usize, before: Option<MessageId>) -> Option<(Vec<Message>, bool)> {
+        let end = match before {
+            None => self.messages.len(),
+            Some(id) => self.messages.iter().position(|m| m.id == id)?,
+        };
+        let start = end.saturating_sub(limit);
+        if start == 0 && end - start < limit && self.older {
+            return None;
+        }
+        let truncated = start > 0 || self.older;
+        Some((
+            self.messages.range(start..end).cloned().collect(),
+            truncated,
+        ))
     }
 
     /// History for the next provider request: every message with text, oldest first.
@@ -67,7 +99,7 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yoi_protocol::{Role, RunId, Timestamp};
+    use yoi_protocol::{Role, Timestamp};
 
     fn msg(text: &str) -> Message {
         Message {
@@ -94,6 +126,34 @@ mod tests {
             ["2", "3", "4"]
         );
         assert!(truncated);
+    }
+
+    #[test]
+    fn pages_go_back_from_a_message_and_defer_to_the_store_past_the_cache() {
+        let mut t = Transcript::new(10);
+        let ms: Vec<Message> = (0..4).map(|i| msg(&i.to_string())).collect();
+        for m in &ms {
+            t.push(m.clone());
+        }
+        let (page, older) = t.page(2, Some(ms[3].id)).unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        assert!(older);
+        let (page, older) = t.page(5, Some(ms[1].id)).unwrap();
+        assert_eq!(page.len(), 1);
+        assert!(!older);
+        t.set_older(true);
+        assert!(
+            t.page(5, Some(ms[1].id)).is_none(),
+            "the store has the rest"
+        );
+        assert!(t.page(1, Some(ms[1].id)).is_some());
+        assert!(
+            t.page(2, Some(MessageId::new())).is_none(),
+            "not held: the store knows"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
 use yoi_protocol::{
     ClientMessageId, CreateWorker, ErrorCode, EventKind, InputRequest, MessageState, Role,
-    RuntimeId, Seq, SnapshotReason, ToApiError, WorkerId, WorkerStatus,
+    RuntimeId, Seq, SnapshotReason, ToApiError, TranscriptPage, WorkerId, WorkerStatus,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
@@ -277,7 +277,7 @@ async fn cancel_mid_stream_keeps_partial_text_and_drops_the_request() {
     assert_eq!(partial.state, MessageState::Cancelled);
     assert!(partial.text.starts_with("t0 "));
     mock.wait_for_open_streams(0).await;
-    let transcript = rt.transcript(w, 100).await.unwrap();
+    let transcript = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     assert_eq!(
         transcript.messages.last().unwrap().state,
         MessageState::Cancelled
@@ -359,7 +359,13 @@ async fn a_cut_connection_fails_the_run_and_keeps_partial_text() {
     let (frames, rt, w) =
         failed_run(Reply::tokens(["a", "b", "c", "d"]).cut_after(2), |_| {}).await;
     assert_eq!(run_error(&frames).code, ErrorCode::ProviderError);
-    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    let last = rt
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap()
+        .messages
+        .pop()
+        .unwrap();
     assert_eq!(last.role, Role::Assistant);
     assert_eq!(last.state, MessageState::Failed);
     assert_eq!(last.text, "ab");
@@ -399,7 +405,13 @@ async fn a_hanging_provider_hits_the_first_token_timeout() {
     assert_eq!(err.code, ErrorCode::Timeout);
     assert!(err.retryable);
     // The transcript shows how the run ended, even with no text streamed.
-    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    let last = rt
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap()
+        .messages
+        .pop()
+        .unwrap();
     assert_eq!(
         (last.role, last.state, last.text.as_str()),
         (Role::Assistant, MessageState::Failed, "")
@@ -417,7 +429,13 @@ async fn a_slow_run_hits_the_run_timeout_and_keeps_partial_text() {
     .await;
     let err = run_error(&frames);
     assert_eq!(err.code, ErrorCode::Timeout);
-    let last = rt.transcript(w, 10).await.unwrap().messages.pop().unwrap();
+    let last = rt
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap()
+        .messages
+        .pop()
+        .unwrap();
     assert_eq!(last.state, MessageState::Failed);
     assert!(last.text.starts_with("w0 "));
 }
@@ -439,7 +457,13 @@ async fn reasoning_deltas_become_reasoning_events() {
         })
         .collect();
     assert_eq!(reasoning, "thinking");
-    let answer = rt.transcript(w, 1).await.unwrap().messages.pop().unwrap();
+    let answer = rt
+        .transcript(w, TranscriptPage::newest(1))
+        .await
+        .unwrap()
+        .messages
+        .pop()
+        .unwrap();
     assert_eq!(
         answer.reasoning.as_deref(),
         Some("thinking"),
@@ -463,7 +487,11 @@ async fn no_key_and_a_remote_url_is_provider_unconfigured() {
     assert_eq!(err.code, ErrorCode::ProviderUnconfigured);
     assert!(err.message.contains("OPENAI_API_KEY"));
     assert!(
-        rt.transcript(w, 10).await.unwrap().messages.is_empty(),
+        rt.transcript(w, TranscriptPage::newest(10))
+            .await
+            .unwrap()
+            .messages
+            .is_empty(),
         "nothing joined the transcript"
     );
 }
@@ -504,7 +532,11 @@ async fn cursor_replays_every_later_event_exactly_once() {
     assert!(!replayed.event.is_snapshot());
     // Then live events follow without a gap.
     let mut seen = vec![replayed];
-    let last = rt.transcript(w, 1).await.unwrap().seq;
+    let last = rt
+        .transcript(w, TranscriptPage::newest(1))
+        .await
+        .unwrap()
+        .seq;
     while seen.last().unwrap().seq() < last {
         seen.push(next(&mut sub).await);
     }
@@ -535,7 +567,13 @@ async fn an_expired_cursor_gets_a_reset_snapshot() {
         }
         other => panic!("expected snapshot, got {other:?}"),
     }
-    assert_eq!(snap.seq(), rt.transcript(w, 1).await.unwrap().seq);
+    assert_eq!(
+        snap.seq(),
+        rt.transcript(w, TranscriptPage::newest(1))
+            .await
+            .unwrap()
+            .seq
+    );
 }
 
 #[tokio::test]
@@ -563,7 +601,11 @@ async fn a_subscriber_that_cannot_keep_up_is_reset_with_lagged() {
     rt.input_wait(w, input("flood")).await.unwrap();
     let mut saw_lagged = false;
     let mut frames = Vec::new();
-    let last = rt.transcript(w, 1).await.unwrap().seq;
+    let last = rt
+        .transcript(w, TranscriptPage::newest(1))
+        .await
+        .unwrap()
+        .seq;
     loop {
         let f = next(&mut slow).await;
         if let EventKind::Snapshot {
@@ -658,7 +700,7 @@ async fn a_retried_client_message_id_returns_the_first_answer() {
     let third = rt.input(w, req).await.unwrap();
     assert_eq!(first, third);
     let users = rt
-        .transcript(w, 100)
+        .transcript(w, TranscriptPage::newest(100))
         .await
         .unwrap()
         .messages
@@ -690,7 +732,7 @@ async fn a_panicking_worker_is_restarted_with_its_history_and_fails_the_run() {
         .any(|f| f.event.run_id() == Some(run.run_id) && f.event.is_terminal()));
     assert_gapless(&frames);
     // The restarted worker kept its transcript and takes input again.
-    let transcript = rt.transcript(w, 100).await.unwrap();
+    let transcript = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     assert_eq!(transcript.messages[0].text, "first");
     assert_eq!(transcript.messages[1].text, "remember me");
     let outcome = rt.input_wait(w, input("again")).await.unwrap();
@@ -707,7 +749,10 @@ async fn the_transcript_is_bounded() {
     for i in 0..5 {
         rt.input_wait(w, input(&format!("q{i}"))).await.unwrap();
     }
-    let t = rt.transcript(w, 1000).await.unwrap();
+    let t = rt
+        .transcript(w, TranscriptPage::newest(1000))
+        .await
+        .unwrap();
     assert_eq!(t.messages.len(), 6);
     assert!(t.truncated);
     assert_eq!(t.messages[0].text, "q2");
@@ -786,7 +831,7 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
     let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
     rt.input_wait(w, input("keep this")).await.unwrap();
-    let before = rt.transcript(w, 100).await.unwrap();
+    let before = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     let gone = rt
         .create_worker(CreateWorker::default())
         .await
@@ -804,7 +849,7 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     let workers = rt.list_workers().await.unwrap();
     assert_eq!(workers.len(), 1, "the stopped worker is not restored");
     assert_eq!(workers[0].worker_id, w);
-    let after = rt.transcript(w, 100).await.unwrap();
+    let after = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     assert_eq!(after, before);
     assert_eq!(rt.worker(w).await.unwrap().usage.runs, 1);
 
@@ -831,25 +876,57 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn a_run_cut_short_by_the_process_ending_is_failed_when_restored() {
-    let mock = MockOpenAi::start().await;
-    mock.push(Reply::hang());
-    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
-    let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
-    let run = rt.input(w, input("never answered")).await.unwrap();
-    // Another process opens the same state while this one still streams: as
-    // if the first had been killed.
-    mock.wait_for_requests(1).await;
-    // The state is written off the worker's mailbox: wait until it names the run.
-    let saved = dir.join(format!("{w}.json"));
+/// Waits until the store's database holds a message with `text`.
+async fn wait_for_saved_text(dir: &std::path::Path, text: &str) {
+    let db = dir.join("yoi.db");
+    let needle = serde_json::to_string(text).unwrap();
     tokio::time::timeout(WAIT, async {
-        while !std::fs::read_to_string(&saved).is_ok_and(|s| s.contains(&run.run_id.to_string())) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        loop {
+            let found = rusqlite::Connection::open_with_flags(
+                &db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM messages WHERE instr(data, ?1) > 0",
+                    [&needle],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0);
+            if found > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
-    .expect("the running state is saved");
+    .expect("the partial answer is written");
+}
+
+#[tokio::test]
+async fn a_run_cut_short_by_a_crash_is_failed_when_restored_and_no_seq_is_reused() {
+    let mock = MockOpenAi::start().await;
+    // Streams a few tokens, then hangs: the run is in flight when we crash.
+    mock.push(Reply::tokens(["kept ", "partial ", "text"]).then_hang());
+    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
+    let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    let run = rt.input(w, input("never finished")).await.unwrap();
+    let mut streamed = String::new();
+    let mut highest = Seq::ZERO;
+    while streamed != "kept partial text" {
+        let f = next(&mut sub).await;
+        highest = highest.max(f.seq());
+        if let EventKind::AssistantDelta { text, .. } = &f.event.kind {
+            streamed.push_str(text);
+        }
+    }
+    // The partial answer is written within the flush period: wait until the
+    // database holds it, as a long answer would have.
+    wait_for_saved_text(&dir, "kept partial text").await;
+    rt.crash().await;
+
     let mut c = config(&mock);
     c.state_dir = Some(dir.clone());
     let restored = Runtime::start(c, yoi_providers::Providers::shared())
@@ -862,29 +939,49 @@ async fn a_run_cut_short_by_the_process_ending_is_failed_when_restored() {
         (last_run.run_id, last_run.state),
         (run.run_id, yoi_protocol::RunState::Failed)
     );
-    let t = restored.transcript(w, 10).await.unwrap();
+    let t = restored
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap();
     let answer = t.messages.last().unwrap();
     assert_eq!(
         (answer.role, answer.state),
         (Role::Assistant, MessageState::Failed)
     );
-    assert_eq!(answer.error.as_ref().unwrap().code, ErrorCode::Internal);
-    // Its terminal event is in the log, right after what was saved.
-    let mut sub = restored.subscribe(w, Some(Seq(t.seq.0 - 3))).await.unwrap();
-    let kinds: Vec<_> = [
-        next(&mut sub).await,
-        next(&mut sub).await,
-        next(&mut sub).await,
-    ]
-    .iter()
-    .map(|f| f.event.is_terminal())
-    .collect();
+    assert_eq!(
+        answer.text, "kept partial text",
+        "the streamed text is kept"
+    );
+    let error = answer.error.as_ref().unwrap();
+    assert_eq!(error.code, ErrorCode::Internal);
+    assert!(error.message.contains("restart"), "{}", error.message);
+    // The restored worker goes on above every seq handed out before the
+    // crash: its terminal events reuse none of them.
+    assert!(t.seq > highest, "{:?} must be above {highest:?}", t.seq);
+    let mut after = restored.subscribe(w, Some(Seq(t.seq.0 - 3))).await.unwrap();
+    let frames = [
+        next(&mut after).await,
+        next(&mut after).await,
+        next(&mut after).await,
+    ];
+    assert!(frames.iter().all(|f| f.seq() > highest));
+    let kinds: Vec<_> = frames.iter().map(|f| f.event.is_terminal()).collect();
     assert_eq!(
         kinds,
         [false, true, false],
         "assistant_message, run_failed, status"
     );
-    rt.shutdown().await;
+    // A client holding a cursor from before the crash gets a reset, never a
+    // seq it has seen with other content.
+    let mut old = restored.subscribe(w, Some(highest)).await.unwrap();
+    assert!(matches!(
+        next(&mut old).await.event.kind,
+        EventKind::Snapshot {
+            reset: true,
+            reason: Some(SnapshotReason::CursorExpired),
+            ..
+        }
+    ));
     restored.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

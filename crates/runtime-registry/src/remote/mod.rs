@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
     CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
-    RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId, WorkerList, WorkerSummary,
-    WorkspaceEvent,
+    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList,
+    WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -335,14 +335,13 @@ impl RuntimeApi for RemoteRuntime {
     async fn transcript(
         &self,
         worker_id: WorkerId,
-        limit: usize,
+        page: TranscriptPage,
     ) -> Result<Transcript, RuntimeError> {
-        self.json(
-            Method::GET,
-            &format!("/v1/workers/{worker_id}/transcript?limit={limit}"),
-            None::<&()>,
-        )
-        .await
+        let mut path = format!("/v1/workers/{worker_id}/transcript?limit={}", page.limit);
+        if let Some(before) = page.before {
+            path.push_str(&format!("&before={before}"));
+        }
+        self.json(Method::GET, &path, None::<&()>).await
     }
 
     /// Opens the Worker's event socket (so that an unknown worker or an

@@ -15,9 +15,9 @@ use yoi_protocol::{CreateWorker, WorkerDetail, WorkerId, WorkerSummary, Workspac
 
 use crate::config::{ProviderConfig, RuntimeConfig};
 use crate::error::RuntimeError;
-use crate::persist::{SaveState, SavedWorker};
 use crate::profile::{load_profile, Profile, ProfileError, COMPANION};
 use crate::provider::Provider;
+use crate::store::{SavedWorker, Store};
 use crate::worker::actor::lock;
 use crate::worker::{CoreSettings, WorkerActor, WorkerArgs, WorkerCore, WorkerMsg};
 
@@ -37,6 +37,10 @@ pub enum RuntimeMsg {
     Remove { worker_id: WorkerId },
     /// End every run with a terminal event and stop every Worker.
     Shutdown { reply: RpcReplyPort<()> },
+    /// Test hook: stop as a killed process would, ending nothing; only what
+    /// the store had been handed is written.
+    #[cfg(feature = "test-hooks")]
+    Crash { reply: RpcReplyPort<()> },
 }
 
 /// How a command reaches one Worker: its mailbox, and its data for readers
@@ -50,8 +54,6 @@ pub struct WorkerHandle {
 struct WorkerEntry {
     core: Arc<Mutex<WorkerCore>>,
     actor: ActorRef<WorkerMsg>,
-    /// Writes the Worker's state when the Runtime has a state directory.
-    saver: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub struct RuntimeState {
@@ -62,6 +64,9 @@ pub struct RuntimeState {
     /// Creation order, for stable listings.
     order: Vec<WorkerId>,
     workspace: broadcast::Sender<WorkspaceEvent>,
+    store: Store,
+    /// Workers read from the store, restored once the actor runs.
+    saved: Vec<SavedWorker>,
 }
 
 pub struct RuntimeArgs {
@@ -69,6 +74,8 @@ pub struct RuntimeArgs {
     /// The provider of `config.provider`, built by the Runtime's factory.
     pub provider: Arc<dyn Provider>,
     pub workspace: broadcast::Sender<WorkspaceEvent>,
+    pub store: Store,
+    pub saved: Vec<SavedWorker>,
 }
 
 pub struct RuntimeActor;
@@ -97,6 +104,8 @@ impl Actor for RuntimeActor {
             workers: HashMap::new(),
             order: Vec::new(),
             workspace: args.workspace,
+            store: args.store,
+            saved: args.saved,
         })
     }
 
@@ -105,16 +114,8 @@ impl Actor for RuntimeActor {
         myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(dir) = state.config.state_dir.clone() else {
-            return Ok(());
-        };
-        if let Err(e) = crate::persist::prepare_dir(&dir) {
-            tracing::warn!(error = %e, "the state directory cannot be used; workers will not be saved");
-            state.config.state_dir = None;
-            return Ok(());
-        }
-        for saved in crate::persist::load_all(&dir) {
-            let worker_id = saved.worker_id;
+        for saved in std::mem::take(&mut state.saved) {
+            let worker_id = saved.row.worker_id;
             if let Err(e) = restore_worker(&myself, state, saved).await {
                 tracing::warn!(%worker_id, error = %e, "a saved worker was not restored");
             }
@@ -160,6 +161,17 @@ impl Actor for RuntimeActor {
                 shutdown_workers(&myself, state).await;
                 let _ = reply.send(());
             }
+            #[cfg(feature = "test-hooks")]
+            RuntimeMsg::Crash { reply } => {
+                for (_, entry) in state.workers.drain() {
+                    entry.actor.unlink(myself.get_cell());
+                    entry.actor.stop(Some("crash".to_owned()));
+                    lock(&entry.core).abandon();
+                }
+                state.order.clear();
+                state.store.close().await;
+                let _ = reply.send(());
+            }
         }
         Ok(())
     }
@@ -203,23 +215,17 @@ impl Actor for RuntimeActor {
 }
 
 /// Ends every Worker's run with a terminal event, stops the Workers and
-/// waits until their last state is written.
+/// waits until the store has written everything and let go of its files.
 async fn shutdown_workers(myself: &ActorRef<RuntimeMsg>, state: &mut RuntimeState) {
     for entry in state.workers.values() {
         let _ = ractor::call!(entry.actor, |r| WorkerMsg::Shutdown { reply: r });
     }
-    let mut savers = Vec::new();
-    for (_, mut entry) in state.workers.drain() {
+    for (_, entry) in state.workers.drain() {
         entry.actor.unlink(myself.get_cell());
         entry.actor.stop(Some("shutdown".to_owned()));
-        // Dropping the sender makes the saver write the last state and end.
-        drop(lock(&entry.core).take_saver());
-        savers.extend(entry.saver.take());
     }
     state.order.clear();
-    for saver in savers {
-        let _ = saver.await;
-    }
+    state.store.close().await;
 }
 
 async fn create_worker(
@@ -239,29 +245,19 @@ async fn create_worker(
         None => profile.name.clone(),
     };
     let worker_id = WorkerId::new();
-    let (saver, saver_task) = saver_for(state, worker_id);
-    let core = WorkerCore::new(settings(state, worker_id, display_name, profile, saver));
-    core.save();
-    let detail = add_worker(myself, state, core, saver_task).await?;
+    let core = WorkerCore::new(settings(
+        state,
+        worker_id,
+        display_name,
+        profile,
+        crate::store::lease::BLOCK,
+    ));
+    state.store.create_worker(core.row_reserving()).await?;
+    let detail = add_worker(myself, state, core).await?;
     let _ = state.workspace.send(WorkspaceEvent::WorkerCreated {
         worker: detail.summary.clone(),
     });
     Ok(detail)
-}
-
-type Saver = Option<tokio::sync::watch::Sender<SaveState>>;
-
-fn saver_for(
-    state: &RuntimeState,
-    worker_id: WorkerId,
-) -> (Saver, Option<tokio::task::JoinHandle<()>>) {
-    match &state.config.state_dir {
-        Some(dir) => {
-            let (tx, task) = crate::persist::start_saver(dir.clone(), worker_id);
-            (Some(tx), Some(task))
-        }
-        None => (None, None),
-    }
 }
 
 fn settings(
@@ -269,7 +265,7 @@ fn settings(
     worker_id: WorkerId,
     display_name: String,
     profile: Profile,
-    saver: Saver,
+    seq_reserved: u64,
 ) -> CoreSettings {
     CoreSettings {
         runtime_id: state.config.runtime_id.clone(),
@@ -279,7 +275,8 @@ fn settings(
         event_ring: state.config.event_ring,
         transcript_bound: state.config.transcript_bound,
         workspace: state.workspace.clone(),
-        saver,
+        store: state.store.clone(),
+        seq_reserved: yoi_protocol::Seq(seq_reserved),
     }
 }
 
@@ -288,7 +285,6 @@ async fn add_worker(
     myself: &ActorRef<RuntimeMsg>,
     state: &mut RuntimeState,
     core: WorkerCore,
-    saver: Option<tokio::task::JoinHandle<()>>,
 ) -> Result<WorkerDetail, RuntimeError> {
     let worker_id = core.worker_id;
     let detail = core.detail();
@@ -302,9 +298,7 @@ async fn add_worker(
     let (actor, _) = Actor::spawn_linked(None, WorkerActor, args, myself.get_cell())
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    state
-        .workers
-        .insert(worker_id, WorkerEntry { core, actor, saver });
+    state.workers.insert(worker_id, WorkerEntry { core, actor });
     state.order.push(worker_id);
     Ok(detail)
 }
@@ -314,20 +308,23 @@ async fn restore_worker(
     state: &mut RuntimeState,
     saved: SavedWorker,
 ) -> Result<(), RuntimeError> {
-    let profile = load_profile(&saved.profile, &state.config)
+    let profile = load_profile(&saved.row.profile, &state.config)
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    let display_name = yoi_protocol::validate_display_name(&saved.display_name)?;
-    let worker_id = saved.worker_id;
+    let display_name = yoi_protocol::validate_display_name(&saved.row.display_name)?;
+    let worker_id = saved.row.worker_id;
     if state.workers.contains_key(&worker_id) {
         return Err(RuntimeError::Internal(
             "a worker with this id already runs".to_owned(),
         ));
     }
-    let (saver, saver_task) = saver_for(state, worker_id);
-    let core = WorkerCore::restore(
-        settings(state, worker_id, display_name, profile, saver),
-        saved,
+    let settings = settings(
+        state,
+        worker_id,
+        display_name,
+        profile,
+        saved.row.seq_reserved.0,
     );
-    add_worker(myself, state, core, saver_task).await?;
+    let core = WorkerCore::restore(settings, saved);
+    add_worker(myself, state, core).await?;
     Ok(())
 }

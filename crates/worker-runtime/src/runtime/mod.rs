@@ -10,14 +10,15 @@ use ractor::{Actor, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, oneshot};
 use yoi_protocol::{
     CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, RunId, RunOutcome,
-    RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId,
-    WorkerSummary, WorkspaceEvent,
+    RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, TranscriptPage,
+    WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::api::{RuntimeApi, WorkerStream};
 use crate::config::RuntimeConfig;
 use crate::error::RuntimeError;
 use crate::provider::ProviderFactory;
+use crate::store::Store;
 use crate::subscription::Subscription;
 use crate::worker::{SubscribeFrom, WorkerMsg};
 use actor::{RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
@@ -52,10 +53,16 @@ impl Runtime {
         let id = config.runtime_id.clone();
         let kind = config.kind;
         let display_name = config.display_name.clone();
+        let (store, saved) = match &config.state_dir {
+            Some(dir) => crate::store::open(dir, config.transcript_bound)?,
+            None => (Store::memory(), Vec::new()),
+        };
         let args = RuntimeArgs {
             provider: providers.provider(&config.provider),
             config,
             workspace: workspace.clone(),
+            store,
+            saved,
         };
         let (actor, _) = Actor::spawn(None, RuntimeActor, args)
             .await
@@ -113,6 +120,18 @@ impl Runtime {
                 "the worker went away during the run".to_owned(),
             )),
         }
+    }
+
+    /// Test hook: stops as a killed process would (no run is ended, nothing
+    /// more is written), and lets go of the state directory.
+    #[cfg(feature = "test-hooks")]
+    pub async fn crash(&self) {
+        let _ = ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Crash { reply },
+            CALL_TIMEOUT_MS
+        );
+        self.actor.stop(Some("crash".to_owned()));
     }
 
     /// Test hook: makes the Worker's actor panic, to exercise supervision.
@@ -213,10 +232,14 @@ impl RuntimeApi for Runtime {
     async fn transcript(
         &self,
         worker_id: WorkerId,
-        limit: usize,
+        page: TranscriptPage,
     ) -> Result<Transcript, RuntimeError> {
-        self.call_worker(worker_id, |reply| WorkerMsg::Transcript { limit, reply })
-            .await
+        self.call_worker(worker_id, |reply| WorkerMsg::Transcript {
+            limit: page.limit,
+            before: page.before,
+            reply,
+        })
+        .await?
     }
 
     async fn subscribe(

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, ErrorCode, InputAccepted, RunId, WorkerDetail,
+    ApiError, CancelAccepted, ClientMessageId, ErrorCode, InputAccepted, MessageId, RunId,
+    Transcript, WorkerDetail,
 };
 
 use super::core::{Accepted, RunEnd, RunWaiter, SubscribeFrom, SubscribeStart, WorkerCore};
@@ -14,6 +15,7 @@ use super::run::{drive_run, RunItem};
 use crate::config::ProviderConfig;
 use crate::error::RuntimeError;
 use crate::provider::Provider;
+use crate::store::{Op, FLUSH_EVERY};
 
 pub enum WorkerMsg {
     Input {
@@ -34,7 +36,8 @@ pub enum WorkerMsg {
     },
     Transcript {
         limit: usize,
-        reply: RpcReplyPort<yoi_protocol::Transcript>,
+        before: Option<MessageId>,
+        reply: RpcReplyPort<Result<Transcript, RuntimeError>>,
     },
     Subscribe {
         from: SubscribeFrom,
@@ -52,6 +55,10 @@ pub enum WorkerMsg {
     Run {
         run_id: RunId,
         item: RunItem,
+    },
+    /// Time to write the partial answer of the run in flight.
+    Flush {
+        run_id: RunId,
     },
     /// Test hook: panic inside the actor to exercise supervision.
     #[cfg(feature = "test-hooks")]
@@ -84,15 +91,36 @@ impl WorkerState {
         lock(&self.core)
     }
 
-    /// Accepts the input and, for a new run, starts its task.
+    /// Accepts the input and, for a new run, starts its task; the answer
+    /// goes once the user message is committed.
     fn input(
         &self,
         myself: &ActorRef<WorkerMsg>,
         text: String,
         client_message_id: Option<ClientMessageId>,
-    ) -> Result<InputAccepted, RuntimeError> {
+        reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
+    ) {
         let mut core = self.core();
         let ready = self.provider.check_configured();
+        let answer = self.start(&mut core, myself, text, client_message_id, ready);
+        match answer {
+            Ok(accepted) => core.store().after_commit(move || {
+                let _ = reply.send(Ok(accepted));
+            }),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        core: &mut WorkerCore,
+        myself: &ActorRef<WorkerMsg>,
+        text: String,
+        client_message_id: Option<ClientMessageId>,
+        ready: Result<(), String>,
+    ) -> Result<InputAccepted, RuntimeError> {
         match core.accept_input(text, client_message_id, ready)? {
             Accepted::Repeat(first) => Ok(first),
             Accepted::Started { accepted, request } => {
@@ -112,6 +140,61 @@ impl WorkerState {
                 Ok(accepted)
             }
         }
+    }
+
+    /// When a run ended: waits (off any thread, holding only this mailbox)
+    /// until the store committed its end, then lets its events out.
+    async fn settle_ended(&self) {
+        let committed = {
+            let core = self.core();
+            if !core.has_staged() {
+                return;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            core.store().after_commit(move || {
+                let _ = tx.send(());
+            });
+            rx
+        };
+        let _ = committed.await;
+        self.core().release_ended();
+    }
+
+    /// A page of history: from memory, or from the store when older.
+    fn transcript(
+        &self,
+        limit: usize,
+        before: Option<MessageId>,
+        reply: RpcReplyPort<Result<Transcript, RuntimeError>>,
+    ) {
+        let core = self.core();
+        if let Some(page) = core.transcript_page(limit, before) {
+            let _ = reply.send(Ok(page));
+            return;
+        }
+        if !core.store().is_durable() {
+            // Kept in memory only: what was dropped is gone.
+            let answer = match before {
+                Some(id) => Err(crate::store::StoreError::UnknownMessage(id).into()),
+                None => Ok(core.transcript_tail(limit)),
+            };
+            let _ = reply.send(answer);
+            return;
+        }
+        let seq = core.last_seq();
+        core.store().send(Op::Page {
+            worker_id: core.worker_id,
+            before,
+            limit,
+            reply: Box::new(move |page| {
+                let page = page.map(|(messages, truncated)| Transcript {
+                    messages,
+                    seq,
+                    truncated,
+                });
+                let _ = reply.send(page.map_err(RuntimeError::from));
+            }),
+        });
     }
 }
 
@@ -139,6 +222,7 @@ impl Actor for WorkerActor {
                     ErrorCode::Internal,
                     "the worker hit an internal error and was restarted; this run was lost",
                 )));
+                core.release_ended();
             }
         }
         Ok(state)
@@ -156,31 +240,48 @@ impl Actor for WorkerActor {
                 client_message_id,
                 reply,
             } => {
-                let _ = reply.send(state.input(&myself, text, client_message_id));
+                state.input(&myself, text, client_message_id, reply);
             }
             WorkerMsg::AwaitRun { run_id, reply } => state.core().await_run(run_id, reply),
             WorkerMsg::Cancel { reply } => {
-                let _ = reply.send(state.core().cancel());
+                let answer = state.core().cancel();
+                state.settle_ended().await;
+                let _ = reply.send(answer);
             }
             WorkerMsg::Detail { reply } => {
                 let _ = reply.send(state.core().detail());
             }
-            WorkerMsg::Transcript { limit, reply } => {
-                let _ = reply.send(state.core().transcript_page(limit));
-            }
+            WorkerMsg::Transcript {
+                limit,
+                before,
+                reply,
+            } => state.transcript(limit, before, reply),
             WorkerMsg::Subscribe { from, reply } => {
                 let _ = reply.send(state.core().subscribe(from));
             }
             WorkerMsg::Stop { reply } => {
                 state.core().stop();
+                state.settle_ended().await;
                 let _ = reply.send(());
                 myself.stop(Some("stopped".to_owned()));
             }
             WorkerMsg::Shutdown { reply } => {
                 state.core().finish(RunEnd::Cancelled);
-                let _ = reply.send(());
+                state.settle_ended().await;
+                // Only now is the last `seq` known: the next start goes on from it.
+                let core = state.core();
+                core.settle();
+                core.store().after_commit(move || {
+                    let _ = reply.send(());
+                });
             }
-            WorkerMsg::Run { run_id, item } => state.core().apply_run_item(run_id, item),
+            WorkerMsg::Run { run_id, item } => {
+                if state.core().apply_run_item(run_id, item) {
+                    myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
+                }
+                state.settle_ended().await;
+            }
+            WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
             #[cfg(feature = "test-hooks")]
             WorkerMsg::InjectPanic => {
                 panic!("panic injected into a worker (test hook)");

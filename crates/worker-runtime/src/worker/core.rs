@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, oneshot};
 use tokio::task::AbortHandle;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, ErrorCode, EventKind, InFlight, InputAccepted,
@@ -22,9 +22,9 @@ use yoi_protocol::{
 use super::run::RunItem;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
-use crate::persist::{SaveState, SavedWorker};
 use crate::profile::Profile;
 use crate::provider::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
+use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
 use crate::transcript::Transcript;
 
 /// Client message ids remembered per Worker for idempotent input.
@@ -83,6 +83,10 @@ struct ActiveRun {
     reasoning: String,
     usage: Option<RunUsage>,
     task: Option<AbortHandle>,
+    /// Text or reasoning arrived since the last write of the partial answer.
+    unsaved: bool,
+    /// A write of the partial answer is scheduled.
+    flush_scheduled: bool,
 }
 
 impl ActiveRun {
@@ -96,6 +100,22 @@ impl ActiveRun {
             reasoning: String::new(),
             usage: None,
             task: None,
+            unsaved: false,
+            flush_scheduled: false,
+        }
+    }
+
+    /// The assistant message as it stands mid-run.
+    fn partial_message(&self) -> Message {
+        Message {
+            id: self.assistant_id,
+            role: Role::Assistant,
+            text: self.text.clone(),
+            at: Timestamp::now(),
+            run_id: self.run_id,
+            state: MessageState::Streaming,
+            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
+            error: None,
         }
     }
 }
@@ -118,7 +138,14 @@ pub struct WorkerCore {
     outcomes: VecDeque<(RunId, Result<RunOutcome, ApiError>)>,
     waiters: HashMap<RunId, Vec<RunWaiter>>,
     workspace: broadcast::Sender<WorkspaceEvent>,
-    saver: Option<watch::Sender<SaveState>>,
+    store: Store,
+    lease: SeqLease,
+    /// While a run's end is being committed, its events wait here (see
+    /// [`WorkerCore::release_ended`]): no client hears that a run ended
+    /// before the store has it.
+    staging: bool,
+    /// Each event, and whether it is a status the workspace hears of too.
+    staged: Vec<(EventKind, bool)>,
 }
 
 pub struct CoreSettings {
@@ -129,13 +156,16 @@ pub struct CoreSettings {
     pub event_ring: usize,
     pub transcript_bound: usize,
     pub workspace: broadcast::Sender<WorkspaceEvent>,
-    /// Where to save the Worker's state, when it is kept across restarts.
-    pub saver: Option<watch::Sender<SaveState>>,
+    /// Where the Worker is kept (in memory only when not durable).
+    pub store: Store,
+    /// The highest `seq` the store has reserved for this Worker.
+    pub seq_reserved: Seq,
 }
 
 impl WorkerCore {
     pub fn new(s: CoreSettings) -> Self {
         Self {
+            lease: SeqLease::new(s.worker_id, s.store.clone(), s.seq_reserved),
             log: EventLog::new(s.runtime_id.clone(), s.worker_id, s.event_ring),
             runtime_id: s.runtime_id,
             worker_id: s.worker_id,
@@ -152,59 +182,91 @@ impl WorkerCore {
             outcomes: VecDeque::new(),
             waiters: HashMap::new(),
             workspace: s.workspace,
-            saver: s.saver,
+            store: s.store,
+            staging: false,
+            staged: Vec::new(),
         }
     }
 
-    /// A Worker as it was saved: its transcript, usage, and `seq` to go on from.
-    pub fn restore(s: CoreSettings, saved: SavedWorker) -> Self {
-        let mut core = Self::new(s);
-        core.created_at = saved.created_at;
-        core.usage = saved.usage;
-        for m in saved.transcript {
-            core.transcript.push(m);
-        }
-        core.log.resume_after(saved.last_seq);
-        core.last_run = saved.last_run;
-        // The process ended while this run streamed: end it now, so that it
-        // too has its terminal event and its assistant message.
-        if let Some(run) = core
-            .last_run
-            .clone()
-            .filter(|r| r.state == RunState::Running)
-        {
-            core.active = Some(ActiveRun::new(run.run_id));
-            core.status = WorkerStatus::Running;
-            core.finish(RunEnd::Failed(ApiError::new(
-                ErrorCode::Internal,
-                "the backend stopped while this run was in flight",
-            )));
-        }
-        core
-    }
-
-    /// Takes the saver out; dropping it makes it write the last state and end.
-    pub(crate) fn take_saver(&mut self) -> Option<watch::Sender<SaveState>> {
-        self.saver.take()
-    }
-
-    /// Hands the current state to the saver (if any); it is written off the mailbox.
-    pub(crate) fn save(&self) {
-        let Some(saver) = &self.saver else {
-            return;
-        };
-        let saved = SavedWorker {
-            version: SavedWorker::new_version(),
+    /// What the store keeps of a new Worker, with the `seq`s its lease
+    /// starts with.
+    pub fn row_reserving(&self) -> WorkerRow {
+        WorkerRow {
             worker_id: self.worker_id,
             display_name: self.display_name.clone(),
             profile: self.profile.name.clone(),
             created_at: self.created_at,
             usage: self.usage,
-            last_seq: self.log.last_seq(),
-            last_run: self.last_run.clone(),
-            transcript: self.transcript.all(),
-        };
-        let _ = saver.send(SaveState::Keep(Arc::new(saved)));
+            seq_reserved: self.lease.reserved(),
+        }
+    }
+
+    /// A Worker as the store kept it: its newest messages, usage, and the
+    /// `seq` to go on from (above every one it may have handed out).
+    pub fn restore(s: CoreSettings, saved: SavedWorker) -> Self {
+        let mut core = Self::new(s);
+        core.created_at = saved.row.created_at;
+        core.usage = saved.row.usage;
+        core.transcript.set_older(saved.older);
+        for m in saved.recent {
+            core.transcript.push(m);
+        }
+        core.log.resume_after(saved.row.seq_reserved);
+        core.last_run = saved.last_run;
+        if let Some(run) = core
+            .last_run
+            .clone()
+            .filter(|r| r.state == RunState::Running)
+        {
+            core.fail_interrupted(run.run_id);
+            core.release_ended();
+        }
+        core
+    }
+
+    /// The process ended while this run streamed: end it now, with the text
+    /// the store kept, so that it too has its terminal event and message.
+    fn fail_interrupted(&mut self, run_id: RunId) {
+        let mut run = ActiveRun::new(run_id);
+        if let Some(partial) = self
+            .transcript
+            .last_of_run(run_id)
+            .filter(|m| m.role == Role::Assistant)
+        {
+            run.assistant_id = partial.id;
+            run.assistant_started = true;
+            run.text = partial.text.clone();
+            run.reasoning = partial.reasoning.clone().unwrap_or_default();
+        }
+        self.active = Some(run);
+        self.status = WorkerStatus::Running;
+        self.finish(RunEnd::Failed(ApiError::new(
+            ErrorCode::Internal,
+            "a restart of yoi interrupted this run; the text it had streamed is kept",
+        )));
+    }
+
+    /// The process ends cleanly: the next `seq` after a restart is the next
+    /// one, with no gap.
+    pub fn settle(&self) {
+        self.store.send(crate::store::Op::Settle {
+            worker_id: self.worker_id,
+            last: self.log.last_seq(),
+        });
+    }
+
+    /// Test hook: drops the run in flight without a word, as a killed
+    /// process would.
+    #[cfg(feature = "test-hooks")]
+    pub fn abandon(&mut self) {
+        if let Some(task) = self.active.take().and_then(|run| run.task) {
+            task.abort();
+        }
+    }
+
+    /// Where the Worker is kept.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn display_ref(&self) -> String {
@@ -232,18 +294,45 @@ impl WorkerCore {
         }
     }
 
+    /// Appends an event (or stages it while a run's end is committed; the
+    /// `seq` is then given at release and this returns the current one).
     fn emit(&mut self, kind: EventKind) -> Seq {
+        self.emit_announced(kind, false)
+    }
+
+    fn emit_announced(&mut self, kind: EventKind, announce: bool) -> Seq {
+        if self.staging {
+            self.staged.push((kind, announce));
+            return self.log.last_seq();
+        }
+        self.lease.cover(self.log.last_seq().next());
+        if let (EventKind::Status { status }, true) = (&kind, announce) {
+            let _ = self.workspace.send(WorkspaceEvent::Status {
+                runtime_id: self.runtime_id.clone(),
+                worker_id: self.worker_id,
+                status: *status,
+            });
+        }
         self.log.append(kind).seq()
     }
 
+    /// A new status, in the Worker's events and the workspace's.
     fn set_status(&mut self, status: WorkerStatus) {
         self.status = status;
-        self.emit(EventKind::Status { status });
-        let _ = self.workspace.send(WorkspaceEvent::Status {
-            runtime_id: self.runtime_id.clone(),
-            worker_id: self.worker_id,
-            status,
-        });
+        self.emit_announced(EventKind::Status { status }, true);
+    }
+
+    /// Whether a run ended and its events wait for the store's commit.
+    pub fn has_staged(&self) -> bool {
+        self.staging
+    }
+
+    /// Appends the events of an ended run, once the store committed its end.
+    pub fn release_ended(&mut self) {
+        self.staging = false;
+        for (kind, announce) in std::mem::take(&mut self.staged) {
+            self.emit_announced(kind, announce);
+        }
     }
 
     fn snapshot(&self, reason: Option<SnapshotReason>) -> Arc<EventFrame> {
@@ -278,13 +367,35 @@ impl WorkerCore {
         SubscribeStart { first, live, last }
     }
 
-    pub fn transcript_page(&self, limit: usize) -> yoi_protocol::Transcript {
+    /// A page of history: the newest `limit` messages, or those before
+    /// `before`. `None` when the page is older than what is kept in memory:
+    /// the store has it.
+    pub fn transcript_page(
+        &self,
+        limit: usize,
+        before: Option<MessageId>,
+    ) -> Option<yoi_protocol::Transcript> {
+        let (messages, truncated) = self.transcript.page(limit, before)?;
+        Some(yoi_protocol::Transcript {
+            messages,
+            seq: self.log.last_seq(),
+            truncated,
+        })
+    }
+
+    /// The newest `limit` messages held in memory.
+    pub fn transcript_tail(&self, limit: usize) -> yoi_protocol::Transcript {
         let (messages, truncated) = self.transcript.tail(limit);
         yoi_protocol::Transcript {
             messages,
             seq: self.log.last_seq(),
             truncated,
         }
+    }
+
+    /// The `seq` a transcript page is current at.
+    pub fn last_seq(&self) -> Seq {
+        self.log.last_seq()
     }
 
     fn remember_input(&mut self, id: ClientMessageId, accepted: InputAccepted) {
@@ -374,7 +485,10 @@ impl WorkerCore {
             duration_ms: None,
         });
         self.set_status(WorkerStatus::Running);
-        self.save();
+        self.store.put_message(self.worker_id, message);
+        if let Some(run) = &self.last_run {
+            self.store.put_run(self.worker_id, run.clone());
+        }
         self.emit(EventKind::RunStarted {
             run_id,
             model: self.profile.model.clone(),
@@ -392,16 +506,18 @@ impl WorkerCore {
     }
 
     /// Applies what the run task reported; items of a run that already
-    /// ended (cancelled, timed out) are dropped.
-    pub fn apply_run_item(&mut self, run_id: RunId, item: RunItem) {
+    /// ended (cancelled, timed out) are dropped. `true` when the actor
+    /// should schedule [`WorkerCore::flush_partial`].
+    pub fn apply_run_item(&mut self, run_id: RunId, item: RunItem) -> bool {
         if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
-            return;
+            return false;
         }
         match item {
             RunItem::Event(ProviderEvent::Text(text)) => self.append_text(run_id, text),
             RunItem::Event(ProviderEvent::Reasoning(text)) => {
                 if let Some(active) = self.active.as_mut() {
                     active.reasoning.push_str(&text);
+                    active.unsaved = true;
                 }
                 self.emit(EventKind::ReasoningDelta { run_id, text });
             }
@@ -414,6 +530,34 @@ impl WorkerCore {
             RunItem::End => self.finish(RunEnd::Completed),
             RunItem::Failed(error) => self.finish(RunEnd::Failed(error)),
         }
+        self.wants_flush()
+    }
+
+    /// Whether the run has unsaved text and no write of it is scheduled yet
+    /// (marks it scheduled).
+    fn wants_flush(&mut self) -> bool {
+        if !self.store.is_durable() {
+            return false;
+        }
+        match self.active.as_mut() {
+            Some(run) if run.unsaved && !run.flush_scheduled => {
+                run.flush_scheduled = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes the partial answer of the run in flight, so that a crash loses
+    /// at most [`crate::store::FLUSH_EVERY`] of it.
+    pub fn flush_partial(&mut self, run_id: RunId) {
+        let Some(run) = self.active.as_mut().filter(|a| a.run_id == run_id) else {
+            return;
+        };
+        run.flush_scheduled = false;
+        run.unsaved = false;
+        let message = run.partial_message();
+        self.store.put_message(self.worker_id, message);
     }
 
     /// A text delta: the assistant message joins the transcript at the first.
@@ -422,6 +566,7 @@ impl WorkerCore {
             return;
         };
         active.text.push_str(&text);
+        active.unsaved = true;
         if active.assistant_started {
             if let Some(m) = self.transcript.get_mut(active.assistant_id) {
                 m.text.push_str(&text);
@@ -447,7 +592,10 @@ impl WorkerCore {
         if self.active.as_ref().is_some_and(|a| a.run_id == run_id) {
             self.waiters.entry(run_id).or_default().push(waiter);
         } else if let Some((_, result)) = self.outcomes.iter().find(|(id, _)| *id == run_id) {
-            let _ = waiter.send(result.clone());
+            let result = result.clone();
+            self.store.after_commit(move || {
+                let _ = waiter.send(result);
+            });
         } else {
             let _ = waiter.send(Err(ApiError::new(
                 ErrorCode::Internal,
@@ -480,9 +628,7 @@ impl WorkerCore {
             status: WorkerStatus::Stopped,
         });
         self.emit(EventKind::WorkerStopped);
-        if let Some(saver) = &self.saver {
-            let _ = saver.send(SaveState::Forget);
-        }
+        self.store.put_stopped(self.worker_id);
     }
 
     /// Ends the run in flight with its one terminal event and returns to idle.
@@ -490,6 +636,7 @@ impl WorkerCore {
         let Some(mut run) = self.active.take() else {
             return;
         };
+        self.staging = true;
         if let Some(task) = run.task.take() {
             task.abort();
         }
@@ -504,16 +651,25 @@ impl WorkerCore {
         self.usage.prompt_tokens += usage.prompt_tokens;
         self.usage.completion_tokens += usage.completion_tokens;
         let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.store.put_message(self.worker_id, message.clone());
         let result = self.record_end(run_id, end, usage, duration_ms, message);
-        self.set_status(WorkerStatus::Idle);
-        for waiter in self.waiters.remove(&run_id).unwrap_or_default() {
-            let _ = waiter.send(result.clone());
+        if let Some(run) = &self.last_run {
+            self.store.put_run(self.worker_id, run.clone());
         }
+        self.store.put_usage(self.worker_id, self.usage);
+        self.set_status(WorkerStatus::Idle);
+        // `wait=true` callers hear of the end once it is committed.
+        let waiters = self.waiters.remove(&run_id).unwrap_or_default();
+        let answer = result.clone();
+        self.store.after_commit(move || {
+            for waiter in waiters {
+                let _ = waiter.send(answer.clone());
+            }
+        });
         if self.outcomes.len() == OUTCOME_MEMORY {
             self.outcomes.pop_front();
         }
         self.outcomes.push_back((run_id, result));
-        self.save();
     }
 
     /// Every run ends with its assistant message, so that the transcript

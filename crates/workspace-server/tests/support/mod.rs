@@ -80,7 +80,7 @@ impl Server {
         config.event_ring = opts.event_ring;
         config.workspace_name = "testspace".into();
         config.prompts_dir = Some(workspace.join("prompts"));
-        config.state_dir = Some(workspace.join(".yoi").join("workers"));
+        config.state_dir = Some(workspace.join(".yoi"));
         let backend = Backend::start(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -3,7 +3,8 @@ import type { Message } from "./Message";
 import type { Seq } from "./Seq";
 
 /**
- * `GET .../transcript`: the newest `limit` messages and the watermark `seq`.
+ * `GET .../transcript`: the newest `limit` messages (or those before
+ * `before`) and the watermark `seq`.
  */
 export type Transcript = { messages: Array<Message>, seq: Seq,
 /**

@@ -1,0 +1,290 @@
+//! The store: a runtime's Workers, their whole history and their runs in an
+//! embedded SQLite database (`<state_dir>/yoi.db`, WAL), so that they
+//! survive restarts and crashes.
+//!
+//! One writer thread per runtime owns the connection ([`writer`]); actors
+//! hand it [`Op`]s through a channel and never wait on disk. The thread
+//! drains what is queued, writes it in one transaction, then runs the
+//! replies that waited for it ([`Store::after_commit`]): an input's `202`
+//! answer follows the commit of its user message, a `wait=true` answer the
+//! commit of the run's end.
+//!
+//! What is written when:
+//! - a Worker when it is created (and when it is stopped or renamed);
+//! - a user message when it is accepted, before its `202`;
+//! - the text of a run in flight at most every [`FLUSH_EVERY`];
+//! - a run's final assistant message, usage and state when it ends;
+//! - the `seq` a Worker may hand out ([`lease`]): a block is reserved before
+//!   any `seq` in it is used, so a restarted Worker never hands out a `seq`
+//!   twice, however the process ended.
+//!
+//! Without a state directory the store is in memory only: nothing is
+//! written and replies run at once.
+//!
+//! One process owns a state directory: [`open`] takes an exclusive lock on
+//! `yoi.lock` beside the database, released when the process ends however
+//! it ends. A database that cannot be opened or fails its integrity check
+//! is an error, never replaced.
+
+mod import;
+pub mod lease;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use yoi_protocol::{LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
+
+pub use lease::SeqLease;
+
+/// How often the text of a run in flight is written at the most.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Why the store cannot be used. Messages name files relative to the state
+/// directory and say what to do; they never reach a client.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("another yoi process is using this state directory ({0} is locked); stop it first")]
+    Locked(String),
+    #[error(
+        "the database {file} cannot be used: {why}. Nothing was changed. Restore it from a backup, or move it aside to start over with no history"
+    )]
+    Damaged { file: String, why: String },
+    #[error(
+        "the database {file} was written by a newer yoi (schema {found}, this one knows {known})"
+    )]
+    TooNew {
+        file: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("the state directory cannot be used: {0}")]
+    Io(String),
+    #[error("the store stopped")]
+    Closed,
+    #[error("no message {0} in this worker's history")]
+    UnknownMessage(MessageId),
+    #[error("the database failed: {0}")]
+    Sql(String),
+}
+
+/// A Worker as the store keeps it.
+#[derive(Debug, Clone)]
+pub struct WorkerRow {
+    pub worker_id: WorkerId,
+    pub display_name: String,
+    pub profile: String,
+    pub created_at: Timestamp,
+    pub usage: Usage,
+    /// No `seq` above this was handed out.
+    pub seq_reserved: Seq,
+}
+
+/// A Worker read back at start: its row, its newest messages and last run.
+#[derive(Debug, Clone)]
+pub struct SavedWorker {
+    pub row: WorkerRow,
+    /// The newest messages, oldest first.
+    pub recent: Vec<Message>,
+    /// Whether older messages than `recent` exist.
+    pub older: bool,
+    pub last_run: Option<LastRun>,
+}
+
+/// One page of a Worker's history, oldest first, and whether older exist.
+pub type Page = (Vec<Message>, bool);
+
+/// A reply that runs once everything queued before it is committed.
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
+
+/// What the writer thread is asked to do, in order.
+pub enum Op {
+    CreateWorker {
+        row: WorkerRow,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Message {
+        worker_id: WorkerId,
+        message: Message,
+    },
+    Run {
+        worker_id: WorkerId,
+        run: LastRun,
+    },
+    Usage {
+        worker_id: WorkerId,
+        usage: Usage,
+    },
+    Stopped {
+        worker_id: WorkerId,
+        at: Timestamp,
+    },
+    /// Raise the Worker's reservation to `upto`; `confirmed` follows once committed.
+    Reserve {
+        worker_id: WorkerId,
+        upto: u64,
+        confirmed: Arc<AtomicU64>,
+        done: Option<std::sync::mpsc::Sender<()>>,
+    },
+    /// The process ends cleanly: the next `seq` is `last + 1`, with no gap.
+    Settle {
+        worker_id: WorkerId,
+        last: Seq,
+    },
+    /// Messages before `before` (or the newest), at most `limit`.
+    Page {
+        worker_id: WorkerId,
+        before: Option<MessageId>,
+        limit: usize,
+        reply: Box<dyn FnOnce(Result<Page, StoreError>) + Send>,
+    },
+    AfterCommit(AfterCommit),
+    /// Write what is queued, release the database and the lock, and end.
+    Close {
+        done: std::sync::mpsc::Sender<()>,
+    },
+}
+
+/// The handle actors write through: cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    tx: Option<mpsc::UnboundedSender<Op>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("durable", &self.is_durable())
+            .finish()
+    }
+}
+
+/// The database's file name in a state directory.
+pub const DB_FILE: &str = "yoi.db";
+/// The lock's file name in a state directory.
+pub const LOCK_FILE: &str = "yoi.lock";
+
+/// Opens (or creates) the store of `dir`: locks it, checks and migrates the
+/// database, imports Workers saved as JSON by earlier versions, and starts
+/// the writer thread. Returns the Workers to restore (not stopped ones).
+pub fn open(dir: &Path, recent: usize) -> Result<(Store, Vec<SavedWorker>), StoreError> {
+    prepare_dir(dir)?;
+    let lock = lock(dir)?;
+    let mut conn = schema::open(&dir.join(DB_FILE))?;
+    import::json_workers(&mut conn, dir)?;
+    let saved = writer::load(&conn, recent)?;
+    let tx = writer::start(conn, lock)?;
+    Ok((Store { tx: Some(tx) }, saved))
+}
+
+impl Store {
+    /// A store that keeps nothing: replies run at once.
+    pub fn memory() -> Store {
+        Store { tx: None }
+    }
+
+    /// Whether anything is written.
+    pub fn is_durable(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Queues `op`; a stopped store drops it (its replies with it).
+    pub fn send(&self, op: Op) {
+        if let Some(tx) = &self.tx {
+            if tx.send(op).is_err() {
+                tracing::error!("the store stopped; a write was lost");
+            }
+        }
+    }
+
+    /// Runs `reply` once everything queued before it is committed (at once
+    /// in memory).
+    pub fn after_commit(&self, reply: impl FnOnce() + Send + 'static) {
+        match &self.tx {
+            Some(tx) => {
+                if let Err(mpsc::error::SendError(Op::AfterCommit(reply))) =
+                    tx.send(Op::AfterCommit(Box::new(reply)))
+                {
+                    // Answer anyway: the caller must not hang on a store that is gone.
+                    reply();
+                }
+            }
+            None => reply(),
+        }
+    }
+
+    /// Records a new Worker and waits until it is committed.
+    pub async fn create_worker(&self, row: WorkerRow) -> Result<(), StoreError> {
+        if self.tx.is_none() {
+            return Ok(());
+        }
+        let (done, rx) = oneshot::channel();
+        self.send(Op::CreateWorker { row, done });
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    pub fn put_message(&self, worker_id: WorkerId, message: Message) {
+        self.send(Op::Message { worker_id, message });
+    }
+
+    pub fn put_run(&self, worker_id: WorkerId, run: LastRun) {
+        self.send(Op::Run { worker_id, run });
+    }
+
+    pub fn put_usage(&self, worker_id: WorkerId, usage: Usage) {
+        self.send(Op::Usage { worker_id, usage });
+    }
+
+    pub fn put_stopped(&self, worker_id: WorkerId) {
+        self.send(Op::Stopped {
+            worker_id,
+            at: Timestamp::now(),
+        });
+    }
+
+    /// Writes what is queued and stops the writer; waits until it has.
+    pub async fn close(&self) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        let (done, rx) = std::sync::mpsc::channel();
+        if tx.send(Op::Close { done }).is_ok() {
+            // The writer answers after its last commit; wait off the runtime.
+            let _ = tokio::task::spawn_blocking(move || rx.recv()).await;
+        }
+    }
+}
+
+/// Creates the state directory, private to the user.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| StoreError::Io(e.to_string()))
+}
+
+/// Takes the directory's lock for as long as the returned file is open.
+fn lock(dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path: PathBuf = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(LOCK_FILE.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(e.to_string())),
+    }
+}

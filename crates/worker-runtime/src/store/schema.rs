@@ -1,0 +1,131 @@
+//! Opening the database: refuse a damaged one, create a new one, migrate an
+//! old one. The schema's version is SQLite's `user_version`; each migration
+//! takes it one step up, in one transaction.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE workers (
+    worker_id    TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    stopped_at   TEXT,
+    -- No seq above this was handed out: a restarted worker goes on above it.
+    seq_reserved INTEGER NOT NULL,
+    usage        TEXT NOT NULL
+);
+CREATE TABLE messages (
+    id         INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    worker_id  TEXT NOT NULL REFERENCES workers(worker_id),
+    data       TEXT NOT NULL
+);
+CREATE INDEX messages_by_worker ON messages(worker_id, id);
+CREATE TABLE runs (
+    id        INTEGER PRIMARY KEY,
+    run_id    TEXT NOT NULL UNIQUE,
+    worker_id TEXT NOT NULL REFERENCES workers(worker_id),
+    data      TEXT NOT NULL
+);
+CREATE INDEX runs_by_worker ON runs(worker_id, id);
+"];
+
+fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Damaged {
+        file: file.to_owned(),
+        why: why.to_string(),
+    }
+}
+
+/// Opens `path`, creating it only when it does not exist yet.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let existed = path.exists();
+    let flags = if existed {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| damaged(&file, e))?;
+    if !existed {
+        restrict(path)?;
+    }
+    check(&conn, &file)?;
+    configure(&conn).map_err(|e| damaged(&file, e))?;
+    migrate(&mut conn, &file)?;
+    Ok(conn)
+}
+
+/// Only the owner may read the database: it holds every conversation.
+fn restrict(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| StoreError::Io(e.to_string()))
+}
+
+/// The database must read as SQLite and pass its quick integrity check.
+fn check(conn: &Connection, file: &str) -> Result<(), StoreError> {
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(|e| damaged(file, e))?;
+    if verdict == "ok" {
+        Ok(())
+    } else {
+        Err(damaged(
+            file,
+            format!("its integrity check failed ({verdict})"),
+        ))
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL: readers never wait for the writer. NORMAL: a commit survives the
+    // process being killed; only a power loss may take the last ones back.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, file: &str) -> Result<(), StoreError> {
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| damaged(file, e))?;
+    if version > known {
+        return Err(StoreError::TooNew {
+            file: file.to_owned(),
+            found: version,
+            known,
+        });
+    }
+    if version == 0 {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(|e| damaged(file, e))?;
+        if tables > 0 {
+            return Err(damaged(file, "it is not a yoi database"));
+        }
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction().map_err(|e| damaged(file, e))?;
+        tx.execute_batch(sql).map_err(|e| damaged(file, e))?;
+        let next = i64::try_from(from + 1).unwrap_or(i64::MAX);
+        tx.pragma_update(None, "user_version", next)
+            .map_err(|e| damaged(file, e))?;
+        tx.commit().map_err(|e| damaged(file, e))?;
+    }
+    Ok(())
+}
