@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use yoi_protocol::{
     CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RunOutcome,
     RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerEvent, WorkerList,
+    WorkerPage,
 };
 
 use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
@@ -58,14 +59,36 @@ pub async fn get_runtime(
     Ok(Json(runtime.summary().await?))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WorkersQuery {
+    /// At most this many workers (1 to 1000); all when absent.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Only workers created after this one (the `next_after` of the page before).
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
 #[utoipa::path(get, path = "/workers", tag = "workers",
-    responses((status = 200, body = WorkerList), (status = 404, body = ErrorEnvelope)))]
+    params(WorkersQuery),
+    responses((status = 200, body = WorkerList), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope)))]
 pub async fn list_workers(
     RuntimeTarget(runtime): RuntimeTarget,
+    Query(query): Query<WorkersQuery>,
 ) -> Result<Json<WorkerList>, Failure> {
-    Ok(Json(WorkerList {
-        workers: runtime.list_workers().await?,
-    }))
+    let limit = yoi_protocol::workers_limit(query.limit)?;
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse()
+                .map_err(|e| Failure::invalid(format!("bad after: {e}")))?,
+        ),
+    };
+    Ok(Json(
+        runtime.list_workers(WorkerPage { limit, after }).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/workers", tag = "workers",

@@ -5,7 +5,7 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::{
-    ClientMessageId, Message, MessageId, RunId, RuntimeSummary, Seq, Usage, WorkerSummary,
+    ClientMessageId, Message, MessageId, RunId, RuntimeSummary, Seq, Usage, WorkerId, WorkerSummary,
 };
 
 /// `GET /api/health`.
@@ -21,10 +21,30 @@ pub struct RuntimeList {
     pub runtimes: Vec<RuntimeSummary>,
 }
 
-/// `GET /api/runtimes/{runtime_id}/workers`.
+/// `GET /api/runtimes/{runtime_id}/workers`: workers in creation order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct WorkerList {
     pub workers: Vec<WorkerSummary>,
+    /// Set when more workers follow this page: pass it as `after` for the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_after: Option<WorkerId>,
+}
+
+/// What `GET .../workers` asks for: `?limit=N&after=<worker_id>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerPage {
+    /// At most this many workers; all when `None`.
+    pub limit: Option<usize>,
+    /// Only workers created after this one.
+    pub after: Option<WorkerId>,
+}
+
+impl WorkerPage {
+    /// Every worker, in one page.
+    pub fn all() -> Self {
+        Self::default()
+    }
 }
 
 /// `POST /api/runtimes/{runtime_id}/workers`.

@@ -11,6 +11,8 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 pub const TRANSCRIPT_DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` of a transcript page.
 pub const TRANSCRIPT_MAX_LIMIT: usize = 1000;
+/// Largest `limit` of a page of workers.
+pub const WORKERS_MAX_LIMIT: usize = 1000;
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidInput, message)
@@ -55,6 +57,20 @@ pub fn transcript_limit(limit: Option<u64>) -> Result<usize, ApiError> {
         }
         Some(_) => Err(invalid(format!(
             "limit must be between 1 and {TRANSCRIPT_MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// The `limit` of a page of workers: all when absent, else 1 to
+/// [`WORKERS_MAX_LIMIT`].
+pub fn workers_limit(limit: Option<u64>) -> Result<Option<usize>, ApiError> {
+    match limit {
+        None => Ok(None),
+        Some(n) if n >= 1 && n <= WORKERS_MAX_LIMIT as u64 => usize::try_from(n)
+            .map(Some)
+            .map_err(|_| invalid("limit is out of range")),
+        Some(_) => Err(invalid(format!(
+            "limit must be between 1 and {WORKERS_MAX_LIMIT}"
         ))),
     }
 }

@@ -79,7 +79,14 @@ async fn the_embedded_runtime_is_registered_and_routed() {
         1
     );
     assert_eq!(
-        reg.route(&rid).await.unwrap().list_workers().await.unwrap()[0].worker_id,
+        reg.route(&rid)
+            .await
+            .unwrap()
+            .list_workers(yoi_protocol::WorkerPage::all())
+            .await
+            .unwrap()
+            .workers[0]
+            .worker_id,
         w
     );
     assert_eq!(

@@ -131,9 +131,10 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
             .route(&rid)
             .await
             .unwrap()
-            .list_workers()
+            .list_workers(yoi_protocol::WorkerPage::all())
             .await
-            .unwrap()[0]
+            .unwrap()
+            .workers[0]
             .display_ref,
         format!("helper@{id}")
     );

@@ -30,7 +30,7 @@ pub async fn runtime_events(
 /// The first frame of `/v1/events`: this runtime and its workers.
 async fn snapshot(state: ServerState) -> Option<WorkspaceEvent> {
     let summary = state.runtime.summary().await.ok()?;
-    let workers = state.runtime.list_workers().await.ok()?;
+    let workers = state.runtime.known_workers().await;
     Some(WorkspaceEvent::WorkspaceSnapshot {
         runtimes: vec![summary],
         workers,

@@ -13,8 +13,8 @@ use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 use yoi_protocol::{
     CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
-    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerSummary,
-    WorkspaceEvent,
+    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList,
+    WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RuntimeError;
@@ -35,7 +35,9 @@ pub trait RuntimeApi: Send + Sync + 'static {
     /// Its status, capabilities and worker count.
     async fn summary(&self) -> Result<RuntimeSummary, RuntimeError>;
 
-    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError>;
+    /// Its workers in creation order, a page at a time (all with
+    /// [`WorkerPage::all`]).
+    async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError>;
 
     /// The workers a workspace snapshot lists, without waiting on a network:
     /// none while the runtime cannot be reached.

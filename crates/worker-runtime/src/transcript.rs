@@ -80,6 +80,15 @@ impl Transcript {
         ))
     }
 
+    /// The messages still streaming (at most the one of the run in flight).
+    pub fn streaming(&self) -> impl Iterator<Item = &Message> {
+        self.messages
+            .iter()
+            .rev()
+            .take(2)
+            .filter(|m| m.state == MessageState::Streaming)
+    }
+
     /// History for the next provider request: every message with text, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &Message> {
         self.messages

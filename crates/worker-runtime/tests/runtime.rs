@@ -782,7 +782,12 @@ async fn stopping_a_worker_cancels_its_run_and_ends_subscriptions() {
     assert_eq!(k.last(), Some(&"worker_stopped"));
     let err = rt.worker(w).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkerNotFound);
-    assert!(rt.list_workers().await.unwrap().is_empty());
+    assert!(rt
+        .list_workers(yoi_protocol::WorkerPage::all())
+        .await
+        .unwrap()
+        .workers
+        .is_empty());
     mock.wait_for_open_streams(0).await;
 }
 
@@ -846,7 +851,11 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     let rt = Runtime::start(c, yoi_providers::Providers::shared())
         .await
         .unwrap();
-    let workers = rt.list_workers().await.unwrap();
+    let workers = rt
+        .list_workers(yoi_protocol::WorkerPage::all())
+        .await
+        .unwrap()
+        .workers;
     assert_eq!(workers.len(), 1, "the stopped worker is not restored");
     assert_eq!(workers[0].worker_id, w);
     let after = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
@@ -983,5 +992,103 @@ async fn a_run_cut_short_by_a_crash_is_failed_when_restored_and_no_seq_is_reused
         }
     ));
     restored.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Walks a worker's history back page by page, oldest first.
+async fn whole_history(rt: &Runtime, w: WorkerId, page: usize) -> Vec<String> {
+    let mut before = None;
+    let mut all = Vec::new();
+    loop {
+        let t = rt
+            .transcript(
+                w,
+                TranscriptPage {
+                    limit: page,
+                    before,
+                },
+            )
+            .await
+            .unwrap();
+        let mut texts: Vec<String> = t.messages.iter().map(|m| m.text.clone()).collect();
+        texts.extend(all);
+        all = texts;
+        if !t.truncated {
+            return all;
+        }
+        before = Some(t.messages.first().unwrap().id);
+    }
+}
+
+#[tokio::test]
+async fn history_past_the_memory_bound_pages_from_the_store_and_survives_a_restart() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::echo());
+    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
+    let (rt, w) = start(&mock, |c| {
+        c.state_dir = Some(dir.clone());
+        c.transcript_bound = 4;
+    })
+    .await;
+    for i in 0..6 {
+        rt.input_wait(w, input(&format!("q{i}"))).await.unwrap();
+    }
+    let expected: Vec<String> = (0..6)
+        .flat_map(|i| [format!("q{i}"), format!("You said: q{i}")])
+        .collect();
+    // Only four messages are in memory; the rest comes from the store.
+    let newest = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
+    assert_eq!(
+        newest.messages.len(),
+        12,
+        "the newest page reaches into the store"
+    );
+    assert!(!newest.truncated);
+    assert_eq!(whole_history(&rt, w, 3).await, expected);
+    assert_eq!(whole_history(&rt, w, 5).await, expected);
+    // A message id that is not this worker's is a typed error.
+    let err = rt
+        .transcript(
+            w,
+            TranscriptPage {
+                limit: 3,
+                before: Some(yoi_protocol::MessageId::new()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    rt.shutdown().await;
+
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    c.transcript_bound = 4;
+    let rt = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
+    assert_eq!(whole_history(&rt, w, 4).await, expected);
+    rt.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_second_runtime_on_the_same_state_directory_is_refused() {
+    let mock = MockOpenAi::start().await;
+    let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
+    let (rt, _) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    let Err(err) = Runtime::start(c, yoi_providers::Providers::shared()).await else {
+        panic!("a second runtime must not open the same state");
+    };
+    assert!(err.to_string().contains("yoi.lock"), "{err}");
+    rt.shutdown().await;
+    // Once the first let go, the state opens again.
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    let again = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
+    again.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

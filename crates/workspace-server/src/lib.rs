@@ -116,7 +116,10 @@ impl Backend {
 /// The Companion kept from an earlier run of the backend, or a new one.
 async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, StartError> {
     let runtime = registry.route(&RuntimeId::backend_internal()).await?;
-    let existing = runtime.list_workers().await?.into_iter().find(|w| {
+    let all = runtime
+        .list_workers(yoi_protocol::WorkerPage::all())
+        .await?;
+    let existing = all.workers.into_iter().find(|w| {
         w.display_name == COMPANION_NAME && w.profile.name == worker_runtime::profile::COMPANION
     });
     let summary = match existing {

@@ -1035,3 +1035,71 @@ async fn the_companion_and_its_transcript_survive_a_restart() {
     assert!(history.iter().any(|(_, text)| text == "before restart"));
     s.assert_no_leaks();
 }
+
+#[tokio::test]
+async fn worker_lists_and_transcripts_page_through_everything() {
+    let s = Server::start().await;
+    let base = "/api/runtimes/backend-internal/workers";
+    for i in 0..5 {
+        let (status, _) = s.post(base, json!({"display_name": format!("w{i}")})).await;
+        assert_eq!(status, 201);
+    }
+    let (_, all) = s.get(base).await;
+    let every: Vec<Value> = all["workers"].as_array().unwrap().clone();
+    assert_eq!(every.len(), 6, "the Companion and five more");
+    assert!(all.get("next_after").is_none(), "one page without a limit");
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("{base}?limit=2&after={a}"),
+            None => format!("{base}?limit=2"),
+        };
+        let (status, page) = s.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        let workers = page["workers"].as_array().unwrap();
+        assert!(workers.len() <= 2);
+        paged.extend(workers.iter().cloned());
+        match page["next_after"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, every, "the pages are the whole list, in order");
+    for bad in ["?limit=0", "?limit=1001", "?after=nope", "?limit=x"] {
+        let (status, body) = s.get(&format!("{base}{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_input");
+    }
+
+    // A transcript pages back from a message.
+    let (_, c) = s.get("/api/companion").await;
+    let worker = format!("{base}/{}", c["worker_id"].as_str().unwrap());
+    for i in 0..3 {
+        let (status, _) = s
+            .post(
+                &format!("{worker}/input?wait=true"),
+                json!({"text": format!("q{i}")}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (_, newest) = s.get(&format!("{worker}/transcript?limit=2")).await;
+    assert_eq!(newest["truncated"], true);
+    let first = newest["messages"][0]["id"].as_str().unwrap().to_owned();
+    let (_, older) = s
+        .get(&format!("{worker}/transcript?limit=10&before={first}"))
+        .await;
+    assert_eq!(older["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(older["truncated"], false);
+    assert_eq!(older["messages"][0]["text"], "q0");
+    for bad in [
+        "before=nope",
+        &format!("before={}", yoi_protocol::MessageId::new()),
+    ] {
+        let (status, body) = s.get(&format!("{worker}/transcript?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_input");
+    }
+    s.assert_no_leaks();
+}

@@ -36,7 +36,7 @@ use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
     CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
     RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList,
-    WorkerSummary, WorkspaceEvent,
+    WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -240,12 +240,24 @@ impl RuntimeApi for RemoteRuntime {
         self.inner.events.subscribe()
     }
 
-    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError> {
-        let mut list: WorkerList = self.json(Method::GET, "/v1/workers", None::<&()>).await?;
+    async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError> {
+        let mut query = Vec::new();
+        if let Some(limit) = page.limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(after) = page.after {
+            query.push(format!("after={after}"));
+        }
+        let path = if query.is_empty() {
+            "/v1/workers".to_owned()
+        } else {
+            format!("/v1/workers?{}", query.join("&"))
+        };
+        let mut list: WorkerList = self.json(Method::GET, &path, None::<&()>).await?;
         for w in &mut list.workers {
             rewrite::summary(w, &self.inner.id);
         }
-        Ok(list.workers)
+        Ok(list)
     }
 
     async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError> {

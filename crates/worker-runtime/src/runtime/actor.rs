@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::broadcast;
-use yoi_protocol::{CreateWorker, WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent};
+use yoi_protocol::{
+    CreateWorker, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+};
 
 use crate::config::{ProviderConfig, RuntimeConfig};
 use crate::error::RuntimeError;
@@ -27,20 +29,30 @@ pub enum RuntimeMsg {
         reply: RpcReplyPort<Result<WorkerDetail, RuntimeError>>,
     },
     List {
-        reply: RpcReplyPort<Vec<WorkerSummary>>,
+        page: WorkerPage,
+        reply: RpcReplyPort<WorkerList>,
+    },
+    Count {
+        reply: RpcReplyPort<usize>,
     },
     Lookup {
         worker_id: WorkerId,
         reply: RpcReplyPort<Option<WorkerHandle>>,
     },
     /// Forget a Worker that was stopped.
-    Remove { worker_id: WorkerId },
+    Remove {
+        worker_id: WorkerId,
+    },
     /// End every run with a terminal event and stop every Worker.
-    Shutdown { reply: RpcReplyPort<()> },
+    Shutdown {
+        reply: RpcReplyPort<()>,
+    },
     /// Test hook: stop as a killed process would, ending nothing; only what
     /// the store had been handed is written.
     #[cfg(feature = "test-hooks")]
-    Crash { reply: RpcReplyPort<()> },
+    Crash {
+        reply: RpcReplyPort<()>,
+    },
 }
 
 /// How a command reaches one Worker: its mailbox, and its data for readers
@@ -84,6 +96,24 @@ impl RuntimeState {
     fn summary_of(&self, id: &WorkerId) -> Option<WorkerSummary> {
         let entry = self.workers.get(id)?;
         Some(lock(&entry.core).summary())
+    }
+
+    /// Workers in creation order after `page.after`, at most `page.limit`.
+    fn page(&self, page: WorkerPage) -> WorkerList {
+        let start = page
+            .after
+            .and_then(|after| self.order.iter().position(|id| *id == after))
+            .map_or(0, |i| i + 1);
+        let end = page.limit.map_or(self.order.len(), |n| {
+            start.saturating_add(n).min(self.order.len())
+        });
+        let ids = self.order.get(start..end).unwrap_or_default();
+        WorkerList {
+            workers: ids.iter().filter_map(|id| self.summary_of(id)).collect(),
+            next_after: (end < self.order.len())
+                .then(|| ids.last().copied())
+                .flatten(),
+        }
     }
 }
 
@@ -134,13 +164,11 @@ impl Actor for RuntimeActor {
                 let answer = create_worker(&myself, state, request).await;
                 let _ = reply.send(answer);
             }
-            RuntimeMsg::List { reply } => {
-                let list = state
-                    .order
-                    .iter()
-                    .filter_map(|id| state.summary_of(id))
-                    .collect();
-                let _ = reply.send(list);
+            RuntimeMsg::List { page, reply } => {
+                let _ = reply.send(state.page(page));
+            }
+            RuntimeMsg::Count { reply } => {
+                let _ = reply.send(state.order.len());
             }
             RuntimeMsg::Lookup { worker_id, reply } => {
                 let _ = reply.send(state.workers.get(&worker_id).map(|e| WorkerHandle {

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, oneshot};
 use yoi_protocol::{
     CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, RunId, RunOutcome,
     RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, TranscriptPage,
-    WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
+    WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::api::{RuntimeApi, WorkerStream};
@@ -155,29 +155,37 @@ impl RuntimeApi for Runtime {
     }
 
     async fn summary(&self) -> Result<RuntimeSummary, RuntimeError> {
-        let workers = self.list_workers().await?;
+        let count = ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Count { reply },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)?;
         Ok(RuntimeSummary {
             runtime_id: self.id.clone(),
             display_name: self.display_name.clone(),
             kind: self.kind,
             status: RuntimeStatus::Available,
             capabilities: Capabilities::ALL,
-            worker_count: workers.len() as u64,
+            worker_count: count as u64,
             diagnostics: None,
         })
     }
 
-    async fn list_workers(&self) -> Result<Vec<WorkerSummary>, RuntimeError> {
+    async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError> {
         ractor::call_t!(
             self.actor,
-            |reply| RuntimeMsg::List { reply },
+            |reply| RuntimeMsg::List { page, reply },
             CALL_TIMEOUT_MS
         )
         .map_err(actor_gone)
     }
 
     async fn known_workers(&self) -> Vec<WorkerSummary> {
-        self.list_workers().await.unwrap_or_default()
+        self.list_workers(WorkerPage::all())
+            .await
+            .map(|list| list.workers)
+            .unwrap_or_default()
     }
 
     async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError> {

@@ -182,15 +182,24 @@ impl WorkerState {
             return;
         }
         let seq = core.last_seq();
+        // The store may hold an older partial text of the answer in flight.
+        let streaming = core.streaming_messages();
         core.store().send(Op::Page {
             worker_id: core.worker_id,
             before,
             limit,
             reply: Box::new(move |page| {
-                let page = page.map(|(messages, truncated)| Transcript {
-                    messages,
-                    seq,
-                    truncated,
+                let page = page.map(|(mut messages, truncated)| {
+                    for m in &mut messages {
+                        if let Some(live) = streaming.iter().find(|s| s.id == m.id) {
+                            m.clone_from(live);
+                        }
+                    }
+                    Transcript {
+                        messages,
+                        seq,
+                        truncated,
+                    }
                 });
                 let _ = reply.send(page.map_err(RuntimeError::from));
             }),

@@ -383,6 +383,11 @@ impl WorkerCore {
         })
     }
 
+    /// The messages still streaming, as they stand now.
+    pub fn streaming_messages(&self) -> Vec<Message> {
+        self.transcript.streaming().cloned().collect()
+    }
+
     /// The newest `limit` messages held in memory.
     pub fn transcript_tail(&self, limit: usize) -> yoi_protocol::Transcript {
         let (messages, truncated) = self.transcript.tail(limit);
