@@ -1,0 +1,181 @@
+//! `yoi-bench`: yoi's own benchmark. It starts real `yoi` processes (from the
+//! build beside this binary) against the in-process mock OpenAI server,
+//! drives them with its own clients, and prints one table (and, with
+//! `--json FILE`, the same as JSON). These machines are shared and noisy:
+//! read figures against their targets and as ratios measured in the same run,
+//! not as absolute times.
+//!
+//! `scripts/bench` builds the release binaries and runs it; `--short` takes
+//! well under a minute.
+
+mod client;
+mod procs;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("no yoi binary beside yoi-bench: build both (scripts/bench does)")]
+    NoYoi,
+    #[error("cannot start yoi: {0}")]
+    Start(&'static str),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("WebSocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("yoi answered {0}: {1}")]
+    Answer(u16, String),
+    #[error("unexpected: {0}")]
+    Shape(&'static str),
+}
+
+/// How long a run takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Size {
+    Short,
+    Full,
+}
+
+impl Size {
+    pub fn pick(self, short: usize, full: usize) -> usize {
+        match self {
+            Size::Short => short,
+            Size::Full => full,
+        }
+    }
+}
+
+/// One measured figure and the target it is held to.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// `(bound, at_least)`.
+    pub target: Option<(f64, bool)>,
+}
+
+impl Figure {
+    pub fn new(name: &str, value: f64, unit: &'static str) -> Figure {
+        Figure {
+            name: name.to_owned(),
+            value,
+            unit,
+            target: None,
+        }
+    }
+
+    pub fn at_least(mut self, bound: f64) -> Figure {
+        self.target = Some((bound, true));
+        self
+    }
+
+    pub fn at_most(mut self, bound: f64) -> Figure {
+        self.target = Some((bound, false));
+        self
+    }
+
+    fn met(&self) -> Option<bool> {
+        self.target.map(|(bound, at_least)| {
+            if at_least {
+                self.value >= bound
+            } else {
+                self.value <= bound
+            }
+        })
+    }
+
+    fn target_text(&self) -> String {
+        match self.target {
+            Some((b, true)) => format!(">= {b} {}", self.unit),
+            Some((b, false)) => format!("<= {b} {}", self.unit),
+            None => String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yoi-bench",
+    about = "yoi's benchmark: real processes, the mock provider, one table"
+)]
+struct Args {
+    /// Which part to run.
+    #[arg(value_enum, default_value_t = Part::Store)]
+    part: Part,
+    /// A quick run (well under a minute) for development.
+    #[arg(long)]
+    short: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Store,
+}
+
+fn print(figures: &[Figure]) {
+    println!(
+        "{:<62} {:>12} {:<6} {:<14} met",
+        "figure", "value", "unit", "target"
+    );
+    for f in figures {
+        let met = match f.met() {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        println!(
+            "{:<62} {:>12.2} {:<6} {:<14} {met}",
+            f.name,
+            f.value,
+            f.unit,
+            f.target_text()
+        );
+    }
+}
+
+fn to_json(figures: &[Figure]) -> serde_json::Value {
+    json!(figures
+        .iter()
+        .map(|f| json!({
+            "name": f.name,
+            "value": f.value,
+            "unit": f.unit,
+            "target": f.target_text(),
+            "met": f.met(),
+        }))
+        .collect::<Vec<_>>())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let size = if args.short { Size::Short } else { Size::Full };
+    let result = match args.part {
+        Part::Store => store::run(size).await,
+    };
+    let figures = match result {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("yoi-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print(&figures);
+    if let Some(path) = args.json {
+        if let Err(e) = std::fs::write(&path, to_json(&figures).to_string()) {
+            eprintln!("yoi-bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
