@@ -2,8 +2,9 @@
 //!
 //! It yields the frames a socket sends, in order, each `seq` exactly once:
 //! first the snapshot or replay chosen at subscribe time, then live events.
-//! A subscriber that falls more than the live buffer behind is not dropped
-//! silently: it gets a fresh snapshot with `reset: true, reason: "lagged"`.
+//! A subscriber that falls more than the live buffer behind goes on from the
+//! Worker's event ring, exactly once and in order; only one whose position
+//! left the ring gets a fresh snapshot with `reset: true, reason: "lagged"`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
@@ -64,7 +65,7 @@ impl Subscription {
                 }
                 Err(RecvError::Lagged(_)) => {
                     let core = self.core.upgrade()?;
-                    let start = lock(&core).subscribe(SubscribeFrom::Lagged);
+                    let start = lock(&core).subscribe(SubscribeFrom::Lagged(self.last));
                     self.pending = start.first.into();
                     self.live = start.live;
                     self.last = start.last;

@@ -590,43 +590,58 @@ async fn a_cursor_ahead_gets_a_reset_snapshot() {
     }
 }
 
-#[tokio::test]
-async fn a_subscriber_that_cannot_keep_up_is_reset_with_lagged() {
+/// A subscriber that reads nothing while a long run streams, then reads on.
+async fn read_after_a_flood(event_ring: usize) -> (Vec<Arc<EventFrame>>, Seq) {
     let mock = MockOpenAi::start().await;
     mock.push(Reply::tokens((0..1500).map(|i| format!("{i} "))));
-    let (rt, w) = start(&mock, |_| {}).await;
+    let (rt, w) = start(&mock, |c| c.event_ring = event_ring).await;
     let mut slow = rt.subscribe(w, None).await.unwrap();
-    next(&mut slow).await;
+    let first = next(&mut slow).await;
     // Read nothing while the whole run streams.
     rt.input_wait(w, input("flood")).await.unwrap();
-    let mut saw_lagged = false;
-    let mut frames = Vec::new();
     let last = rt
         .transcript(w, TranscriptPage::newest(1))
         .await
         .unwrap()
         .seq;
-    loop {
-        let f = next(&mut slow).await;
-        if let EventKind::Snapshot {
-            reset,
-            reason,
-            transcript,
-            ..
-        } = &f.event.kind
-        {
-            assert!(reset);
-            assert_eq!(*reason, Some(SnapshotReason::Lagged));
-            assert_eq!(transcript.last().unwrap().state, MessageState::Complete);
-            saw_lagged = true;
-        }
-        let at = f.seq();
-        frames.push(f);
-        if at >= last {
-            break;
-        }
+    let mut frames = vec![first];
+    while frames.last().unwrap().seq() < last {
+        frames.push(next(&mut slow).await);
     }
-    assert!(saw_lagged, "the slow subscriber was told it lagged");
+    (frames, last)
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_catches_up_from_the_ring() {
+    let (frames, last) = read_after_a_flood(4096).await;
+    assert!(last.0 > 1500, "more events than the live channel holds: {last:?}");
+    // The snapshot, then every event once, in order: no reset.
+    assert!(frames[0].event.is_snapshot());
+    let seqs: Vec<u64> = frames[1..].iter().map(|f| f.seq().0).collect();
+    let expected: Vec<u64> = (frames[0].seq().0 + 1..=last.0).collect();
+    assert_eq!(seqs, expected);
+    assert!(frames[1..].iter().all(|f| !f.event.is_snapshot()));
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_out_of_the_ring_is_reset_with_lagged() {
+    let (frames, _) = read_after_a_flood(100).await;
+    let reset = frames[1..]
+        .iter()
+        .find_map(|f| match &f.event.kind {
+            EventKind::Snapshot {
+                reset,
+                reason,
+                transcript,
+                ..
+            } => Some((*reset, *reason, transcript.last().map(|m| m.state))),
+            _ => None,
+        })
+        .expect("the slow subscriber was told it lagged");
+    assert_eq!(
+        reset,
+        (true, Some(SnapshotReason::Lagged), Some(MessageState::Complete))
+    );
 }
 
 #[tokio::test]

@@ -50,8 +50,10 @@ pub enum SubscribeFrom {
     Snapshot,
     /// Replay after this cursor, or a reset snapshot if it is not held.
     Cursor(Seq),
-    /// A reset snapshot with reason `lagged`.
-    Lagged,
+    /// A subscriber that fell behind the live channel at this `seq`: the
+    /// rest from the ring if it still holds it, else a reset snapshot with
+    /// reason `lagged`.
+    Lagged(Seq),
 }
 
 /// What accepting an input led to.
@@ -357,7 +359,12 @@ impl WorkerCore {
         let last = self.log.last_seq();
         let first = match from {
             SubscribeFrom::Snapshot => vec![self.snapshot(None)],
-            SubscribeFrom::Lagged => vec![self.snapshot(Some(SnapshotReason::Lagged))],
+            SubscribeFrom::Lagged(at) => match self.log.fit(at) {
+                CursorFit::Held => self.log.after(at),
+                CursorFit::Expired | CursorFit::Ahead => {
+                    vec![self.snapshot(Some(SnapshotReason::Lagged))]
+                }
+            },
             SubscribeFrom::Cursor(cursor) => match self.log.fit(cursor) {
                 CursorFit::Held => self.log.after(cursor),
                 CursorFit::Expired => vec![self.snapshot(Some(SnapshotReason::CursorExpired))],
