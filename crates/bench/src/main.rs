@@ -10,6 +10,7 @@
 
 mod client;
 mod procs;
+mod relay;
 mod store;
 
 use std::process::ExitCode;
@@ -107,7 +108,7 @@ impl Figure {
 )]
 struct Args {
     /// Which part to run.
-    #[arg(value_enum, default_value_t = Part::Store)]
+    #[arg(value_enum, default_value_t = Part::All)]
     part: Part,
     /// A quick run (well under a minute) for development.
     #[arg(long)]
@@ -119,7 +120,12 @@ struct Args {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Part {
+    /// The relay: direct read against yoi, idle workers, fan-out.
+    Relay,
+    /// The store: creates, lists, input, history, the store's CPU cost.
     Store,
+    /// Both.
+    All,
 }
 
 fn print(figures: &[Figure]) {
@@ -161,7 +167,15 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let size = if args.short { Size::Short } else { Size::Full };
     let result = match args.part {
+        Part::Relay => relay::run(size).await,
         Part::Store => store::run(size).await,
+        Part::All => match relay::run(size).await {
+            Ok(mut figures) => store::run(size).await.map(|more| {
+                figures.extend(more);
+                figures
+            }),
+            Err(e) => Err(e),
+        },
     };
     let figures = match result {
         Ok(f) => f,

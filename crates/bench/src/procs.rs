@@ -119,6 +119,20 @@ impl Yoi {
         (ticks(11) + ticks(12)) * 1000.0 / clock_ticks()
     }
 
+    /// Resident memory, in KiB.
+    pub fn rss_kib(&self) -> f64 {
+        let Some(pid) = self.pid() else { return 0.0 };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
     pub async fn stop(mut self) {
         if let Some(pid) = self.pid() {
             let _ = Command::new("kill")

@@ -614,7 +614,10 @@ async fn read_after_a_flood(event_ring: usize) -> (Vec<Arc<EventFrame>>, Seq) {
 #[tokio::test]
 async fn a_subscriber_that_falls_behind_catches_up_from_the_ring() {
     let (frames, last) = read_after_a_flood(4096).await;
-    assert!(last.0 > 1500, "more events than the live channel holds: {last:?}");
+    assert!(
+        last.0 > 1500,
+        "more events than the live channel holds: {last:?}"
+    );
     // The snapshot, then every event once, in order: no reset.
     assert!(frames[0].event.is_snapshot());
     let seqs: Vec<u64> = frames[1..].iter().map(|f| f.seq().0).collect();
@@ -640,7 +643,11 @@ async fn a_subscriber_that_falls_out_of_the_ring_is_reset_with_lagged() {
         .expect("the slow subscriber was told it lagged");
     assert_eq!(
         reset,
-        (true, Some(SnapshotReason::Lagged), Some(MessageState::Complete))
+        (
+            true,
+            Some(SnapshotReason::Lagged),
+            Some(MessageState::Complete)
+        )
     );
 }
 
