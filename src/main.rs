@@ -359,7 +359,7 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             let options = ServerOptions {
                 token: config.token,
             };
-            yoi_runtime_server::serve(l, runtime, options, stop).await
+            yoi_runtime_server::serve_tcp(l, runtime, options, stop).await
         }
         Listener::Unix(l, path) => {
             let options = ServerOptions { token: None };

@@ -77,12 +77,18 @@ fn truncate_for_message(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-/// A runtime: a short slug such as `backend-internal`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, TS, ToSchema)]
-#[serde(transparent)]
+/// A runtime: a short slug such as `backend-internal`. Shared, not copied:
+/// every event of a Worker names its runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, TS, ToSchema)]
 #[ts(type = "string")]
 #[schema(value_type = String, example = "backend-internal")]
-pub struct RuntimeId(String);
+pub struct RuntimeId(std::sync::Arc<str>);
+
+impl Serialize for RuntimeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl RuntimeId {
     /// Checks the slug syntax: 1 to 64 of `a-z`, `0-9`, `-`, not starting with `-`.
@@ -93,7 +99,7 @@ impl RuntimeId {
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(Self(s.into()))
         } else {
             Err(IdError::BadSlug)
         }
@@ -101,7 +107,7 @@ impl RuntimeId {
 
     /// The backend's own in-process runtime.
     pub fn backend_internal() -> Self {
-        Self(crate::BACKEND_INTERNAL_RUNTIME.to_owned())
+        Self(crate::BACKEND_INTERNAL_RUNTIME.into())
     }
 
     pub fn as_str(&self) -> &str {

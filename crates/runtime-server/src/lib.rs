@@ -126,6 +126,20 @@ async fn guard(State(state): State<ServerState>, req: Request, next: Next) -> Re
     response
 }
 
+/// [`serve`] on TCP, where frames go out as they come (no Nagle delay: a
+/// token must not wait for an ACK).
+pub async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    runtime: Runtime,
+    options: ServerOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    serve(listener, runtime, options, stop).await
+}
+
 /// Serves `runtime` on `listener` (a `TcpListener` or a `UnixListener`) until
 /// `stop` resolves, then shuts down gracefully: every run in flight ends with
 /// a terminal event, event sockets send what is left and close.

@@ -100,6 +100,11 @@ impl MockOpenAi {
         let app = router(shared.clone());
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
+            // Like a real provider: each SSE chunk leaves at once, never held
+            // back by Nagle's algorithm waiting for an ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shut_down(&mut stop).await });
             if let Err(e) = serve.await {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use yoi_protocol::{EventKind, RuntimeId, Seq, Timestamp, WorkerEvent, WorkerId};
 
-/// Events a live subscriber may fall behind before it is reset with `lagged`.
-pub const LIVE_BUFFER: usize = 1024;
+/// Events a live subscriber may fall behind the live channel; past it, it
+/// catches up from the ring (and is reset with `lagged` only past the ring).
+pub const LIVE_BUFFER: usize = 256;
 
 /// An event and its JSON text, made once.
 #[derive(Debug)]
@@ -55,19 +56,20 @@ pub struct EventLog {
     last: Seq,
     ring: VecDeque<Arc<EventFrame>>,
     capacity: usize,
-    live: broadcast::Sender<Arc<EventFrame>>,
+    /// Made when the first subscriber comes and dropped when the last one
+    /// left: an idle Worker holds no channel.
+    live: Option<broadcast::Sender<Arc<EventFrame>>>,
 }
 
 impl EventLog {
     pub fn new(runtime_id: RuntimeId, worker_id: WorkerId, capacity: usize) -> Self {
-        let (live, _) = broadcast::channel(LIVE_BUFFER);
         Self {
             runtime_id,
             worker_id,
             last: Seq::ZERO,
-            ring: VecDeque::with_capacity(capacity.min(1024)),
+            ring: VecDeque::new(),
             capacity: capacity.max(1),
-            live,
+            live: None,
         }
     }
 
@@ -95,8 +97,12 @@ impl EventLog {
             self.ring.pop_front();
         }
         self.ring.push_back(frame.clone());
-        // No receivers is fine: nobody is watching.
-        let _ = self.live.send(frame.clone());
+        if let Some(live) = &self.live {
+            if live.send(frame.clone()).is_err() {
+                // Nobody is watching any more.
+                self.live = None;
+            }
+        }
         frame
     }
 
@@ -133,8 +139,10 @@ impl EventLog {
     }
 
     /// A receiver of every event appended from now on.
-    pub fn live(&self) -> broadcast::Receiver<Arc<EventFrame>> {
-        self.live.subscribe()
+    pub fn live(&mut self) -> broadcast::Receiver<Arc<EventFrame>> {
+        self.live
+            .get_or_insert_with(|| broadcast::channel(LIVE_BUFFER).0)
+            .subscribe()
     }
 }
 

@@ -228,6 +228,10 @@ pub async fn serve(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let registry = backend.registry.clone();
     let app = router(backend, access, shutdown_rx);
+    // Frames go out as they come: a token must not wait for an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

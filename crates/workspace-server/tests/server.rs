@@ -964,10 +964,15 @@ async fn nothing_leaks_even_when_the_provider_echoes_the_key() {
 
 #[tokio::test]
 async fn a_socket_that_does_not_read_is_reset_with_lagged_not_starved() {
-    let s = Server::start().await;
+    // A ring smaller than the answer: the socket falls out of it.
+    let s = Server::start_with(Options {
+        event_ring: 500,
+        ..Options::default()
+    })
+    .await;
     let chunk = "z".repeat(8 * 1024);
     s.mock
-        .push(Reply::tokens((0..4000).map(|i| format!("{i}:{chunk}"))));
+        .push(Reply::tokens((0..1500).map(|i| format!("{i}:{chunk}"))));
     let path = s.companion_path().await;
     let mut slow = s.ws(&format!("{path}/events")).await;
     slow.frame().await;

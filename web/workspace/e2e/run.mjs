@@ -528,9 +528,9 @@ async function main() {
   });
 
   // The server is killed and started again on the same port and workspace. Workers
-  // survive that (same Companion, transcript and seq), so the page resumes with its
-  // cursor: nothing is replayed, nothing lost, nothing repeated. Two scenarios, so
-  // that a failure says which promise broke.
+  // survive that (same Companion, transcript), so the page resumes with its cursor
+  // and gets a reset snapshot: nothing lost, nothing repeated, no seq reused. Two
+  // scenarios, so that a failure says which promise broke.
   let restarted = false;
   await scenario('server restarted mid-session: the page resumes the same Companion with no lost and no repeated messages', async () => {
     await waitReady(page);
@@ -564,16 +564,22 @@ async function main() {
     assert((await page.$('[data-notice="companion-replaced"]')) === null, 'no “new Companion” notice');
     assert((await page.textContent('[data-testid="last-run"]')) === lastRunBefore, 'the last run is still shown');
 
-    // What the server sent on the resumed socket: no snapshot, no replayed seq.
+    // What the server sent on the resumed socket. The server was killed, so it
+    // cannot know which events it handed out last: it goes on above all of them
+    // and the resumed socket starts with an explicit reset snapshot; never an
+    // event with a seq the page already had.
     const resumed = workerSockets.slice(socketsBefore);
     assert(resumed.length >= 1, 'the page opened a new worker socket');
     for (const socket of resumed) {
       const cursor = Number(new URL(socket.url).searchParams.get('cursor'));
       assert(Number.isFinite(cursor) && cursor > 0, `resumed with a cursor (${socket.url.replace(/token=[^&]*/, 'token=…')})`);
       const snapshots = socket.frames.filter((f) => f.type === 'snapshot');
-      assert(snapshots.length === 0, `no snapshot on the resumed socket (got ${snapshots.map((f) => f.reason).join(',')})`);
-      const replayed = socket.frames.filter((f) => typeof f.seq === 'number' && f.seq <= cursor);
-      assert(replayed.length === 0, `nothing replayed (${replayed.length} frames at or below cursor ${cursor})`);
+      assert(
+        snapshots.every((f) => f.reset === true && f.reason === 'cursor_expired' && f.seq > cursor),
+        `only a reset snapshot above the cursor (got ${snapshots.map((f) => `${f.reason}@${f.seq}`).join(',')}, cursor ${cursor})`,
+      );
+      const replayed = socket.frames.filter((f) => f.type !== 'snapshot' && typeof f.seq === 'number' && f.seq <= cursor);
+      assert(replayed.length === 0, `no seq handed out twice (${replayed.length} events at or below cursor ${cursor})`);
     }
 
     // The page matches the server's own transcript (client placeholders aside).

@@ -54,7 +54,7 @@ pub enum WorkerMsg {
     /// An item from the run task.
     Run {
         run_id: RunId,
-        item: RunItem,
+        items: Vec<RunItem>,
     },
     /// Time to write the partial answer of the run in flight.
     Flush {
@@ -126,9 +126,9 @@ impl WorkerState {
             Accepted::Started { accepted, request } => {
                 let run_id = accepted.run_id;
                 let worker = myself.clone();
-                let report = move |item| {
+                let report = move |items| {
                     // The Worker may be gone (stopped, restarting); nothing to tell then.
-                    let _ = worker.send_message(WorkerMsg::Run { run_id, item });
+                    let _ = worker.send_message(WorkerMsg::Run { run_id, items });
                 };
                 let task = tokio::spawn(drive_run(
                     self.provider.clone(),
@@ -284,8 +284,16 @@ impl Actor for WorkerActor {
                     let _ = reply.send(());
                 });
             }
-            WorkerMsg::Run { run_id, item } => {
-                if state.core().apply_run_item(run_id, item) {
+            WorkerMsg::Run { run_id, items } => {
+                let flush = {
+                    let mut core = state.core();
+                    let mut flush = false;
+                    for item in items {
+                        flush |= core.apply_run_item(run_id, item);
+                    }
+                    flush
+                };
+                if flush {
                     myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
                 }
                 state.settle_ended().await;

@@ -354,7 +354,7 @@ impl WorkerCore {
 
     /// Snapshot or replay, and the live receiver, taken in one step so that
     /// nothing is lost or repeated across the boundary.
-    pub fn subscribe(&self, from: SubscribeFrom) -> SubscribeStart {
+    pub fn subscribe(&mut self, from: SubscribeFrom) -> SubscribeStart {
         let live = self.log.live();
         let last = self.log.last_seq();
         let first = match from {

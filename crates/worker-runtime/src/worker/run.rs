@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use yoi_protocol::{ApiError, ErrorCode};
 
 use crate::config::ProviderConfig;
-use crate::provider::{ChatRequest, Provider, ProviderEvent};
+use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent};
 
 /// An item from the run task to its Worker.
 #[derive(Debug)]
@@ -20,13 +20,60 @@ pub enum RunItem {
     Failed(ApiError),
 }
 
+/// Most items reported to the Worker in one message.
+const MAX_BATCH: usize = 64;
+
+/// Where the stream stands, for deadlines and for how it may end.
+#[derive(Default)]
+struct Progress {
+    got_first: bool,
+    finished: bool,
+}
+
+impl Progress {
+    /// Takes one outcome of the stream: an event joins `batch`; an end is
+    /// returned as the run's last item.
+    fn take(
+        &mut self,
+        next: Option<Result<ProviderEvent, ProviderError>>,
+        batch: &mut Vec<RunItem>,
+    ) -> Option<RunItem> {
+        match next {
+            None if self.finished => Some(RunItem::End),
+            None => Some(RunItem::Failed(ApiError::new(
+                ErrorCode::ProviderError,
+                "the provider's stream ended before the model finished its answer",
+            ))),
+            // A connection cut after the model finished loses only the usage.
+            Some(Err(_)) if self.finished => Some(RunItem::End),
+            Some(Err(e)) => Some(RunItem::Failed(ApiError::new(
+                ErrorCode::ProviderError,
+                e.to_string(),
+            ))),
+            Some(Ok(event)) => {
+                match &event {
+                    ProviderEvent::Text(_) | ProviderEvent::Reasoning(_) => self.got_first = true,
+                    ProviderEvent::Finished { .. } => {
+                        self.got_first = true;
+                        self.finished = true;
+                    }
+                    ProviderEvent::Usage(_) => {}
+                }
+                batch.push(RunItem::Event(event));
+                None
+            }
+        }
+    }
+}
+
 /// The run task: opens the provider stream, enforces both timeouts, and
-/// reports every item to the Worker. Aborting it drops the HTTP request.
+/// reports every item to the Worker; items that are ready together go in
+/// one message. Aborting the task drops the HTTP request.
 pub(super) async fn drive_run(
     provider: Arc<dyn Provider>,
     config: Arc<ProviderConfig>,
     request: ChatRequest,
-    send: impl Fn(RunItem) + Send + 'static,
+    send: impl Fn(Vec<RunItem>) + Send + 'static,
 ) {
     let start = tokio::time::Instant::now();
     let run_deadline = start + config.run_timeout;
@@ -43,55 +90,42 @@ pub(super) async fn drive_run(
                 config.run_timeout.as_millis()
             )
         };
-        ApiError::new(ErrorCode::Timeout, message)
+        vec![RunItem::Failed(ApiError::new(ErrorCode::Timeout, message))]
     };
 
     let mut stream = match tokio::time::timeout_at(first_deadline, provider.stream(request)).await {
-        Err(_) => return send(RunItem::Failed(timeout_error(true))),
+        Err(_) => return send(timeout_error(true)),
         Ok(Err(e)) => {
-            return send(RunItem::Failed(ApiError::new(
+            return send(vec![RunItem::Failed(ApiError::new(
                 ErrorCode::ProviderError,
                 e.to_string(),
-            )))
+            ))])
         }
         Ok(Ok(stream)) => stream,
     };
-    let mut got_first = false;
-    let mut finished = false;
+    let mut progress = Progress::default();
     loop {
-        let deadline = if got_first {
+        let deadline = if progress.got_first {
             run_deadline
         } else {
             first_deadline
         };
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => return send(RunItem::Failed(timeout_error(!got_first))),
-            Ok(None) if finished => return send(RunItem::End),
-            Ok(None) => {
-                return send(RunItem::Failed(ApiError::new(
-                    ErrorCode::ProviderError,
-                    "the provider's stream ended before the model finished its answer",
-                )))
+        let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
+            return send(timeout_error(!progress.got_first));
+        };
+        let mut batch = Vec::new();
+        let mut end = progress.take(next, &mut batch);
+        while end.is_none() && batch.len() < MAX_BATCH {
+            match stream.next().now_or_never() {
+                Some(next) => end = progress.take(next, &mut batch),
+                None => break,
             }
-            // A connection cut after the model finished loses only the usage.
-            Ok(Some(Err(_))) if finished => return send(RunItem::End),
-            Ok(Some(Err(e))) => {
-                return send(RunItem::Failed(ApiError::new(
-                    ErrorCode::ProviderError,
-                    e.to_string(),
-                )))
-            }
-            Ok(Some(Ok(event))) => {
-                match &event {
-                    ProviderEvent::Text(_) | ProviderEvent::Reasoning(_) => got_first = true,
-                    ProviderEvent::Finished { .. } => {
-                        got_first = true;
-                        finished = true;
-                    }
-                    ProviderEvent::Usage(_) => {}
-                }
-                send(RunItem::Event(event));
-            }
+        }
+        let ended = end.is_some();
+        batch.extend(end);
+        send(batch);
+        if ended {
+            return;
         }
     }
 }
