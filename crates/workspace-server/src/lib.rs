@@ -113,12 +113,20 @@ impl Backend {
     }
 }
 
-/// The Companion kept from an earlier run of the backend, or a new one.
+/// The Companion kept from an earlier run of the backend, or a new one: the
+/// worker of the `companion` profile named `companion`, else (it was
+/// renamed) the oldest of that profile.
 async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, StartError> {
     let runtime = registry.route(&RuntimeId::backend_internal()).await?;
-    let existing = runtime.list_workers().await?.into_iter().find(|w| {
-        w.display_name == COMPANION_NAME && w.profile.name == worker_runtime::profile::COMPANION
-    });
+    let mut candidates: Vec<_> = runtime
+        .list_workers()
+        .await?
+        .into_iter()
+        .filter(|w| w.profile.name == worker_runtime::profile::COMPANION)
+        .collect();
+    // ULIDs sort by creation time.
+    candidates.sort_by_key(|w| (w.display_name != COMPANION_NAME, w.worker_id.to_string()));
+    let existing = candidates.into_iter().next();
     let summary = match existing {
         Some(w) => w,
         None => create_companion(&runtime).await?.summary,
@@ -204,6 +212,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::health))
         .routes(routes!(routes::list_runtimes))
+        .routes(routes!(routes::list_profiles))
         .routes(routes!(routes::get_companion))
         .routes(routes!(ws::workspace_events))
         .routes(routes!(openapi::openapi_json))

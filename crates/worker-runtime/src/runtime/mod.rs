@@ -4,14 +4,15 @@
 
 pub mod actor;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, oneshot};
 use yoi_protocol::{
-    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, RunId, RunOutcome,
-    RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, WorkerDetail, WorkerId,
-    WorkerSummary, WorkspaceEvent,
+    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, ProfileSummary, RunId,
+    RunOutcome, RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript,
+    WorkerDetail, WorkerId, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::api::{RuntimeApi, WorkerStream};
@@ -20,7 +21,7 @@ use crate::error::RuntimeError;
 use crate::provider::ProviderFactory;
 use crate::subscription::Subscription;
 use crate::worker::{SubscribeFrom, WorkerMsg};
-use actor::{RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
+use actor::{ProfileProvider, RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
 
 /// Workspace events a slow listener may fall behind before it misses some.
 const WORKSPACE_BUFFER: usize = 256;
@@ -38,12 +39,13 @@ pub struct Runtime {
     id: RuntimeId,
     kind: RuntimeKind,
     display_name: String,
+    profiles: Arc<Vec<ProfileSummary>>,
     workspace: broadcast::Sender<WorkspaceEvent>,
 }
 
 impl Runtime {
-    /// Starts a Runtime whose Workers talk to the provider its configuration
-    /// names, built by `providers`.
+    /// Starts a Runtime whose Workers talk to the provider their profile
+    /// names, each built once by `providers`.
     pub async fn start(
         config: RuntimeConfig,
         providers: Arc<dyn ProviderFactory>,
@@ -52,8 +54,20 @@ impl Runtime {
         let id = config.runtime_id.clone();
         let kind = config.kind;
         let display_name = config.display_name.clone();
+        let specs = crate::profile::specs(&config);
+        let profiles = Arc::new(specs.iter().map(crate::profile::summary).collect());
+        let built: HashMap<String, ProfileProvider> = specs
+            .into_iter()
+            .map(|spec| {
+                let provider = ProfileProvider {
+                    provider: providers.provider(&spec.provider),
+                    config: Arc::new(spec.provider),
+                };
+                (spec.name, provider)
+            })
+            .collect();
         let args = RuntimeArgs {
-            provider: providers.provider(&config.provider),
+            providers: built,
             config,
             workspace: workspace.clone(),
         };
@@ -65,6 +79,7 @@ impl Runtime {
             id,
             kind,
             display_name,
+            profiles,
             workspace,
         })
     }
@@ -145,6 +160,7 @@ impl RuntimeApi for Runtime {
             capabilities: Capabilities::ALL,
             worker_count: workers.len() as u64,
             diagnostics: None,
+            profiles: Some(self.profiles.as_ref().clone()),
         })
     }
 
@@ -173,6 +189,24 @@ impl RuntimeApi for Runtime {
     async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError> {
         self.call_worker(worker_id, |reply| WorkerMsg::Detail { reply })
             .await
+    }
+
+    async fn rename_worker(
+        &self,
+        worker_id: WorkerId,
+        display_name: String,
+    ) -> Result<WorkerSummary, RuntimeError> {
+        let display_name = yoi_protocol::validate_display_name(&display_name)?;
+        ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Rename {
+                worker_id,
+                display_name,
+                reply,
+            },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)?
     }
 
     async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {

@@ -212,6 +212,7 @@ impl WorkerCore {
     }
 
     pub fn summary(&self) -> WorkerSummary {
+        let last = self.transcript.last_with_text();
         WorkerSummary {
             runtime_id: self.runtime_id.clone(),
             worker_id: self.worker_id,
@@ -219,7 +220,24 @@ impl WorkerCore {
             display_ref: self.display_ref(),
             status: self.status,
             profile: self.profile.info(),
+            last_activity: last.map(|m| m.at),
+            last_message: last.map(|m| yoi_protocol::message_preview(&m.text)),
         }
+    }
+
+    /// Takes a new display name (already validated): saved, and announced
+    /// to the workspace as `worker_updated`.
+    pub fn rename(&mut self, display_name: String) -> Result<WorkerSummary, RuntimeError> {
+        if self.status == WorkerStatus::Stopped {
+            return Err(RuntimeError::WorkerNotFound(self.worker_id.to_string()));
+        }
+        self.display_name = display_name;
+        self.save();
+        let summary = self.summary();
+        let _ = self.workspace.send(WorkspaceEvent::WorkerUpdated {
+            worker: summary.clone(),
+        });
+        Ok(summary)
     }
 
     pub fn detail(&self) -> WorkerDetail {
@@ -243,6 +261,10 @@ impl WorkerCore {
             runtime_id: self.runtime_id.clone(),
             worker_id: self.worker_id,
             status,
+        });
+        // A run starts or ends: the last message and its time changed.
+        let _ = self.workspace.send(WorkspaceEvent::WorkerUpdated {
+            worker: self.summary(),
         });
     }
 
