@@ -63,9 +63,10 @@ pub struct FileConfig {
     pub provider: FileProvider,
     #[serde(default)]
     pub runtimes: Vec<FileRuntime>,
-    /// `[profiles.<name>]`, in name order.
+    /// `[profiles.<name>]`, in name order; each is read as a [`FileProfile`]
+    /// apart, so that an error names its profile.
     #[serde(default)]
-    pub profiles: BTreeMap<String, FileProfile>,
+    pub profiles: BTreeMap<String, toml::Table>,
 }
 
 /// `[profiles.<name>]`: unset keys take `[provider]`'s value (and the
@@ -304,14 +305,24 @@ pub fn resolve(
 
 /// `[profiles.<name>]`, each on top of the resolved `[provider]`.
 fn profile_specs(
-    profiles: &BTreeMap<String, FileProfile>,
+    profiles: &BTreeMap<String, toml::Table>,
     base: &ProviderConfig,
     workspace: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Vec<ProfileSpec>, ConfigError> {
     profiles
         .iter()
-        .map(|(name, p)| profile_spec(name, p, base, workspace, env))
+        .map(|(name, table)| {
+            let p: FileProfile = table.clone().try_into().map_err(|e| ConfigError::Value {
+                key: "profiles",
+                why: format!(
+                    "profile `{}`: {}",
+                    name.chars().take(64).collect::<String>(),
+                    e.message()
+                ),
+            })?;
+            profile_spec(name, &p, base, workspace, env)
+        })
         .collect()
 }
 
@@ -805,6 +816,64 @@ mod tests {
     fn unknown_keys_in_the_file_are_refused() {
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
         assert!(toml::from_str::<FileConfig>("[provider]\nmodle = \"x\"").is_err());
+        let err = resolve(
+            &ws(),
+            file("[profiles.fast]\nmodle = \"x\""),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("fast") && err.contains("modle"), "{err}");
+    }
+
+    #[test]
+    fn profiles_inherit_the_provider_and_take_their_own_keys() {
+        let dir = std::env::temp_dir().join(format!("yoi-config-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        std::fs::write(dir.join("prompts/terse.md"), "Terse.").unwrap();
+        let text = r#"
+[provider]
+model = "base-model"
+[profiles.local]
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
+description = "On this machine"
+[profiles.hosted]
+api_key_env = "HOSTED_KEY"
+prompt = "prompts/terse.md"
+language = "German"
+"#;
+        let vars = env(&[("OPENAI_API_KEY", "sk-base"), ("HOSTED_KEY", "sk-hosted")]);
+        let c = resolve(&dir, file(text), &ServeFlags::default(), &vars).unwrap();
+        let p = &c.runtime.profiles;
+        assert_eq!(p.len(), 2);
+        let (hosted, local) = (&p[0], &p[1]);
+        assert_eq!(hosted.name, "hosted");
+        assert_eq!(hosted.provider.model, "base-model");
+        assert_eq!(hosted.provider.base_url, DEFAULT_BASE_URL);
+        assert_eq!(hosted.provider.api_key.as_deref(), Some("sk-hosted"));
+        assert_eq!(
+            hosted.prompt.as_deref(),
+            Some(dir.join("prompts/terse.md").as_path())
+        );
+        assert_eq!(hosted.language.as_deref(), Some("German"));
+        assert_eq!(local.provider.model, "llama3.2");
+        assert_eq!(local.provider.api_key.as_deref(), Some("sk-base"));
+        assert_eq!(local.description.as_deref(), Some("On this machine"));
+        assert!(local.prompt.is_none(), "the Companion's prompt");
+
+        let missing = "[profiles.poet]\nprompt = \"prompts/gone.md\"";
+        let err = resolve(&dir, file(missing), &ServeFlags::default(), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("poet") && err.contains("prompts/gone.md"),
+            "{err}"
+        );
+        let bad_name = "[profiles.\"Big One\"]\nmodel = \"m\"";
+        assert!(resolve(&dir, file(bad_name), &ServeFlags::default(), &vars).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     const RUNTIMES: &str = r#"
