@@ -81,6 +81,24 @@ describe('Transcript', () => {
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
   });
 
+  it('offers Retry on the last message only, and Copy on every message with text', () => {
+    let retried = 0;
+    const target = render(Transcript, {
+      messages: [msg('u1', 'user', 'first', 'r1'), msg('a1', 'assistant', 'ok', 'r1'), msg('u2', 'user', 'again', 'r2'), msg('a2', 'assistant', '', 'r2', 'failed')],
+      live: null,
+      reasoning: {},
+      runErrors: {},
+      tools: [],
+      emptyHint: '',
+      onretry: () => retried++,
+    });
+    const items = [...target.querySelectorAll('[data-testid="message"]')];
+    expect(items.map((e) => e.querySelector('[data-testid="retry"]') !== null)).toEqual([false, false, false, true]);
+    expect(items.map((e) => e.querySelector('[data-testid="copy-message"]') !== null)).toEqual([true, true, true, false]);
+    items[3]!.querySelector<HTMLButtonElement>('[data-testid="retry"]')!.click();
+    expect(retried).toBe(1);
+  });
+
   it('shows the reasoning a message carries from the transcript, folded', () => {
     const target = render(Transcript, {
       messages: [
@@ -259,10 +277,14 @@ describe('WorkerList', () => {
     display_ref: `${name}@${rid}`,
     status: 'idle',
     profile: { name: 'companion', model: 'mock-model' },
+    ...(wid === 'c1' ? { last_activity: new Date(Date.now() - 5 * 60_000).toISOString(), last_message: 'Hello there' } : {}),
   });
 
   function list(selected: WorkerRef | null = null) {
     const picked: (WorkerRef | null)[] = [];
+    const renamed: [WorkerRef, string][] = [];
+    const stopped: WorkerRef[] = [];
+    let news = 0;
     const groups = groupByRuntime({
       synced: true,
       runtimes: [
@@ -282,10 +304,77 @@ describe('WorkerList', () => {
       companion: { runtime_id: 'backend-internal', worker_id: 'c1' },
       connection: 'live',
       onselect: (ref: WorkerRef | null) => picked.push(ref),
+      onnew: () => news++,
+      onrename: async (ref: WorkerRef, name: string) => {
+        renamed.push([ref, name]);
+        return name === 'bad' ? { code: 'invalid_input', message: 'no good', retryable: false, typed: true } : null;
+      },
+      onstop: async (ref: WorkerRef) => {
+        stopped.push(ref);
+        return null;
+      },
     });
     const section = (id: string) => target.querySelector<HTMLElement>(`[data-testid="runtime"][data-runtime-id="${id}"]`)!;
-    return { target, picked, section };
+    return { target, picked, section, renamed, stopped, news: () => news };
   }
+
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    flushSync();
+  };
+
+  it('renames in place: Enter saves, Escape leaves it, an error is shown', async () => {
+    const { section, renamed } = list();
+    const side = section('side');
+    side.querySelector<HTMLButtonElement>('[data-testid="rename"]')!.click();
+    flushSync();
+    const input = side.querySelector<HTMLInputElement>('[data-testid="rename-input"]')!;
+    expect(input.value).toBe('scribe');
+    input.value = 'Notes';
+    input.dispatchEvent(new Event('input'));
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    await settle();
+    expect(renamed).toEqual([[{ runtime_id: 'side', worker_id: 's1' }, 'Notes']]);
+    expect(side.querySelector('[data-testid="rename-input"]')).toBeNull();
+
+    side.querySelector<HTMLButtonElement>('[data-testid="rename"]')!.click();
+    flushSync();
+    const again = side.querySelector<HTMLInputElement>('[data-testid="rename-input"]')!;
+    again.value = 'bad';
+    again.dispatchEvent(new Event('input'));
+    again.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    await settle();
+    expect(side.querySelector('[data-testid="row-error"]')?.textContent).toContain('No good');
+    again.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    flushSync();
+    expect(side.querySelector('[data-testid="rename-input"]')).toBeNull();
+  });
+
+  it('stops a worker only after the confirmation', async () => {
+    const { section, stopped } = list();
+    const side = section('side');
+    side.querySelector<HTMLButtonElement>('[data-testid="stop-worker"]')!.click();
+    flushSync();
+    side.querySelector<HTMLButtonElement>('[data-testid="confirm-stop-no"]')!.click();
+    flushSync();
+    expect(stopped).toEqual([]);
+    expect(side.querySelector('[data-testid="confirm-stop"]')).toBeNull();
+    side.querySelector<HTMLButtonElement>('[data-testid="stop-worker"]')!.click();
+    flushSync();
+    side.querySelector<HTMLButtonElement>('[data-testid="confirm-stop-yes"]')!.click();
+    await settle();
+    expect(stopped).toEqual([{ runtime_id: 'side', worker_id: 's1' }]);
+  });
+
+  it('shows the start of the last message and how long ago; "New conversation" asks for the dialog', () => {
+    const { target, section, news } = list();
+    expect(section('side').querySelector('[data-testid="worker-preview"]')).toBeNull();
+    const companion = section('backend-internal');
+    expect(companion.querySelector('[data-testid="worker-preview"]')?.textContent).toBe('Hello there');
+    expect(companion.querySelector('[data-testid="worker-when"]')?.textContent).toBe('5 min ago');
+    target.querySelector<HTMLButtonElement>('[data-testid="new-conversation"]')!.click();
+    expect(news()).toBe(1);
+  });
 
   it('shows each runtime’s kind and status, and why one is unavailable', () => {
     const { section } = list();
