@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+#[allow(unused_imports)]
 pub use yoi_test_support::event_socket::{text_of, types};
 use yoi_test_support::EventSocket;
 

@@ -16,7 +16,9 @@
 //!   the contract; its [`transcript`] is the bounded projection UIs render.
 //! - The [`provider`] boundary turns a conversation into a stream of deltas;
 //!   a [`provider::ProviderFactory`] builds the provider a configuration names.
-//! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
+//! - [`profile`] builds Worker profiles: the built-in `companion` and those of
+//!   the configuration ([`config::ProfileSpec`]), each with its own provider
+//!   (the Runtime builds one per profile through its factory) and prompt.
 //! - [`persist`] keeps Workers (transcript, usage, `seq`) across restarts when
 //!   the Runtime has a state directory.
 //!
