@@ -609,12 +609,15 @@ fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
         return;
     }
     match result {
-        Ok(_) => {
+        Ok(accepted) => {
             let sent = app.composer.text().to_owned();
             app.composer.remember(&sent);
             app.composer.clear();
             app.pending_id = None;
-            app.notice = None;
+            // A run that already ended (before this answer came) keeps its notice.
+            if !run_ended(app, accepted.run_id) {
+                app.notice = None;
+            }
         }
         Err(err) => {
             if !err.outcome_unknown() {
@@ -624,6 +627,11 @@ fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
             app.notice = Some(describe_client_error(&err, app.worker_name()));
         }
     }
+}
+
+/// Whether the run's answer is already in the transcript and no longer in flight.
+fn run_ended(app: &App, run_id: RunId) -> bool {
+    app.active_run != Some(run_id) && app.transcript.answer_text(run_id).is_some()
 }
 
 fn cancel_answered(app: &mut App, result: Result<CancelAccepted, ClientError>) {

@@ -1329,3 +1329,31 @@ fn ctrl_t_retries_a_failed_run_with_the_same_text_and_keeps_the_draft() {
     assert_eq!(c.app.composer.text(), "draft", "the draft stays");
     assert!(!c.app.sending);
 }
+
+#[test]
+fn a_run_that_failed_before_its_input_was_answered_keeps_its_notice() {
+    let mut c = Console::live();
+    c.type_text("fail fast");
+    c.press(KeyCode::Enter);
+    let run = RunId::new();
+    let question = message(Role::User, run, "fail fast", MessageState::Complete);
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: question,
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunFailed {
+            run_id: run,
+            error: ApiError::new(ErrorCode::ProviderError, "boom"),
+        },
+    );
+    let mut answer = accepted();
+    answer.run_id = run;
+    c.answered(Ok(answer));
+    assert!(c.notice().contains("Ctrl-T retries"), "{}", c.notice());
+    assert_eq!(c.app.composer.text(), "", "the draft was sent");
+}

@@ -233,7 +233,8 @@ companion_transcript() {
     curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/runtimes/$rid/workers/$wid/transcript?limit=1000"
 }
 type_line "[[error:400]] please retry me"
-check "a failed run says Ctrl-T retries" "Ctrl-T retries" 30
+check "the run fails and says why" "✗ failed: .*400" 30
+check "a failed run says Ctrl-T retries" "Ctrl-T retries" 10
 tm send-keys -t "$SESSION" C-t
 asked_twice() { [ "$(companion_transcript | grep -o '"text":"\[\[error:400\]\] please retry me"' | wc -l)" -ge 2 ]; }
 tries=100

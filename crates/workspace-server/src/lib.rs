@@ -79,7 +79,12 @@ impl Backend {
     /// with the provider its configuration names, and finds or creates the
     /// Companion in it.
     pub async fn start(config: RuntimeConfig) -> Result<Backend, StartError> {
-        let hint = config.provider.check_configured().err();
+        // The Companion's provider: `[provider]`, or `[profiles.companion]`'s.
+        let companion = worker_runtime::profile::specs(&config);
+        let hint = companion
+            .first()
+            .map_or(Ok(()), |spec| spec.provider.check_configured())
+            .err();
         let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
         let registry = Registry::start().await?;
         registry.register(Arc::new(runtime)).await?;

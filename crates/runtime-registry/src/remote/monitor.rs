@@ -2,14 +2,13 @@
 //! observer task that keeps it current.
 //!
 //! The actor owns the runtime's health (`status`, `last_error`, `last_seen`),
-//! the profiles it offers (from its summary) and the workers it is known to hold. Three sources feed it, all by
-//! message: the observer task (a probe of `GET /v1/runtime` every few
-//! seconds, with backoff while the runtime is down, and the runtime's
-//! `/v1/events` socket), and the outcome of every command the registry sends.
-//! From these it derives the workspace events of this runtime
-//! (`worker_created`, `worker_updated`, `worker_stopped`, `status`,
-//! `runtime_status`) with the
-//! registered runtime id. On every (re)connection of the events socket the
+//! the profiles it offers (from its summary) and the workers it is known to
+//! hold. Three sources feed it, all by message: the observer task (a probe of
+//! `GET /v1/runtime` every few seconds, with backoff while the runtime is
+//! down, and the runtime's `/v1/events` socket), and the outcome of every
+//! command the registry sends. From these it derives the workspace events of
+//! this runtime (`worker_created`, `worker_updated`, `worker_stopped`,
+//! `status`, `runtime_status`) with the registered runtime id. On every (re)connection of the events socket the
 //! runtime's snapshot is compared with what the actor knew, so a runtime that
 //! restarted without its workers reports them stopped.
 //!
