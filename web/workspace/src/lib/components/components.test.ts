@@ -12,6 +12,7 @@ import Notices from './Notices.svelte';
 import { providerNotice, sendErrorNotice } from './notices';
 import StatusBar from './StatusBar.svelte';
 import Transcript from './Transcript.svelte';
+import NewConversation from './NewConversation.svelte';
 import WorkerList from './WorkerList.svelte';
 
 beforeAll(() => {
@@ -479,5 +480,55 @@ describe('provider notice', () => {
     expect(sendErrorNotice(error, false, dismiss).detail).toBe('No API key for the provider: set OPENAI_API_KEY');
     const busy = { code: 'busy' as const, message: 'x', retryable: true, typed: true };
     expect(sendErrorNotice(busy, true, dismiss).detail).toMatch(/stop it first/);
+  });
+});
+
+describe('NewConversation', () => {
+  const rt = (id: string, profiles?: RuntimeSummary['profiles'], status: RuntimeSummary['status'] = 'available'): RuntimeSummary => ({
+    runtime_id: id,
+    display_name: id,
+    kind: id === 'backend-internal' ? 'embedded' : 'remote',
+    status,
+    capabilities: { workers: true, create_worker: true, cancel: true, events: true },
+    worker_count: 0,
+    ...(profiles ? { profiles } : {}),
+  });
+
+  it('defaults to the backend and the Companion profile, offers each runtime its own profiles, and creates', async () => {
+    const created: [string, string, string][] = [];
+    const target = render(NewConversation, {
+      runtimes: [
+        rt('gpu', [{ name: 'companion', model: 'm', configured: true }, { name: 'big', model: 'b', configured: false, hint: 'set BIG_KEY' }]),
+        rt('backend-internal', [{ name: 'companion', model: 'mock', configured: true }, { name: 'terse', model: 't', configured: true, description: 'Short' }]),
+        rt('down', undefined, 'unavailable'),
+      ],
+      defaultProfile: 'companion',
+      oncreate: async (r: string, p: string, n: string) => {
+        created.push([r, p, n]);
+        return null;
+      },
+      onclose: () => {},
+    });
+    const runtimeSelect = target.ownerDocument.querySelector<HTMLSelectElement>('[data-testid="new-runtime"]')!;
+    const profileSelect = target.ownerDocument.querySelector<HTMLSelectElement>('[data-testid="new-profile"]')!;
+    expect(runtimeSelect.value).toBe('backend-internal');
+    expect([...runtimeSelect.options].map((o) => o.value)).toEqual(['gpu', 'backend-internal']);
+    expect(profileSelect.value).toBe('companion');
+    expect([...profileSelect.options].map((o) => o.value)).toEqual(['companion', 'terse']);
+
+    runtimeSelect.value = 'gpu';
+    runtimeSelect.dispatchEvent(new Event('change'));
+    flushSync();
+    expect([...profileSelect.options].map((o) => o.value)).toEqual(['companion', 'big']);
+    profileSelect.value = 'big';
+    profileSelect.dispatchEvent(new Event('change'));
+    flushSync();
+    expect(target.ownerDocument.querySelector('[data-testid="new-profile-hint"]')?.textContent).toContain('set BIG_KEY');
+    const name = target.ownerDocument.querySelector<HTMLInputElement>('[data-testid="new-name"]')!;
+    name.value = 'Heavy';
+    name.dispatchEvent(new Event('input'));
+    target.ownerDocument.querySelector<HTMLButtonElement>('[data-testid="new-create"]')!.click();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(created).toEqual([['gpu', 'big', 'Heavy']]);
   });
 });
