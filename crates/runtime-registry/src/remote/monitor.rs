@@ -480,6 +480,32 @@ mod tests {
     }
 
     #[test]
+    fn a_rename_is_announced_once_whichever_way_it_arrives() {
+        let (mut s, mut rx) = state();
+        let w = worker();
+        s.created(w.clone());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WorkspaceEvent::WorkerCreated { .. })
+        ));
+        let mut renamed = w.clone();
+        renamed.display_name = "notes".into();
+        renamed.display_ref = "notes@far".into();
+        s.updated(renamed.clone()); // our own command's answer
+        s.updated(renamed.clone()); // the runtime's own worker_updated
+        s.resync(vec![renamed.clone()]); // a later snapshot
+        match rx.try_recv() {
+            Ok(WorkspaceEvent::WorkerUpdated { worker }) => assert_eq!(worker, renamed),
+            other => panic!("expected worker_updated, got {other:?}"),
+        }
+        assert!(rx.try_recv().is_err(), "announced once");
+        let mut unknown = worker();
+        unknown.display_name = "ghost".into();
+        s.updated(unknown);
+        assert!(rx.try_recv().is_err(), "an unknown worker is not made up");
+    }
+
+    #[test]
     fn a_snapshot_without_an_older_worker_stops_it() {
         let (mut s, _rx) = state();
         let w = worker();
