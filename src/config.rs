@@ -9,13 +9,14 @@
 //! starts and supervises). `yoi runtime serve` itself is configured by its
 //! flags and the same provider variables as `yoi serve` ([`load_runtime`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runtime_registry::remote::Url;
 use serde::Deserialize;
+use worker_runtime::config::ProfileSpec;
 use worker_runtime::config::{
     ProviderKind, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT,
     DEFAULT_MODEL, DEFAULT_RUN_TIMEOUT,
@@ -62,6 +63,24 @@ pub struct FileConfig {
     pub provider: FileProvider,
     #[serde(default)]
     pub runtimes: Vec<FileRuntime>,
+    /// `[profiles.<name>]`, in name order; each is read as a [`FileProfile`]
+    /// apart, so that an error names its profile.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, toml::Table>,
+}
+
+/// `[profiles.<name>]`: unset keys take `[provider]`'s value (and the
+/// Companion's prompt, and the workspace's `language`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProfile {
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    /// A Markdown file, relative to the workspace.
+    pub prompt: Option<String>,
+    pub language: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +138,9 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     pub workspace: PathBuf,
     pub runtimes: Vec<RuntimeEntry>,
+    /// The config file that was read, if any: a local runtime reads its
+    /// profiles from it too.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Flags of `yoi serve`.
@@ -137,19 +159,27 @@ pub fn load(flags: &ServeFlags, env: &HashMap<String, String>) -> Result<ServeCo
     if !workspace.is_dir() {
         return Err(ConfigError::NoWorkspace);
     }
-    let file = read_file(&workspace, flags.config.as_deref())?;
-    resolve(&workspace, file, flags, env)
+    let (file, path) = read_file(&workspace, flags.config.as_deref())?;
+    let mut config = resolve(&workspace, file, flags, env)?;
+    config.config_file = path.and_then(|p| std::path::absolute(p).ok());
+    Ok(config)
 }
 
-fn read_file(workspace: &Path, explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+/// The file and its path, or the defaults when the optional file is absent.
+fn read_file(
+    workspace: &Path,
+    explicit: Option<&Path>,
+) -> Result<(FileConfig, Option<PathBuf>), ConfigError> {
     let (path, required) = match explicit {
         Some(p) => (p.to_path_buf(), true),
         None => (workspace.join("yoi.toml"), false),
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Invalid(e.to_string())),
+        Ok(text) => toml::from_str(&text)
+            .map(|file| (file, Some(path)))
+            .map_err(|e| ConfigError::Invalid(e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-            Ok(FileConfig::default())
+            Ok((FileConfig::default(), None))
         }
         Err(e) => Err(ConfigError::Unreadable(e)),
     }
@@ -253,6 +283,7 @@ pub fn resolve(
     let runtimes = runtime_entries(&file.runtimes, env)?;
 
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
+    runtime.profiles = profile_specs(&file.profiles, &provider, workspace, env)?;
     runtime.provider = provider;
     runtime.workspace_name = workspace_name(workspace);
     if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
@@ -268,6 +299,99 @@ pub fn resolve(
         runtime,
         workspace: workspace.to_path_buf(),
         runtimes,
+        config_file: None,
+    })
+}
+
+/// `[profiles.<name>]`, each on top of the resolved `[provider]`.
+fn profile_specs(
+    profiles: &BTreeMap<String, toml::Table>,
+    base: &ProviderConfig,
+    workspace: &Path,
+    env: &HashMap<String, String>,
+) -> Result<Vec<ProfileSpec>, ConfigError> {
+    profiles
+        .iter()
+        .map(|(name, table)| {
+            let p: FileProfile = table.clone().try_into().map_err(|e| ConfigError::Value {
+                key: "profiles",
+                why: format!(
+                    "profile `{}`: {}",
+                    name.chars().take(64).collect::<String>(),
+                    e.message()
+                ),
+            })?;
+            profile_spec(name, &p, base, workspace, env)
+        })
+        .collect()
+}
+
+fn profile_spec(
+    name: &str,
+    p: &FileProfile,
+    base: &ProviderConfig,
+    workspace: &Path,
+    env: &HashMap<String, String>,
+) -> Result<ProfileSpec, ConfigError> {
+    let bad = |why: String| ConfigError::Value {
+        key: "profiles",
+        why: format!(
+            "profile `{}`: {why}",
+            name.chars().take(64).collect::<String>()
+        ),
+    };
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(bad(
+            "a profile name is 1 to 64 characters a-z, 0-9, '-' or '_'".to_owned(),
+        ));
+    }
+    let mut provider = base.clone();
+    if let Some(model) = &p.model {
+        if model.trim().is_empty() || model.len() > 200 {
+            return Err(bad("model must be 1 to 200 characters".to_owned()));
+        }
+        provider.model = model.trim().to_owned();
+    }
+    if let Some(url) = &p.base_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad(
+                "base_url must start with http:// or https://".to_owned()
+            ));
+        }
+        provider.base_url = url.clone();
+    }
+    if let Some(var) = &p.api_key_env {
+        provider.api_key_env = env_name("profiles.api_key_env", var)?;
+        provider.api_key = non_empty(env, &provider.api_key_env);
+    }
+    let prompt = match &p.prompt {
+        None => None,
+        Some(rel) => {
+            let path = workspace.join(rel);
+            if !path.is_file() {
+                return Err(bad(format!(
+                    "its prompt file `{rel}` does not exist in the workspace"
+                )));
+            }
+            Some(path)
+        }
+    };
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    Ok(ProfileSpec {
+        name: name.to_owned(),
+        description: text(&p.description),
+        provider,
+        prompt,
+        language: text(&p.language),
     })
 }
 
@@ -454,6 +578,8 @@ pub struct RuntimeFlags {
     pub token_env: Option<String>,
     pub runtime_id: Option<String>,
     pub state_dir: Option<PathBuf>,
+    /// A `yoi.toml` whose `[provider]`, `language` and `[profiles]` it uses.
+    pub config: Option<PathBuf>,
 }
 
 /// Everything `yoi runtime serve` runs with.
@@ -465,19 +591,26 @@ pub struct RuntimeServeConfig {
     pub runtime: RuntimeConfig,
 }
 
-/// `yoi runtime serve`: the flags, and the provider from the environment.
-/// The workspace is the current directory (its name and `prompts/`).
+/// `yoi runtime serve`: the flags, the provider from the environment, and
+/// with `--config` the provider, language and profiles of that file (its
+/// other keys are the backend's and ignored here). The workspace is the
+/// current directory (its name, `prompts/`, and profiles' prompt files).
 pub fn load_runtime(
     flags: &RuntimeFlags,
     env: &HashMap<String, String>,
 ) -> Result<RuntimeServeConfig, ConfigError> {
     let workspace = std::env::current_dir().map_err(|_| ConfigError::NoWorkspace)?;
-    resolve_runtime(&workspace, flags, env)
+    let file = match &flags.config {
+        Some(path) => read_file(&workspace, Some(path))?.0,
+        None => FileConfig::default(),
+    };
+    resolve_runtime(&workspace, flags, file, env)
 }
 
 pub fn resolve_runtime(
     workspace: &Path,
     flags: &RuntimeFlags,
+    file: FileConfig,
     env: &HashMap<String, String>,
 ) -> Result<RuntimeServeConfig, ConfigError> {
     let listen = match (&flags.bind, &flags.unix) {
@@ -522,7 +655,12 @@ pub fn resolve_runtime(
         Listen::Tcp(_) => RuntimeKind::Remote,
         Listen::Unix(_) => RuntimeKind::Local,
     };
-    runtime.provider = provider_config(FileProvider::default(), env)?;
+    let provider = provider_config(file.provider, env)?;
+    runtime.profiles = profile_specs(&file.profiles, &provider, workspace, env)?;
+    runtime.provider = provider;
+    if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
+        runtime.language = lang;
+    }
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));
     runtime.state_dir = flags.state_dir.clone();
@@ -678,6 +816,64 @@ mod tests {
     fn unknown_keys_in_the_file_are_refused() {
         assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
         assert!(toml::from_str::<FileConfig>("[provider]\nmodle = \"x\"").is_err());
+        let err = resolve(
+            &ws(),
+            file("[profiles.fast]\nmodle = \"x\""),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("fast") && err.contains("modle"), "{err}");
+    }
+
+    #[test]
+    fn profiles_inherit_the_provider_and_take_their_own_keys() {
+        let dir = std::env::temp_dir().join(format!("yoi-config-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("prompts")).unwrap();
+        std::fs::write(dir.join("prompts/terse.md"), "Terse.").unwrap();
+        let text = r#"
+[provider]
+model = "base-model"
+[profiles.local]
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
+description = "On this machine"
+[profiles.hosted]
+api_key_env = "HOSTED_KEY"
+prompt = "prompts/terse.md"
+language = "German"
+"#;
+        let vars = env(&[("OPENAI_API_KEY", "sk-base"), ("HOSTED_KEY", "sk-hosted")]);
+        let c = resolve(&dir, file(text), &ServeFlags::default(), &vars).unwrap();
+        let p = &c.runtime.profiles;
+        assert_eq!(p.len(), 2);
+        let (hosted, local) = (&p[0], &p[1]);
+        assert_eq!(hosted.name, "hosted");
+        assert_eq!(hosted.provider.model, "base-model");
+        assert_eq!(hosted.provider.base_url, DEFAULT_BASE_URL);
+        assert_eq!(hosted.provider.api_key.as_deref(), Some("sk-hosted"));
+        assert_eq!(
+            hosted.prompt.as_deref(),
+            Some(dir.join("prompts/terse.md").as_path())
+        );
+        assert_eq!(hosted.language.as_deref(), Some("German"));
+        assert_eq!(local.provider.model, "llama3.2");
+        assert_eq!(local.provider.api_key.as_deref(), Some("sk-base"));
+        assert_eq!(local.description.as_deref(), Some("On this machine"));
+        assert!(local.prompt.is_none(), "the Companion's prompt");
+
+        let missing = "[profiles.poet]\nprompt = \"prompts/gone.md\"";
+        let err = resolve(&dir, file(missing), &ServeFlags::default(), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("poet") && err.contains("prompts/gone.md"),
+            "{err}"
+        );
+        let bad_name = "[profiles.\"Big One\"]\nmodel = \"m\"";
+        assert!(resolve(&dir, file(bad_name), &ServeFlags::default(), &vars).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     const RUNTIMES: &str = r#"
@@ -783,11 +979,16 @@ mod tests {
             bind: Some("0.0.0.0:7761".into()),
             ..RuntimeFlags::default()
         };
-        let err = resolve_runtime(&ws(), &tcp, &env(&[])).unwrap_err();
+        let err = resolve_runtime(&ws(), &tcp, FileConfig::default(), &env(&[])).unwrap_err();
         assert!(matches!(err, ConfigError::RuntimeTokenRequired(_)));
         assert!(err.to_string().contains("YOI_RUNTIME_TOKEN"));
-        let err =
-            resolve_runtime(&ws(), &tcp, &env(&[("YOI_RUNTIME_TOKEN", "short")])).unwrap_err();
+        let err = resolve_runtime(
+            &ws(),
+            &tcp,
+            FileConfig::default(),
+            &env(&[("YOI_RUNTIME_TOKEN", "short")]),
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("token"));
         let c = resolve_runtime(
             &ws(),
@@ -796,6 +997,7 @@ mod tests {
                 runtime_id: Some("gpu".into()),
                 ..tcp
             },
+            FileConfig::default(),
             &env(&[
                 ("GPU_TOKEN", "gpu-token-123"),
                 ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
@@ -813,13 +1015,24 @@ mod tests {
             unix: Some("/run/yoi/rt.sock".into()),
             ..RuntimeFlags::default()
         };
-        let c =
-            resolve_runtime(&ws(), &unix, &env(&[("YOI_RUNTIME_TOKEN", "ignored-here")])).unwrap();
+        let c = resolve_runtime(
+            &ws(),
+            &unix,
+            FileConfig::default(),
+            &env(&[("YOI_RUNTIME_TOKEN", "ignored-here")]),
+        )
+        .unwrap();
         assert_eq!(c.listen, Listen::Unix("/run/yoi/rt.sock".into()));
         assert!(c.token.is_none());
         assert_eq!(c.runtime.runtime_id.as_str(), DEFAULT_RUNTIME_ID);
 
-        let neither = resolve_runtime(&ws(), &RuntimeFlags::default(), &env(&[])).unwrap_err();
+        let neither = resolve_runtime(
+            &ws(),
+            &RuntimeFlags::default(),
+            FileConfig::default(),
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(neither.to_string().starts_with("listen"));
     }
 }

@@ -67,6 +67,9 @@ struct RuntimeServeArgs {
     /// Where Workers are saved to survive a restart (default: kept in memory only).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// A yoi.toml whose [provider], language and [profiles] this runtime offers.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Shut down when stdin closes (how a backend's local runtime follows its parent).
     #[arg(long, hide = true)]
     exit_with_stdin: bool,
@@ -155,7 +158,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let runtimes = std::mem::take(&mut config.runtimes);
     let local_env = local_runtime_env(&config);
-    let workspace = config.workspace.clone();
+    let (workspace, config_file) = (config.workspace.clone(), config.config_file.clone());
     let backend = match Backend::start(config.runtime).await {
         Ok(b) => b,
         Err(e) => {
@@ -163,29 +166,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let local = LocalSetup {
+        workspace: &workspace,
+        env: &local_env,
+        config_file: config_file.as_deref(),
+    };
     for entry in runtimes {
-        if let Err(e) = register_runtime(&backend, entry, &workspace, &local_env).await {
+        if let Err(e) = register_runtime(&backend, entry, &local).await {
             eprintln!("yoi: {e}");
             backend.registry.shutdown().await;
             return ExitCode::FAILURE;
         }
     }
     let addr = listener.local_addr().unwrap_or(config.bind);
-    let shown = if addr.ip().is_unspecified() {
-        format!("http://127.0.0.1:{}/", addr.port())
-    } else {
-        format!("http://{addr}/")
-    };
-    println!("yoi is running: open {shown}");
-    if config.token.is_some() {
-        println!(
-            "a token is required: open {shown}?token=<the value of {}>",
-            config.token_env
-        );
-    }
-    if let Some(hint) = &backend.provider.hint {
-        println!("the provider is not configured: {hint}");
-    }
+    announce(addr, config.token.is_some(), &config.token_env, &backend);
     let access = Access {
         loopback: addr.ip().is_loopback(),
         token: config.token,
@@ -206,6 +200,22 @@ async fn serve(args: ServeArgs) -> ExitCode {
             eprintln!("yoi: server error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Tells the user where to open the console, and what is missing.
+fn announce(addr: std::net::SocketAddr, with_token: bool, token_env: &str, backend: &Backend) {
+    let shown = if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    };
+    println!("yoi is running: open {shown}");
+    if with_token {
+        println!("a token is required: open {shown}?token=<the value of {token_env}>");
+    }
+    if let Some(hint) = &backend.provider.hint {
+        println!("the provider is not configured: {hint}");
     }
 }
 
@@ -245,12 +255,20 @@ fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
     LocalEnv { set, remove }
 }
 
+/// What every local runtime is started with.
+struct LocalSetup<'a> {
+    workspace: &'a std::path::Path,
+    env: &'a LocalEnv,
+    /// The backend's yoi.toml: the child offers the same profiles.
+    config_file: Option<&'a std::path::Path>,
+}
+
 async fn register_runtime(
     backend: &Backend,
     entry: config::RuntimeEntry,
-    workspace: &std::path::Path,
-    local_env: &LocalEnv,
+    local: &LocalSetup<'_>,
 ) -> Result<(), String> {
+    let workspace = local.workspace;
     let handle = match entry {
         config::RuntimeEntry::Remote {
             id,
@@ -285,8 +303,9 @@ async fn register_runtime(
                 display_name,
                 program,
                 workdir: workspace.to_path_buf(),
-                env: local_env.set.clone(),
-                env_remove: local_env.remove.clone(),
+                env: local.env.set.clone(),
+                env_remove: local.env.remove.clone(),
+                config_file: local.config_file.map(std::path::Path::to_path_buf),
                 timing: Timing::default(),
             })
             .await
@@ -309,6 +328,7 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
         token_env: args.token_env,
         runtime_id: args.runtime_id,
         state_dir: args.state_dir,
+        config: args.config,
     };
     let config = match config::load_runtime(&flags, &env) {
         Ok(c) => c,

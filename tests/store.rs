@@ -127,7 +127,7 @@ async fn round(
     drop(socket);
     let workspace = std::mem::replace(&mut b.workspace, TempDir::new("unused"));
     drop(b);
-    let b = Backend::start_in(&mock.base_url(), workspace, &[]).await;
+    let b = Backend::restart_in(&mock.base_url(), workspace, &[]).await;
     // Resume from the cursor held: exactly the missed events, or a reset.
     let held = client.cursor;
     let mut socket = b.ws(&events_path(&worker, held)).await;
@@ -244,7 +244,7 @@ async fn a_second_yoi_serve_on_a_workspace_refuses_and_a_killed_one_leaves_no_lo
     first.proc.kill().await;
     let workspace = std::mem::replace(&mut first.workspace, TempDir::new("unused"));
     drop(first);
-    let again = Backend::start_in(&mock.base_url(), workspace, &[]).await;
+    let again = Backend::restart_in(&mock.base_url(), workspace, &[]).await;
     let (status, _) = again.get("/api/companion").await;
     assert_eq!(status, 200);
 }
@@ -355,7 +355,7 @@ async fn workers_saved_as_json_by_an_earlier_version_are_imported() {
         ]
     });
     std::fs::write(dir.join(format!("{id}.json")), saved.to_string()).unwrap();
-    let b = Backend::start_in(&mock.base_url(), workspace, &[]).await;
+    let b = Backend::restart_in(&mock.base_url(), workspace, &[]).await;
     let (_, c) = b.get("/api/companion").await;
     assert_eq!(c["worker_id"], id, "the Companion keeps its id");
     let worker = companion(&b).await;

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+#[allow(unused_imports)]
 pub use yoi_test_support::event_socket::{text_of, types};
 use yoi_test_support::EventSocket;
 
@@ -156,14 +157,23 @@ impl RemoteRuntime {
     }
 
     pub async fn start_in(mock_url: &str, id: &str, port: u16, dir: TempDir) -> RemoteRuntime {
+        Self::start_with(mock_url, id, port, dir, &[]).await
+    }
+
+    /// With more flags (`--config FILE`, ...).
+    pub async fn start_with(
+        mock_url: &str,
+        id: &str,
+        port: u16,
+        dir: TempDir,
+        extra: &[&str],
+    ) -> RemoteRuntime {
         let mut env = provider_env(mock_url);
         env.push(("YOI_RUNTIME_TOKEN", TOKEN.to_owned()));
         let bind = format!("127.0.0.1:{port}");
-        let proc = Proc::spawn(
-            &["runtime", "serve", "--bind", &bind, "--runtime-id", id],
-            dir.path(),
-            &env,
-        );
+        let mut args = vec!["runtime", "serve", "--bind", &bind, "--runtime-id", id];
+        args.extend_from_slice(extra);
+        let proc = Proc::spawn(&args, dir.path(), &env);
         let port = proc.number_after("is serving on TCP port ").await;
         RemoteRuntime { proc, port, dir }
     }
@@ -187,17 +197,26 @@ pub struct Backend {
 impl Backend {
     /// Starts `yoi serve` with `runtimes` as the `[[runtimes]]` part of `yoi.toml`.
     pub async fn start(mock_url: &str, runtimes: &str, env: &[(&'static str, String)]) -> Backend {
-        let workspace = TempDir::new("backend");
+        Self::start_in(TempDir::new("backend"), mock_url, runtimes, env).await
+    }
+
+    /// In a workspace prepared by the caller (prompt files, ...).
+    pub async fn start_in(
+        workspace: TempDir,
+        mock_url: &str,
+        runtimes: &str,
+        env: &[(&'static str, String)],
+    ) -> Backend {
         std::fs::write(
             workspace.path().join("yoi.toml"),
             format!("bind = \"127.0.0.1:0\"\n{runtimes}"),
         )
         .unwrap();
-        Self::start_in(mock_url, workspace, env).await
+        Self::restart_in(mock_url, workspace, env).await
     }
 
-    /// Starts `yoi serve` in `workspace` (with its `yoi.toml` and state).
-    pub async fn start_in(
+    /// Starts `yoi serve` again in `workspace`, with its `yoi.toml` and state.
+    pub async fn restart_in(
         mock_url: &str,
         workspace: TempDir,
         env: &[(&'static str, String)],
@@ -252,6 +271,10 @@ impl Backend {
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.send(self.http.delete(self.url(path))).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.http.patch(self.url(path)).json(&body)).await
     }
 
     /// Opens a WebSocket; `Err(status)` when the upgrade is refused.

@@ -16,9 +16,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RunOutcome,
-    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerEvent, WorkerList,
-    WorkerPage,
+    CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RenameWorker,
+    RunOutcome, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerEvent,
+    WorkerList, WorkerPage, WorkerSummary,
 };
 
 use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
@@ -44,7 +44,7 @@ where
 {
     OpenApiRouter::new()
         .routes(routes!(list_workers, create_worker))
-        .routes(routes!(get_worker, delete_worker))
+        .routes(routes!(get_worker, rename_worker, delete_worker))
         .routes(routes!(post_input))
         .routes(routes!(post_cancel))
         .routes(routes!(get_transcript))
@@ -108,6 +108,20 @@ pub async fn create_worker(
     responses((status = 200, body = WorkerDetail), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_worker(target: WorkerTarget) -> Result<Json<WorkerDetail>, Failure> {
     Ok(Json(target.runtime.worker(target.worker_id).await?))
+}
+
+#[utoipa::path(patch, path = "/workers/{worker_id}", tag = "workers",
+    params(("worker_id" = String, Path)),
+    request_body(content = RenameWorker, description = "1 to 80 characters once trimmed, no control characters or '@'"),
+    responses((status = 200, description = "The renamed worker; the workspace socket sends `worker_updated`", body = WorkerSummary),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn rename_worker(
+    target: WorkerTarget,
+    Body(body): Body<RenameWorker>,
+) -> Result<Json<WorkerSummary>, Failure> {
+    let name = yoi_protocol::validate_display_name(&body.display_name)?;
+    let WorkerTarget { runtime, worker_id } = target;
+    Ok(Json(runtime.rename_worker(worker_id, name).await?))
 }
 
 #[utoipa::path(delete, path = "/workers/{worker_id}", tag = "workers",

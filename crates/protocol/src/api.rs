@@ -5,7 +5,8 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::{
-    ClientMessageId, Message, MessageId, RunId, RuntimeSummary, Seq, Usage, WorkerId, WorkerSummary,
+    ClientMessageId, Message, MessageId, ProfileSummary, RunId, RuntimeSummary, Seq, Usage,
+    WorkerId, WorkerSummary,
 };
 
 /// `GET /api/health`.
@@ -56,6 +57,18 @@ pub struct CreateWorker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub profile: Option<String>,
+}
+
+/// `GET /api/profiles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ProfileList {
+    pub profiles: Vec<ProfileSummary>,
+}
+
+/// `PATCH /api/runtimes/{runtime_id}/workers/{worker_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct RenameWorker {
+    pub display_name: String,
 }
 
 /// `POST .../input`.

@@ -161,6 +161,10 @@ pub enum WorkspaceEvent {
     WorkerCreated {
         worker: WorkerSummary,
     },
+    /// A worker's name or last activity changed (an addition to the contract).
+    WorkerUpdated {
+        worker: WorkerSummary,
+    },
     WorkerStopped {
         runtime_id: RuntimeId,
         worker_id: WorkerId,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::{RuntimeId, Timestamp};
+use crate::{ProfileSummary, RuntimeId, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -66,4 +66,9 @@ pub struct RuntimeSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub diagnostics: Option<Diagnostics>,
+    /// The profiles it offers, once known (an addition to the contract;
+    /// absent for a runtime process not reached yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profiles: Option<Vec<ProfileSummary>>,
 }

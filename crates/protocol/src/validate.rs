@@ -6,7 +6,9 @@ use crate::{ApiError, ErrorCode};
 /// Most bytes a user message's `text` may hold.
 pub const MAX_INPUT_TEXT_BYTES: usize = 32 * 1024;
 /// Most characters of a Worker's display name.
-pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
+/// Most characters of [`crate::WorkerSummary::last_message`].
+pub const LAST_MESSAGE_PREVIEW_CHARS: usize = 120;
 /// `limit` of a transcript page when the client names none.
 pub const TRANSCRIPT_DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` of a transcript page.
@@ -75,6 +77,19 @@ pub fn workers_limit(limit: Option<u64>) -> Result<Option<usize>, ApiError> {
     }
 }
 
+/// The start of a message for a worker list: its start, at most
+/// [`LAST_MESSAGE_PREVIEW_CHARS`] characters, whitespace collapsed.
+pub fn message_preview(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let joined = words.join(" ");
+    let mut preview: String = joined.chars().take(LAST_MESSAGE_PREVIEW_CHARS).collect();
+    if joined.chars().count() > LAST_MESSAGE_PREVIEW_CHARS {
+        preview.pop();
+        preview.push('…');
+    }
+    preview
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,8 +114,22 @@ mod tests {
         assert_eq!(validate_display_name("  ada ").unwrap(), "ada");
         assert!(validate_display_name("a@b").is_err());
         assert!(validate_display_name("").is_err());
-        assert!(validate_display_name(&"n".repeat(65)).is_err());
-        assert!(validate_display_name(&"n".repeat(64)).is_ok());
+        assert!(validate_display_name(&"n".repeat(81)).is_err());
+        assert!(validate_display_name(&"n".repeat(80)).is_ok());
+        assert_eq!(
+            validate_display_name(&format!(" {} ", "n".repeat(80)))
+                .unwrap()
+                .len(),
+            80
+        );
+    }
+
+    #[test]
+    fn previews_collapse_whitespace_and_stop_at_the_limit() {
+        assert_eq!(message_preview("a\n\n  b"), "a b");
+        let long = message_preview(&"x".repeat(500));
+        assert_eq!(long.chars().count(), LAST_MESSAGE_PREVIEW_CHARS);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

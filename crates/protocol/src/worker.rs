@@ -30,6 +30,15 @@ pub struct WorkerSummary {
     pub display_ref: String,
     pub status: WorkerStatus,
     pub profile: ProfileInfo,
+    /// When the last message joined the transcript (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_activity: Option<Timestamp>,
+    /// The start of the last message, at most [`crate::LAST_MESSAGE_PREVIEW_CHARS`]
+    /// characters (an addition to the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_message: Option<String>,
 }
 
 /// Aggregated token usage of a Worker (or of one run, with `runs: 1`).
@@ -108,4 +117,21 @@ pub struct CompanionInfo {
     #[serde(flatten)]
     pub summary: WorkerSummary,
     pub provider: ProviderInfo,
+}
+
+/// A profile a runtime offers: what a client may pick when it creates a
+/// Worker. Never holds a URL, a path or a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ProfileSummary {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub description: Option<String>,
+    pub model: String,
+    /// Whether its provider can be used (a key, or a local endpoint).
+    pub configured: bool,
+    /// When not configured: what to set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hint: Option<String>,
 }

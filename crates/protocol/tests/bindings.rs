@@ -30,6 +30,8 @@ fn export_roots(cfg: &Config) {
         RuntimeList,
         WorkerList,
         CreateWorker,
+        RenameWorker,
+        ProfileList,
         InputRequest,
         InputAccepted,
         RunOutcome,

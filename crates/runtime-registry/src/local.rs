@@ -52,6 +52,9 @@ pub struct LocalConfig {
     pub env_remove: Vec<String>,
     /// Where the child saves its Workers, so that they survive its restarts.
     pub state_dir: Option<PathBuf>,
+    /// The backend's config file: the child reads its provider, language
+    /// and profiles from it (`--config`), so it offers the backend's profiles.
+    pub config_file: Option<PathBuf>,
     pub timing: Timing,
 }
 
@@ -158,6 +161,9 @@ fn spawn_child(config: &LocalConfig, socket: &Path) -> std::io::Result<Child> {
         .arg("--exit-with-stdin");
     if let Some(dir) = &config.state_dir {
         command.arg("--state-dir").arg(dir);
+    }
+    if let Some(file) = &config.config_file {
+        command.arg("--config").arg(file);
     }
     command
         .current_dir(&config.workdir)

@@ -13,15 +13,16 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, ErrorCode, EventKind, InFlight, InputAccepted,
-    Message, MessageState, ProviderInfo, RunId, RunState, RunUsage, Seq, SnapshotReason,
-    WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent,
-    MAX_INPUT_TEXT_BYTES,
+    ApiError, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
+    InputAccepted, Message, MessageState, ProviderInfo, RunId, RunState, RunUsage, RuntimeId, Seq,
+    SnapshotReason, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary,
+    WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
 };
 
 use crate::client::ClientError;
 use crate::composer::Composer;
 use crate::keys::{action_for, Action, Focus};
+use crate::manage::Form;
 use crate::notice::{describe_api_error, describe_client_error, Notice};
 use crate::picker::{worker_ref, Picker};
 use crate::transcript::Transcript;
@@ -147,6 +148,13 @@ pub enum AppEvent {
         generation: u64,
         result: Result<CancelAccepted, ClientError>,
     },
+    /// The answers of the picker's commands (new worker, rename, stop).
+    CreateAnswered(Result<WorkerDetail, ClientError>),
+    RenameAnswered(Result<WorkerSummary, ClientError>),
+    StopAnswered {
+        display_ref: String,
+        result: Result<(), ClientError>,
+    },
 }
 
 /// I/O for the event loop to carry out.
@@ -166,6 +174,18 @@ pub enum Command {
     Cancel {
         generation: u64,
         target: WorkerRef,
+    },
+    CreateWorker {
+        runtime_id: RuntimeId,
+        request: CreateWorker,
+    },
+    RenameWorker {
+        target: WorkerRef,
+        display_name: String,
+    },
+    StopWorker {
+        target: WorkerRef,
+        display_ref: String,
     },
     Quit,
 }
@@ -197,6 +217,10 @@ pub struct App {
     pub notice: Option<Notice>,
     pub focus: Focus,
     pub picker: Picker,
+    /// The picker's form in use (with `Focus::Form`).
+    pub form: Option<Form>,
+    /// The send in flight is a retry: its answer leaves the draft alone.
+    retrying: bool,
     pub scroll: Scroll,
     pub show_reasoning: bool,
     /// Ctrl-C was pressed once; a second one quits.
@@ -237,6 +261,8 @@ impl App {
             notice: None,
             focus: Focus::Composer,
             picker: Picker::default(),
+            form: None,
+            retrying: false,
             scroll: Scroll::Follow,
             show_reasoning: false,
             quit_armed: false,
@@ -345,6 +371,7 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             Vec::new()
         }
         AppEvent::Workspace(event) => {
+            workers::follow_rename(app, &event);
             app.picker.apply(event);
             Vec::new()
         }
@@ -364,12 +391,35 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             }
             Vec::new()
         }
+        AppEvent::CreateAnswered(result) => workers::created(app, result),
+        AppEvent::RenameAnswered(result) => {
+            workers::renamed(app, result);
+            Vec::new()
+        }
+        AppEvent::StopAnswered {
+            display_ref,
+            result,
+        } => {
+            workers::stopped(app, &display_ref, result);
+            Vec::new()
+        }
     }
 }
 
 fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
     if action != Action::Interrupt {
         app.quit_armed = false;
+    }
+    let global = matches!(
+        action,
+        Action::Interrupt
+            | Action::Quit
+            | Action::Escape
+            | Action::TogglePicker
+            | Action::ToggleHelp
+    );
+    if app.focus == Focus::Form && !global {
+        return workers::form_action(app, action);
     }
     match action {
         Action::Interrupt => {
@@ -390,7 +440,8 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             };
         }
         Action::TogglePicker => {
-            if app.focus == Focus::Picker {
+            app.form = None;
+            if matches!(app.focus, Focus::Picker | Focus::Form) {
                 app.focus = Focus::Composer;
             } else {
                 app.focus = Focus::Picker;
@@ -400,6 +451,10 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Escape => return escape(app),
         Action::Choose => return choose_worker(app),
+        Action::NewWorker | Action::RenameWorker | Action::StopWorker => {
+            workers::open_form(app, action);
+        }
+        Action::Retry => return workers::retry(app),
         Action::ToggleReasoning => app.show_reasoning = !app.show_reasoning,
         Action::PageUp => scroll_up(app, page(app)),
         Action::PageDown => scroll_down(app, page(app)),
@@ -423,8 +478,14 @@ fn quit(app: &mut App) -> Vec<Command> {
     vec![Command::Quit]
 }
 
-/// Esc closes a panel first; otherwise it stops the answer in flight.
+/// Esc closes a form (back to the picker) or a panel first; otherwise it
+/// stops the answer in flight.
 fn escape(app: &mut App) -> Vec<Command> {
+    if app.focus == Focus::Form {
+        app.form = None;
+        app.focus = Focus::Picker;
+        return Vec::new();
+    }
     if app.focus != Focus::Composer {
         app.focus = Focus::Composer;
         return Vec::new();
@@ -450,24 +511,28 @@ fn choose_worker(app: &mut App) -> Vec<Command> {
             app.notice = Some(Notice::warning(format!("Cannot switch: {why}")));
             Vec::new()
         }
-        Ok(chosen) => {
-            app.focus = Focus::Composer;
-            if app.resolved().as_ref() == Some(&chosen) {
-                return Vec::new();
-            }
-            app.target = Target::Worker(chosen);
-            app.generation += 1;
-            app.conn = ConnState::Connecting { attempt: 1 };
-            app.forget_worker();
-            app.sending = false;
-            app.pending_id = None;
-            app.notice = None;
-            vec![Command::Subscribe {
-                generation: app.generation,
-                target: app.target.clone(),
-            }]
-        }
+        Ok(chosen) => switch_to(app, chosen),
     }
+}
+
+/// Shows another worker: a new feed generation, nothing of the old one kept.
+fn switch_to(app: &mut App, chosen: WorkerRef) -> Vec<Command> {
+    app.focus = Focus::Composer;
+    if app.resolved().as_ref() == Some(&chosen) {
+        return Vec::new();
+    }
+    app.target = Target::Worker(chosen);
+    app.generation += 1;
+    app.conn = ConnState::Connecting { attempt: 1 };
+    app.forget_worker();
+    app.sending = false;
+    app.retrying = false;
+    app.pending_id = None;
+    app.notice = None;
+    vec![Command::Subscribe {
+        generation: app.generation,
+        target: app.target.clone(),
+    }]
 }
 
 fn submit(app: &mut App) -> Vec<Command> {
@@ -535,13 +600,24 @@ fn edit_draft(app: &mut App, action: Action) {
 
 fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
     app.sending = false;
+    if std::mem::take(&mut app.retrying) {
+        // A retry: the draft was never part of it.
+        app.notice = match result {
+            Ok(_) => None,
+            Err(err) => Some(describe_client_error(&err, app.worker_name())),
+        };
+        return;
+    }
     match result {
-        Ok(_) => {
+        Ok(accepted) => {
             let sent = app.composer.text().to_owned();
             app.composer.remember(&sent);
             app.composer.clear();
             app.pending_id = None;
-            app.notice = None;
+            // A run that already ended (before this answer came) keeps its notice.
+            if !run_ended(app, accepted.run_id) {
+                app.notice = None;
+            }
         }
         Err(err) => {
             if !err.outcome_unknown() {
@@ -551,6 +627,11 @@ fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
             app.notice = Some(describe_client_error(&err, app.worker_name()));
         }
     }
+}
+
+/// Whether the run's answer is already in the transcript and no longer in flight.
+fn run_ended(app: &App, run_id: RunId) -> bool {
+    app.active_run != Some(run_id) && app.transcript.answer_text(run_id).is_some()
 }
 
 fn cancel_answered(app: &mut App, result: Result<CancelAccepted, ClientError>) {
@@ -753,7 +834,7 @@ fn run_failed(app: &mut App, run_id: RunId, error: ApiError) {
     app.transcript
         .end_run(run_id, MessageState::Failed, Some(error));
     app.notice = Some(Notice::error(
-        "The answer failed — the reason is shown with it in the transcript",
+        "The answer failed — the reason is shown with it in the transcript · Ctrl-T retries",
     ));
     end_active(app, run_id);
 }
@@ -766,9 +847,9 @@ fn run_cancelled(app: &mut App, run_id: RunId) {
     app.transcript
         .end_run(run_id, MessageState::Cancelled, None);
     app.notice = Some(Notice::info(if had_text {
-        "Answer cancelled — the partial text is kept"
+        "Answer cancelled — the partial text is kept · Ctrl-T retries"
     } else {
-        "Answer cancelled before any text"
+        "Answer cancelled before any text · Ctrl-T retries"
     }));
     end_active(app, run_id);
 }
@@ -830,6 +911,9 @@ fn scroll_down(app: &mut App, lines: usize) {
         Scroll::At(next)
     };
 }
+
+#[path = "app_workers.rs"]
+mod workers;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

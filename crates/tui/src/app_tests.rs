@@ -551,7 +551,10 @@ fn a_run_cancelled_before_any_text_ends_with_its_empty_answer_and_says_so() {
         answers(&c),
         vec![(run, String::new(), MessageState::Cancelled, None)]
     );
-    assert_eq!(c.notice(), "Answer cancelled before any text");
+    assert_eq!(
+        c.notice(),
+        "Answer cancelled before any text · Ctrl-T retries"
+    );
 }
 
 #[test]
@@ -1153,4 +1156,204 @@ fn a_short_transcript_does_not_scroll() {
     c.press(KeyCode::PageUp);
     c.press(KeyCode::Home);
     assert_eq!(c.app.scroll, Scroll::Follow);
+}
+
+fn with_workspace(c: &mut Console) -> WorkerSummary {
+    let coder = worker("backend-internal", "coder");
+    let mut own = runtime("backend-internal");
+    own.profiles = Some(vec![
+        yoi_protocol::ProfileSummary {
+            name: "companion".into(),
+            description: None,
+            model: "gpt-test".into(),
+            configured: true,
+            hint: None,
+        },
+        yoi_protocol::ProfileSummary {
+            name: "terse".into(),
+            description: Some("Short".into()),
+            model: "small".into(),
+            configured: true,
+            hint: None,
+        },
+    ]);
+    update(
+        &mut c.app,
+        AppEvent::Workspace(WorkspaceEvent::WorkspaceSnapshot {
+            runtimes: vec![own],
+            workers: vec![c.worker.clone(), coder.clone()],
+        }),
+    );
+    coder
+}
+
+#[test]
+fn the_picker_starts_a_new_worker_of_a_profile_and_switches_to_it() {
+    let mut c = Console::live();
+    with_workspace(&mut c);
+    c.ctrl('p');
+    c.press(KeyCode::Char('n'));
+    assert_eq!(c.app.focus, Focus::Form);
+    c.press(KeyCode::Enter); // the backend's runtime
+    c.press(KeyCode::Down); // terse
+    c.press(KeyCode::Enter);
+    c.type_text("Trip");
+    let commands = c.press(KeyCode::Enter);
+    assert_eq!(
+        commands,
+        vec![Command::CreateWorker {
+            runtime_id: yoi_protocol::RuntimeId::backend_internal(),
+            request: CreateWorker {
+                display_name: Some("Trip".into()),
+                profile: Some("terse".into()),
+            },
+        }]
+    );
+    assert_eq!(c.app.focus, Focus::Picker);
+    let made = worker("backend-internal", "Trip");
+    let commands = update(&mut c.app, AppEvent::CreateAnswered(Ok(detail(&made))));
+    assert_eq!(
+        commands,
+        vec![Command::Subscribe {
+            generation: 2,
+            target: Target::Worker(worker_ref(&made)),
+        }]
+    );
+    assert_eq!(c.app.focus, Focus::Composer);
+    assert!(
+        c.notice().contains("Trip@backend-internal"),
+        "{}",
+        c.notice()
+    );
+    assert!(c
+        .app
+        .picker
+        .workers
+        .iter()
+        .any(|w| w.worker_id == made.worker_id));
+}
+
+#[test]
+fn the_picker_renames_and_stops_the_highlighted_worker_after_a_confirmation() {
+    let mut c = Console::live();
+    let coder = with_workspace(&mut c);
+    c.ctrl('p');
+    c.press(KeyCode::Down);
+    c.press(KeyCode::Char('r'));
+    for _ in 0.."coder".len() {
+        c.press(KeyCode::Backspace);
+    }
+    c.type_text("Notes");
+    let commands = c.press(KeyCode::Enter);
+    assert_eq!(
+        commands,
+        vec![Command::RenameWorker {
+            target: worker_ref(&coder),
+            display_name: "Notes".into(),
+        }]
+    );
+    let mut renamed = coder.clone();
+    renamed.display_name = "Notes".into();
+    renamed.display_ref = "Notes@backend-internal".into();
+    update(&mut c.app, AppEvent::RenameAnswered(Ok(renamed)));
+    assert!(c
+        .app
+        .picker
+        .workers
+        .iter()
+        .any(|w| w.display_name == "Notes"));
+
+    c.press(KeyCode::Char('d'));
+    assert!(c.press(KeyCode::Char('n')).is_empty(), "n keeps it");
+    assert_eq!(c.app.focus, Focus::Picker);
+    c.press(KeyCode::Char('d'));
+    assert!(c.press(KeyCode::Enter).is_empty(), "only y stops");
+    let commands = c.press(KeyCode::Char('y'));
+    assert_eq!(
+        commands,
+        vec![Command::StopWorker {
+            target: worker_ref(&coder),
+            display_ref: "Notes@backend-internal".into(),
+        }]
+    );
+    c.press(KeyCode::Esc);
+    assert_eq!(c.app.focus, Focus::Composer);
+}
+
+#[test]
+fn a_rename_of_the_shown_worker_renames_its_title() {
+    let mut c = Console::live();
+    let mut renamed = c.worker.clone();
+    renamed.display_name = "Buddy".into();
+    renamed.display_ref = "Buddy@backend-internal".into();
+    update(
+        &mut c.app,
+        AppEvent::Workspace(WorkspaceEvent::WorkerUpdated { worker: renamed }),
+    );
+    assert_eq!(
+        c.app.worker.as_ref().map(|w| w.display_ref.as_str()),
+        Some("Buddy@backend-internal")
+    );
+}
+
+#[test]
+fn ctrl_t_retries_a_failed_run_with_the_same_text_and_keeps_the_draft() {
+    let mut c = Console::live();
+    assert!(c.ctrl('t').is_empty());
+    assert!(c.notice().contains("Nothing to retry"), "{}", c.notice());
+    let run = RunId::new();
+    let question = message(Role::User, run, "why?", MessageState::Complete);
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: question,
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunFailed {
+            run_id: run,
+            error: ApiError::new(ErrorCode::ProviderError, "boom"),
+        },
+    );
+    assert!(c.notice().contains("Ctrl-T retries"), "{}", c.notice());
+    c.type_text("draft");
+    let commands = c.ctrl('t');
+    let [Command::SendInput { text, target, .. }] = commands.as_slice() else {
+        panic!("no send: {commands:?}");
+    };
+    assert_eq!(text, "why?");
+    assert_eq!(*target, c.target);
+    c.answered(Ok(accepted()));
+    assert_eq!(c.app.composer.text(), "draft", "the draft stays");
+    assert!(!c.app.sending);
+}
+
+#[test]
+fn a_run_that_failed_before_its_input_was_answered_keeps_its_notice() {
+    let mut c = Console::live();
+    c.type_text("fail fast");
+    c.press(KeyCode::Enter);
+    let run = RunId::new();
+    let question = message(Role::User, run, "fail fast", MessageState::Complete);
+    c.frame(
+        1,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: question,
+        },
+    );
+    c.frame(
+        2,
+        EventKind::RunFailed {
+            run_id: run,
+            error: ApiError::new(ErrorCode::ProviderError, "boom"),
+        },
+    );
+    let mut answer = accepted();
+    answer.run_id = run;
+    c.answered(Ok(answer));
+    assert!(c.notice().contains("Ctrl-T retries"), "{}", c.notice());
+    assert_eq!(c.app.composer.text(), "", "the draft was sent");
 }

@@ -16,8 +16,9 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, CompanionInfo, ErrorEnvelope, InputAccepted,
-    InputRequest, Seq, WorkerDetail, WorkerRef,
+    ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
+    InputAccepted, InputRequest, RenameWorker, RuntimeId, Seq, WorkerDetail, WorkerRef,
+    WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -164,6 +165,47 @@ impl ApiClient {
             client_message_id,
         };
         self.post(&worker_path(target, "/input"), &body).await
+    }
+
+    /// `POST /api/runtimes/{runtime_id}/workers`.
+    pub async fn create_worker(
+        &self,
+        runtime_id: &RuntimeId,
+        request: &CreateWorker,
+    ) -> Result<WorkerDetail, ClientError> {
+        self.post(&format!("api/runtimes/{runtime_id}/workers"), request)
+            .await
+    }
+
+    /// `PATCH /api/runtimes/{runtime_id}/workers/{worker_id}`.
+    pub async fn rename_worker(
+        &self,
+        target: &WorkerRef,
+        display_name: &str,
+    ) -> Result<WorkerSummary, ClientError> {
+        let body = RenameWorker {
+            display_name: display_name.to_owned(),
+        };
+        let request = self
+            .http
+            .patch(self.url(&worker_path(target, ""))?)
+            .json(&body);
+        self.send(request).await
+    }
+
+    /// `DELETE /api/runtimes/{runtime_id}/workers/{worker_id}` (204, no body).
+    pub async fn stop_worker(&self, target: &WorkerRef) -> Result<(), ClientError> {
+        let mut request = self.http.delete(self.url(&worker_path(target, ""))?);
+        if let Some(value) = self.bearer()? {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.map_err(ClientError::from_reqwest)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
+        Err(ClientError::from_status_body(status.as_u16(), &body))
     }
 
     /// `POST .../cancel`.

@@ -129,8 +129,53 @@ impl Io {
                         .await;
                 });
             }
+            other => self.manage(other),
         }
         ControlFlow::Continue(())
+    }
+
+    /// The picker's commands: a new worker, a rename, a stop.
+    fn manage(&mut self, command: Command) {
+        let (client, tx) = (self.client.clone(), self.tx.clone());
+        match command {
+            Command::CreateWorker {
+                runtime_id,
+                request,
+            } => {
+                self.tasks.spawn(async move {
+                    let result = client.create_worker(&runtime_id, &request).await;
+                    let _ = tx.send(AppEvent::CreateAnswered(result)).await;
+                });
+            }
+            Command::RenameWorker {
+                target,
+                display_name,
+            } => {
+                self.tasks.spawn(async move {
+                    let result = client.rename_worker(&target, &display_name).await;
+                    let _ = tx.send(AppEvent::RenameAnswered(result)).await;
+                });
+            }
+            Command::StopWorker {
+                target,
+                display_ref,
+            } => {
+                self.tasks.spawn(async move {
+                    let result = client.stop_worker(&target).await;
+                    let _ = tx
+                        .send(AppEvent::StopAnswered {
+                            display_ref,
+                            result,
+                        })
+                        .await;
+                });
+            }
+            // Carried out by `carry_out`.
+            Command::Subscribe { .. }
+            | Command::SendInput { .. }
+            | Command::Cancel { .. }
+            | Command::Quit => {}
+        }
     }
 
     /// Drops the current worker feed and starts one for `target`.

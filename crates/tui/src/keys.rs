@@ -13,6 +13,8 @@ pub enum Focus {
     Composer,
     Help,
     Picker,
+    /// A form of the picker: a new worker, a rename, a stop to confirm.
+    Form,
 }
 
 /// Something the person asked for.
@@ -42,8 +44,14 @@ pub enum Action {
     ToggleHelp,
     TogglePicker,
     ToggleReasoning,
-    /// Enter in the picker.
+    /// Enter in the picker or one of its forms.
     Choose,
+    /// In the picker: start a new worker, rename or stop the highlighted one.
+    NewWorker,
+    RenameWorker,
+    StopWorker,
+    /// Send the question of a failed or cancelled run again.
+    Retry,
 }
 
 /// The key list of the help overlay (and of the README): key, what it does.
@@ -60,6 +68,11 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("Home / End", "oldest message / follow the newest"),
     ("Esc", "stop the answer in flight, or close a panel"),
     ("Ctrl-P", "worker picker: switch to another worker"),
+    (
+        "n / r / d (picker)",
+        "new worker, rename, stop the highlighted one",
+    ),
+    ("Ctrl-T", "retry: send a failed or stopped question again"),
     ("Ctrl-R", "show or fold the reasoning"),
     ("F1, ?", "this help (? on an empty message)"),
     ("Ctrl-C twice, Ctrl-Q", "quit"),
@@ -95,6 +108,18 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
             KeyCode::Enter => Some(Action::Choose),
             KeyCode::Char('q') => Some(Action::TogglePicker),
+            KeyCode::Char('n') => Some(Action::NewWorker),
+            KeyCode::Char('r') => Some(Action::RenameWorker),
+            KeyCode::Char('d') | KeyCode::Delete => Some(Action::StopWorker),
+            _ => None,
+        },
+        Focus::Form => match key.code {
+            KeyCode::Up => Some(Action::Up),
+            KeyCode::Down => Some(Action::Down),
+            KeyCode::Enter => Some(Action::Choose),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char('u') if ctrl => Some(Action::KillLineBefore),
+            KeyCode::Char(c) if !ctrl && !alt => Some(Action::Insert(c)),
             _ => None,
         },
         Focus::Composer => match key.code {
@@ -105,6 +130,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('e') if ctrl => Some(Action::LineEnd),
             KeyCode::Char('u') if ctrl => Some(Action::KillLineBefore),
             KeyCode::Char('r') if ctrl => Some(Action::ToggleReasoning),
+            KeyCode::Char('t') if ctrl => Some(Action::Retry),
             KeyCode::Char('?') if composer_empty && !alt => Some(Action::ToggleHelp),
             KeyCode::Char(c) if !ctrl && !alt => Some(Action::Insert(c)),
             KeyCode::Tab => Some(Action::Insert('\t')),
@@ -167,7 +193,7 @@ mod tests {
 
     #[test]
     fn global_keys_work_in_every_focus() {
-        for focus in [Focus::Composer, Focus::Help, Focus::Picker] {
+        for focus in [Focus::Composer, Focus::Help, Focus::Picker, Focus::Form] {
             let ctrl = KeyModifiers::CONTROL;
             assert_eq!(
                 action_for(key(KeyCode::Char('c'), ctrl), focus, false),

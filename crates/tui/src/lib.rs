@@ -18,7 +18,8 @@
 //!
 //! Modules depend one way only, without cycles: `event_loop` uses `feed` and
 //! `render`, both use `app`, `app` uses the models (`composer`, `keys`,
-//! `picker`, `transcript`) and `notice`, and `notice` and `feed` use `client`.
+//! `manage`, `picker`, `transcript`) and `notice`, and `notice` and `feed`
+//! use `client`.
 //! `app` does not know `render`: to scroll by pages it measures the transcript
 //! through the function the event loop hands to [`App::new`]
 //! (`render::transcript_extent`).
@@ -53,6 +54,9 @@
 //!   terminal and network I/O; `terminal`: raw mode in, and always back out,
 //!   panics included.
 //! - [`keys`]: the key bindings ([`keys::KEY_HELP`] is the list shown by F1).
+//! - [`manage`]: the picker's forms: a new worker (runtime, profile, name),
+//!   rename, stop after a confirmation; [`markdown`]: assistant Markdown
+//!   (pulldown-cmark) as logical lines for the renderer to wrap.
 //! - `error`: [`TuiError`], the few things that end the console.
 //!
 //! Entry point: [`run`] with [`TuiOptions`].
@@ -65,6 +69,7 @@ mod error;
 mod event_loop;
 pub mod feed;
 pub mod keys;
+pub mod manage;
 pub mod markdown;
 pub mod notice;
 pub mod picker;

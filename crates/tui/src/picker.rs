@@ -42,6 +42,12 @@ impl Picker {
                 self.workers.retain(|w| worker_ref(w) != key);
                 self.workers.push(worker);
             }
+            WorkspaceEvent::WorkerUpdated { worker } => {
+                let key = worker_ref(&worker);
+                if let Some(w) = self.workers.iter_mut().find(|w| worker_ref(w) == key) {
+                    *w = worker;
+                }
+            }
             WorkspaceEvent::WorkerStopped {
                 runtime_id,
                 worker_id,

@@ -5,6 +5,7 @@
 //! one-line status bar. The help and the worker picker are drawn over it.
 //! Rendering reads the [`App`] and never changes it.
 
+mod form;
 mod transcript;
 mod wrap;
 
@@ -83,6 +84,10 @@ pub fn render(frame: &mut Frame, app: &App) {
     match app.focus {
         Focus::Help => render_help(frame, frame.area()),
         Focus::Picker => render_picker(frame, frame.area(), app),
+        Focus::Form => {
+            render_picker(frame, frame.area(), app);
+            form::render_form(frame, frame.area(), app);
+        }
         Focus::Composer => {}
     }
 }
@@ -454,7 +459,7 @@ fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
     let popup = area.centered(Constraint::Percentage(80), Constraint::Length(height));
     let block = overlay_block(title).title_bottom(
         Line::from(Span::styled(
-            " ↑↓ choose · Enter switch · Esc close ",
+            " ↑↓ choose · Enter switch · n new · r rename · d stop · Esc close ",
             Style::new().fg(Color::DarkGray),
         ))
         .alignment(Alignment::Right),

@@ -389,6 +389,35 @@ fn headings_and_list_items_read_as_such() {
 }
 
 #[test]
+fn emphasis_links_and_tables_are_drawn_through_the_commonmark_parser() {
+    let mut s = Screen::live();
+    let answer = "Some *soft* and **loud** text, see [docs](https://example.com/d).\n\n| name | size |\n|---|---|\n| alpha | 1 |\n| beta | 22 |\n\n1. one\n2. two";
+    s.exchange(1, "show me", answer, MessageState::Complete);
+    let buffer = s.draw();
+    let text = screen_text(&buffer);
+    assert!(
+        !text.contains("**loud**") && !text.contains("*soft*"),
+        "{text}"
+    );
+    let (x, y) = find(&buffer, "loud").expect("strong text on screen");
+    assert!(buffer[(x, y)]
+        .modifier
+        .contains(ratatui::style::Modifier::BOLD));
+    let (x, y) = find(&buffer, "soft").expect("emphasis on screen");
+    assert!(buffer[(x, y)]
+        .modifier
+        .contains(ratatui::style::Modifier::ITALIC));
+    let (x, y) = find(&buffer, "docs (https").expect("a link and its address");
+    assert!(buffer[(x, y)]
+        .modifier
+        .contains(ratatui::style::Modifier::UNDERLINED));
+    assert!(text.contains("name  │ size"), "{text}");
+    assert!(text.contains("alpha │ 1"), "{text}");
+    assert!(text.contains("──────┼─"), "{text}");
+    assert!(text.contains("1. one") && text.contains("2. two"), "{text}");
+}
+
+#[test]
 fn run_durations_read_naturally() {
     assert_eq!(super::duration(850), "850ms");
     assert_eq!(super::duration(1500), "1.5s");

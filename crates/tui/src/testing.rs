@@ -16,6 +16,7 @@ pub fn runtime(id: &str) -> RuntimeSummary {
         capabilities: Capabilities::ALL,
         worker_count: 1,
         diagnostics: None,
+        profiles: None,
     }
 }
 
@@ -30,6 +31,8 @@ pub fn worker(runtime_id: &str, name: &str) -> WorkerSummary {
             name: "companion".into(),
             model: "gpt-test".into(),
         },
+        last_activity: None,
+        last_message: None,
     }
 }
 

@@ -245,6 +245,28 @@ impl Transcript {
         &mut self.entries[i]
     }
 
+    /// What a retry sends: the question of the last run, when that run failed
+    /// or was cancelled.
+    pub fn retry_text(&self) -> Option<&str> {
+        let last = self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| !matches!(e.body, Body::Tool { .. }))?;
+        let Body::Assistant { state, .. } = &last.body else {
+            return None;
+        };
+        if !matches!(state, MessageState::Failed | MessageState::Cancelled) {
+            return None;
+        }
+        self.entries.iter().rev().find_map(|e| match &e.body {
+            Body::User { text } if e.run_id == last.run_id && !text.trim().is_empty() => {
+                Some(text.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// The text of the run's answer, if it has an answer row.
     pub fn answer_text(&self, run_id: RunId) -> Option<&str> {
         self.answer_position(run_id)

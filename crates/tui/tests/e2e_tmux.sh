@@ -12,10 +12,16 @@
 #   - Escape cancels a slow answer, which stays marked "cancelled";
 #   - the server is killed (the console shows it is reconnecting) and started
 #     again on the same port (the console is live again and can send);
+#   - assistant Markdown is drawn (heading, list, emphasis, framed code), not
+#     shown as raw marks;
+#   - after a failed run, Ctrl-T sends the same question again;
 #   - a worker in the workspace's `local` runtime `side` (which `yoi serve`
 #     starts as a child `yoi runtime serve --unix`, as yoi.toml says) is listed
 #     in the picker with its runtime's kind and status, chosen, and answers; the
 #     screen shows no socket or workspace path;
+#   - in the picker, `n` starts a new worker (runtime, then the `terse` profile
+#     of yoi.toml, then a name) and opens it; `r` renames it; `d` asks before it
+#     stops it (`n` keeps it, `y` stops it);
 #   - Ctrl-C twice quits with status 0.
 # Prints `N passed, N failed`; exits non-zero on a failure. Everything it starts
 # (processes, the tmux server on its own socket, the temp dir) is cleaned up.
@@ -140,6 +146,10 @@ mkdir -p "$WORK/workspace"
 # A `local` runtime: yoi serve starts and supervises it (see "Runtimes on other
 # machines" in the README).
 cat >"$WORK/workspace/yoi.toml" <<'TOML'
+[profiles.terse]
+model = "terse-model"
+description = "Short answers"
+
 [[runtimes]]
 id = "side"
 kind = "local"
@@ -203,6 +213,35 @@ check "the console is live again after the restart" "● live" 30
 type_line "after the restart"
 check "the console can send after the restart" "You said: after the restart" 30
 
+# Markdown goes through a CommonMark parser: no raw marks on screen.
+type_line "[[markdown]] show me markdown"
+check "a Markdown heading is drawn without its hashes" "^ *│ +Mock answer" 30
+check "list items are bulleted and bold text loses its stars" "• first item with bold text" 10
+check "a fenced code block is framed with its language" "╭─ rust" 10
+if screen | grep -Fq -e "**bold**" -e "# Mock answer"; then
+    fail "no raw Markdown marks on screen"
+else
+    pass "no raw Markdown marks on screen"
+fi
+
+# A failed run, retried with Ctrl-T: the same question is sent again.
+companion_transcript() {
+    local c rid wid
+    c=$(curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/companion")
+    rid=$(echo "$c" | sed -n 's/.*"runtime_id":"\([^"]*\)".*/\1/p')
+    wid=$(echo "$c" | sed -n 's/.*"worker_id":"\([^"]*\)".*/\1/p')
+    curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/runtimes/$rid/workers/$wid/transcript?limit=1000"
+}
+type_line "[[error:400]] please retry me"
+check "the run fails and says why" "✗ failed: .*400" 30
+check "a failed run says Ctrl-T retries" "Ctrl-T retries" 10
+tm send-keys -t "$SESSION" C-t
+asked_twice() { [ "$(companion_transcript | grep -o '"text":"\[\[error:400\]\] please retry me"' | wc -l)" -ge 2 ]; }
+tries=100
+until asked_twice || ((tries-- <= 0)); do sleep 0.2; done
+if asked_twice; then pass "Ctrl-T sends the failed question again"; else fail "Ctrl-T sends the failed question again"; fi
+check "the retried run is idle again" "companion@backend-internal · idle" 30
+
 # A worker in the local runtime, chosen in the picker, works like the Companion.
 side_available() {
     curl -fsS --max-time 2 "http://127.0.0.1:$PORT/api/runtimes/side" 2>/dev/null |
@@ -243,6 +282,50 @@ elif screen | grep -Fq -e "$WORK" -e "$(dirname "$sock")" -e ".sock"; then
 else
     pass "the screen shows no socket or workspace path"
 fi
+
+# The picker starts, renames and stops workers.
+tm send-keys -t "$SESSION" C-p
+check "the picker says n, r and d manage workers" "n new · r rename · d stop" 10
+tm send-keys -t "$SESSION" n
+check "n asks for the runtime, the backend's own first" "new worker · runtime" 10
+tm send-keys -t "$SESSION" Enter
+check "then for one of its profiles" "terse +terse-model · Short answers" 10
+tm send-keys -t "$SESSION" Down Enter
+check "then for a name" "new worker · name" 10
+type_line "tmux chat"
+if wait_for "● live +tmux chat@backend-internal" 15; then pass "the new worker opens at once, live"; else
+    fail "the new worker opens at once, live"
+fi
+check "it runs with the profile's model" "terse-model" 10
+type_line "hello new worker"
+check "the new worker answers" "You said: hello new worker" 30
+tm send-keys -t "$SESSION" C-p
+check "the picker lists the new worker" "tmux chat@backend-internal" 10
+tm send-keys -t "$SESSION" r
+check "r asks for a new name" "╭ rename ─.*│" 10
+tm send-keys -t "$SESSION" C-u
+type_line "renamed chat"
+check "the worker is renamed" "Renamed to renamed chat@backend-internal" 15
+if curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers" | grep -q '"display_ref":"renamed chat@backend-internal"'; then
+    pass "the server has the new name"
+else
+    fail "the server has the new name"
+fi
+tm send-keys -t "$SESSION" d
+check "d asks before stopping" "Stop renamed chat@backend-internal\?" 10
+tm send-keys -t "$SESSION" n
+renamed_id=$(curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers" |
+    sed 's/},{/}\n{/g' | grep '"display_name":"renamed chat"' | sed -n 's/.*"worker_id":"\([^"]*\)".*/\1/p')
+if [ -n "$renamed_id" ] && ! screen | grep -q "Stop renamed chat"; then pass "n keeps the worker"; else fail "n keeps the worker"; fi
+tm send-keys -t "$SESSION" d
+check "d asks again" "Stop renamed chat@backend-internal\?" 10
+tm send-keys -t "$SESSION" y
+gone() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers/$renamed_id")" = "404" ]; }
+tries=100
+until gone || ((tries-- <= 0)); do sleep 0.2; done
+if gone; then pass "y stops the worker"; else fail "y stops the worker"; fi
+check "the console says the worker was stopped" "(Stopped renamed chat|This worker was stopped)" 10
+tm send-keys -t "$SESSION" Escape
 
 # Ctrl-C twice quits and gives the terminal back.
 tm send-keys -t "$SESSION" C-c

@@ -47,6 +47,14 @@ pub trait RuntimeApi: Send + Sync + 'static {
 
     async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError>;
 
+    /// Gives the Worker another display name (validated here); answers its
+    /// summary, and the workspace hears `worker_updated`.
+    async fn rename_worker(
+        &self,
+        worker_id: WorkerId,
+        display_name: String,
+    ) -> Result<WorkerSummary, RuntimeError>;
+
     /// Cancels any run, stops the Worker and forgets it.
     async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError>;
 

@@ -123,6 +123,19 @@ impl ProviderConfig {
     }
 }
 
+/// A profile of `[profiles.<name>]`, resolved: its own provider (unset keys
+/// taken from `[provider]`), prompt file and language.
+#[derive(Debug, Clone)]
+pub struct ProfileSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub provider: ProviderConfig,
+    /// The Markdown file of its system prompt; `None`: the Companion's.
+    pub prompt: Option<PathBuf>,
+    /// The language it answers in; `None`: the runtime's.
+    pub language: Option<String>,
+}
+
 /// Everything a runtime needs to start.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -142,6 +155,9 @@ pub struct RuntimeConfig {
     pub transcript_bound: usize,
     /// Where Workers are saved to survive a restart; `None` keeps them in memory only.
     pub state_dir: Option<PathBuf>,
+    /// Profiles besides the built-in `companion` (one of that name replaces
+    /// the built-in's settings).
+    pub profiles: Vec<ProfileSpec>,
 }
 
 impl RuntimeConfig {
@@ -157,6 +173,7 @@ impl RuntimeConfig {
             event_ring: DEFAULT_EVENT_RING,
             transcript_bound: DEFAULT_TRANSCRIPT_BOUND,
             state_dir: None,
+            profiles: Vec::new(),
         }
     }
 }

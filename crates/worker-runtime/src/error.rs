@@ -19,7 +19,8 @@ pub enum RuntimeError {
     NotRunning(String),
     #[error("{0}")]
     ProviderUnconfigured(String),
-    #[error("unknown profile `{0}`")]
+    /// The message names the profile and those the runtime offers.
+    #[error("{0}")]
     UnknownProfile(String),
     /// A runtime in another process cannot be reached now.
     #[error("runtime `{0}` cannot be reached")]

@@ -16,7 +16,9 @@
 //!   the contract; its [`transcript`] is the bounded projection UIs render.
 //! - The [`provider`] boundary turns a conversation into a stream of deltas;
 //!   a [`provider::ProviderFactory`] builds the provider a configuration names.
-//! - [`profile`] builds Worker profiles from the prompt resources in `prompts/`.
+//! - [`profile`] builds Worker profiles: the built-in `companion` and those of
+//!   the configuration ([`config::ProfileSpec`]), each with its own provider
+//!   (the Runtime builds one per profile through its factory) and prompt.
 //! - [`store`] keeps Workers, their whole history and runs in SQLite when the
 //!   Runtime has a state directory; the transcript and event ring in memory
 //!   are its caches, and a restarted Worker never hands out a `seq` twice.

@@ -1,17 +1,26 @@
-//! Profiles: what a Worker is (model, system prompt, tools) and the prompt
-//! resources they are built from.
+//! Profiles: what a Worker is (model, provider, system prompt, language) and
+//! the prompt resources they are built from.
+//!
+//! The built-in `companion` profile always exists: the runtime's provider
+//! and the Companion's prompt. `[profiles.<name>]` of `yoi.toml` adds others
+//! ([`ProfileSpec`], resolved by the binary's configuration); a profile named
+//! `companion` replaces the built-in's settings. A profile's prompt is a
+//! Markdown file of the workspace, read when a Worker is made.
 //!
 //! Prompt prose lives only in the repository's `prompts/` folder. The binary
 //! embeds it; a `prompts/` directory in the workspace overrides a file by name.
 
 use std::path::Path;
 
-use yoi_protocol::ProfileInfo;
+use yoi_protocol::{ProfileInfo, ProfileSummary};
 
-use crate::config::RuntimeConfig;
+use crate::config::{ProfileSpec, RuntimeConfig};
 
 /// Name of the built-in conversational profile.
 pub const COMPANION: &str = "companion";
+
+/// What the built-in profile is, for pickers.
+pub const COMPANION_DESCRIPTION: &str = "The workspace's conversational companion";
 
 const EMBEDDED_COMPANION: &str = include_str!("../../../prompts/companion.md");
 
@@ -35,29 +44,79 @@ impl Profile {
 /// Why a profile could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("unknown profile `{0}`; this version knows `companion`")]
-    Unknown(String),
-    #[error("the prompt override `{0}` could not be read")]
+    #[error("unknown profile `{name}`; this runtime offers {}", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error("the prompt of profile `{0}` could not be read")]
     Unreadable(String),
+}
+
+/// Every profile the runtime offers, the built-in `companion` first.
+pub fn specs(config: &RuntimeConfig) -> Vec<ProfileSpec> {
+    let companion = config
+        .profiles
+        .iter()
+        .find(|p| p.name == COMPANION)
+        .cloned()
+        .unwrap_or_else(|| ProfileSpec {
+            name: COMPANION.to_owned(),
+            description: None,
+            provider: config.provider.clone(),
+            prompt: None,
+            language: None,
+        });
+    std::iter::once(companion)
+        .chain(
+            config
+                .profiles
+                .iter()
+                .filter(|p| p.name != COMPANION)
+                .cloned(),
+        )
+        .collect()
+}
+
+/// A profile as clients see it: never its URL, key or prompt path.
+pub fn summary(spec: &ProfileSpec) -> ProfileSummary {
+    let check = spec.provider.check_configured();
+    let description = spec
+        .description
+        .clone()
+        .or_else(|| (spec.name == COMPANION).then(|| COMPANION_DESCRIPTION.to_owned()));
+    ProfileSummary {
+        name: spec.name.clone(),
+        description,
+        model: spec.provider.model.clone(),
+        configured: check.is_ok(),
+        hint: check.err(),
+    }
 }
 
 /// Builds the named profile from the configuration and the prompt resources.
 pub fn load_profile(name: &str, config: &RuntimeConfig) -> Result<Profile, ProfileError> {
-    match name {
-        COMPANION => {
-            let template = prompt_resource(
-                "companion.md",
-                EMBEDDED_COMPANION,
-                config.prompts_dir.as_deref(),
-            )?;
-            Ok(Profile {
-                name: COMPANION.to_owned(),
-                model: config.provider.model.clone(),
-                system_prompt: render(&template, &config.workspace_name, &config.language),
-            })
-        }
-        other => Err(ProfileError::Unknown(other.chars().take(64).collect())),
-    }
+    let specs = specs(config);
+    let Some(spec) = specs.iter().find(|p| p.name == name) else {
+        return Err(ProfileError::Unknown {
+            name: name.chars().take(64).collect(),
+            known: specs.iter().map(|p| p.name.clone()).collect(),
+        });
+    };
+    let template = match &spec.prompt {
+        None => prompt_resource(
+            "companion.md",
+            EMBEDDED_COMPANION,
+            config.prompts_dir.as_deref(),
+        )?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            tracing::warn!(profile = name, error = %e.kind(), "profile prompt unreadable");
+            ProfileError::Unreadable(spec.name.clone())
+        })?,
+    };
+    let language = spec.language.as_deref().unwrap_or(&config.language);
+    Ok(Profile {
+        name: spec.name.clone(),
+        model: spec.provider.model.clone(),
+        system_prompt: render(&template, &config.workspace_name, language),
+    })
 }
 
 fn prompt_resource(file: &str, embedded: &str, dir: Option<&Path>) -> Result<String, ProfileError> {
@@ -117,10 +176,59 @@ mod tests {
     }
 
     #[test]
-    fn unknown_profiles_are_refused() {
-        assert!(matches!(
-            load_profile("shell", &config()),
-            Err(ProfileError::Unknown(_))
-        ));
+    fn unknown_profiles_are_refused_naming_the_known_ones() {
+        let err = load_profile("shell", &config()).unwrap_err();
+        assert!(matches!(err, ProfileError::Unknown { .. }));
+        assert!(err.to_string().contains("companion"), "{err}");
+    }
+
+    fn spec(name: &str) -> ProfileSpec {
+        let mut provider = config().provider;
+        provider.model = format!("{name}-model");
+        provider.base_url = "http://127.0.0.1:11434/v1".into();
+        ProfileSpec {
+            name: name.into(),
+            description: Some(format!("{name} things")),
+            provider,
+            prompt: None,
+            language: None,
+        }
+    }
+
+    #[test]
+    fn configured_profiles_have_their_model_prompt_and_language() {
+        let dir = std::env::temp_dir().join(format!("yoi-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("terse.md");
+        std::fs::write(&file, "Be terse in {{language}}.").unwrap();
+        let mut c = config();
+        let mut terse = spec("terse");
+        terse.prompt = Some(file);
+        terse.language = Some("French".into());
+        c.profiles = vec![terse, spec("local")];
+        let p = load_profile("terse", &c).unwrap();
+        assert_eq!(p.model, "terse-model");
+        assert_eq!(p.system_prompt, "Be terse in French.");
+        let local = load_profile("local", &c).unwrap();
+        assert!(
+            local.system_prompt.contains("\"acme\""),
+            "the Companion's prompt"
+        );
+        let names: Vec<String> = specs(&c).into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["companion", "terse", "local"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn summaries_say_whether_the_provider_is_configured_without_its_url() {
+        let mut hosted = spec("hosted");
+        hosted.provider.base_url = "https://api.example.com/v1".into();
+        hosted.provider.api_key_env = "HOSTED_KEY".into();
+        let s = summary(&hosted);
+        assert!(!s.configured);
+        assert!(s.hint.as_deref().unwrap_or("").contains("HOSTED_KEY"));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("example.com"), "{json}");
+        assert!(summary(&spec("local")).configured);
     }
 }

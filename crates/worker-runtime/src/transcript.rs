@@ -96,6 +96,14 @@ impl Transcript {
             .filter(|m| !m.text.is_empty() && m.state != MessageState::Streaming)
     }
 
+    /// The newest message with text, for a worker list's preview.
+    pub fn last_with_text(&self) -> Option<&Message> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| !m.text.trim().is_empty())
+    }
+
     pub fn len(&self) -> usize {
         self.messages.len()
     }

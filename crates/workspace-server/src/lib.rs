@@ -5,7 +5,7 @@
 //! runtime ([`worker_runtime::RuntimeApi`]) and the handler calls it. This
 //! crate adds what only the backend has: [`Backend::start`] registers the
 //! embedded `backend-internal` runtime and creates the Companion; [`routes`]
-//! (health, runtimes, Companion), [`ws`] (`/api/events`), [`security`]
+//! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
 //! builds the router).
@@ -79,7 +79,12 @@ impl Backend {
     /// with the provider its configuration names, and finds or creates the
     /// Companion in it.
     pub async fn start(config: RuntimeConfig) -> Result<Backend, StartError> {
-        let hint = config.provider.check_configured().err();
+        // The Companion's provider: `[provider]`, or `[profiles.companion]`'s.
+        let companion = worker_runtime::profile::specs(&config);
+        let hint = companion
+            .first()
+            .map_or(Ok(()), |spec| spec.provider.check_configured())
+            .err();
         let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
         let registry = Registry::start().await?;
         registry.register(Arc::new(runtime)).await?;
@@ -113,15 +118,21 @@ impl Backend {
     }
 }
 
-/// The Companion kept from an earlier run of the backend, or a new one.
+/// The Companion kept from an earlier run of the backend, or a new one: the
+/// worker of the `companion` profile named `companion`, else (it was
+/// renamed) the oldest of that profile.
 async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, StartError> {
     let runtime = registry.route(&RuntimeId::backend_internal()).await?;
-    let all = runtime
+    let mut candidates: Vec<_> = runtime
         .list_workers(yoi_protocol::WorkerPage::all())
-        .await?;
-    let existing = all.workers.into_iter().find(|w| {
-        w.display_name == COMPANION_NAME && w.profile.name == worker_runtime::profile::COMPANION
-    });
+        .await?
+        .workers
+        .into_iter()
+        .filter(|w| w.profile.name == worker_runtime::profile::COMPANION)
+        .collect();
+    // ULIDs sort by creation time.
+    candidates.sort_by_key(|w| (w.display_name != COMPANION_NAME, w.worker_id.to_string()));
+    let existing = candidates.into_iter().next();
     let summary = match existing {
         Some(w) => w,
         None => create_companion(&runtime).await?.summary,
@@ -207,6 +218,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::health))
         .routes(routes!(routes::list_runtimes))
+        .routes(routes!(routes::list_profiles))
         .routes(routes!(routes::get_companion))
         .routes(routes!(ws::workspace_events))
         .routes(routes!(openapi::openapi_json))

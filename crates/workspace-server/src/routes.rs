@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::Json;
 use yoi_http::Failure;
-use yoi_protocol::{CompanionInfo, Health, ProviderInfo, RuntimeList};
+use yoi_protocol::{CompanionInfo, Health, ProfileList, ProviderInfo, RuntimeId, RuntimeList};
 
 use crate::AppState;
 
@@ -23,6 +23,19 @@ pub async fn health() -> Json<Health> {
 pub async fn list_runtimes(State(state): State<AppState>) -> Result<Json<RuntimeList>, Failure> {
     Ok(Json(RuntimeList {
         runtimes: state.registry().summaries().await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/profiles", tag = "backend",
+    responses((status = 200, description = "The profiles of the backend's own runtime (`backend-internal`); each runtime's are in its summary", body = ProfileList)))]
+pub async fn list_profiles(State(state): State<AppState>) -> Result<Json<ProfileList>, Failure> {
+    let runtime = state
+        .registry()
+        .route(&RuntimeId::backend_internal())
+        .await?;
+    let summary = runtime.summary().await?;
+    Ok(Json(ProfileList {
+        profiles: summary.profiles.unwrap_or_default(),
     }))
 }
 

@@ -823,6 +823,7 @@ async fn openapi_describes_every_route() {
         "/api/runtimes/{runtime_id}/workers/{worker_id}/events",
         "/api/events",
         "/api/companion",
+        "/api/profiles",
         "/api/openapi.json",
     ] {
         assert!(paths.contains_key(p), "missing {p}");

@@ -337,6 +337,9 @@ async function main() {
   cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
   cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
 
+  // A second profile, for "New conversation".
+  writeFileSync(join(workspace, 'yoi.toml'), '[profiles.terse]\nmodel = "terse-model"\ndescription = "Short answers"\n');
+
   const mock = await startMock();
   const port = await freePort();
   let server = await startServer({ workspace, port, mockUrl: mock.url });
@@ -362,6 +365,11 @@ async function main() {
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors = [];
   const dialogs = [];
+  // Every URL the page fetched, to tell when the highlighter was loaded.
+  const requested = [];
+  page.on('request', (r) => requested.push(r.url()));
+  const HIGHLIGHTER = /\/assets\/core-[\w-]+\.js$/;
+  let highlighterBeforeCode = null;
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('dialog', (d) => {
     dialogs.push(d.message());
@@ -474,6 +482,7 @@ async function main() {
     await send(page, 'echo this: <script>window.__yoiPwned = 1</script><img src=x onerror="window.__yoiPwned = 2">');
     await waitAnswer(page, { state: 'complete', includes: 'echo this' });
     const blocks = await page.$$eval('.code-block', (e) => e.length);
+    highlighterBeforeCode = requested.some((u) => HIGHLIGHTER.test(u));
     await send(page, '[[markdown]] show me some code');
     await waitAnswer(page, { state: 'complete' });
     await page.waitForFunction((n) => document.querySelectorAll('.code-block button[data-copy-code]').length > n, blocks, {
@@ -493,6 +502,32 @@ async function main() {
       { timeout: 5_000 },
     );
     await screenshot(page, 'markdown');
+  });
+
+  await scenario('code blocks are highlighted by a highlighter loaded only once code appears; the sanitiser holds', async () => {
+    assert(highlighterBeforeCode === false, 'the highlighter was fetched before any code block was shown');
+    await page.waitForSelector('[data-testid="transcript"] code[data-highlighted="rust"] .hljs-keyword', { timeout: 10_000 });
+    assert(requested.some((u) => HIGHLIGHTER.test(u)), 'the highlighter chunk was fetched');
+    const attrs = await page.$$eval('[data-testid="transcript"] code[data-highlighted] *', (els) =>
+      els.flatMap((e) => [...e.attributes].map((a) => `${e.tagName}.${a.name}`)),
+    );
+    assert(attrs.every((a) => a === 'SPAN.class'), `highlighted code holds only spans with classes (got ${[...new Set(attrs)].join(', ')})`);
+    const scripts = await page.$$eval('[data-testid="transcript"] script, [data-testid="transcript"] img', (e) => e.length);
+    assert(scripts === 0, `no script or img element in the transcript (found ${scripts})`);
+    const text = await page.textContent('[data-testid="transcript"] code[data-highlighted="rust"]');
+    assert(text.includes('println!("hello from the mock");'), `the code reads as before (got ${JSON.stringify(text)})`);
+  });
+
+  await scenario('copy a whole message', async () => {
+    const last = page.locator('[data-testid="message"][data-role="assistant"]').last();
+    await last.locator('[data-testid="copy-message"]').click();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="copy-message"]')].some((b) => b.textContent?.trim() === 'Copied'),
+      null,
+      { timeout: 5_000 },
+    );
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert(copied.startsWith('# Mock answer') && copied.includes('```rust'), `the message's Markdown was copied (got ${JSON.stringify(copied.slice(0, 60))})`);
   });
 
   await scenario('reasoning is shown folded, and it and the last run survive a reload', async () => {
@@ -761,6 +796,170 @@ async function main() {
       }
     }
     assert(!outlived, 'the local runtime outlived its backend by 10 s');
+  });
+
+  await scenario('Retry after a failed and after a cancelled run sends the same text again', async () => {
+    await page.goto(`${base}/`);
+    await waitReady(page);
+    const failText = '[[error:400]] retry me please';
+    await send(page, failText);
+    await waitAnswer(page, { state: 'failed' }, 45_000);
+    await waitReady(page);
+    await page.click('[data-testid="retry"]');
+    await page.waitForFunction(
+      (t) => [...document.querySelectorAll('[data-testid="message"][data-role="user"]')].filter((e) => e.textContent?.includes(t)).length === 2,
+      failText,
+      { timeout: 15_000 },
+    );
+    await waitAnswer(page, { state: 'failed' }, 45_000);
+    const cancelText = '[[slow:100]] retry after a stop';
+    await send(page, cancelText);
+    await waitStreamingText(page);
+    await page.click('[data-testid="stop"]');
+    await waitAnswer(page, { state: 'cancelled' });
+    await waitReady(page);
+    await page.click('[data-testid="retry"]');
+    const answer = await waitAnswer(page, { state: 'complete' }, 45_000);
+    const users = (await messages(page)).filter((m) => m.role === 'user' && m.text.includes(cancelText));
+    assert(users.length === 2, `the question was sent again (${users.length} times shown)`);
+    assert(answer.text.length > 0, 'the retried run answered');
+    assert((await page.$('[data-testid="retry"]')) === null, 'no Retry after a good answer');
+  });
+
+  await scenario('export downloads the conversation as Markdown', async () => {
+    await waitReady(page);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), page.click('[data-testid="export"]')]);
+    assert(/\.md$/.test(download.suggestedFilename()), `a Markdown file (got ${download.suggestedFilename()})`);
+    const file = await download.path();
+    const text = readFileSync(file, 'utf8');
+    assert(text.startsWith('# companion@backend-internal'), `titled by the worker (got ${JSON.stringify(text.slice(0, 40))})`);
+    assert(text.includes('## You') && text.includes('## Assistant'), 'each message under its speaker');
+    assert(text.includes('retry after a stop'), 'the messages are in it');
+  });
+
+  let chat = null;
+  await scenario('New conversation (Alt+N): runtime and profile pickers with defaults, a name; it opens at once', async () => {
+    await waitReady(page);
+    await page.keyboard.press('Alt+KeyN');
+    await page.waitForSelector('[data-testid="new-dialog"]', { timeout: 5_000 });
+    assert((await page.inputValue('[data-testid="new-runtime"]')) === 'backend-internal', 'the backend runtime is preselected');
+    assert((await page.inputValue('[data-testid="new-profile"]')) === 'companion', "the Companion's profile is preselected");
+    const options = await page.$$eval('[data-testid="new-profile"] option', (o) => o.map((x) => x.value));
+    assert(JSON.stringify(options) === JSON.stringify(['companion', 'terse']), `the runtime's profiles (got ${options})`);
+    await page.selectOption('[data-testid="new-profile"]', 'terse');
+    await page.waitForSelector('[data-testid="new-profile-description"]:text("Short answers")', { timeout: 5_000 });
+    await page.fill('[data-testid="new-name"]', 'E2E chat');
+    await page.click('[data-testid="new-create"]');
+    await page.waitForFunction(() => document.querySelector('.status .title')?.textContent === 'E2E chat@backend-internal', null, { timeout: 10_000 });
+    assert((await page.$('[data-testid="new-dialog"]')) === null, 'the dialog closed');
+    const hash = new URL(page.url()).hash;
+    assert(/^#\/w\/backend-internal\/[0-9A-Z]{26}$/.test(hash), `the address names the new worker (${hash})`);
+    chat = { worker_id: hash.split('/').at(-1) };
+    await waitReady(page);
+    await send(page, 'hello new conversation');
+    await waitAnswer(page, { state: 'complete', includes: 'hello new conversation' });
+    const model = await page.textContent('.status [title="Model"]');
+    assert(model === 'terse-model', `the profile's model is used (got ${JSON.stringify(model)})`);
+    await screenshot(page, 'new-conversation');
+    // Escape closes the dialog without creating anything.
+    await page.click('[data-testid="new-conversation"]');
+    await page.waitForSelector('[data-testid="new-dialog"]', { timeout: 5_000 });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid="new-dialog"]', { state: 'detached', timeout: 5_000 });
+  });
+
+  await scenario('the side panel: latest activity first, the start of the last message and a relative time, live', async () => {
+    assert(chat, 'needs the conversation made above');
+    const rows = '[data-testid="runtime"][data-runtime-id="backend-internal"] [data-testid="worker-row"]';
+    const order = () => page.$$eval(rows, (els) => els.map((e) => e.getAttribute('data-worker-id')));
+    await page.waitForFunction(
+      ({ rows, id }) => document.querySelector(rows)?.getAttribute('data-worker-id') === id,
+      { rows, id: chat.worker_id },
+      { timeout: 10_000 },
+    );
+    const row = `${rows}[data-worker-id="${chat.worker_id}"]`;
+    await page.waitForFunction(
+      (row) => (document.querySelector(`${row} [data-testid="worker-preview"]`)?.textContent ?? '').includes('hello new conversation'),
+      row,
+      { timeout: 10_000 },
+    );
+    assert((await page.textContent(`${row} [data-testid="worker-when"]`)) === 'just now', 'a relative time');
+    // Talking to the Companion moves it to the top, live.
+    await page.click('[data-testid="worker-list"] .companion');
+    await waitReady(page);
+    await send(page, 'back to the companion');
+    await waitAnswer(page, { state: 'complete', includes: 'back to the companion' });
+    const companionId = (await (await fetch(`${base}/api/companion`)).json()).worker_id;
+    await page.waitForFunction(
+      ({ rows, id }) => document.querySelector(rows)?.getAttribute('data-worker-id') === id,
+      { rows, id: companionId },
+      { timeout: 10_000 },
+    );
+    const now = await order();
+    assert(now[0] === companionId && now[1] === chat.worker_id, `sorted by last activity (got ${now})`);
+  });
+
+  await scenario('rename in place: the list, the title and the server follow', async () => {
+    assert(chat, 'needs the conversation made above');
+    await page.goto(`${base}/#/w/backend-internal/${chat.worker_id}`);
+    await waitReady(page);
+    const row = `[data-testid="worker-row"][data-worker-id="${chat.worker_id}"]`;
+    await page.hover(row);
+    await page.click(`${row} [data-testid="rename"]`);
+    await page.fill(`${row} [data-testid="rename-input"]`, '  Trip planning  ');
+    await page.press(`${row} [data-testid="rename-input"]`, 'Enter');
+    await page.waitForFunction((row) => document.querySelector(`${row} [data-testid="worker-name"]`)?.textContent === 'Trip planning', row, {
+      timeout: 10_000,
+    });
+    await page.waitForFunction(() => document.querySelector('.status .title')?.textContent === 'Trip planning@backend-internal', null, { timeout: 10_000 });
+    const detail = await (await fetch(`${base}/api/runtimes/backend-internal/workers/${chat.worker_id}`)).json();
+    assert(detail.display_ref === 'Trip planning@backend-internal', `the server has the name (got ${detail.display_ref})`);
+    // A bad name is refused with the server's words; Escape leaves it as it was.
+    await page.hover(row);
+    await page.click(`${row} [data-testid="rename"]`);
+    await page.fill(`${row} [data-testid="rename-input"]`, 'a@b');
+    await page.press(`${row} [data-testid="rename-input"]`, 'Enter');
+    await page.waitForSelector(`${row} [data-testid="row-error"]`, { timeout: 5_000 });
+    await page.press(`${row} [data-testid="rename-input"]`, 'Escape');
+    await page.waitForFunction((row) => document.querySelector(`${row} [data-testid="worker-name"]`)?.textContent === 'Trip planning', row, {
+      timeout: 5_000,
+    });
+    await page.reload();
+    await waitReady(page);
+    await page.waitForFunction((row) => document.querySelector(`${row} [data-testid="worker-name"]`)?.textContent === 'Trip planning', row, {
+      timeout: 10_000,
+    });
+  });
+
+  await scenario('stop a conversation, after a confirmation', async () => {
+    assert(chat, 'needs the conversation made above');
+    const row = `[data-testid="worker-row"][data-worker-id="${chat.worker_id}"]`;
+    await page.hover(row);
+    await page.click(`${row} [data-testid="stop-worker"]`);
+    await page.waitForSelector(`${row} [data-testid="confirm-stop"]`, { timeout: 5_000 });
+    await page.click(`${row} [data-testid="confirm-stop-no"]`);
+    const still = await fetch(`${base}/api/runtimes/backend-internal/workers/${chat.worker_id}`);
+    assert(still.status === 200, 'Keep keeps it');
+    await page.hover(row);
+    await page.click(`${row} [data-testid="stop-worker"]`);
+    await page.click(`${row} [data-testid="confirm-stop-yes"]`);
+    await page.waitForSelector('[data-testid="worker-state"][data-state="stopped"]', { timeout: 10_000 });
+    const gone = await fetch(`${base}/api/runtimes/backend-internal/workers/${chat.worker_id}`);
+    assert(gone.status === 404, `the worker is stopped on the server (HTTP ${gone.status})`);
+    await page.goto(`${base}/`);
+    await waitReady(page);
+  });
+
+  await scenario('light and dark themes follow prefers-color-scheme', async () => {
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await background();
+    await page.emulateMedia({ colorScheme: 'light' });
+    assert(light !== dark, `the background differs (${light} vs ${dark})`);
+    const lum = (c) => (c.match(/\d+/g) ?? []).slice(0, 3).reduce((a, b) => a + Number(b), 0);
+    assert(lum(light) > lum(dark), `light is lighter than dark (${light} vs ${dark})`);
   });
 
   await scenario('a phone-sized window: nothing overflows, the view stays on the latest message', async () => {

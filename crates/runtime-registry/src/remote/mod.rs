@@ -34,9 +34,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
-    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList,
-    WorkerPage, WorkerSummary, WorkspaceEvent,
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RenameWorker, RunOutcome, RuntimeId,
+    RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId,
+    WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -282,6 +282,26 @@ impl RuntimeApi for RemoteRuntime {
             .await?;
         rewrite::detail(&mut detail, &self.inner.id);
         Ok(detail)
+    }
+
+    async fn rename_worker(
+        &self,
+        worker_id: WorkerId,
+        display_name: String,
+    ) -> Result<WorkerSummary, RuntimeError> {
+        let mut summary: WorkerSummary = self
+            .json(
+                Method::PATCH,
+                &format!("/v1/workers/{worker_id}"),
+                Some(&RenameWorker { display_name }),
+            )
+            .await?;
+        rewrite::summary(&mut summary, &self.inner.id);
+        let _ = self
+            .inner
+            .monitor
+            .send_message(MonitorMsg::Updated(summary.clone()));
+        Ok(summary)
     }
 
     async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {

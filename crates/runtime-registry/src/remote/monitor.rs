@@ -1,14 +1,14 @@
 //! `MonitorActor`: what the backend knows about one runtime process, and the
 //! observer task that keeps it current.
 //!
-//! The actor owns the runtime's health (`status`, `last_error`, `last_seen`)
-//! and the workers it is known to hold. Three sources feed it, all by
-//! message: the observer task (a probe of `GET /v1/runtime` every few
-//! seconds, with backoff while the runtime is down, and the runtime's
-//! `/v1/events` socket), and the outcome of every command the registry sends.
-//! From these it derives the workspace events of this runtime
-//! (`worker_created`, `worker_stopped`, `status`, `runtime_status`) with the
-//! registered runtime id. On every (re)connection of the events socket the
+//! The actor owns the runtime's health (`status`, `last_error`, `last_seen`),
+//! the profiles it offers (from its summary) and the workers it is known to
+//! hold. Three sources feed it, all by message: the observer task (a probe of
+//! `GET /v1/runtime` every few seconds, with backoff while the runtime is
+//! down, and the runtime's `/v1/events` socket), and the outcome of every
+//! command the registry sends. From these it derives the workspace events of
+//! this runtime (`worker_created`, `worker_updated`, `worker_stopped`,
+//! `status`, `runtime_status`) with the registered runtime id. On every (re)connection of the events socket the
 //! runtime's snapshot is compared with what the actor knew, so a runtime that
 //! restarted without its workers reports them stopped.
 //!
@@ -24,8 +24,8 @@ use reqwest::Method;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 use yoi_protocol::{
-    Capabilities, Diagnostics, RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Timestamp,
-    WorkerId, WorkerSummary, WorkspaceEvent,
+    Capabilities, Diagnostics, ProfileSummary, RuntimeId, RuntimeKind, RuntimeStatus,
+    RuntimeSummary, Timestamp, WorkerId, WorkerSummary, WorkspaceEvent,
 };
 
 use super::rewrite;
@@ -45,6 +45,8 @@ pub enum MonitorMsg {
     },
     /// A call reached the runtime.
     Reachable,
+    /// A probe of the runtime's summary answered (its profiles with it).
+    Probed(RuntimeSummary),
     /// A call could not reach the runtime.
     Unreachable(Unreachable),
     /// The first frame of the runtime's events socket: every worker it holds.
@@ -53,6 +55,8 @@ pub enum MonitorMsg {
     Event(WorkspaceEvent),
     /// A worker was created by a command of ours.
     Created(WorkerSummary),
+    /// A worker was renamed by a command of ours.
+    Updated(WorkerSummary),
     /// A worker was stopped by a command of ours.
     Stopped(WorkerId),
     /// The observer is about to open the events socket; its snapshot will
@@ -81,6 +85,8 @@ pub struct MonitorState {
     /// Counts the events socket's connections (see `MonitorMsg::Connecting`).
     epoch: u64,
     stopped: VecDeque<WorkerId>,
+    /// The profiles the runtime offers, from its last summary.
+    profiles: Option<Vec<ProfileSummary>>,
     events: broadcast::Sender<WorkspaceEvent>,
 }
 
@@ -97,6 +103,7 @@ impl MonitorState {
                 last_error: self.last_error.clone(),
                 last_seen: self.last_seen,
             }),
+            profiles: self.profiles.clone(),
         }
     }
 
@@ -136,6 +143,17 @@ impl MonitorState {
         self.known_since.insert(worker.worker_id, self.epoch);
         self.workers.insert(worker.worker_id, worker.clone());
         self.emit(WorkspaceEvent::WorkerCreated { worker });
+    }
+
+    /// A known worker changed (name, last activity): announced once per change.
+    fn updated(&mut self, worker: WorkerSummary) {
+        let Some(known) = self.workers.get_mut(&worker.worker_id) else {
+            return;
+        };
+        if *known != worker {
+            *known = worker.clone();
+            self.emit(WorkspaceEvent::WorkerUpdated { worker });
+        }
     }
 
     fn stopped(&mut self, worker_id: WorkerId) {
@@ -181,7 +199,7 @@ impl MonitorState {
                             status: worker.status,
                         });
                     }
-                    self.workers.insert(id, worker);
+                    self.updated(worker);
                 }
                 None => {
                     // A worker the runtime holds is alive, whatever we remembered.
@@ -217,6 +235,7 @@ impl Actor for MonitorActor {
             known_since: BTreeMap::new(),
             epoch: 0,
             stopped: VecDeque::new(),
+            profiles: None,
             events: args.events,
         })
     }
@@ -236,6 +255,11 @@ impl Actor for MonitorActor {
                     .then(|| state.workers.values().cloned().collect());
                 let _ = reply.send(known);
             }
+            MonitorMsg::Probed(summary) => {
+                state.profiles = summary.profiles;
+                state.last_seen = Some(Timestamp::now());
+                state.set_health(RuntimeStatus::Available, None);
+            }
             MonitorMsg::Reachable => {
                 state.last_seen = Some(Timestamp::now());
                 state.set_health(RuntimeStatus::Available, None);
@@ -251,6 +275,7 @@ impl Actor for MonitorActor {
                 state.last_seen = Some(Timestamp::now());
                 match event {
                     WorkspaceEvent::WorkerCreated { worker } => state.created(worker),
+                    WorkspaceEvent::WorkerUpdated { worker } => state.updated(worker),
                     WorkspaceEvent::WorkerStopped { worker_id, .. } => state.stopped(worker_id),
                     WorkspaceEvent::Status {
                         runtime_id,
@@ -273,6 +298,7 @@ impl Actor for MonitorActor {
                 }
             }
             MonitorMsg::Created(worker) => state.created(worker),
+            MonitorMsg::Updated(worker) => state.updated(worker),
             MonitorMsg::Stopped(worker_id) => state.stopped(worker_id),
             MonitorMsg::Connecting => state.epoch += 1,
         }
@@ -290,6 +316,16 @@ pub fn report<T>(monitor: &ActorRef<MonitorMsg>, result: &Result<T, CallError>) 
     let _ = monitor.send_message(msg);
 }
 
+/// Tells the monitor how a probe went: its summary carries the profiles.
+fn report_probe(monitor: &ActorRef<MonitorMsg>, probe: Result<&RuntimeSummary, CallError>) {
+    let msg = match probe {
+        Ok(summary) => MonitorMsg::Probed(summary.clone()),
+        Err(CallError::Api(_)) => MonitorMsg::Reachable,
+        Err(CallError::Unreachable(reason)) => MonitorMsg::Unreachable(reason),
+    };
+    let _ = monitor.send_message(msg);
+}
+
 /// The observer task: probes the runtime and follows its events socket,
 /// forever (it is aborted when the runtime is unregistered or the backend stops).
 pub async fn observe(
@@ -301,7 +337,7 @@ pub async fn observe(
     let mut delay = timing.retry_min;
     loop {
         let probe = probe(&transport, &timing).await;
-        report(&monitor, &probe);
+        report_probe(&monitor, probe.as_ref().map_err(Clone::clone));
         if probe.is_ok() {
             if monitor.send_message(MonitorMsg::Connecting).is_err() {
                 return;
@@ -378,7 +414,7 @@ async fn follow(
                     return;
                 }
                 let probe = probe(transport, timing).await;
-                report(monitor, &probe);
+                report_probe(monitor, probe.as_ref().map_err(Clone::clone));
                 if probe.is_err() {
                     return;
                 }
@@ -405,6 +441,7 @@ mod tests {
             known_since: BTreeMap::new(),
             epoch: 0,
             stopped: VecDeque::new(),
+            profiles: None,
             events,
         };
         (state, rx)
@@ -422,6 +459,8 @@ mod tests {
                 name: "companion".into(),
                 model: "m".into(),
             },
+            last_activity: None,
+            last_message: None,
         }
     }
 
@@ -438,6 +477,32 @@ mod tests {
             Ok(WorkspaceEvent::WorkerCreated { .. })
         ));
         assert!(rx.try_recv().is_err(), "no worker_stopped was made up");
+    }
+
+    #[test]
+    fn a_rename_is_announced_once_whichever_way_it_arrives() {
+        let (mut s, mut rx) = state();
+        let w = worker();
+        s.created(w.clone());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WorkspaceEvent::WorkerCreated { .. })
+        ));
+        let mut renamed = w.clone();
+        renamed.display_name = "notes".into();
+        renamed.display_ref = "notes@far".into();
+        s.updated(renamed.clone()); // our own command's answer
+        s.updated(renamed.clone()); // the runtime's own worker_updated
+        s.resync(vec![renamed.clone()]); // a later snapshot
+        match rx.try_recv() {
+            Ok(WorkspaceEvent::WorkerUpdated { worker }) => assert_eq!(worker, renamed),
+            other => panic!("expected worker_updated, got {other:?}"),
+        }
+        assert!(rx.try_recv().is_err(), "announced once");
+        let mut unknown = worker();
+        unknown.display_name = "ghost".into();
+        s.updated(unknown);
+        assert!(rx.try_recv().is_err(), "an unknown worker is not made up");
     }
 
     #[test]

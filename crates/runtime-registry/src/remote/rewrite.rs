@@ -7,10 +7,8 @@ use yoi_protocol::{
 };
 
 pub fn summary(s: &mut WorkerSummary, id: &RuntimeId) {
-    if &s.runtime_id != id {
-        s.runtime_id = id.clone();
-        s.display_ref = format!("{}@{id}", s.display_name);
-    }
+    s.runtime_id = id.clone();
+    s.display_ref = format!("{}@{id}", s.display_name);
 }
 
 pub fn detail(d: &mut WorkerDetail, id: &RuntimeId) {
@@ -34,7 +32,9 @@ pub fn workspace(e: &mut WorkspaceEvent, id: &RuntimeId) {
                 summary(w, id);
             }
         }
-        WorkspaceEvent::WorkerCreated { worker } => summary(worker, id),
+        WorkspaceEvent::WorkerCreated { worker } | WorkspaceEvent::WorkerUpdated { worker } => {
+            summary(worker, id);
+        }
         WorkspaceEvent::WorkerStopped { runtime_id, .. }
         | WorkspaceEvent::Status { runtime_id, .. } => *runtime_id = id.clone(),
         WorkspaceEvent::RuntimeStatus { runtime } => runtime.runtime_id = id.clone(),
@@ -58,6 +58,8 @@ mod tests {
                 name: "companion".into(),
                 model: "m".into(),
             },
+            last_activity: None,
+            last_message: None,
         };
         let gpu = RuntimeId::parse("gpu").unwrap();
         summary(&mut s, &gpu);

@@ -8,9 +8,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use yoi_protocol::{ApiError, MessageState};
 
-use super::wrap::{expand_tabs, wrap_chars, wrap_words};
+use super::wrap::{expand_tabs, str_width, wrap_chars, wrap_styled, wrap_words};
 use crate::app::App;
-use crate::markdown::{classify, split_blocks, Block, ProseLine};
+use crate::markdown::{to_lines, LineKind, Marks, MdLine};
 use crate::notice::describe_api_error;
 use crate::transcript::{Body, Entry};
 
@@ -188,30 +188,190 @@ fn reasoning_lines(reasoning: &str, unfolded: bool, width: usize, out: &mut Vec<
     }
 }
 
-fn prose_line(line: &str, width: usize, out: &mut Vec<Line<'static>>) {
-    match classify(line) {
-        ProseLine::Heading(text) => {
-            let style = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
-            for row in wrap_words(text, width.saturating_sub(2)) {
-                out.push(Line::from(vec![
-                    Span::raw(INDENT),
-                    Span::styled(row, style),
-                ]));
+/// How marked-up text looks in a terminal.
+fn style_of(marks: Marks) -> Style {
+    let mut style = Style::new();
+    if marks.strong {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    if marks.emphasis {
+        style = style.add_modifier(Modifier::ITALIC);
+    }
+    if marks.strike {
+        style = style.add_modifier(Modifier::CROSSED_OUT);
+    }
+    if marks.code {
+        style = style.patch(code_style());
+    }
+    if marks.link {
+        style = style.fg(Color::Blue).add_modifier(Modifier::UNDERLINED);
+    }
+    if marks.aside {
+        style = style.patch(dim());
+    }
+    style
+}
+
+/// The columns before a line's text: the answer's indent, quote bars and
+/// list nesting.
+fn lead(line: &MdLine) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::raw(INDENT)];
+    for _ in 0..line.quote {
+        spans.push(Span::styled("▎ ", dim()));
+    }
+    if line.indent > 0 {
+        spans.push(Span::raw(" ".repeat(line.indent)));
+    }
+    spans
+}
+
+fn lead_width(line: &MdLine) -> usize {
+    INDENT.len() + line.quote * 2 + line.indent
+}
+
+/// Prose and headings: word-wrapped, marks as styles; a list item's marker
+/// on its first row, its later rows under its text.
+fn prose_rows(line: &MdLine, width: usize, out: &mut Vec<Line<'static>>) {
+    let heading = matches!(line.kind, LineKind::Heading(_));
+    let runs: Vec<(String, Style)> = line
+        .pieces
+        .iter()
+        .map(|p| {
+            let style = style_of(p.marks);
+            let style = if heading {
+                style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+            } else {
+                style
+            };
+            (expand_tabs(&p.text), style)
+        })
+        .collect();
+    let marker_width = str_width(&line.marker);
+    let room = width.saturating_sub(lead_width(line) + marker_width);
+    for (i, row) in wrap_styled(&runs, room).into_iter().enumerate() {
+        let mut spans = lead(line);
+        if marker_width > 0 {
+            let marker = if i == 0 {
+                line.marker.clone()
+            } else {
+                " ".repeat(marker_width)
+            };
+            spans.push(Span::styled(marker, assistant_style()));
+        }
+        spans.extend(row);
+        out.push(Line::from(spans));
+    }
+}
+
+/// A table: columns as wide as their widest cell (cut with `…` when the
+/// terminal is narrower), the head underlined.
+fn table_rows(
+    line: &MdLine,
+    rows: &[Vec<String>],
+    header: usize,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    if columns == 0 {
+        return;
+    }
+    let mut widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| str_width(s))
+                .max()
+                .unwrap_or(0)
+                .max(1)
+        })
+        .collect();
+    let room = width.saturating_sub(lead_width(line) + 3 * (columns - 1));
+    while widths.iter().sum::<usize>() > room && widths.iter().any(|w| *w > 3) {
+        if let Some(widest) = widths.iter_mut().max() {
+            *widest -= 1;
+        }
+    }
+    let frame = dim();
+    for (i, row) in rows.iter().enumerate() {
+        let mut spans = lead(line);
+        for (c, w) in widths.iter().enumerate() {
+            if c > 0 {
+                spans.push(Span::styled(" │ ", frame));
+            }
+            let cell = fit(row.get(c).map_or("", String::as_str), *w);
+            let style = if i < header {
+                Style::new().add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            };
+            spans.push(Span::styled(cell, style));
+        }
+        out.push(Line::from(spans));
+        if i + 1 == header {
+            let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+            let mut spans = lead(line);
+            spans.push(Span::styled(rule.join("─┼─"), frame));
+            out.push(Line::from(spans));
+        }
+    }
+}
+
+/// `text` cut or padded to exactly `width` columns.
+fn fit(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    let total = str_width(text);
+    for c in text.chars() {
+        let w = super::wrap::char_width(c);
+        if total > width && used + w + 1 > width {
+            out.push('…');
+            used += 1;
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
+fn md_line_rows(line: &MdLine, width: usize, out: &mut Vec<Line<'static>>) {
+    let frame = dim();
+    match &line.kind {
+        LineKind::Prose | LineKind::Heading(_) => prose_rows(line, width, out),
+        LineKind::Blank => out.push(Line::default()),
+        LineKind::Rule => {
+            let mut spans = lead(line);
+            let room = width.saturating_sub(lead_width(line)).min(40);
+            spans.push(Span::styled("─".repeat(room), frame));
+            out.push(Line::from(spans));
+        }
+        LineKind::CodeStart(lang) => {
+            let label = if lang.is_empty() {
+                "code"
+            } else {
+                lang.as_str()
+            };
+            let mut spans = lead(line);
+            spans.push(Span::styled(format!("╭─ {label}"), frame));
+            out.push(Line::from(spans));
+        }
+        LineKind::Code(text) => {
+            let room = width.saturating_sub(lead_width(line) + 2);
+            for row in wrap_chars(&expand_tabs(text), room) {
+                let mut spans = lead(line);
+                spans.push(Span::styled("│ ", frame));
+                spans.push(Span::styled(row, code_style()));
+                out.push(Line::from(spans));
             }
         }
-        ProseLine::Bullet(indent, text) => {
-            let pad = " ".repeat(indent);
-            let rows = wrap_words(text, width.saturating_sub(4 + indent));
-            for (i, row) in rows.into_iter().enumerate() {
-                let mark = if i == 0 { "• " } else { "  " };
-                out.push(Line::from(format!("{INDENT}{pad}{mark}{row}")));
-            }
+        LineKind::CodeEnd => {
+            let mut spans = lead(line);
+            spans.push(Span::styled("╰─", frame));
+            out.push(Line::from(spans));
         }
-        ProseLine::Plain(text) => {
-            for row in wrap_words(text, width.saturating_sub(2)) {
-                out.push(Line::from(format!("{INDENT}{row}")));
-            }
-        }
+        LineKind::Table { rows, header } => table_rows(line, rows, *header, width, out),
     }
 }
 
@@ -221,37 +381,7 @@ fn answer_lines(text: &str, state: MessageState, width: usize, out: &mut Vec<Lin
     if text.is_empty() {
         return;
     }
-    let frame = dim();
-    for block in split_blocks(text) {
-        match block {
-            Block::Prose(lines) => {
-                for line in lines {
-                    prose_line(&expand_tabs(line), width, out);
-                }
-            }
-            Block::Code {
-                lang,
-                lines,
-                closed,
-            } => {
-                let label = if lang.is_empty() { "code" } else { lang };
-                out.push(Line::from(Span::styled(
-                    format!("{INDENT}╭─ {label}"),
-                    frame,
-                )));
-                for line in lines {
-                    for row in wrap_chars(&expand_tabs(line), width.saturating_sub(4)) {
-                        out.push(Line::from(vec![
-                            Span::styled(format!("{INDENT}│ "), frame),
-                            Span::styled(row, code_style()),
-                        ]));
-                    }
-                }
-                // An open fence of a finished answer is closed for the eye.
-                if closed || state != MessageState::Streaming {
-                    out.push(Line::from(Span::styled(format!("{INDENT}╰─"), frame)));
-                }
-            }
-        }
+    for line in to_lines(text, state == MessageState::Streaming) {
+        md_line_rows(&line, width, out);
     }
 }

@@ -39,6 +39,12 @@ pub enum RuntimeMsg {
         worker_id: WorkerId,
         reply: RpcReplyPort<Option<WorkerHandle>>,
     },
+    /// Give a Worker another display name.
+    Rename {
+        worker_id: WorkerId,
+        display_name: String,
+        reply: RpcReplyPort<Result<WorkerSummary, RuntimeError>>,
+    },
     /// Forget a Worker that was stopped.
     Remove {
         worker_id: WorkerId,
@@ -63,15 +69,23 @@ pub struct WorkerHandle {
     pub core: Arc<Mutex<WorkerCore>>,
 }
 
+/// The provider of one profile, built once by the Runtime's factory.
+#[derive(Clone)]
+pub struct ProfileProvider {
+    pub provider: Arc<dyn Provider>,
+    pub config: Arc<ProviderConfig>,
+}
+
 struct WorkerEntry {
     core: Arc<Mutex<WorkerCore>>,
     actor: ActorRef<WorkerMsg>,
+    provider: ProfileProvider,
 }
 
 pub struct RuntimeState {
     config: RuntimeConfig,
-    provider: Arc<dyn Provider>,
-    provider_config: Arc<ProviderConfig>,
+    /// Each profile's provider, by profile name.
+    providers: HashMap<String, ProfileProvider>,
     workers: HashMap<WorkerId, WorkerEntry>,
     /// Creation order, for stable listings.
     order: Vec<WorkerId>,
@@ -83,8 +97,8 @@ pub struct RuntimeState {
 
 pub struct RuntimeArgs {
     pub config: RuntimeConfig,
-    /// The provider of `config.provider`, built by the Runtime's factory.
-    pub provider: Arc<dyn Provider>,
+    /// The provider of each profile, built by the Runtime's factory.
+    pub providers: HashMap<String, ProfileProvider>,
     pub workspace: broadcast::Sender<WorkspaceEvent>,
     pub store: Store,
     pub saved: Vec<SavedWorker>,
@@ -128,9 +142,8 @@ impl Actor for RuntimeActor {
         args: RuntimeArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(RuntimeState {
-            provider_config: Arc::new(args.config.provider.clone()),
             config: args.config,
-            provider: args.provider,
+            providers: args.providers,
             workers: HashMap::new(),
             order: Vec::new(),
             workspace: args.workspace,
@@ -176,6 +189,20 @@ impl Actor for RuntimeActor {
                     core: e.core.clone(),
                 }));
             }
+            RuntimeMsg::Rename {
+                worker_id,
+                display_name,
+                reply,
+            } => {
+                let answer = match state.workers.get(&worker_id) {
+                    Some(entry) => lock(&entry.core).rename(display_name),
+                    None => Err(RuntimeError::WorkerNotFound(worker_id.to_string())),
+                };
+                // The new name is answered once it is stored.
+                state.store.after_commit(move || {
+                    let _ = reply.send(answer);
+                });
+            }
             RuntimeMsg::Remove { worker_id } => {
                 if state.workers.remove(&worker_id).is_some() {
                     state.order.retain(|id| *id != worker_id);
@@ -215,13 +242,13 @@ impl Actor for RuntimeActor {
                 .workers
                 .iter()
                 .find(|(_, e)| e.actor.get_id() == cell.get_id())
-                .map(|(id, e)| (*id, e.core.clone()));
-            if let Some((worker_id, core)) = failed {
+                .map(|(id, e)| (*id, e.core.clone(), e.provider.clone()));
+            if let Some((worker_id, core, provider)) = failed {
                 tracing::error!(%worker_id, error = %error, "worker failed; restarting it");
                 let args = WorkerArgs {
                     core: core.clone(),
-                    provider: state.provider.clone(),
-                    provider_config: state.provider_config.clone(),
+                    provider: provider.provider,
+                    provider_config: provider.config,
                     restarted: true,
                 };
                 match Actor::spawn_linked(None, WorkerActor, args, myself.get_cell()).await {
@@ -263,9 +290,7 @@ async fn create_worker(
 ) -> Result<WorkerDetail, RuntimeError> {
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {
-        ProfileError::Unknown(_) => {
-            RuntimeError::UnknownProfile(profile_name.chars().take(64).collect())
-        }
+        ProfileError::Unknown { .. } => RuntimeError::UnknownProfile(e.to_string()),
         other => RuntimeError::Internal(other.to_string()),
     })?;
     let display_name = match request.display_name {
@@ -316,17 +341,29 @@ async fn add_worker(
 ) -> Result<WorkerDetail, RuntimeError> {
     let worker_id = core.worker_id;
     let detail = core.detail();
+    let provider = state
+        .providers
+        .get(&detail.summary.profile.name)
+        .cloned()
+        .ok_or_else(|| RuntimeError::Internal("a profile without a provider".to_owned()))?;
     let core = Arc::new(Mutex::new(core));
     let args = WorkerArgs {
         core: core.clone(),
-        provider: state.provider.clone(),
-        provider_config: state.provider_config.clone(),
+        provider: provider.provider.clone(),
+        provider_config: provider.config.clone(),
         restarted: false,
     };
     let (actor, _) = Actor::spawn_linked(None, WorkerActor, args, myself.get_cell())
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    state.workers.insert(worker_id, WorkerEntry { core, actor });
+    state.workers.insert(
+        worker_id,
+        WorkerEntry {
+            core,
+            actor,
+            provider,
+        },
+    );
     state.order.push(worker_id);
     Ok(detail)
 }

@@ -4,14 +4,15 @@
 
 pub mod actor;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, oneshot};
 use yoi_protocol::{
-    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, RunId, RunOutcome,
-    RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript, TranscriptPage,
-    WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, ProfileSummary, RunId,
+    RunOutcome, RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript,
+    TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::api::{RuntimeApi, WorkerStream};
@@ -21,7 +22,7 @@ use crate::provider::ProviderFactory;
 use crate::store::Store;
 use crate::subscription::Subscription;
 use crate::worker::{SubscribeFrom, WorkerMsg};
-use actor::{RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
+use actor::{ProfileProvider, RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
 
 /// Workspace events a slow listener may fall behind before it misses some.
 const WORKSPACE_BUFFER: usize = 256;
@@ -39,12 +40,13 @@ pub struct Runtime {
     id: RuntimeId,
     kind: RuntimeKind,
     display_name: String,
+    profiles: Arc<Vec<ProfileSummary>>,
     workspace: broadcast::Sender<WorkspaceEvent>,
 }
 
 impl Runtime {
-    /// Starts a Runtime whose Workers talk to the provider its configuration
-    /// names, built by `providers`.
+    /// Starts a Runtime whose Workers talk to the provider their profile
+    /// names, each built once by `providers`.
     pub async fn start(
         config: RuntimeConfig,
         providers: Arc<dyn ProviderFactory>,
@@ -57,8 +59,20 @@ impl Runtime {
             Some(dir) => crate::store::open(dir, config.transcript_bound)?,
             None => (Store::memory(), Vec::new()),
         };
+        let specs = crate::profile::specs(&config);
+        let profiles = Arc::new(specs.iter().map(crate::profile::summary).collect());
+        let built: HashMap<String, ProfileProvider> = specs
+            .into_iter()
+            .map(|spec| {
+                let provider = ProfileProvider {
+                    provider: providers.provider(&spec.provider),
+                    config: Arc::new(spec.provider),
+                };
+                (spec.name, provider)
+            })
+            .collect();
         let args = RuntimeArgs {
-            provider: providers.provider(&config.provider),
+            providers: built,
             config,
             workspace: workspace.clone(),
             store,
@@ -72,6 +86,7 @@ impl Runtime {
             id,
             kind,
             display_name,
+            profiles,
             workspace,
         })
     }
@@ -169,6 +184,7 @@ impl RuntimeApi for Runtime {
             capabilities: Capabilities::ALL,
             worker_count: count as u64,
             diagnostics: None,
+            profiles: Some(self.profiles.as_ref().clone()),
         })
     }
 
@@ -200,6 +216,24 @@ impl RuntimeApi for Runtime {
     async fn worker(&self, worker_id: WorkerId) -> Result<WorkerDetail, RuntimeError> {
         self.call_worker(worker_id, |reply| WorkerMsg::Detail { reply })
             .await
+    }
+
+    async fn rename_worker(
+        &self,
+        worker_id: WorkerId,
+        display_name: String,
+    ) -> Result<WorkerSummary, RuntimeError> {
+        let display_name = yoi_protocol::validate_display_name(&display_name)?;
+        ractor::call_t!(
+            self.actor,
+            |reply| RuntimeMsg::Rename {
+                worker_id,
+                display_name,
+                reply,
+            },
+            CALL_TIMEOUT_MS
+        )
+        .map_err(actor_gone)?
     }
 
     async fn stop_worker(&self, worker_id: WorkerId) -> Result<(), RuntimeError> {

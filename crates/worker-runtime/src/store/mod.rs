@@ -10,7 +10,7 @@
 //! commit of the run's end.
 //!
 //! What is written when:
-//! - a Worker when it is created (and when it is stopped or renamed);
+//! - a Worker when it is created, renamed or stopped;
 //! - a user message when it is accepted, before its `202`;
 //! - the text of a run in flight at most every [`FLUSH_EVERY`];
 //! - a run's final assistant message, usage and state when it ends;
@@ -122,6 +122,10 @@ pub enum Op {
     Stopped {
         worker_id: WorkerId,
         at: Timestamp,
+    },
+    Rename {
+        worker_id: WorkerId,
+        display_name: String,
     },
     /// Raise the Worker's reservation to `upto`; `confirmed` follows once committed.
     Reserve {

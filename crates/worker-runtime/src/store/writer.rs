@@ -203,6 +203,16 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             )
             .map_err(sql)?;
         }
+        Op::Rename {
+            worker_id,
+            display_name,
+        } => {
+            tx.execute(
+                "UPDATE workers SET display_name = ?2 WHERE worker_id = ?1",
+                params![worker_id.to_string(), display_name],
+            )
+            .map_err(sql)?;
+        }
         Op::Settle { worker_id, last } => {
             tx.execute(
                 "UPDATE workers SET seq_reserved = ?2 WHERE worker_id = ?1",

@@ -276,6 +276,7 @@ impl WorkerCore {
     }
 
     pub fn summary(&self) -> WorkerSummary {
+        let last = self.transcript.last_with_text();
         WorkerSummary {
             runtime_id: self.runtime_id.clone(),
             worker_id: self.worker_id,
@@ -283,7 +284,27 @@ impl WorkerCore {
             display_ref: self.display_ref(),
             status: self.status,
             profile: self.profile.info(),
+            last_activity: last.map(|m| m.at),
+            last_message: last.map(|m| yoi_protocol::message_preview(&m.text)),
         }
+    }
+
+    /// Takes a new display name (already validated): stored, and announced
+    /// to the workspace as `worker_updated`.
+    pub fn rename(&mut self, display_name: String) -> Result<WorkerSummary, RuntimeError> {
+        if self.status == WorkerStatus::Stopped {
+            return Err(RuntimeError::WorkerNotFound(self.worker_id.to_string()));
+        }
+        self.display_name.clone_from(&display_name);
+        self.store.send(crate::store::Op::Rename {
+            worker_id: self.worker_id,
+            display_name,
+        });
+        let summary = self.summary();
+        let _ = self.workspace.send(WorkspaceEvent::WorkerUpdated {
+            worker: summary.clone(),
+        });
+        Ok(summary)
     }
 
     pub fn detail(&self) -> WorkerDetail {
@@ -308,14 +329,23 @@ impl WorkerCore {
             return self.log.last_seq();
         }
         self.lease.cover(self.log.last_seq().next());
-        if let (EventKind::Status { status }, true) = (&kind, announce) {
+        let announced = match (&kind, announce) {
+            (EventKind::Status { status }, true) => Some(*status),
+            _ => None,
+        };
+        let seq = self.log.append(kind).seq();
+        if let Some(status) = announced {
             let _ = self.workspace.send(WorkspaceEvent::Status {
                 runtime_id: self.runtime_id.clone(),
                 worker_id: self.worker_id,
-                status: *status,
+                status,
+            });
+            // A run starts or ends: the last message and its time changed.
+            let _ = self.workspace.send(WorkspaceEvent::WorkerUpdated {
+                worker: self.summary(),
             });
         }
-        self.log.append(kind).seq()
+        seq
     }
 
     /// A new status, in the Worker's events and the workspace's.

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use worker_runtime::RuntimeConfig;
 use yoi_protocol::RuntimeId;
+#[allow(unused_imports)]
 pub use yoi_test_support::event_socket::{seqs, text_of, types};
 use yoi_test_support::{EventSocket, MockOpenAi};
 use yoi_workspace_server::{Access, Backend};
@@ -43,6 +44,8 @@ pub struct Options {
     pub run_timeout: Duration,
     /// Reuse this workspace (and the workers saved in it) instead of a new one.
     pub workspace: Option<PathBuf>,
+    /// `[profiles.<name>]` besides the built-in Companion's.
+    pub profiles: Vec<worker_runtime::config::ProfileSpec>,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             first_token_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(30),
             workspace: None,
+            profiles: Vec::new(),
         }
     }
 }
@@ -81,6 +85,7 @@ impl Server {
         config.workspace_name = "testspace".into();
         config.prompts_dir = Some(workspace.join("prompts"));
         config.state_dir = Some(workspace.join(".yoi"));
+        config.profiles = opts.profiles;
         let backend = Backend::start(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -159,6 +164,11 @@ impl Server {
             ),
         )
         .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.authorize(self.http.patch(self.url(path)).json(&body)))
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {

@@ -12,6 +12,7 @@ import Notices from './Notices.svelte';
 import { providerNotice, sendErrorNotice } from './notices';
 import StatusBar from './StatusBar.svelte';
 import Transcript from './Transcript.svelte';
+import NewConversation from './NewConversation.svelte';
 import WorkerList from './WorkerList.svelte';
 
 beforeAll(() => {
@@ -79,6 +80,24 @@ describe('Transcript', () => {
     expect(items[5]!.querySelector('[data-testid="marker-failed"]')?.textContent).toContain('The provider answered 500: mock error 500');
     expect(items[6]!.querySelector('strong')?.textContent).toBe('now');
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it('offers Retry on the last message only, and Copy on every message with text', () => {
+    let retried = 0;
+    const target = render(Transcript, {
+      messages: [msg('u1', 'user', 'first', 'r1'), msg('a1', 'assistant', 'ok', 'r1'), msg('u2', 'user', 'again', 'r2'), msg('a2', 'assistant', '', 'r2', 'failed')],
+      live: null,
+      reasoning: {},
+      runErrors: {},
+      tools: [],
+      emptyHint: '',
+      onretry: () => retried++,
+    });
+    const items = [...target.querySelectorAll('[data-testid="message"]')];
+    expect(items.map((e) => e.querySelector('[data-testid="retry"]') !== null)).toEqual([false, false, false, true]);
+    expect(items.map((e) => e.querySelector('[data-testid="copy-message"]') !== null)).toEqual([true, true, true, false]);
+    items[3]!.querySelector<HTMLButtonElement>('[data-testid="retry"]')!.click();
+    expect(retried).toBe(1);
   });
 
   it('shows the reasoning a message carries from the transcript, folded', () => {
@@ -259,10 +278,14 @@ describe('WorkerList', () => {
     display_ref: `${name}@${rid}`,
     status: 'idle',
     profile: { name: 'companion', model: 'mock-model' },
+    ...(wid === 'c1' ? { last_activity: new Date(Date.now() - 5 * 60_000).toISOString(), last_message: 'Hello there' } : {}),
   });
 
   function list(selected: WorkerRef | null = null) {
     const picked: (WorkerRef | null)[] = [];
+    const renamed: [WorkerRef, string][] = [];
+    const stopped: WorkerRef[] = [];
+    let news = 0;
     const groups = groupByRuntime({
       synced: true,
       runtimes: [
@@ -282,10 +305,77 @@ describe('WorkerList', () => {
       companion: { runtime_id: 'backend-internal', worker_id: 'c1' },
       connection: 'live',
       onselect: (ref: WorkerRef | null) => picked.push(ref),
+      onnew: () => news++,
+      onrename: async (ref: WorkerRef, name: string) => {
+        renamed.push([ref, name]);
+        return name === 'bad' ? { code: 'invalid_input', message: 'no good', retryable: false, typed: true } : null;
+      },
+      onstop: async (ref: WorkerRef) => {
+        stopped.push(ref);
+        return null;
+      },
     });
     const section = (id: string) => target.querySelector<HTMLElement>(`[data-testid="runtime"][data-runtime-id="${id}"]`)!;
-    return { target, picked, section };
+    return { target, picked, section, renamed, stopped, news: () => news };
   }
+
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    flushSync();
+  };
+
+  it('renames in place: Enter saves, Escape leaves it, an error is shown', async () => {
+    const { section, renamed } = list();
+    const side = section('side');
+    side.querySelector<HTMLButtonElement>('[data-testid="rename"]')!.click();
+    flushSync();
+    const input = side.querySelector<HTMLInputElement>('[data-testid="rename-input"]')!;
+    expect(input.value).toBe('scribe');
+    input.value = 'Notes';
+    input.dispatchEvent(new Event('input'));
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    await settle();
+    expect(renamed).toEqual([[{ runtime_id: 'side', worker_id: 's1' }, 'Notes']]);
+    expect(side.querySelector('[data-testid="rename-input"]')).toBeNull();
+
+    side.querySelector<HTMLButtonElement>('[data-testid="rename"]')!.click();
+    flushSync();
+    const again = side.querySelector<HTMLInputElement>('[data-testid="rename-input"]')!;
+    again.value = 'bad';
+    again.dispatchEvent(new Event('input'));
+    again.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    await settle();
+    expect(side.querySelector('[data-testid="row-error"]')?.textContent).toContain('No good');
+    again.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    flushSync();
+    expect(side.querySelector('[data-testid="rename-input"]')).toBeNull();
+  });
+
+  it('stops a worker only after the confirmation', async () => {
+    const { section, stopped } = list();
+    const side = section('side');
+    side.querySelector<HTMLButtonElement>('[data-testid="stop-worker"]')!.click();
+    flushSync();
+    side.querySelector<HTMLButtonElement>('[data-testid="confirm-stop-no"]')!.click();
+    flushSync();
+    expect(stopped).toEqual([]);
+    expect(side.querySelector('[data-testid="confirm-stop"]')).toBeNull();
+    side.querySelector<HTMLButtonElement>('[data-testid="stop-worker"]')!.click();
+    flushSync();
+    side.querySelector<HTMLButtonElement>('[data-testid="confirm-stop-yes"]')!.click();
+    await settle();
+    expect(stopped).toEqual([{ runtime_id: 'side', worker_id: 's1' }]);
+  });
+
+  it('shows the start of the last message and how long ago; "New conversation" asks for the dialog', () => {
+    const { target, section, news } = list();
+    expect(section('side').querySelector('[data-testid="worker-preview"]')).toBeNull();
+    const companion = section('backend-internal');
+    expect(companion.querySelector('[data-testid="worker-preview"]')?.textContent).toBe('Hello there');
+    expect(companion.querySelector('[data-testid="worker-when"]')?.textContent).toBe('5 min ago');
+    target.querySelector<HTMLButtonElement>('[data-testid="new-conversation"]')!.click();
+    expect(news()).toBe(1);
+  });
 
   it('shows each runtime’s kind and status, and why one is unavailable', () => {
     const { section } = list();
@@ -390,5 +480,55 @@ describe('provider notice', () => {
     expect(sendErrorNotice(error, false, dismiss).detail).toBe('No API key for the provider: set OPENAI_API_KEY');
     const busy = { code: 'busy' as const, message: 'x', retryable: true, typed: true };
     expect(sendErrorNotice(busy, true, dismiss).detail).toMatch(/stop it first/);
+  });
+});
+
+describe('NewConversation', () => {
+  const rt = (id: string, profiles?: RuntimeSummary['profiles'], status: RuntimeSummary['status'] = 'available'): RuntimeSummary => ({
+    runtime_id: id,
+    display_name: id,
+    kind: id === 'backend-internal' ? 'embedded' : 'remote',
+    status,
+    capabilities: { workers: true, create_worker: true, cancel: true, events: true },
+    worker_count: 0,
+    ...(profiles ? { profiles } : {}),
+  });
+
+  it('defaults to the backend and the Companion profile, offers each runtime its own profiles, and creates', async () => {
+    const created: [string, string, string][] = [];
+    const target = render(NewConversation, {
+      runtimes: [
+        rt('gpu', [{ name: 'companion', model: 'm', configured: true }, { name: 'big', model: 'b', configured: false, hint: 'set BIG_KEY' }]),
+        rt('backend-internal', [{ name: 'companion', model: 'mock', configured: true }, { name: 'terse', model: 't', configured: true, description: 'Short' }]),
+        rt('down', undefined, 'unavailable'),
+      ],
+      defaultProfile: 'companion',
+      oncreate: async (r: string, p: string, n: string) => {
+        created.push([r, p, n]);
+        return null;
+      },
+      onclose: () => {},
+    });
+    const runtimeSelect = target.ownerDocument.querySelector<HTMLSelectElement>('[data-testid="new-runtime"]')!;
+    const profileSelect = target.ownerDocument.querySelector<HTMLSelectElement>('[data-testid="new-profile"]')!;
+    expect(runtimeSelect.value).toBe('backend-internal');
+    expect([...runtimeSelect.options].map((o) => o.value)).toEqual(['gpu', 'backend-internal']);
+    expect(profileSelect.value).toBe('companion');
+    expect([...profileSelect.options].map((o) => o.value)).toEqual(['companion', 'terse']);
+
+    runtimeSelect.value = 'gpu';
+    runtimeSelect.dispatchEvent(new Event('change'));
+    flushSync();
+    expect([...profileSelect.options].map((o) => o.value)).toEqual(['companion', 'big']);
+    profileSelect.value = 'big';
+    profileSelect.dispatchEvent(new Event('change'));
+    flushSync();
+    expect(target.ownerDocument.querySelector('[data-testid="new-profile-hint"]')?.textContent).toContain('set BIG_KEY');
+    const name = target.ownerDocument.querySelector<HTMLInputElement>('[data-testid="new-name"]')!;
+    name.value = 'Heavy';
+    name.dispatchEvent(new Event('input'));
+    target.ownerDocument.querySelector<HTMLButtonElement>('[data-testid="new-create"]')!.click();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(created).toEqual([['gpu', 'big', 'Heavy']]);
   });
 });

@@ -5,6 +5,9 @@
  */
 import type { CancelAccepted } from '../protocol/CancelAccepted';
 import type { CompanionInfo } from '../protocol/CompanionInfo';
+import type { CreateWorker } from '../protocol/CreateWorker';
+import type { WorkerDetail } from '../protocol/WorkerDetail';
+import type { WorkerSummary } from '../protocol/WorkerSummary';
 import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
 import type { InputRequest } from '../protocol/InputRequest';
@@ -82,6 +85,18 @@ export class ApiClient {
 
   companion(): Promise<CompanionInfo> {
     return this.#request('GET', paths.companion());
+  }
+
+  createWorker(runtimeId: string, request: CreateWorker): Promise<WorkerDetail> {
+    return this.#request('POST', paths.workers(runtimeId), request);
+  }
+
+  renameWorker(ref: WorkerRef, displayName: string): Promise<WorkerSummary> {
+    return this.#request('PATCH', paths.worker(ref), { display_name: displayName });
+  }
+
+  stopWorker(ref: WorkerRef): Promise<void> {
+    return this.#request('DELETE', paths.worker(ref));
   }
 
   transcript(ref: WorkerRef, limit?: number): Promise<Transcript> {

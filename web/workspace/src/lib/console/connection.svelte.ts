@@ -1,8 +1,9 @@
 /**
  * The one module that talks to the backend: REST commands, the selected worker's
  * event socket and the workspace socket (`/api/events`). Components read the state
- * it exposes and call its few commands (`open`, `send`, `cancel`); they never fetch
- * or open a socket themselves.
+ * it exposes and call its few commands (`open`, `send`, `cancel`, `retry`, and
+ * `create`, `rename`, `stop` for the worker list); they never fetch or open a
+ * socket themselves.
  *
  * The worker socket's life:
  *
@@ -27,6 +28,7 @@ import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
 import { ApiClient, toConsoleError, type FetchLike } from './api';
 import { backoffDelay } from './backoff';
+import { retryText } from './conversation';
 import { clientError, type ConsoleError } from './errors';
 import { newClientMessageId } from './ids';
 import { sameWorker } from './route';
@@ -108,6 +110,8 @@ export class ConsoleConnection {
       !this.#state.stopped &&
       !this.sending,
   );
+  /** What "Retry" sends: the question of a failed or cancelled last run. */
+  readonly retryable = $derived(retryText(this.#state.messages, this.#state.live));
   readonly canCancel = $derived(
     this.target !== null &&
       !this.#state.stopped &&
@@ -225,6 +229,50 @@ export class ConsoleConnection {
       const err = toConsoleError(e);
       this.cancelRequested = null;
       if (err.code !== 'not_running' && sameWorker(this.target, ref)) this.cancelError = err;
+    }
+  }
+
+  /** Sends the question of the failed or cancelled last run again, as new input. */
+  async retry(): Promise<boolean> {
+    const text = this.retryable;
+    if (text === null) return false;
+    return this.send(text);
+  }
+
+  /**
+   * Starts a conversation: a new worker of `profile` in `runtimeId`. Answers its
+   * reference (the caller opens it), or the error to show.
+   */
+  async create(runtimeId: string, profile: string, name: string): Promise<WorkerRef | ConsoleError> {
+    try {
+      const request = name.trim() === '' ? { profile } : { profile, display_name: name.trim() };
+      const detail = await this.#api.createWorker(runtimeId, request);
+      // Listed at once, before its `worker_created` arrives (which then replaces it).
+      this.workspace = applyWorkspaceEvent(this.workspace, { type: 'worker_created', worker: detail });
+      return { runtime_id: detail.runtime_id, worker_id: detail.worker_id };
+    } catch (e) {
+      return toConsoleError(e);
+    }
+  }
+
+  /** Renames a worker; answers null, or the error to show. */
+  async rename(ref: WorkerRef, name: string): Promise<ConsoleError | null> {
+    try {
+      const summary = await this.#api.renameWorker(ref, name);
+      this.workspace = applyWorkspaceEvent(this.workspace, { type: 'worker_updated', worker: summary });
+      return null;
+    } catch (e) {
+      return toConsoleError(e);
+    }
+  }
+
+  /** Stops a worker (its run is cancelled first); answers null, or the error to show. */
+  async stop(ref: WorkerRef): Promise<ConsoleError | null> {
+    try {
+      await this.#api.stopWorker(ref);
+      return null;
+    } catch (e) {
+      return toConsoleError(e);
     }
   }
 

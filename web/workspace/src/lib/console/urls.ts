@@ -14,6 +14,7 @@ export const paths = {
   health: () => '/api/health',
   companion: () => '/api/companion',
   runtimes: () => '/api/runtimes',
+  workers: (runtimeId: string) => `/api/runtimes/${enc(runtimeId)}/workers`,
   worker: workerPath,
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,

@@ -60,3 +60,23 @@ describe('workspace events', () => {
     expect(groups.map((g) => g.listed)).toEqual([true, true, false]);
   });
 });
+
+describe('the worker list order and updates', () => {
+  it('worker_updated replaces a worker; groups sort by last activity, new ones first', () => {
+    const w = (wid: string, at?: string): WorkerSummary => ({ ...worker('rt', wid), last_activity: at });
+    let s = applyWorkspaceEvent(initialWorkspace(), {
+      type: 'workspace_snapshot',
+      runtimes: [runtime('rt')],
+      workers: [w('01A', '2026-11-23T10:00:00.000Z'), w('01B', '2026-11-23T11:00:00.000Z'), w('01C')],
+    });
+    expect(groupByRuntime(s)[0]!.workers.map((x) => x.worker_id)).toEqual(['01C', '01B', '01A']);
+    s = applyWorkspaceEvent(s, {
+      type: 'worker_updated',
+      worker: { ...w('01A', '2026-11-23T12:00:00.000Z'), display_name: 'renamed', last_message: 'hi' },
+    });
+    const order = groupByRuntime(s)[0]!.workers;
+    expect(order.map((x) => x.worker_id)).toEqual(['01C', '01A', '01B']);
+    expect(order[1]!.display_name).toBe('renamed');
+    expect(order[1]!.last_message).toBe('hi');
+  });
+});

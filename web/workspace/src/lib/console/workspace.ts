@@ -26,6 +26,13 @@ export function applyWorkspaceEvent(state: WorkspaceState, event: WorkspaceEvent
       const rest = state.workers.filter((x) => !(x.runtime_id === w.runtime_id && x.worker_id === w.worker_id));
       return { ...state, workers: [...rest, w] };
     }
+    case 'worker_updated': {
+      const w = event.worker;
+      return {
+        ...state,
+        workers: state.workers.map((x) => (x.runtime_id === w.runtime_id && x.worker_id === w.worker_id ? w : x)),
+      };
+    }
     case 'worker_stopped':
       return {
         ...state,
@@ -63,9 +70,23 @@ export interface RuntimeGroup {
   listed: boolean;
 }
 
+/** Newest activity first; workers without any (nothing said yet) by creation, newest first. */
+export function byLastActivity(a: WorkerSummary, b: WorkerSummary): number {
+  const ta = a.last_activity ?? '';
+  const tb = b.last_activity ?? '';
+  if (ta !== tb) {
+    if (!ta) return -1;
+    if (!tb) return 1;
+    return ta < tb ? 1 : -1;
+  }
+  // ULIDs sort by creation time.
+  return a.worker_id < b.worker_id ? 1 : a.worker_id > b.worker_id ? -1 : 0;
+}
+
 /**
- * Runtimes in the order the server gave, each with its workers. A worker whose
- * runtime is not (yet) listed still shows, under a stand-in.
+ * Runtimes in the order the server gave, each with its workers sorted by last
+ * activity (a new, empty conversation first). A worker whose runtime is not
+ * (yet) listed still shows, under a stand-in.
  */
 export function groupByRuntime(state: WorkspaceState): RuntimeGroup[] {
   const groups = new Map<string, RuntimeGroup>();
@@ -89,5 +110,6 @@ export function groupByRuntime(state: WorkspaceState): RuntimeGroup[] {
     }
     g.workers.push(w);
   }
+  for (const g of groups.values()) g.workers.sort(byLastActivity);
   return [...groups.values()];
 }

@@ -2,6 +2,7 @@
 import type { ProfileInfo } from "./ProfileInfo";
 import type { ProviderInfo } from "./ProviderInfo";
 import type { RuntimeId } from "./RuntimeId";
+import type { Timestamp } from "./Timestamp";
 import type { WorkerId } from "./WorkerId";
 import type { WorkerStatus } from "./WorkerStatus";
 
@@ -9,4 +10,13 @@ export type CompanionInfo = { provider: ProviderInfo, runtime_id: RuntimeId, wor
 /**
  * `<display_name>@<runtime_id>`.
  */
-display_ref: string, status: WorkerStatus, profile: ProfileInfo, };
+display_ref: string, status: WorkerStatus, profile: ProfileInfo,
+/**
+ * When the last message joined the transcript (an addition to the contract).
+ */
+last_activity?: Timestamp,
+/**
+ * The start of the last message, at most [`crate::LAST_MESSAGE_PREVIEW_CHARS`]
+ * characters (an addition to the contract).
+ */
+last_message?: string, };

@@ -15,4 +15,13 @@ tools: Array<never>, usage: Usage, last_run?: LastRun, runtime_id: RuntimeId, wo
 /**
  * `<display_name>@<runtime_id>`.
  */
-display_ref: string, status: WorkerStatus, profile: ProfileInfo, };
+display_ref: string, status: WorkerStatus, profile: ProfileInfo,
+/**
+ * When the last message joined the transcript (an addition to the contract).
+ */
+last_activity?: Timestamp,
+/**
+ * The start of the last message, at most [`crate::LAST_MESSAGE_PREVIEW_CHARS`]
+ * characters (an addition to the contract).
+ */
+last_message?: string, };

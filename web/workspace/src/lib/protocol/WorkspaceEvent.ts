@@ -9,4 +9,4 @@ import type { WorkerSummary } from "./WorkerSummary";
  * One frame of the workspace socket (`/api/events`). Not numbered: a client
  * that reconnects gets a fresh `workspace_snapshot`.
  */
-export type WorkspaceEvent = { "type": "workspace_snapshot", runtimes: Array<RuntimeSummary>, workers: Array<WorkerSummary>, } | { "type": "worker_created", worker: WorkerSummary, } | { "type": "worker_stopped", runtime_id: RuntimeId, worker_id: WorkerId, } | { "type": "status", runtime_id: RuntimeId, worker_id: WorkerId, status: WorkerStatus, } | { "type": "runtime_status", runtime: RuntimeSummary, };
+export type WorkspaceEvent = { "type": "workspace_snapshot", runtimes: Array<RuntimeSummary>, workers: Array<WorkerSummary>, } | { "type": "worker_created", worker: WorkerSummary, } | { "type": "worker_updated", worker: WorkerSummary, } | { "type": "worker_stopped", runtime_id: RuntimeId, worker_id: WorkerId, } | { "type": "status", runtime_id: RuntimeId, worker_id: WorkerId, status: WorkerStatus, } | { "type": "runtime_status", runtime: RuntimeSummary, };
