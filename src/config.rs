@@ -18,7 +18,7 @@ use runtime_registry::remote::Url;
 use serde::Deserialize;
 use worker_runtime::config::{
     ProviderKind, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT,
-    DEFAULT_MODEL, DEFAULT_RUN_TIMEOUT,
+    DEFAULT_MODEL, DEFAULT_QUEUE_LIMIT, DEFAULT_RUN_TIMEOUT, MAX_QUEUE_LIMIT,
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
 use yoi_protocol::{RuntimeId, RuntimeKind};
@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub token_env: Option<String>,
     pub language: Option<String>,
+    /// How many inputs may wait in a worker's queue.
+    pub queue_limit: Option<u64>,
     #[serde(default)]
     pub provider: FileProvider,
     #[serde(default)]
@@ -193,6 +195,30 @@ fn env_name(key: &'static str, raw: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `queue_limit`: `YOI_QUEUE_LIMIT` over the file, 1 to [`MAX_QUEUE_LIMIT`].
+fn queue_limit(file: Option<u64>, env: &HashMap<String, String>) -> Result<usize, ConfigError> {
+    let raw = match non_empty(env, "YOI_QUEUE_LIMIT") {
+        Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Value {
+            key: "queue_limit",
+            why: format!(
+                "`{}` is not a whole number",
+                v.chars().take(40).collect::<String>()
+            ),
+        })?,
+        None => match file {
+            Some(n) => n,
+            None => return Ok(DEFAULT_QUEUE_LIMIT),
+        },
+    };
+    match usize::try_from(raw) {
+        Ok(n) if (1..=MAX_QUEUE_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Value {
+            key: "queue_limit",
+            why: format!("{raw} is out of range (1 to {MAX_QUEUE_LIMIT})"),
+        }),
+    }
+}
+
 fn timeout(
     key: &'static str,
     file: Option<u64>,
@@ -254,6 +280,7 @@ pub fn resolve(
 
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
     runtime.provider = provider;
+    runtime.queue_limit = queue_limit(file.queue_limit, env)?;
     runtime.workspace_name = workspace_name(workspace);
     if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
         runtime.language = lang;
@@ -523,6 +550,7 @@ pub fn resolve_runtime(
         Listen::Unix(_) => RuntimeKind::Local,
     };
     runtime.provider = provider_config(FileProvider::default(), env)?;
+    runtime.queue_limit = queue_limit(None, env)?;
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));
     runtime.state_dir = flags.state_dir.clone();
@@ -558,6 +586,38 @@ mod tests {
 
     fn ws() -> PathBuf {
         std::env::temp_dir()
+    }
+
+    #[test]
+    fn queue_limit_defaults_to_8_and_is_read_from_file_and_environment() {
+        let c = resolve(
+            &ws(),
+            FileConfig::default(),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 8);
+        let c = resolve(
+            &ws(),
+            file("queue_limit = 3"),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 3);
+        let c = resolve(
+            &ws(),
+            file("queue_limit = 3"),
+            &ServeFlags::default(),
+            &env(&[("YOI_QUEUE_LIMIT", "5")]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 5);
+        for bad in ["queue_limit = 0", "queue_limit = 257"] {
+            let e = resolve(&ws(), file(bad), &ServeFlags::default(), &env(&[])).unwrap_err();
+            assert!(e.to_string().starts_with("queue_limit:"), "{e}");
+        }
     }
 
     #[test]

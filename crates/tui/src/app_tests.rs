@@ -111,11 +111,7 @@ impl Console {
 }
 
 fn accepted() -> InputAccepted {
-    InputAccepted {
-        run_id: RunId::new(),
-        message_id: MessageId::new(),
-        seq: Seq(1),
-    }
+    InputAccepted::started(RunId::new(), MessageId::new(), Seq(1))
 }
 
 fn api(code: ErrorCode, message: &str) -> ClientError {

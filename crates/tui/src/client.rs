@@ -162,6 +162,7 @@ impl ApiClient {
         let body = InputRequest {
             text: text.to_owned(),
             client_message_id,
+            on_busy: None,
         };
         self.post(&worker_path(target, "/input"), &body).await
     }

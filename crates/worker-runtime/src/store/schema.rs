@@ -9,7 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE workers (
     worker_id    TEXT PRIMARY KEY,
     display_name TEXT NOT NULL,
@@ -34,7 +35,19 @@ CREATE TABLE runs (
     data      TEXT NOT NULL
 );
 CREATE INDEX runs_by_worker ON runs(worker_id, id);
-"];
+",
+    r"
+-- Inputs waiting in a worker's queue, in order of `id`; `data` is the user
+-- message they become when their run starts.
+CREATE TABLE queued_inputs (
+    id         INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    worker_id  TEXT NOT NULL REFERENCES workers(worker_id),
+    data       TEXT NOT NULL
+);
+CREATE INDEX queued_inputs_by_worker ON queued_inputs(worker_id, id);
+",
+];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Damaged {
