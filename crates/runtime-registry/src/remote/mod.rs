@@ -352,7 +352,7 @@ impl RuntimeApi for RemoteRuntime {
         let result = self
             .inner
             .transport
-            .empty(
+            .empty_or_not_found(
                 Method::DELETE,
                 &format!("/v1/workers/{worker_id}/queue/{message_id}"),
                 Some(self.inner.timing.request_timeout),
