@@ -120,6 +120,19 @@ impl Io {
                         .await;
                 });
             }
+            Command::RemoveQueued {
+                generation,
+                target,
+                message_id,
+            } => {
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                self.tasks.spawn(async move {
+                    let result = client.remove_queued(&target, message_id).await;
+                    let _ = tx
+                        .send(AppEvent::RemoveAnswered { generation, result })
+                        .await;
+                });
+            }
             Command::Cancel { generation, target } => {
                 let (client, tx) = (self.client.clone(), self.tx.clone());
                 self.tasks.spawn(async move {

@@ -52,6 +52,8 @@
 //!   workspace socket for the live picker; `event_loop`: the one place with
 //!   terminal and network I/O; `terminal`: raw mode in, and always back out,
 //!   panics included.
+//! - [`queue`]: the inputs waiting for the answer in flight (Enter while an
+//!   answer streams queues the message; Ctrl-X takes back the last one).
 //! - [`keys`]: the key bindings ([`keys::KEY_HELP`] is the list shown by F1).
 //! - `error`: [`TuiError`], the few things that end the console.
 //!
@@ -68,6 +70,7 @@ pub mod keys;
 pub mod markdown;
 pub mod notice;
 pub mod picker;
+pub mod queue;
 pub mod render;
 mod terminal;
 pub mod transcript;
