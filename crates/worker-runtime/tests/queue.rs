@@ -184,7 +184,7 @@ async fn a_removed_input_never_runs_and_a_second_remove_is_not_found() {
         let f = next(&mut sub).await;
         match &f.event.kind {
             EventKind::InputDequeued { message_id, reason } => {
-                dequeued.push((*message_id, *reason))
+                dequeued.push((*message_id, *reason));
             }
             EventKind::RunCompleted { .. } => break rt.transcript(w, TranscriptPage::newest(10)),
             _ => {}
