@@ -142,6 +142,42 @@ async fn twenty_clients_queueing_at_once_each_run_exactly_once_in_queue_order() 
 }
 
 #[tokio::test]
+async fn inputs_racing_the_ends_of_short_runs_each_run_once_in_the_order_they_joined() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::echo());
+    let (rt, w) = start(&mock, |c| c.queue_limit = 32).await;
+    let rt = Arc::new(rt);
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    next(&mut sub).await;
+    // Runs end while inputs arrive: some start at once, some queue.
+    let answers = join_all((0..20).map(|i| {
+        let rt = rt.clone();
+        tokio::spawn(async move { rt.input(w, queued(&format!("racer {i}"))).await })
+    }))
+    .await;
+    let mut joined: Vec<(u64, String)> = answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| (a.unwrap().unwrap().seq.0, format!("racer {i}")))
+        .collect();
+    joined.sort();
+    let expected: Vec<String> = joined.into_iter().map(|(_, t)| t).collect();
+    assert_eq!(accepted_texts(&mut sub, 20).await, expected);
+    let asked: Vec<String> = mock
+        .wait_for_requests(20)
+        .await
+        .iter()
+        .map(|r| r.messages().last().unwrap().1.clone())
+        .collect();
+    assert_eq!(
+        asked, expected,
+        "each input ran once, in the order it joined"
+    );
+    assert_eq!(rt.worker(w).await.unwrap().usage.runs, 20);
+    rt.shutdown().await;
+}
+
+#[tokio::test]
 async fn past_the_queue_limit_input_is_queue_full() {
     let mock = MockOpenAi::start().await;
     let (rt, w) = start(&mock, |c| c.queue_limit = 2).await;

@@ -14,13 +14,11 @@ use yoi_protocol::{
     Transcript, WorkerDetail,
 };
 
-use crate::provider::ChatRequest;
-
 use super::core::{Accepted, RunEnd, RunWaiter, SubscribeFrom, SubscribeStart, WorkerCore};
 use super::run::{drive_run, RunItem};
 use crate::config::ProviderConfig;
 use crate::error::RuntimeError;
-use crate::provider::Provider;
+use crate::provider::{ChatRequest, Provider};
 use crate::store::{Op, FLUSH_EVERY};
 
 pub enum WorkerMsg {
