@@ -376,3 +376,40 @@ async fn queued_inputs_survive_a_crash_and_run_in_order_after_restore() {
     again.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn queued_inputs_survive_a_clean_restart_and_run_after_it() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::echo());
+    let dir = std::env::temp_dir().join(format!("yoi-queue-clean-{}", WorkerId::new()));
+    let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
+    hanging_run(&mock, &rt, w).await;
+    let waiting = rt.input(w, queued("kept over a restart")).await.unwrap();
+    // A clean stop cancels the run in flight and keeps the queue.
+    rt.shutdown().await;
+
+    let mut c = config(&mock);
+    c.state_dir = Some(dir.clone());
+    let restarted = Runtime::start(c, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
+    let outcome = restarted.await_run(w, waiting.run_id).await.unwrap();
+    assert_eq!(outcome.message.text, "You said: kept over a restart");
+    let t = restarted
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    let states: Vec<(Role, yoi_protocol::MessageState)> =
+        t.messages.iter().map(|m| (m.role, m.state)).collect();
+    assert_eq!(
+        states,
+        [
+            (Role::User, yoi_protocol::MessageState::Complete),
+            (Role::Assistant, yoi_protocol::MessageState::Cancelled),
+            (Role::User, yoi_protocol::MessageState::Complete),
+            (Role::Assistant, yoi_protocol::MessageState::Complete),
+        ]
+    );
+    restarted.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -142,3 +142,53 @@ fn migrate(conn: &mut Connection, file: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "yoi-schema-{name}-{}-{}",
+            std::process::id(),
+            yoi_protocol::WorkerId::new()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_database_of_the_first_schema_gains_the_queue_table() {
+        let dir = scratch("v1");
+        let path = dir.join("yoi.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        assert_eq!(version(&conn), 2);
+        let queued: i64 = conn
+            .query_row("SELECT count(*) FROM queued_inputs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(queued, 0);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_new_database_has_every_migration() {
+        let dir = scratch("new");
+        let conn = open(&dir.join("yoi.db")).unwrap();
+        assert_eq!(version(&conn), i64::try_from(MIGRATIONS.len()).unwrap());
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
