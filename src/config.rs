@@ -19,7 +19,7 @@ use serde::Deserialize;
 use worker_runtime::config::ProfileSpec;
 use worker_runtime::config::{
     ProviderKind, DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, DEFAULT_FIRST_TOKEN_TIMEOUT,
-    DEFAULT_MODEL, DEFAULT_RUN_TIMEOUT,
+    DEFAULT_MODEL, DEFAULT_QUEUE_LIMIT, DEFAULT_RUN_TIMEOUT, MAX_QUEUE_LIMIT,
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
 use yoi_protocol::{RuntimeId, RuntimeKind};
@@ -59,6 +59,8 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub token_env: Option<String>,
     pub language: Option<String>,
+    /// How many inputs may wait in a worker's queue.
+    pub queue_limit: Option<u64>,
     #[serde(default)]
     pub provider: FileProvider,
     #[serde(default)]
@@ -223,6 +225,30 @@ fn env_name(key: &'static str, raw: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `queue_limit`: `YOI_QUEUE_LIMIT` over the file, 1 to [`MAX_QUEUE_LIMIT`].
+fn queue_limit(file: Option<u64>, env: &HashMap<String, String>) -> Result<usize, ConfigError> {
+    let raw = match non_empty(env, "YOI_QUEUE_LIMIT") {
+        Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Value {
+            key: "queue_limit",
+            why: format!(
+                "`{}` is not a whole number",
+                v.chars().take(40).collect::<String>()
+            ),
+        })?,
+        None => match file {
+            Some(n) => n,
+            None => return Ok(DEFAULT_QUEUE_LIMIT),
+        },
+    };
+    match usize::try_from(raw) {
+        Ok(n) if (1..=MAX_QUEUE_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Value {
+            key: "queue_limit",
+            why: format!("{raw} is out of range (1 to {MAX_QUEUE_LIMIT})"),
+        }),
+    }
+}
+
 fn timeout(
     key: &'static str,
     file: Option<u64>,
@@ -285,6 +311,7 @@ pub fn resolve(
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
     runtime.profiles = profile_specs(&file.profiles, &provider, workspace, env)?;
     runtime.provider = provider;
+    runtime.queue_limit = queue_limit(file.queue_limit, env)?;
     runtime.workspace_name = workspace_name(workspace);
     if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
         runtime.language = lang;
@@ -661,6 +688,7 @@ pub fn resolve_runtime(
     if let Some(lang) = file.language.filter(|l| !l.trim().is_empty()) {
         runtime.language = lang;
     }
+    runtime.queue_limit = queue_limit(file.queue_limit, env)?;
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));
     runtime.state_dir = flags.state_dir.clone();
@@ -696,6 +724,38 @@ mod tests {
 
     fn ws() -> PathBuf {
         std::env::temp_dir()
+    }
+
+    #[test]
+    fn queue_limit_defaults_to_8_and_is_read_from_file_and_environment() {
+        let c = resolve(
+            &ws(),
+            FileConfig::default(),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 8);
+        let c = resolve(
+            &ws(),
+            file("queue_limit = 3"),
+            &ServeFlags::default(),
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 3);
+        let c = resolve(
+            &ws(),
+            file("queue_limit = 3"),
+            &ServeFlags::default(),
+            &env(&[("YOI_QUEUE_LIMIT", "5")]),
+        )
+        .unwrap();
+        assert_eq!(c.runtime.queue_limit, 5);
+        for bad in ["queue_limit = 0", "queue_limit = 257"] {
+            let e = resolve(&ws(), file(bad), &ServeFlags::default(), &env(&[])).unwrap_err();
+            assert!(e.to_string().starts_with("queue_limit:"), "{e}");
+        }
     }
 
     #[test]

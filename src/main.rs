@@ -239,6 +239,10 @@ fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
             "YOI_RUN_TIMEOUT_MS".to_owned(),
             provider.run_timeout.as_millis().to_string(),
         ),
+        (
+            "YOI_QUEUE_LIMIT".to_owned(),
+            config.runtime.queue_limit.to_string(),
+        ),
     ];
     let mut remove = vec![
         config.token_env.clone(),

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use worker_runtime::RuntimeApi;
-use yoi_protocol::{ErrorCode, RuntimeId, WorkerId};
+use yoi_protocol::{ErrorCode, MessageId, RuntimeId, WorkerId};
 
 use crate::failure::Failure;
 use crate::host::Host;
@@ -127,5 +127,27 @@ where
             .ok_or_else(|| Failure::invalid("bad path: no worker_id"))?;
         let runtime = Host::from_ref(state).runtime(ids.runtime_id).await?;
         Ok(WorkerTarget { runtime, worker_id })
+    }
+}
+
+/// The `{message_id}` of a route.
+pub struct PathMessage(pub MessageId);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathMessage {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Failure::invalid("bad path"))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == "message_id")
+            .map(|(_, value)| value)
+            .ok_or_else(|| Failure::invalid("bad path: no message_id"))?;
+        let id = raw
+            .parse()
+            .map_err(|e| Failure::invalid(format!("bad message_id: {e}")))?;
+        Ok(PathMessage(id))
     }
 }

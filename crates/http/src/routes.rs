@@ -21,7 +21,7 @@ use yoi_protocol::{
     WorkerList, WorkerPage, WorkerSummary,
 };
 
-use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
+use crate::extract::{Body, PathMessage, Query, RuntimeTarget, WorkerTarget};
 use crate::failure::Failure;
 use crate::host::Host;
 use crate::limits::MAX_CLIENT_MESSAGE;
@@ -47,6 +47,7 @@ where
         .routes(routes!(get_worker, rename_worker, delete_worker))
         .routes(routes!(post_input))
         .routes(routes!(post_cancel))
+        .routes(routes!(delete_queued))
         .routes(routes!(get_transcript))
         .routes(routes!(worker_events))
 }
@@ -145,10 +146,10 @@ pub struct InputQuery {
     params(("worker_id" = String, Path), InputQuery),
     request_body = InputRequest,
     responses(
-        (status = 202, description = "Accepted; the run streams on the events socket", body = InputAccepted),
+        (status = 202, description = "Accepted; the run streams on the events socket (with `queued`, once the runs before it ended)", body = InputAccepted),
         (status = 200, description = "With `wait=true`: the run completed", body = RunOutcome),
         (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "busy", body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
+        (status = 409, description = "busy, or queue_full with `on_busy: queue`", body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
         (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
         (status = 504, body = ErrorEnvelope)))]
 pub async fn post_input(
@@ -177,6 +178,22 @@ pub async fn post_cancel(
 ) -> Result<(StatusCode, Json<CancelAccepted>), Failure> {
     let cancelled = target.runtime.cancel(target.worker_id).await?;
     Ok((StatusCode::ACCEPTED, Json(cancelled)))
+}
+
+#[utoipa::path(delete, path = "/workers/{worker_id}/queue/{message_id}", tag = "workers",
+    params(("worker_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 204, description = "The input left the queue (`input_dequeued`, reason `removed`)"),
+        (status = 400, body = ErrorEnvelope),
+        (status = 404, description = "worker_not_found, or not_found when the input is not queued", body = ErrorEnvelope)))]
+pub async fn delete_queued(
+    target: WorkerTarget,
+    PathMessage(message_id): PathMessage,
+) -> Result<StatusCode, Failure> {
+    target
+        .runtime
+        .remove_queued(target.worker_id, message_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

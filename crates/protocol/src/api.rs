@@ -78,14 +78,53 @@ pub struct InputRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub client_message_id: Option<ClientMessageId>,
+    /// What to do while a run is in flight: `reject` (the default) answers
+    /// `busy`, `queue` keeps the input until the runs before it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub on_busy: Option<OnBusy>,
 }
 
-/// 202 answer of `POST .../input`: the input joined the transcript at `seq`.
+/// The busy policy of one input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBusy {
+    /// `409 busy` while a run is in flight.
+    #[default]
+    Reject,
+    /// Wait in the worker's queue (`409 queue_full` when it is full).
+    Queue,
+}
+
+/// 202 answer of `POST .../input`: the input joined the transcript at `seq`,
+/// or, with `queued`, joined the worker's queue at `seq` (its
+/// `input_queued`); its run then starts with this `run_id` when its turn comes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct InputAccepted {
     pub run_id: RunId,
     pub message_id: MessageId,
     pub seq: Seq,
+    /// Set when the input waits in the queue rather than running now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
+    pub queued: bool,
+    /// With `queued`: its place in the queue, 1 for the next to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub position: Option<u32>,
+}
+
+impl InputAccepted {
+    /// An input whose run started at once.
+    pub fn started(run_id: RunId, message_id: MessageId, seq: Seq) -> Self {
+        Self {
+            run_id,
+            message_id,
+            seq,
+            queued: false,
+            position: None,
+        }
+    }
 }
 
 /// 200 answer of `POST .../input?wait=true`: the run ended well.

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not with this method (an addition to the contract's table).
     MethodNotAllowed,
+    /// Input with `on_busy: queue` while the worker's queue is full.
+    QueueFull,
 }
 
 impl ErrorCode {
@@ -41,7 +43,7 @@ impl ErrorCode {
             ErrorCode::ForbiddenOrigin => 403,
             ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Busy | ErrorCode::NotRunning => 409,
+            ErrorCode::Busy | ErrorCode::NotRunning | ErrorCode::QueueFull => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,
             ErrorCode::Unsupported => 501,
@@ -56,6 +58,7 @@ impl ErrorCode {
         matches!(
             self,
             ErrorCode::Busy
+                | ErrorCode::QueueFull
                 | ErrorCode::ProviderError
                 | ErrorCode::RuntimeUnavailable
                 | ErrorCode::Timeout
@@ -80,6 +83,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::QueueFull => "queue_full",
         }
     }
 }

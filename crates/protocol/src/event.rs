@@ -6,8 +6,8 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::{
-    ApiError, Message, RunId, RunUsage, RuntimeId, RuntimeSummary, Seq, Timestamp, WorkerDetail,
-    WorkerId, WorkerStatus, WorkerSummary,
+    ApiError, Message, MessageId, RunId, RunUsage, RuntimeId, RuntimeSummary, Seq, Timestamp,
+    WorkerDetail, WorkerId, WorkerStatus, WorkerSummary,
 };
 
 /// One frame of a Worker's event socket.
@@ -42,9 +42,11 @@ impl WorkerEvent {
             | EventKind::RunCancelled { run_id }
             | EventKind::ToolCallStarted { run_id, .. }
             | EventKind::ToolCallFinished { run_id, .. } => Some(*run_id),
-            EventKind::Snapshot { .. } | EventKind::Status { .. } | EventKind::WorkerStopped => {
-                None
-            }
+            EventKind::Snapshot { .. }
+            | EventKind::Status { .. }
+            | EventKind::WorkerStopped
+            | EventKind::InputQueued { .. }
+            | EventKind::InputDequeued { .. } => None,
         }
     }
 
@@ -69,6 +71,18 @@ pub enum SnapshotReason {
     CursorAhead,
     /// The subscriber could not keep up.
     Lagged,
+}
+
+/// Why an input left a worker's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DequeueReason {
+    /// Its run starts now (its `input_accepted` follows).
+    Started,
+    /// `DELETE .../queue/{message_id}` removed it.
+    Removed,
+    /// The worker stopped; the input never ran.
+    WorkerStopped,
 }
 
 /// The text streamed so far by the run in flight.
@@ -99,6 +113,18 @@ pub enum EventKind {
     InputAccepted {
         run_id: RunId,
         message: Message,
+    },
+    /// An input joined the worker's queue at `position` (1 for the next).
+    InputQueued {
+        message_id: MessageId,
+        text: String,
+        position: u32,
+    },
+    /// An input left the queue: its run starts, it was removed, or the
+    /// worker stopped.
+    InputDequeued {
+        message_id: MessageId,
+        reason: DequeueReason,
     },
     RunStarted {
         run_id: RunId,

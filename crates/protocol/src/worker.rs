@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::{ApiError, RunId, RuntimeId, Timestamp, WorkerId};
+use crate::{ApiError, MessageId, RunId, RuntimeId, Timestamp, WorkerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +100,17 @@ pub struct WorkerDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub last_run: Option<LastRun>,
+    /// Inputs waiting for the run in flight to end, the next first.
+    #[serde(default)]
+    pub queue: Vec<QueuedInput>,
+}
+
+/// An input waiting in a worker's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct QueuedInput {
+    pub message_id: MessageId,
+    pub text: String,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]

@@ -37,6 +37,7 @@ fn detail() -> Value {
     let mut d = summary();
     let extra = json!({
         "created_at": AT, "tools": [],
+        "queue": [{"message_id": MSG, "text": "next", "at": AT}],
         "usage": {"runs": 2, "prompt_tokens": 30, "completion_tokens": 12},
         "last_run": {"run_id": RUN, "state": "failed",
                      "error": {"code": "timeout", "message": "slow", "retryable": true},
@@ -80,6 +81,8 @@ fn the_error_envelope_matches_the_contract() {
         ("provider_unconfigured", 503),
         ("timeout", 504),
         ("internal", 500),
+        ("not_found", 404),
+        ("queue_full", 409),
     ];
     for (name, status) in codes {
         let code: ErrorCode = serde_json::from_value(json!(name)).unwrap();
@@ -122,6 +125,20 @@ fn rest_bodies_match_the_contract() {
     round_trip::<CreateWorker>(json!({}));
     round_trip::<CreateWorker>(json!({"display_name": "scribe", "profile": "companion"}));
     round_trip::<InputAccepted>(json!({"run_id": RUN, "message_id": MSG, "seq": 7}));
+    let q: InputAccepted = round_trip(
+        json!({"run_id": RUN, "message_id": MSG, "seq": 8, "queued": true, "position": 2}),
+    );
+    assert_eq!((q.queued, q.position), (true, Some(2)));
+    round_trip::<InputRequest>(json!({"text": "hi", "on_busy": "queue"}));
+    round_trip::<InputRequest>(json!({"text": "hi", "on_busy": "reject"}));
+    assert!(
+        serde_json::from_value::<InputRequest>(json!({"text": "hi", "on_busy": "wait"})).is_err()
+    );
+    // A worker detail of a runtime from before queues reads with an empty queue.
+    let mut old = detail();
+    old.as_object_mut().unwrap().remove("queue");
+    let d: WorkerDetail = serde_json::from_value(old).unwrap();
+    assert!(d.queue.is_empty());
     round_trip::<RunOutcome>(
         json!({"run_id": RUN, "message": message("assistant", "complete"),
         "usage": {"runs": 1, "prompt_tokens": 3, "completion_tokens": 4}}),
@@ -144,6 +161,10 @@ fn every_worker_event_matches_the_contract() {
                "in_flight": {"run_id": RUN, "text": "Hel"}, "reset": true, "reason": "cursor_expired"}),
         json!({"type": "snapshot", "worker": detail(), "transcript": [], "reset": false}),
         json!({"type": "input_accepted", "run_id": RUN, "message": message("user", "complete")}),
+        json!({"type": "input_queued", "message_id": MSG, "text": "next", "position": 1}),
+        json!({"type": "input_dequeued", "message_id": MSG, "reason": "started"}),
+        json!({"type": "input_dequeued", "message_id": MSG, "reason": "removed"}),
+        json!({"type": "input_dequeued", "message_id": MSG, "reason": "worker_stopped"}),
         json!({"type": "run_started", "run_id": RUN, "model": "gpt-4o-mini"}),
         json!({"type": "assistant_delta", "run_id": RUN, "text": "Hel"}),
         json!({"type": "reasoning_delta", "run_id": RUN, "text": "hmm"}),

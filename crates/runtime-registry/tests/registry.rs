@@ -32,6 +32,7 @@ fn input(text: &str) -> InputRequest {
     InputRequest {
         text: text.into(),
         client_message_id: None,
+        on_busy: None,
     }
 }
 

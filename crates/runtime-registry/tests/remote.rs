@@ -28,6 +28,7 @@ fn input(text: &str) -> InputRequest {
     InputRequest {
         text: text.into(),
         client_message_id: None,
+        on_busy: None,
     }
 }
 
@@ -663,5 +664,66 @@ async fn a_wrong_token_is_unavailable_and_says_unauthorized() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked into {text}");
     }
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn queued_input_works_through_a_remote_runtime() {
+    let mock = MockOpenAi::start().await;
+    mock.set_default(Reply::echo());
+    let served = Served::tcp(&mock).await;
+    let handle = remote("gpu", &served.url(), TOKEN).await;
+    let mut events = handle.workspace_events();
+    let registry = registry_with(handle).await;
+    available(&mut events, "gpu").await;
+    let rt = registry
+        .route(&RuntimeId::parse("gpu").unwrap())
+        .await
+        .unwrap();
+    let w = rt.create_worker(helper()).await.unwrap().summary.worker_id;
+    let mut stream = rt.subscribe(w, None).await.unwrap();
+    frame(&mut stream).await;
+    mock.push(Reply::tokens(["hold"]).then_hang());
+    rt.input(w, input("first")).await.unwrap();
+    let queue = |text: &str, id: &str| InputRequest {
+        text: text.into(),
+        client_message_id: Some(yoi_protocol::ClientMessageId::parse(id).unwrap()),
+        on_busy: Some(yoi_protocol::OnBusy::Queue),
+    };
+    let gone = rt.input(w, queue("gone", "c-1")).await.unwrap();
+    let kept = rt.input(w, queue("kept", "c-2")).await.unwrap();
+    assert!(gone.queued && kept.queued);
+    assert_eq!((gone.position, kept.position), (Some(1), Some(2)));
+    assert_eq!(rt.input(w, queue("kept", "c-2")).await.unwrap(), kept);
+    let detail = rt.worker(w).await.unwrap();
+    assert_eq!(detail.queue.len(), 2);
+    rt.remove_queued(w, gone.message_id).await.unwrap();
+    let err = rt.remove_queued(w, gone.message_id).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+
+    rt.cancel(w).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let f = frame(&mut stream).await;
+        match &f.event.kind {
+            EventKind::InputQueued { text, .. } => seen.push(format!("queued {text}")),
+            EventKind::InputDequeued { reason, .. } => seen.push(format!("dequeued {reason:?}")),
+            EventKind::InputAccepted { message, .. } => seen.push(format!("run {}", message.text)),
+            EventKind::RunCompleted { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "run first",
+            "queued gone",
+            "queued kept",
+            "dequeued Removed",
+            "dequeued Started",
+            "run kept"
+        ]
+    );
+    assert_eq!(mock.requests().len(), 2);
     served.stop().await;
 }

@@ -2,7 +2,8 @@
 //!
 //! Everything that happens, a key press or a frame from the server, arrives
 //! as an [`AppEvent`]. [`update`] folds it into the [`App`] and returns the
-//! [`Command`]s the event loop must carry out (subscribe, send, cancel, quit).
+//! [`Command`]s the event loop must carry out (subscribe, send, cancel,
+//! remove a queued input, quit).
 //! It does no I/O and reads no clock, so every behaviour of the console, from
 //! dedupe and cursors to what Esc does, is tested by calling it.
 //!
@@ -14,9 +15,9 @@ use std::time::Duration;
 use crossterm::event::KeyEvent;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
-    InputAccepted, Message, MessageState, ProviderInfo, RunId, RunState, RunUsage, RuntimeId, Seq,
-    SnapshotReason, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary,
-    WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+    InputAccepted, Message, MessageId, MessageState, ProviderInfo, RunId, RunState, RunUsage,
+    RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus,
+    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
 };
 
 use crate::client::ClientError;
@@ -25,6 +26,7 @@ use crate::keys::{action_for, Action, Focus};
 use crate::manage::Form;
 use crate::notice::{describe_api_error, describe_client_error, Notice};
 use crate::picker::{worker_ref, Picker};
+use crate::queue::Queue;
 use crate::transcript::Transcript;
 
 /// Lines the mouse wheel scrolls per notch.
@@ -155,6 +157,10 @@ pub enum AppEvent {
         display_ref: String,
         result: Result<(), ClientError>,
     },
+    RemoveAnswered {
+        generation: u64,
+        result: Result<(), ClientError>,
+    },
 }
 
 /// I/O for the event loop to carry out.
@@ -187,6 +193,12 @@ pub enum Command {
         target: WorkerRef,
         display_ref: String,
     },
+    /// Take a queued input back before it runs.
+    RemoveQueued {
+        generation: u64,
+        target: WorkerRef,
+        message_id: MessageId,
+    },
     Quit,
 }
 
@@ -202,6 +214,8 @@ pub struct App {
     pub worker: Option<WorkerSummary>,
     pub provider: Option<ProviderInfo>,
     pub transcript: Transcript,
+    /// Inputs waiting for the answer in flight, the next first.
+    pub queue: Queue,
     /// The highest `seq` applied: the cursor of the next reconnect.
     pub last_seq: Option<Seq>,
     pub duplicates_dropped: u64,
@@ -249,6 +263,7 @@ impl App {
             worker: None,
             provider: None,
             transcript: Transcript::default(),
+            queue: Queue::default(),
             last_seq: None,
             duplicates_dropped: 0,
             active_run: None,
@@ -329,6 +344,7 @@ impl App {
         self.worker = None;
         self.provider = None;
         self.transcript.clear();
+        self.queue.clear();
         self.last_seq = None;
         self.duplicates_dropped = 0;
         self.active_run = None;
@@ -403,6 +419,12 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             workers::stopped(app, &display_ref, result);
             Vec::new()
         }
+        AppEvent::RemoveAnswered { generation, result } => {
+            if generation == app.generation {
+                remove_answered(app, result);
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -468,6 +490,7 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         Action::Up if app.focus == Focus::Picker => app.picker.move_selection(-1),
         Action::Down if app.focus == Focus::Picker => app.picker.move_selection(1),
         Action::Submit => return submit(app),
+        Action::RemoveLastQueued => return remove_last_queued(app),
         edit => edit_draft(app, edit),
     }
     Vec::new()
@@ -503,6 +526,29 @@ fn escape(app: &mut App) -> Vec<Command> {
             Vec::new()
         }
     }
+}
+
+/// Ctrl-X: takes back the input queued last, before it runs.
+fn remove_last_queued(app: &mut App) -> Vec<Command> {
+    let (Some(target), Some(last)) = (app.resolved(), app.queue.last()) else {
+        app.notice = Some(Notice::info("Nothing is queued"));
+        return Vec::new();
+    };
+    vec![Command::RemoveQueued {
+        generation: app.generation,
+        target,
+        message_id: last.message_id,
+    }]
+}
+
+fn remove_answered(app: &mut App, result: Result<(), ClientError>) {
+    app.notice = Some(match result {
+        Ok(()) => Notice::info("Removed from the queue"),
+        Err(ClientError::Api(e)) if e.code == ErrorCode::NotFound => {
+            Notice::info("Too late to remove it: its answer has started")
+        }
+        Err(err) => describe_client_error(&err, app.worker_name()),
+    });
 }
 
 fn choose_worker(app: &mut App) -> Vec<Command> {
@@ -614,8 +660,13 @@ fn input_answered(app: &mut App, result: Result<InputAccepted, ClientError>) {
             app.composer.remember(&sent);
             app.composer.clear();
             app.pending_id = None;
-            // A run that already ended (before this answer came) keeps its notice.
-            if !run_ended(app, accepted.run_id) {
+            if accepted.queued {
+                app.notice = Some(Notice::info(format!(
+                    "Queued ({}) — it runs after the answer; Ctrl-X takes back the last queued",
+                    accepted.position.unwrap_or(1)
+                )));
+            } else if !run_ended(app, accepted.run_id) {
+                // A run that already ended (before this answer came) keeps its notice.
                 app.notice = None;
             }
         }
@@ -741,7 +792,7 @@ pub fn apply_worker_event(app: &mut App, event: WorkerEvent) {
                 return;
             }
             app.last_seq = Some(seq);
-            apply_live_event(app, kind);
+            apply_live_event(app, kind, event.at);
         }
     }
 }
@@ -763,17 +814,24 @@ fn apply_snapshot(
             .map(|r| r.run_id)
     });
     app.transcript.replace(transcript, in_flight);
+    app.queue.replace(worker.queue);
     app.worker = Some(worker.summary);
     app.last_seq = Some(seq);
 }
 
 /// Applies one live (not snapshot) event, already checked to be new.
-fn apply_live_event(app: &mut App, kind: EventKind) {
+fn apply_live_event(app: &mut App, kind: EventKind, at: Timestamp) {
     match kind {
         // Handled by `apply_worker_event` before it gets here.
         EventKind::Snapshot { .. } => {}
+        // The queue.
+        EventKind::InputQueued {
+            message_id, text, ..
+        } => app.queue.push(message_id, text, at),
+        EventKind::InputDequeued { message_id, .. } => app.queue.remove(message_id),
         // The run's lifecycle.
         EventKind::InputAccepted { run_id, message } => {
+            app.queue.remove(message.id);
             app.transcript.upsert(message);
             app.active_run = Some(run_id);
         }
@@ -868,6 +926,7 @@ fn worker_stopped(app: &mut App) {
         w.status = WorkerStatus::Stopped;
     }
     app.active_run = None;
+    app.queue.clear();
     app.notice = Some(Notice::warning(
         "This worker was stopped — press Ctrl-P to pick another",
     ));

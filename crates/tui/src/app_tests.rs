@@ -111,11 +111,7 @@ impl Console {
 }
 
 fn accepted() -> InputAccepted {
-    InputAccepted {
-        run_id: RunId::new(),
-        message_id: MessageId::new(),
-        seq: Seq(1),
-    }
+    InputAccepted::started(RunId::new(), MessageId::new(), Seq(1))
 }
 
 fn api(code: ErrorCode, message: &str) -> ClientError {
@@ -1356,4 +1352,129 @@ fn a_run_that_failed_before_its_input_was_answered_keeps_its_notice() {
     c.answered(Ok(answer));
     assert!(c.notice().contains("Ctrl-T retries"), "{}", c.notice());
     assert_eq!(c.app.composer.text(), "", "the draft was sent");
+}
+
+#[test]
+fn queued_inputs_follow_the_events_and_ctrl_x_takes_back_the_last() {
+    let mut c = Console::live();
+    let (one, two) = (MessageId::new(), MessageId::new());
+    c.frame(
+        1,
+        EventKind::InputQueued {
+            message_id: one,
+            text: "one".into(),
+            position: 1,
+        },
+    );
+    c.frame(
+        2,
+        EventKind::InputQueued {
+            message_id: two,
+            text: "two".into(),
+            position: 2,
+        },
+    );
+    let texts: Vec<&str> = c
+        .app
+        .queue
+        .items()
+        .iter()
+        .map(|q| q.text.as_str())
+        .collect();
+    assert_eq!(texts, ["one", "two"]);
+    let commands = c.ctrl('x');
+    assert_eq!(
+        commands,
+        [Command::RemoveQueued {
+            generation: c.app.generation,
+            target: c.target.clone(),
+            message_id: two,
+        }]
+    );
+    let generation = c.app.generation;
+    update(
+        &mut c.app,
+        AppEvent::RemoveAnswered {
+            generation,
+            result: Ok(()),
+        },
+    );
+    assert!(c.notice().contains("Removed"), "{}", c.notice());
+    c.frame(
+        3,
+        EventKind::InputDequeued {
+            message_id: two,
+            reason: yoi_protocol::DequeueReason::Removed,
+        },
+    );
+    c.frame(
+        4,
+        EventKind::InputDequeued {
+            message_id: one,
+            reason: yoi_protocol::DequeueReason::Started,
+        },
+    );
+    let run = RunId::new();
+    let mut m = message(Role::User, run, "one", MessageState::Complete);
+    m.id = one;
+    c.frame(
+        5,
+        EventKind::InputAccepted {
+            run_id: run,
+            message: m,
+        },
+    );
+    assert!(c.app.queue.is_empty());
+    assert!(c.ctrl('x').is_empty());
+    assert!(c.notice().contains("Nothing is queued"));
+    update(
+        &mut c.app,
+        AppEvent::RemoveAnswered {
+            generation,
+            result: Err(api(ErrorCode::NotFound, "not queued")),
+        },
+    );
+    assert!(c.notice().contains("Too late"), "{}", c.notice());
+}
+
+#[test]
+fn a_queued_answer_says_where_it_waits_and_a_full_queue_says_what_to_do() {
+    let mut c = Console::live();
+    c.type_text("later");
+    c.press(KeyCode::Enter);
+    let mut queued = accepted();
+    queued.queued = true;
+    queued.position = Some(2);
+    c.answered(Ok(queued));
+    assert!(c.app.composer.is_empty());
+    assert!(c.notice().contains("Queued (2)"), "{}", c.notice());
+    c.type_text("more");
+    c.press(KeyCode::Enter);
+    c.answered(Err(api(ErrorCode::QueueFull, "full")));
+    assert_eq!(c.app.composer.text(), "more");
+    assert!(c.notice().contains("queue is full"), "{}", c.notice());
+}
+
+#[test]
+fn a_snapshot_carries_the_queue_and_a_stop_empties_it() {
+    let mut c = Console::live();
+    let mut d = detail(&c.worker);
+    d.queue = vec![yoi_protocol::QueuedInput {
+        message_id: MessageId::new(),
+        text: "waiting".into(),
+        at: yoi_protocol::Timestamp::now(),
+    }];
+    c.frame(
+        3,
+        EventKind::Snapshot {
+            worker: Box::new(d),
+            transcript: Vec::new(),
+            in_flight: None,
+            reset: true,
+            reason: None,
+        },
+    );
+    assert_eq!(c.app.queue.items().len(), 1);
+    c.frame(4, EventKind::WorkerStopped);
+    assert!(c.app.queue.is_empty());
 }

@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
-    InputAccepted, InputRequest, RenameWorker, RuntimeId, Seq, WorkerDetail, WorkerRef,
-    WorkerSummary,
+    InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, WorkerDetail,
+    WorkerRef, WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -153,7 +153,9 @@ impl ApiClient {
     }
 
     /// `POST .../input` with a `client_message_id`, so that a retry after a
-    /// lost answer is answered with the first acceptance instead of a second run.
+    /// lost answer is answered with the first acceptance instead of a second
+    /// run. While an answer is in flight the input waits in the worker's
+    /// queue (`on_busy: queue`).
     pub async fn send_input(
         &self,
         target: &WorkerRef,
@@ -163,6 +165,7 @@ impl ApiClient {
         let body = InputRequest {
             text: text.to_owned(),
             client_message_id,
+            on_busy: Some(OnBusy::Queue),
         };
         self.post(&worker_path(target, "/input"), &body).await
     }
@@ -212,6 +215,26 @@ impl ApiClient {
     pub async fn cancel(&self, target: &WorkerRef) -> Result<CancelAccepted, ClientError> {
         self.post(&worker_path(target, "/cancel"), &serde_json::json!({}))
             .await
+    }
+
+    /// `DELETE .../queue/{message_id}`: takes a queued input back.
+    pub async fn remove_queued(
+        &self,
+        target: &WorkerRef,
+        message_id: MessageId,
+    ) -> Result<(), ClientError> {
+        let path = worker_path(target, &format!("/queue/{message_id}"));
+        let mut request = self.http.delete(self.url(&path)?);
+        if let Some(value) = self.bearer()? {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.map_err(ClientError::from_reqwest)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
+        Err(ClientError::from_status_body(status.as_u16(), &body))
     }
 
     /// The handshake request of a worker's event socket, resuming after `cursor`.

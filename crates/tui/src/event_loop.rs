@@ -120,6 +120,19 @@ impl Io {
                         .await;
                 });
             }
+            Command::RemoveQueued {
+                generation,
+                target,
+                message_id,
+            } => {
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                self.tasks.spawn(async move {
+                    let result = client.remove_queued(&target, message_id).await;
+                    let _ = tx
+                        .send(AppEvent::RemoveAnswered { generation, result })
+                        .await;
+                });
+            }
             Command::Cancel { generation, target } => {
                 let (client, tx) = (self.client.clone(), self.tx.clone());
                 self.tasks.spawn(async move {
@@ -134,7 +147,8 @@ impl Io {
         ControlFlow::Continue(())
     }
 
-    /// The picker's commands: a new worker, a rename, a stop.
+    /// The commands that manage workers and inputs: a new worker, a rename,
+    /// a stop, a queued input taken back.
     fn manage(&mut self, command: Command) {
         let (client, tx) = (self.client.clone(), self.tx.clone());
         match command {
@@ -167,6 +181,18 @@ impl Io {
                             display_ref,
                             result,
                         })
+                        .await;
+                });
+            }
+            Command::RemoveQueued {
+                generation,
+                target,
+                message_id,
+            } => {
+                self.tasks.spawn(async move {
+                    let result = client.remove_queued(&target, message_id).await;
+                    let _ = tx
+                        .send(AppEvent::RemoveAnswered { generation, result })
                         .await;
                 });
             }

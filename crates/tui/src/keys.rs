@@ -52,11 +52,14 @@ pub enum Action {
     StopWorker,
     /// Send the question of a failed or cancelled run again.
     Retry,
+    /// Ctrl-X: take back the message queued last.
+    RemoveLastQueued,
 }
 
 /// The key list of the help overlay (and of the README): key, what it does.
 pub const KEY_HELP: &[(&str, &str)] = &[
-    ("Enter", "send the message"),
+    ("Enter", "send the message (queued while one answers)"),
+    ("Ctrl-X", "take back the message queued last"),
     ("Alt-Enter, Ctrl-J", "new line in the message"),
     ("Up / Down", "move in the message, or recall sent ones"),
     ("Ctrl-A / Ctrl-E", "start / end of the line"),
@@ -131,6 +134,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('u') if ctrl => Some(Action::KillLineBefore),
             KeyCode::Char('r') if ctrl => Some(Action::ToggleReasoning),
             KeyCode::Char('t') if ctrl => Some(Action::Retry),
+            KeyCode::Char('x') if ctrl => Some(Action::RemoveLastQueued),
             KeyCode::Char('?') if composer_empty && !alt => Some(Action::ToggleHelp),
             KeyCode::Char(c) if !ctrl && !alt => Some(Action::Insert(c)),
             KeyCode::Tab => Some(Action::Insert('\t')),

@@ -53,6 +53,8 @@
 //!   workspace socket for the live picker; `event_loop`: the one place with
 //!   terminal and network I/O; `terminal`: raw mode in, and always back out,
 //!   panics included.
+//! - [`queue`]: the inputs waiting for the answer in flight (Enter while an
+//!   answer streams queues the message; Ctrl-X takes back the last one).
 //! - [`keys`]: the key bindings ([`keys::KEY_HELP`] is the list shown by F1).
 //! - [`manage`]: the picker's forms: a new worker (runtime, profile, name),
 //!   rename, stop after a confirmation; [`markdown`]: assistant Markdown
@@ -73,6 +75,7 @@ pub mod manage;
 pub mod markdown;
 pub mod notice;
 pub mod picker;
+pub mod queue;
 pub mod render;
 mod terminal;
 pub mod transcript;

@@ -56,6 +56,10 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
             capitalised(worker)
         )),
         ErrorCode::NotRunning => Notice::info("Nothing to cancel — no answer is in flight"),
+        ErrorCode::QueueFull => Notice::warning(format!(
+            "{}'s queue is full — wait for an answer, or take one back with Ctrl-X",
+            capitalised(worker)
+        )),
         ErrorCode::WorkerNotFound => {
             Notice::error("This worker no longer exists — press Ctrl-P to pick another")
         }

@@ -207,8 +207,15 @@ fn render_composer(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == Focus::Composer;
     let (title, title_style) = if app.sending {
         (" sending… ", Style::new().fg(Color::Yellow))
+    } else if app.run_in_flight() {
+        (" message · Enter queues ", Style::new().fg(Color::Cyan))
     } else {
         (" message ", Style::new().fg(Color::Cyan))
+    };
+    let keys = if app.queue.is_empty() {
+        " Enter send · Alt-Enter new line · Esc stop · F1 help "
+    } else {
+        " Enter queue · Ctrl-X take back last queued · Esc stop · F1 help "
     };
     let block = composer_block()
         .border_style(if focused {
@@ -221,11 +228,8 @@ fn render_composer(frame: &mut Frame, area: Rect, app: &App) {
             title_style.add_modifier(Modifier::BOLD),
         ))
         .title_bottom(
-            Line::from(Span::styled(
-                " Enter send · Alt-Enter new line · Esc stop · F1 help ",
-                Style::new().fg(Color::DarkGray),
-            ))
-            .alignment(Alignment::Right),
+            Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray)))
+                .alignment(Alignment::Right),
         );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -562,3 +562,36 @@ fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
     }
     None
 }
+
+#[test]
+fn queued_messages_show_dimmed_under_the_answer_and_the_keys_say_so() {
+    let mut s = Screen::live();
+    s.exchange(1, "first", "still answer", MessageState::Streaming);
+    s.frame(
+        3,
+        EventKind::InputQueued {
+            message_id: yoi_protocol::MessageId::new(),
+            text: "next please".into(),
+            position: 1,
+        },
+    );
+    let buffer = s.draw();
+    let text = screen_text(&buffer);
+    assert!(text.contains("› you · queued 1"), "{text}");
+    assert!(text.contains("┊ next please"), "{text}");
+    assert!(text.contains("Enter queues"), "{text}");
+    assert!(text.contains("Ctrl-X"), "{text}");
+    let answer_row = text.lines().position(|l| l.contains("still answer"));
+    let queued_row = text.lines().position(|l| l.contains("next please"));
+    assert!(
+        answer_row < queued_row,
+        "the queue is under the answer: {text}"
+    );
+    let (x, y) = text
+        .lines()
+        .enumerate()
+        .find_map(|(y, l)| l.find("┊ next").map(|x| (l[..x].chars().count(), y)))
+        .unwrap();
+    let cell = &buffer[(u16::try_from(x).unwrap() + 2, u16::try_from(y).unwrap())];
+    assert_eq!(cell.fg, Color::DarkGray, "queued text is dimmed");
+}

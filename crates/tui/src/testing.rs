@@ -43,6 +43,7 @@ pub fn detail(summary: &WorkerSummary) -> WorkerDetail {
         tools: Vec::new(),
         usage: Usage::default(),
         last_run: None,
+        queue: Vec::new(),
     }
 }
 

@@ -8,8 +8,10 @@
 # send-keys and reads the screen with capture-pane:
 #   - the console connects and shows the Companion live in the status bar;
 #   - a message is sent and the echoed answer streams in;
-#   - a second message during a slow answer is refused with a readable line;
-#   - Escape cancels a slow answer, which stays marked "cancelled";
+#   - messages typed during a slow answer are queued and shown dimmed under
+#     it; Ctrl-X takes back the last one;
+#   - Escape cancels a slow answer, which stays marked "cancelled", and the
+#     queued message runs next;
 #   - the server is killed (the console shows it is reconnecting) and started
 #     again on the same port (the console is live again and can send);
 #   - assistant Markdown is drawn (heading, list, emphasis, framed code), not
@@ -195,14 +197,37 @@ check "the echoed answer streams into the transcript" "You said: hello from tmux
 check "the user's message is shown as theirs" "› you" 5
 check "the status bar shows the last run's tokens and time" "tok [0-9][0-9.m]*s" 15
 
-# A slow answer: a second message is refused, Escape cancels it.
+# wait_without REGEX SECONDS: polls until the screen no longer matches.
+wait_without() {
+    local pattern=$1 tries=$(($2 * 5))
+    while ((tries-- > 0)); do
+        screen | grep -Eq -- "$pattern" || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# A slow answer: messages typed meanwhile queue, Ctrl-X takes back the last,
+# Escape cancels the answer and the queued message runs next.
 type_line "[[slow]] count slowly"
 check "a slow answer starts streaming" "tok1 tok2" 30
-type_line "interrupting"
-check "a message during an answer gets a readable busy line" "still answering — press Esc to stop it" 15
+check "the composer says Enter queues while it answers" "Enter queues" 5
+type_line "queued one"
+check "a message during an answer is queued and shown under it" "┊ queued one" 15
+type_line "queued two"
+check "a second one queues behind it" "queued 2" 15
+tm send-keys -t "$SESSION" C-x
+check "Ctrl-X takes back the last queued message" "Removed from the queue" 15
+if wait_without "┊ queued two" 15; then pass "the removed message leaves the screen"; else
+    fail "the removed message leaves the screen"
+fi
 tm send-keys -t "$SESSION" Escape
 check "Escape cancels the answer, which stays marked cancelled" "⊘ cancelled" 15
+check "the queued message runs next" "You said: queued one" 30
 check "the worker is idle again" "· idle" 15
+if screen | grep -q "You said: queued two"; then fail "the removed message never runs"; else
+    pass "the removed message never runs"
+fi
 tm send-keys -t "$SESSION" C-u
 
 # The server goes away and comes back on the same port.

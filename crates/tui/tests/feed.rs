@@ -318,7 +318,7 @@ async fn a_server_that_is_down_is_retried_and_shown_not_fatal() {
 }
 
 #[tokio::test]
-async fn input_carries_the_client_message_id_and_busy_comes_back_typed() {
+async fn input_carries_the_client_message_id_and_the_queue_policy_and_errors_come_back_typed() {
     let (url, fake) = start_fake().await;
     let client = ApiClient::new(&url, None).expect("client");
     let target = WorkerRef {
@@ -339,7 +339,7 @@ async fn input_carries_the_client_message_id_and_busy_comes_back_typed() {
     fake.seen(|s| {
         assert_eq!(
             s.inputs[0],
-            json!({"text": "hello", "client_message_id": "tui-T-1"})
+            json!({"text": "hello", "client_message_id": "tui-T-1", "on_busy": "queue"})
         );
         assert_eq!(s.rest_auth, vec![None, None], "no token, no header");
     });

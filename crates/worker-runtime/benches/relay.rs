@@ -59,6 +59,7 @@ async fn main() {
                 InputRequest {
                     text: "go".into(),
                     client_message_id: None,
+                    on_busy: None,
                 },
             )
             .await

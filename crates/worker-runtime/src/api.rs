@@ -12,9 +12,9 @@ use std::sync::Arc;
 use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RunOutcome, RuntimeId, RuntimeKind,
-    RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList,
-    WorkerPage, WorkerSummary, WorkspaceEvent,
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, MessageId, RunOutcome, RuntimeId,
+    RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId,
+    WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RuntimeError;
@@ -73,6 +73,15 @@ pub trait RuntimeApi: Send + Sync + 'static {
     ) -> Result<RunOutcome, RuntimeError>;
 
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError>;
+
+    /// Takes a queued input out of the Worker's queue before its run starts;
+    /// [`RuntimeError::NotQueued`] (or its `not_found` over the wire) when it
+    /// is not queued (any more).
+    async fn remove_queued(
+        &self,
+        worker_id: WorkerId,
+        message_id: MessageId,
+    ) -> Result<(), RuntimeError>;
 
     /// A page of history (the newest `limit` messages, or those before a
     /// message) and the `seq` it is current at.

@@ -19,6 +19,10 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_millis(600_000);
 pub const DEFAULT_EVENT_RING: usize = 4096;
 /// Default bound of a Worker's transcript.
 pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
+/// Default bound of a Worker's queue of inputs.
+pub const DEFAULT_QUEUE_LIMIT: usize = 8;
+/// The largest `queue_limit` a configuration may set.
+pub const MAX_QUEUE_LIMIT: usize = 256;
 /// The value of `{{language}}` when the configuration names none.
 pub const DEFAULT_LANGUAGE: &str = "the language the user writes in";
 
@@ -153,6 +157,8 @@ pub struct RuntimeConfig {
     pub prompts_dir: Option<PathBuf>,
     pub event_ring: usize,
     pub transcript_bound: usize,
+    /// How many inputs may wait in a Worker's queue (`queue_limit`).
+    pub queue_limit: usize,
     /// Where Workers are saved to survive a restart; `None` keeps them in memory only.
     pub state_dir: Option<PathBuf>,
     /// Profiles besides the built-in `companion` (one of that name replaces
@@ -172,6 +178,7 @@ impl RuntimeConfig {
             prompts_dir: None,
             event_ring: DEFAULT_EVENT_RING,
             transcript_bound: DEFAULT_TRANSCRIPT_BOUND,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
             state_dir: None,
             profiles: Vec::new(),
         }

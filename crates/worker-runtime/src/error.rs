@@ -1,7 +1,7 @@
 //! The errors a runtime answers, one enum for every caller and every kind of
 //! runtime.
 
-use yoi_protocol::{ApiError, ErrorCode, RunId, RuntimeId, ToApiError};
+use yoi_protocol::{ApiError, ErrorCode, MessageId, RunId, RuntimeId, ToApiError};
 
 /// What went wrong, from the caller's point of view.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -17,6 +17,10 @@ pub enum RuntimeError {
     },
     #[error("worker {0} has no run in flight")]
     NotRunning(String),
+    #[error("the queue of worker {display_ref} is full ({limit} inputs wait); try again when a run ended")]
+    QueueFull { display_ref: String, limit: usize },
+    #[error("input {0} is not queued (it started, was removed, or never was)")]
+    NotQueued(MessageId),
     #[error("{0}")]
     ProviderUnconfigured(String),
     /// The message names the profile and those the runtime offers.
@@ -63,6 +67,8 @@ impl ToApiError for RuntimeError {
                 e
             }
             RuntimeError::NotRunning(_) => ApiError::new(ErrorCode::NotRunning, self.to_string()),
+            RuntimeError::QueueFull { .. } => ApiError::new(ErrorCode::QueueFull, self.to_string()),
+            RuntimeError::NotQueued(_) => ApiError::new(ErrorCode::NotFound, self.to_string()),
             RuntimeError::ProviderUnconfigured(m) => {
                 ApiError::new(ErrorCode::ProviderUnconfigured, m.clone())
             }

@@ -8,7 +8,9 @@
 //! - [`Runtime`] ([`runtime`]) is the handle to a `RuntimeActor`, which
 //!   creates, lists, stops and supervises Workers.
 //! - Each Worker ([`worker`]) is a model ([`worker::WorkerCore`]: single-flight
-//!   input, idempotent input, one terminal event per run), an actor in front
+//!   input or a bounded queue of inputs (`on_busy: queue`) whose next one
+//!   starts in the step that ends a run, idempotent input, one terminal event
+//!   per run), an actor in front
 //!   of it, and a run task that streams from the provider with first-token
 //!   and whole-run timeouts.
 //! - A Worker's [`event_log`] numbers its events gaplessly from 1, keeps a

@@ -45,6 +45,7 @@ fn input(text: &str) -> InputRequest {
     InputRequest {
         text: text.into(),
         client_message_id: None,
+        on_busy: None,
     }
 }
 
@@ -76,6 +77,8 @@ fn kinds(frames: &[Arc<EventFrame>]) -> Vec<&'static str> {
         .map(|f| match &f.event.kind {
             EventKind::Snapshot { .. } => "snapshot",
             EventKind::InputAccepted { .. } => "input_accepted",
+            EventKind::InputQueued { .. } => "input_queued",
+            EventKind::InputDequeued { .. } => "input_dequeued",
             EventKind::RunStarted { .. } => "run_started",
             EventKind::AssistantDelta { .. } => "assistant_delta",
             EventKind::ReasoningDelta { .. } => "reasoning_delta",
@@ -714,6 +717,7 @@ async fn a_retried_client_message_id_returns_the_first_answer() {
     let req = InputRequest {
         text: "only once".into(),
         client_message_id: Some(ClientMessageId::parse("retry-42").unwrap()),
+        on_busy: None,
     };
     let first = rt.input(w, req.clone()).await.unwrap();
     let again = rt.input(w, req.clone()).await.unwrap();

@@ -1109,3 +1109,103 @@ async fn worker_lists_and_transcripts_page_through_everything() {
     }
     s.assert_no_leaks();
 }
+
+#[tokio::test]
+async fn queued_input_over_http_queues_answers_queue_full_and_removes() {
+    let s = Server::start().await;
+    s.mock.push(Reply::tokens(["hold"]).then_hang());
+    s.mock.set_default(Reply::echo());
+    let path = s.companion_path().await;
+    let mut ws = s.ws(&format!("{path}/events")).await;
+    ws.frame().await;
+    let (status, first) = s
+        .post(
+            &format!("{path}/input"),
+            json!({"text": "first", "on_busy": "queue"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{first}");
+    assert!(
+        first.get("queued").is_none(),
+        "an idle worker runs it: {first}"
+    );
+    ws.until("run_started").await;
+
+    let mut queued = Vec::new();
+    for i in 1..=8 {
+        let (status, body) = s
+            .post(
+                &format!("{path}/input"),
+                json!({"text": format!("q{i}"), "on_busy": "queue"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(body["queued"], true);
+        assert_eq!(body["position"], i);
+        queued.push(body);
+    }
+    let (status, full) = s
+        .post(
+            &format!("{path}/input"),
+            json!({"text": "q9", "on_busy": "queue"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(full["error"]["code"], "queue_full");
+    assert_eq!(full["error"]["retryable"], true);
+    let (status, busy) = s.post(&format!("{path}/input"), json!({"text": "x"})).await;
+    assert_eq!(
+        (status, busy["error"]["code"].clone()),
+        (409, json!("busy"))
+    );
+
+    let (_, detail) = s.get(&path).await;
+    assert_eq!(detail["queue"].as_array().unwrap().len(), 8);
+    assert_eq!(detail["queue"][0]["text"], "q1");
+    assert_eq!(detail["queue"][0]["message_id"], queued[0]["message_id"]);
+
+    // Remove all but the first; a second remove, an unknown id and a bad id.
+    for q in &queued[1..] {
+        let (status, body) = s
+            .delete(&format!(
+                "{path}/queue/{}",
+                q["message_id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let gone = queued[1]["message_id"].as_str().unwrap();
+    let (status, body) = s.delete(&format!("{path}/queue/{gone}")).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
+    let (status, body) = s.delete(&format!("{path}/queue/not-an-id")).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_input"))
+    );
+
+    // Cancel stops only the running run: the queued one starts.
+    let (status, _) = s.post(&format!("{path}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
+    let frames = ws.until("run_completed").await;
+    let removed = frames
+        .iter()
+        .filter(|f| f["type"] == "input_dequeued" && f["reason"] == "removed")
+        .count();
+    assert_eq!(removed, 7);
+    let start = frames
+        .iter()
+        .find(|f| f["type"] == "input_dequeued" && f["reason"] == "started")
+        .unwrap();
+    assert_eq!(start["message_id"], queued[0]["message_id"]);
+    let accepted = frames
+        .iter()
+        .rev()
+        .find(|f| f["type"] == "input_accepted")
+        .unwrap();
+    assert_eq!(accepted["message"]["text"], "q1");
+    assert_eq!(accepted["run_id"], queued[0]["run_id"]);
+    s.assert_no_leaks();
+}

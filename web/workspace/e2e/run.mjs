@@ -465,6 +465,42 @@ async function main() {
     await screenshot(page, 'cancelled');
   });
 
+  await scenario('while an answer streams Enter queues; queued messages show dimmed, one is removed, Escape stops and the queue runs', async () => {
+    await send(page, '[[slow]] [[tokens:200]] a long answer');
+    await waitStreamingText(page);
+    const label = (await page.textContent('[data-testid="send"]'))?.trim();
+    assert(label === 'Queue', `the button says it queues (got ${JSON.stringify(label)})`);
+    for (const text of ['queued one', 'queued two']) {
+      await page.fill('[data-testid="composer"]', text);
+      await page.press('[data-testid="composer"]', 'Enter');
+      await page.waitForFunction(() => document.querySelector('[data-testid="composer"]')?.value === '', null, {
+        timeout: 15_000,
+      });
+    }
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queued"]').length === 2, null, {
+      timeout: 10_000,
+    });
+    const opacity = await page.$eval('[data-testid="queued"]', (e) => Number(getComputedStyle(e).opacity));
+    assert(opacity < 1, `queued messages are dimmed (opacity ${opacity})`);
+    const afterLive = await page.$eval('[data-testid="queue"]', (q) => q.previousElementSibling?.hasAttribute('data-live'));
+    assert(afterLive, 'the queue shows under the answer in flight');
+    await screenshot(page, 'queued');
+    await page.click('[data-testid="queued"]:nth-child(2) [data-testid="remove-queued"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queued"]').length === 1, null, {
+      timeout: 10_000,
+    });
+    await page.keyboard.press('Escape');
+    await waitAnswer(page, { state: 'complete', includes: 'queued one' });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queued"]').length === 0, null, {
+      timeout: 10_000,
+    });
+    const all = await messages(page);
+    assert(all.filter((m) => m.role === 'user' && m.text.includes('queued one')).length === 1, 'the queued message ran once');
+    assert(!all.some((m) => m.text.includes('queued two')), 'the removed message never ran');
+    assert(all.some((m) => m.role === 'assistant' && m.state === 'cancelled'), 'Escape stopped the long answer');
+    await waitReady(page);
+  });
+
   await scenario('a provider error is shown in plain words', async () => {
     await send(page, '[[error:500]] please fail');
     const answer = await waitAnswer(page, { state: 'failed' }, 45_000);

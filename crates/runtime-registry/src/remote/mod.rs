@@ -34,9 +34,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, RenameWorker, RunOutcome, RuntimeId,
-    RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId,
-    WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    CancelAccepted, CreateWorker, InputAccepted, InputRequest, MessageId, RenameWorker, RunOutcome,
+    RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail,
+    WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -362,6 +362,23 @@ impl RuntimeApi for RemoteRuntime {
             None::<&()>,
         )
         .await
+    }
+
+    async fn remove_queued(
+        &self,
+        worker_id: WorkerId,
+        message_id: MessageId,
+    ) -> Result<(), RuntimeError> {
+        let result = self
+            .inner
+            .transport
+            .empty_or_not_found(
+                Method::DELETE,
+                &format!("/v1/workers/{worker_id}/queue/{message_id}"),
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        self.outcome(result)
     }
 
     async fn transcript(

@@ -220,6 +220,30 @@ impl Transport {
         }
     }
 
+    /// Like [`Transport::empty`], for a route whose own answer may be
+    /// `not_found` (a queued input that is no longer queued): that answer is
+    /// the runtime's, not a sign of another program. A runtime too old for
+    /// the route answers `not_found` too, and has nothing queued either.
+    pub async fn empty_or_not_found(
+        &self,
+        method: Method,
+        path: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), CallError> {
+        let (status, bytes) = self.send(method, path, None::<&()>, timeout).await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+            Ok(envelope)
+                if status.as_u16() == 404 && envelope.error.code == ErrorCode::NotFound =>
+            {
+                Err(CallError::Api(envelope.error))
+            }
+            _ => Err(error_answer(status.as_u16(), &bytes)),
+        }
+    }
+
     /// Opens the WebSocket at `path_and_query` (which starts with `/v1`).
     pub async fn websocket(&self, path_and_query: &str) -> Result<WsStream, CallError> {
         let connect = async {

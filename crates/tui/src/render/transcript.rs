@@ -41,7 +41,27 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
         entry_lines(entry, app, width, &mut out);
     }
+    queued_lines(app, width, &mut out);
     out
+}
+
+/// The messages waiting for the answer in flight, dimmed under it.
+fn queued_lines(app: &App, width: usize, out: &mut Vec<Line<'static>>) {
+    for (i, queued) in app.queue.items().iter().enumerate() {
+        if !out.is_empty() {
+            out.push(Line::default());
+        }
+        out.push(Line::from(Span::styled(
+            format!("› you · queued {}", i + 1),
+            dim().add_modifier(Modifier::BOLD),
+        )));
+        let bar = Span::styled("┊ ", dim());
+        for line in queued.text.split('\n') {
+            for row in wrap_words(&expand_tabs(line), width.saturating_sub(2)) {
+                out.push(Line::from(vec![bar.clone(), Span::styled(row, dim())]));
+            }
+        }
+    }
 }
 
 fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'static>>) {

@@ -330,6 +330,7 @@ fn settings(
         workspace: state.workspace.clone(),
         store: state.store.clone(),
         seq_reserved: yoi_protocol::Seq(seq_reserved),
+        queue_limit: state.config.queue_limit,
     }
 }
 

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, oneshot};
 use yoi_protocol::{
-    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, ProfileSummary, RunId,
-    RunOutcome, RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq, Transcript,
-    TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    CancelAccepted, Capabilities, CreateWorker, InputAccepted, InputRequest, MessageId,
+    ProfileSummary, RunId, RunOutcome, RuntimeId, RuntimeKind, RuntimeStatus, RuntimeSummary, Seq,
+    Transcript, TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary,
+    WorkspaceEvent,
 };
 
 use crate::api::{RuntimeApi, WorkerStream};
@@ -252,6 +253,7 @@ impl RuntimeApi for Runtime {
         self.call_worker(worker_id, |reply| WorkerMsg::Input {
             text: input.text,
             client_message_id: input.client_message_id,
+            on_busy: input.on_busy.unwrap_or_default(),
             reply,
         })
         .await?
@@ -269,6 +271,18 @@ impl RuntimeApi for Runtime {
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {
         self.call_worker(worker_id, |reply| WorkerMsg::Cancel { reply })
             .await?
+    }
+
+    async fn remove_queued(
+        &self,
+        worker_id: WorkerId,
+        message_id: MessageId,
+    ) -> Result<(), RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::RemoveQueued {
+            message_id,
+            reply,
+        })
+        .await?
     }
 
     async fn transcript(

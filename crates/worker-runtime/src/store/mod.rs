@@ -14,6 +14,9 @@
 //! - a user message when it is accepted, before its `202`;
 //! - the text of a run in flight at most every [`FLUSH_EVERY`];
 //! - a run's final assistant message, usage and state when it ends;
+//! - an input that joins a worker's queue, before its `202`; when it leaves
+//!   the queue its row goes, in the same transaction as its user message
+//!   when its run starts (so a crash neither loses nor repeats it);
 //! - the `seq` a Worker may hand out ([`lease`]): a block is reserved before
 //!   any `seq` in it is used, so a restarted Worker never hands out a `seq`
 //!   twice, however the process ended.
@@ -93,6 +96,9 @@ pub struct SavedWorker {
     /// Whether older messages than `recent` exist.
     pub older: bool,
     pub last_run: Option<LastRun>,
+    /// Inputs waiting in its queue, the next first: the user messages they
+    /// become when their runs start.
+    pub queue: Vec<Message>,
 }
 
 /// One page of a Worker's history, oldest first, and whether older exist.
@@ -126,6 +132,17 @@ pub enum Op {
     Rename {
         worker_id: WorkerId,
         display_name: String,
+    },
+    /// An input joins the Worker's queue (`message` is the user message it becomes).
+    Queued {
+        worker_id: WorkerId,
+        message: Message,
+    },
+    /// An input leaves the queue; `started` is its user message when its
+    /// run starts, written in the same step.
+    Unqueued {
+        message_id: MessageId,
+        started: Option<(WorkerId, Message)>,
     },
     /// Raise the Worker's reservation to `upto`; `confirmed` follows once committed.
     Reserve {
@@ -241,6 +258,19 @@ impl Store {
 
     pub fn put_usage(&self, worker_id: WorkerId, usage: Usage) {
         self.send(Op::Usage { worker_id, usage });
+    }
+
+    pub fn put_queued(&self, worker_id: WorkerId, message: Message) {
+        self.send(Op::Queued { worker_id, message });
+    }
+
+    /// The input leaves the queue; with `started`, its user message joins
+    /// the history at the same time.
+    pub fn put_unqueued(&self, message_id: MessageId, started: Option<(WorkerId, Message)>) {
+        self.send(Op::Unqueued {
+            message_id,
+            started,
+        });
     }
 
     pub fn put_stopped(&self, worker_id: WorkerId) {

@@ -9,7 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE workers (
     worker_id    TEXT PRIMARY KEY,
     display_name TEXT NOT NULL,
@@ -34,7 +35,19 @@ CREATE TABLE runs (
     data      TEXT NOT NULL
 );
 CREATE INDEX runs_by_worker ON runs(worker_id, id);
-"];
+",
+    r"
+-- Inputs waiting in a worker's queue, in order of `id`; `data` is the user
+-- message they become when their run starts.
+CREATE TABLE queued_inputs (
+    id         INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    worker_id  TEXT NOT NULL REFERENCES workers(worker_id),
+    data       TEXT NOT NULL
+);
+CREATE INDEX queued_inputs_by_worker ON queued_inputs(worker_id, id);
+",
+];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Damaged {
@@ -128,4 +141,54 @@ fn migrate(conn: &mut Connection, file: &str) -> Result<(), StoreError> {
         tx.commit().map_err(|e| damaged(file, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "yoi-schema-{name}-{}-{}",
+            std::process::id(),
+            yoi_protocol::WorkerId::new()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_database_of_the_first_schema_gains_the_queue_table() {
+        let dir = scratch("v1");
+        let path = dir.join("yoi.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        assert_eq!(version(&conn), 2);
+        let queued: i64 = conn
+            .query_row("SELECT count(*) FROM queued_inputs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(queued, 0);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_new_database_has_every_migration() {
+        let dir = scratch("new");
+        let conn = open(&dir.join("yoi.db")).unwrap();
+        assert_eq!(version(&conn), i64::try_from(MIGRATIONS.len()).unwrap());
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -165,10 +165,10 @@ fn reserve(tx: &Transaction<'_>, worker_id: WorkerId, upto: u64) -> Result<(), S
 
 fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
     match op {
-        Op::Message { worker_id, message } => {
+        Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
+        Op::Queued { worker_id, message } => {
             tx.execute(
-                "INSERT INTO messages (message_id, worker_id, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(message_id) DO UPDATE SET data = excluded.data",
+                "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
                 params![
                     message.id.to_string(),
                     worker_id.to_string(),
@@ -176,6 +176,19 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
                 ],
             )
             .map_err(sql)?;
+        }
+        Op::Unqueued {
+            message_id,
+            started,
+        } => {
+            tx.execute(
+                "DELETE FROM queued_inputs WHERE message_id = ?1",
+                params![message_id.to_string()],
+            )
+            .map_err(sql)?;
+            if let Some((worker_id, message)) = started {
+                put_message(tx, worker_id, &message)?;
+            }
         }
         Op::Run { worker_id, run } => {
             tx.execute(
@@ -228,6 +241,41 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         | Op::Close { .. } => {}
     }
     Ok(())
+}
+
+fn put_message(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    message: &Message,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO messages (message_id, worker_id, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT(message_id) DO UPDATE SET data = excluded.data",
+        params![
+            message.id.to_string(),
+            worker_id.to_string(),
+            to_json(message)?
+        ],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// The inputs waiting in a Worker's queue, the next first.
+fn queue(conn: &Connection, worker_id: WorkerId) -> Result<Vec<Message>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT data FROM queued_inputs WHERE worker_id = ?1 ORDER BY id")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(params![worker_id.to_string()], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_json::<Message>(&row.map_err(sql)?)?);
+    }
+    Ok(out)
 }
 
 /// Messages before `before` (the newest when `None`), oldest first.
@@ -317,6 +365,7 @@ pub fn load(conn: &Connection, recent: usize) -> Result<Vec<SavedWorker>, StoreE
         let (recent, older) = newest_messages(conn, worker_id, i64::MAX, recent)?;
         out.push(SavedWorker {
             last_run: last_run(conn, worker_id)?,
+            queue: queue(conn, worker_id)?,
             row,
             recent,
             older,

@@ -1,12 +1,16 @@
 //! `WorkerActor`: the mailbox in front of a [`WorkerCore`]. Each message is
 //! one step of the core; the only thing the actor adds is the run task,
 //! spawned when an input is accepted and aborted when its run ends.
+//!
+//! The queue of inputs is the core's; the actor starts the next queued input
+//! in the same message that settled the end of the run before it, so that no
+//! input arrives in between, none is lost and none runs twice.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, ErrorCode, InputAccepted, MessageId, RunId,
+    ApiError, CancelAccepted, ClientMessageId, ErrorCode, InputAccepted, MessageId, OnBusy, RunId,
     Transcript, WorkerDetail,
 };
 
@@ -14,14 +18,20 @@ use super::core::{Accepted, RunEnd, RunWaiter, SubscribeFrom, SubscribeStart, Wo
 use super::run::{drive_run, RunItem};
 use crate::config::ProviderConfig;
 use crate::error::RuntimeError;
-use crate::provider::Provider;
+use crate::provider::{ChatRequest, Provider};
 use crate::store::{Op, FLUSH_EVERY};
 
 pub enum WorkerMsg {
     Input {
         text: String,
         client_message_id: Option<ClientMessageId>,
+        on_busy: OnBusy,
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
+    },
+    /// Take a queued input out of the queue before its run starts.
+    RemoveQueued {
+        message_id: MessageId,
+        reply: RpcReplyPort<Result<(), RuntimeError>>,
     },
     /// Answer when the run ends (at once if it already has).
     AwaitRun {
@@ -98,11 +108,20 @@ impl WorkerState {
         myself: &ActorRef<WorkerMsg>,
         text: String,
         client_message_id: Option<ClientMessageId>,
+        on_busy: OnBusy,
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
     ) {
         let mut core = self.core();
         let ready = self.provider.check_configured();
-        let answer = self.start(&mut core, myself, text, client_message_id, ready);
+        let answer = core
+            .accept_input(text, client_message_id, on_busy, ready)
+            .map(|accepted| match accepted {
+                Accepted::Repeat(first) | Accepted::Queued(first) => first,
+                Accepted::Started { accepted, request } => {
+                    self.spawn_run(&mut core, myself, accepted, request);
+                    accepted
+                }
+            });
         match answer {
             Ok(accepted) => core.store().after_commit(move || {
                 let _ = reply.send(Ok(accepted));
@@ -113,32 +132,34 @@ impl WorkerState {
         }
     }
 
-    fn start(
+    /// Starts the task of a run the core began.
+    fn spawn_run(
         &self,
         core: &mut WorkerCore,
         myself: &ActorRef<WorkerMsg>,
-        text: String,
-        client_message_id: Option<ClientMessageId>,
-        ready: Result<(), String>,
-    ) -> Result<InputAccepted, RuntimeError> {
-        match core.accept_input(text, client_message_id, ready)? {
-            Accepted::Repeat(first) => Ok(first),
-            Accepted::Started { accepted, request } => {
-                let run_id = accepted.run_id;
-                let worker = myself.clone();
-                let report = move |items| {
-                    // The Worker may be gone (stopped, restarting); nothing to tell then.
-                    let _ = worker.send_message(WorkerMsg::Run { run_id, items });
-                };
-                let task = tokio::spawn(drive_run(
-                    self.provider.clone(),
-                    self.provider_config.clone(),
-                    request,
-                    report,
-                ));
-                core.attach_task(accepted.run_id, task.abort_handle());
-                Ok(accepted)
-            }
+        accepted: InputAccepted,
+        request: ChatRequest,
+    ) {
+        let run_id = accepted.run_id;
+        let worker = myself.clone();
+        let report = move |items| {
+            // The Worker may be gone (stopped, restarting); nothing to tell then.
+            let _ = worker.send_message(WorkerMsg::Run { run_id, items });
+        };
+        let task = tokio::spawn(drive_run(
+            self.provider.clone(),
+            self.provider_config.clone(),
+            request,
+            report,
+        ));
+        core.attach_task(run_id, task.abort_handle());
+    }
+
+    /// With no run in flight, starts the next queued input's run.
+    fn start_next(&self, myself: &ActorRef<WorkerMsg>) {
+        let mut core = self.core();
+        if let Some((accepted, request)) = core.start_next() {
+            self.spawn_run(&mut core, myself, accepted, request);
         }
     }
 
@@ -237,6 +258,16 @@ impl Actor for WorkerActor {
         Ok(state)
     }
 
+    /// A Worker restored or restarted with a queue and no run goes on with it.
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.start_next(&myself);
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
@@ -247,14 +278,23 @@ impl Actor for WorkerActor {
             WorkerMsg::Input {
                 text,
                 client_message_id,
+                on_busy,
                 reply,
             } => {
-                state.input(&myself, text, client_message_id, reply);
+                state.input(&myself, text, client_message_id, on_busy, reply);
+            }
+            WorkerMsg::RemoveQueued { message_id, reply } => {
+                let answer = state.core().remove_queued(message_id);
+                let store = state.core().store().clone();
+                store.after_commit(move || {
+                    let _ = reply.send(answer);
+                });
             }
             WorkerMsg::AwaitRun { run_id, reply } => state.core().await_run(run_id, reply),
             WorkerMsg::Cancel { reply } => {
                 let answer = state.core().cancel();
                 state.settle_ended().await;
+                state.start_next(&myself);
                 let _ = reply.send(answer);
             }
             WorkerMsg::Detail { reply } => {
@@ -297,6 +337,7 @@ impl Actor for WorkerActor {
                     myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
                 }
                 state.settle_ended().await;
+                state.start_next(&myself);
             }
             WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
             #[cfg(feature = "test-hooks")]

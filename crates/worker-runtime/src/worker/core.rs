@@ -1,7 +1,8 @@
 //! [`WorkerCore`]: a Worker's model. Its state machine, event log,
 //! transcript, usage and the run in flight, with every rule of the contract
 //! that does not need a mailbox: single-flight input, idempotent
-//! `client_message_id`, exactly one terminal event per run.
+//! `client_message_id`, exactly one terminal event per run, and the queue of
+//! inputs that wait for the run in flight (`on_busy: queue`).
 //!
 //! The actor ([`super::actor`]) owns the core behind a mutex it shares with
 //! its Runtime, so that a restarted actor finds the same data.
@@ -13,10 +14,10 @@ use std::time::Instant;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::AbortHandle;
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, ErrorCode, EventKind, InFlight, InputAccepted,
-    LastRun, Message, MessageId, MessageState, Role, RunId, RunOutcome, RunState, RunUsage,
-    RuntimeId, Seq, SnapshotReason, Timestamp, Usage, WorkerDetail, WorkerId, WorkerStatus,
-    WorkerSummary, WorkspaceEvent,
+    ApiError, CancelAccepted, ClientMessageId, DequeueReason, ErrorCode, EventKind, InFlight,
+    InputAccepted, LastRun, Message, MessageId, MessageState, OnBusy, QueuedInput, Role, RunId,
+    RunOutcome, RunState, RunUsage, RuntimeId, Seq, SnapshotReason, Timestamp, Usage, WorkerDetail,
+    WorkerId, WorkerStatus, WorkerSummary, WorkspaceEvent,
 };
 
 use super::run::RunItem;
@@ -60,6 +61,8 @@ pub enum SubscribeFrom {
 pub enum Accepted {
     /// The same `client_message_id` was accepted before: its first answer.
     Repeat(InputAccepted),
+    /// The input waits in the queue for the runs before it.
+    Queued(InputAccepted),
     /// A new run: the actor starts its task with `request`.
     Started {
         accepted: InputAccepted,
@@ -148,6 +151,11 @@ pub struct WorkerCore {
     staging: bool,
     /// Each event, and whether it is a status the workspace hears of too.
     staged: Vec<(EventKind, bool)>,
+    /// Inputs waiting for the run in flight, the next first: the user
+    /// messages they become (their `run_id` is given when they are queued).
+    queue: VecDeque<Message>,
+    /// How many inputs may wait.
+    queue_limit: usize,
 }
 
 pub struct CoreSettings {
@@ -162,6 +170,8 @@ pub struct CoreSettings {
     pub store: Store,
     /// The highest `seq` the store has reserved for this Worker.
     pub seq_reserved: Seq,
+    /// How many inputs may wait in its queue.
+    pub queue_limit: usize,
 }
 
 impl WorkerCore {
@@ -187,6 +197,8 @@ impl WorkerCore {
             store: s.store,
             staging: false,
             staged: Vec::new(),
+            queue: VecDeque::new(),
+            queue_limit: s.queue_limit,
         }
     }
 
@@ -215,6 +227,7 @@ impl WorkerCore {
         }
         core.log.resume_after(saved.row.seq_reserved);
         core.last_run = saved.last_run;
+        core.queue = saved.queue.into();
         if let Some(run) = core
             .last_run
             .clone()
@@ -314,6 +327,15 @@ impl WorkerCore {
             tools: Vec::new(),
             usage: self.usage,
             last_run: self.last_run.clone(),
+            queue: self
+                .queue
+                .iter()
+                .map(|m| QueuedInput {
+                    message_id: m.id,
+                    text: m.text.clone(),
+                    at: m.at,
+                })
+                .collect(),
         }
     }
 
@@ -470,12 +492,15 @@ impl WorkerCore {
     }
 
     /// Takes a user message: the first answer again for a known
-    /// `client_message_id`, `busy` while a run is in flight, else a new run
-    /// whose `input_accepted`, `status` and `run_started` are in the log.
+    /// `client_message_id`; while a run is in flight `busy`, or with
+    /// `on_busy: queue` a place in the queue (`queue_full` past its bound);
+    /// else a new run whose `input_accepted`, `status` and `run_started` are
+    /// in the log.
     pub fn accept_input(
         &mut self,
         text: String,
         client_message_id: Option<ClientMessageId>,
+        on_busy: OnBusy,
         provider_ready: Result<(), String>,
     ) -> Result<Accepted, RuntimeError> {
         yoi_protocol::validate_input_text(&text)?;
@@ -486,38 +511,127 @@ impl WorkerCore {
             return Ok(Accepted::Repeat(*first));
         }
         if let Some(active) = &self.active {
-            return Err(RuntimeError::Busy {
-                display_ref: self.display_ref(),
-                active_run: active.run_id,
-            });
+            if on_busy == OnBusy::Reject {
+                return Err(RuntimeError::Busy {
+                    display_ref: self.display_ref(),
+                    active_run: active.run_id,
+                });
+            }
         }
         provider_ready.map_err(RuntimeError::ProviderUnconfigured)?;
+        let message = user_message(text);
+        if self.active.is_some() {
+            let accepted = self.enqueue(message)?;
+            if let Some(id) = client_message_id {
+                self.remember_input(id, accepted);
+            }
+            return Ok(Accepted::Queued(accepted));
+        }
+        self.store.put_message(self.worker_id, message.clone());
+        let (accepted, request) = self.begin_run(message);
+        if let Some(id) = client_message_id {
+            self.remember_input(id, accepted);
+        }
+        Ok(Accepted::Started { accepted, request })
+    }
 
-        let run_id = RunId::new();
-        let message = Message {
-            id: MessageId::new(),
-            role: Role::User,
-            text,
-            at: Timestamp::now(),
-            run_id,
-            state: MessageState::Complete,
-            reasoning: None,
-            error: None,
-        };
+    /// Puts an input at the end of the queue, with its `input_queued`.
+    fn enqueue(&mut self, message: Message) -> Result<InputAccepted, RuntimeError> {
+        if self.queue.len() >= self.queue_limit {
+            return Err(RuntimeError::QueueFull {
+                display_ref: self.display_ref(),
+                limit: self.queue_limit,
+            });
+        }
+        self.queue.push_back(message.clone());
+        let position = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
+        let seq = self.emit(EventKind::InputQueued {
+            message_id: message.id,
+            text: message.text.clone(),
+            position,
+        });
+        self.store.put_queued(self.worker_id, message.clone());
+        Ok(InputAccepted {
+            run_id: message.run_id,
+            message_id: message.id,
+            seq,
+            queued: true,
+            position: Some(position),
+        })
+    }
+
+    /// Starts the run of the next queued input, when no run is in flight:
+    /// its `input_dequeued` (`started`), then the events of a new run.
+    pub fn start_next(&mut self) -> Option<(InputAccepted, ChatRequest)> {
+        if self.active.is_some() || self.staging || self.status == WorkerStatus::Stopped {
+            return None;
+        }
+        let mut message = self.queue.pop_front()?;
+        self.emit(EventKind::InputDequeued {
+            message_id: message.id,
+            reason: DequeueReason::Started,
+        });
+        message.at = Timestamp::now();
+        // Leaving the queue and joining the history are one write.
+        self.store
+            .put_unqueued(message.id, Some((self.worker_id, message.clone())));
+        Some(self.begin_run(message))
+    }
+
+    /// Removes a queued input before its run starts; `not_found` when it is
+    /// not (or no longer) queued.
+    pub fn remove_queued(&mut self, message_id: MessageId) -> Result<(), RuntimeError> {
+        let index = self
+            .queue
+            .iter()
+            .position(|m| m.id == message_id)
+            .ok_or(RuntimeError::NotQueued(message_id))?;
+        if let Some(message) = self.queue.remove(index) {
+            self.drop_queued(&message, DequeueReason::Removed);
+        }
+        Ok(())
+    }
+
+    /// An input leaves the queue without running: its event, its row, and
+    /// the `wait=true` callers of its run.
+    fn drop_queued(&mut self, message: &Message, reason: DequeueReason) {
+        self.emit(EventKind::InputDequeued {
+            message_id: message.id,
+            reason,
+        });
+        self.store.put_unqueued(message.id, None);
+        let waiters = self.waiters.remove(&message.run_id).unwrap_or_default();
+        let error = ApiError::new(
+            ErrorCode::NotRunning,
+            format!("input {} left the queue before it ran", message.id),
+        );
+        self.remember_outcome(message.run_id, Err(error.clone()));
+        self.store.after_commit(move || {
+            for waiter in waiters {
+                let _ = waiter.send(Err(error.clone()));
+            }
+        });
+    }
+
+    /// Keeps how a run ended for `wait=true` callers that arrive late.
+    fn remember_outcome(&mut self, run_id: RunId, result: Result<RunOutcome, ApiError>) {
+        if self.outcomes.len() == OUTCOME_MEMORY {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back((run_id, result));
+    }
+
+    /// A new run of a user message: it joins the transcript (the caller has
+    /// stored it), the events of the run's start go out.
+    fn begin_run(&mut self, message: Message) -> (InputAccepted, ChatRequest) {
+        let run_id = message.run_id;
         self.transcript.push(message.clone());
         let request = self.request();
         let seq = self.emit(EventKind::InputAccepted {
             run_id,
             message: message.clone(),
         });
-        let accepted = InputAccepted {
-            run_id,
-            message_id: message.id,
-            seq,
-        };
-        if let Some(id) = client_message_id {
-            self.remember_input(id, accepted);
-        }
+        let accepted = InputAccepted::started(run_id, message.id, seq);
         self.active = Some(ActiveRun::new(run_id));
         self.last_run = Some(LastRun {
             run_id,
@@ -527,7 +641,6 @@ impl WorkerCore {
             duration_ms: None,
         });
         self.set_status(WorkerStatus::Running);
-        self.store.put_message(self.worker_id, message);
         if let Some(run) = &self.last_run {
             self.store.put_run(self.worker_id, run.clone());
         }
@@ -535,7 +648,7 @@ impl WorkerCore {
             run_id,
             model: self.profile.model.clone(),
         });
-        Ok(Accepted::Started { accepted, request })
+        (accepted, request)
     }
 
     /// Keeps the run task's handle, so that ending the run aborts it.
@@ -631,7 +744,9 @@ impl WorkerCore {
 
     /// Answers `waiter` when the run ends, or at once if it already has.
     pub fn await_run(&mut self, run_id: RunId, waiter: RunWaiter) {
-        if self.active.as_ref().is_some_and(|a| a.run_id == run_id) {
+        let pending = self.active.as_ref().is_some_and(|a| a.run_id == run_id)
+            || self.queue.iter().any(|m| m.run_id == run_id);
+        if pending {
             self.waiters.entry(run_id).or_default().push(waiter);
         } else if let Some((_, result)) = self.outcomes.iter().find(|(id, _)| *id == run_id) {
             let result = result.clone();
@@ -662,9 +777,13 @@ impl WorkerCore {
         self.active.is_some()
     }
 
-    /// Cancels any run, announces `worker_stopped` and forgets the saved state.
+    /// Cancels any run, drops the queue, announces `worker_stopped` and
+    /// forgets the saved state.
     pub fn stop(&mut self) {
         self.finish(RunEnd::Cancelled);
+        while let Some(message) = self.queue.pop_front() {
+            self.drop_queued(&message, DequeueReason::WorkerStopped);
+        }
         self.status = WorkerStatus::Stopped;
         self.emit(EventKind::Status {
             status: WorkerStatus::Stopped,
@@ -708,10 +827,7 @@ impl WorkerCore {
                 let _ = waiter.send(answer.clone());
             }
         });
-        if self.outcomes.len() == OUTCOME_MEMORY {
-            self.outcomes.pop_front();
-        }
-        self.outcomes.push_back((run_id, result));
+        self.remember_outcome(run_id, result);
     }
 
     /// Every run ends with its assistant message, so that the transcript
@@ -800,5 +916,19 @@ impl WorkerCore {
             duration_ms: Some(duration_ms),
         });
         result
+    }
+}
+
+/// A user message as it joins the transcript (or the queue, to join later).
+fn user_message(text: String) -> Message {
+    Message {
+        id: MessageId::new(),
+        role: Role::User,
+        text,
+        at: Timestamp::now(),
+        run_id: RunId::new(),
+        state: MessageState::Complete,
+        reasoning: None,
+        error: None,
     }
 }

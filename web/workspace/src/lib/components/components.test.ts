@@ -261,6 +261,47 @@ describe('Composer', () => {
   });
 });
 
+describe('queued input', () => {
+  it('the composer says Queue while an answer streams', () => {
+    const target = render(Composer, {
+      canSend: true,
+      canCancel: true,
+      queues: true,
+      stopping: false,
+      hint: 'h',
+      onsend: async () => true,
+      oncancel: () => {},
+    });
+    const send = target.querySelector<HTMLButtonElement>('[data-testid="send"]')!;
+    expect(send.textContent?.trim()).toBe('Queue');
+    expect(target.querySelector('[data-testid="stop"]')).not.toBeNull();
+  });
+
+  it('the transcript shows queued messages under the answer, each with a remove button', () => {
+    const removed: string[] = [];
+    const target = render(Transcript, {
+      messages: [msg('u1', 'user', 'first', 'r1')],
+      live: { run_id: 'r1', text: 'answering', reasoning: '', model: 'm' },
+      reasoning: {},
+      runErrors: {},
+      tools: [],
+      emptyHint: 'empty',
+      queue: [
+        { message_id: 'q1', text: 'next one', at: 'x' },
+        { message_id: 'q2', text: '<b>then</b>', at: 'x' },
+      ],
+      onremovequeued: (id: string) => removed.push(id),
+    });
+    const items = [...target.querySelectorAll('[data-testid="queued"]')];
+    expect(items.map((i) => i.querySelector('.text')?.textContent)).toEqual(['next one', '<b>then</b>']);
+    const log = target.querySelector('[role="log"]')!;
+    const live = log.querySelector('[data-testid="queue"]')!;
+    expect(live.previousElementSibling).not.toBeNull();
+    items[1]!.querySelector<HTMLButtonElement>('[data-testid="remove-queued"]')!.click();
+    expect(removed).toEqual(['q2']);
+  });
+});
+
 describe('WorkerList', () => {
   const runtime = (id: string, kind: RuntimeSummary['kind'], status: RuntimeSummary['status'], extra: Partial<RuntimeSummary> = {}): RuntimeSummary => ({
     runtime_id: id,

@@ -110,4 +110,8 @@ export class ApiClient {
   cancel(ref: WorkerRef): Promise<CancelAccepted> {
     return this.#request('POST', paths.cancel(ref));
   }
+
+  removeQueued(ref: WorkerRef, messageId: string): Promise<void> {
+    return this.#request('DELETE', paths.queued(ref, messageId));
+  }
 }

@@ -69,6 +69,7 @@ export class ConsoleConnection {
   readonly reasoning = $derived(this.#state.reasoning);
   readonly runErrors = $derived(this.#state.runErrors);
   readonly tools = $derived(this.#state.tools);
+  readonly queue = $derived(this.#state.queue);
   readonly worker = $derived(this.#state.worker);
   readonly status = $derived(this.#state.status);
   readonly lastRun = $derived(this.#state.lastRun);
@@ -102,11 +103,12 @@ export class ConsoleConnection {
   readonly model = $derived(
     this.#state.live?.model ?? this.#state.lastRun?.model ?? this.#state.worker?.profile.model ?? null,
   );
+  /** Whether a run is in flight, so that what is sent now waits in the queue. */
+  readonly willQueue = $derived(this.#state.status === 'running' || this.#state.live !== null);
   readonly canSend = $derived(
     this.connection === 'live' &&
       this.target !== null &&
-      this.#state.status === 'idle' &&
-      !this.#state.live &&
+      (this.#state.status === 'idle' || this.willQueue) &&
       !this.#state.stopped &&
       !this.sending,
   );
@@ -187,7 +189,8 @@ export class ConsoleConnection {
    * Sends `text` to the shown worker. Resolves true when the server accepted it (the
    * composer then clears its draft), false otherwise (the draft stays). A retry of
    * the same text after an unknown outcome reuses the same `client_message_id`, so
-   * the server starts nothing twice.
+   * the server starts nothing twice. While a run is in flight the input waits in
+   * the worker's queue (`on_busy: queue`) and runs after it.
    */
   async send(text: string): Promise<boolean> {
     const ref = this.target;
@@ -200,7 +203,7 @@ export class ConsoleConnection {
     this.sending = true;
     this.sendError = null;
     try {
-      await this.#api.input(ref, { text, client_message_id: pending.id });
+      await this.#api.input(ref, { text, client_message_id: pending.id, on_busy: 'queue' });
       this.#pending = null;
       return true;
     } catch (e) {
@@ -273,6 +276,19 @@ export class ConsoleConnection {
       return null;
     } catch (e) {
       return toConsoleError(e);
+    }
+  }
+
+  /** Takes a queued input out of the shown worker's queue before it runs. */
+  async removeQueued(messageId: string): Promise<void> {
+    const ref = this.target;
+    if (!ref) return;
+    try {
+      await this.#api.removeQueued(ref, messageId);
+    } catch (e) {
+      const err = toConsoleError(e);
+      // `not_found`: its run started meanwhile; the events show it.
+      if (err.code !== 'not_found' && sameWorker(this.target, ref)) this.sendError = err;
     }
   }
 

@@ -293,7 +293,7 @@ describe('connection', () => {
     expect(h.conn.sendError).toMatchObject({ code: 'provider_unconfigured', message: 'set OPENAI_API_KEY' });
   });
 
-  it('cannot send while a run is in flight or the connection is not live; cancel posts', async () => {
+  it('queues while a run is in flight, cannot send while the connection is not live; cancel posts', async () => {
     const h = await started(
       serverWith(() => 0, (c) => (c.path.endsWith('/cancel') ? { status: 202, body: { run_id: 'r1' } } : undefined)),
     );
@@ -302,7 +302,8 @@ describe('connection', () => {
     s.open();
     s.send(snapshot(0, []));
     for (const e of runEvents(1, 'r1', 'q', ['a']).slice(0, 3)) s.send(e);
-    expect(h.conn.canSend).toBe(false);
+    expect(h.conn.canSend).toBe(true);
+    expect(h.conn.willQueue).toBe(true);
     expect(h.conn.canCancel).toBe(true);
     await h.conn.cancel();
     expect(h.calls.some((c) => c.method === 'POST' && c.path.endsWith('/cancel'))).toBe(true);

@@ -17,9 +17,16 @@ const ALL_CODES: ErrorCode[] = [
   'provider_unconfigured',
   'timeout',
   'internal',
+  'queue_full',
 ];
 
 describe('errors in plain words', () => {
+  it('queue_full says to wait or remove a queued message', () => {
+    const w = describeError({ code: 'queue_full', message: 'the queue of worker companion@backend-internal is full' });
+    expect(w.title).toMatch(/queue is full/);
+    expect(w.detail).toMatch(/remove/i);
+  });
+
   it('busy asks to wait or stop', () => {
     const w = describeError({ code: 'busy', message: 'worker companion@backend-internal is already running a turn' });
     expect(w.title).toMatch(/still answering/);

@@ -81,6 +81,11 @@ export function describeError(error: Pick<ConsoleError, 'code' | 'message'>): Er
       return { title: 'That runtime does not exist (any more).', detail: said };
     case 'worker_not_found':
       return { title: 'That worker does not exist (any more).', detail: said };
+    case 'queue_full':
+      return {
+        title: 'The queue is full.',
+        detail: 'Wait for an answer to finish, or remove a queued message first.',
+      };
     case 'not_running':
       return { title: 'Nothing to stop: no answer is in progress.', detail: '' };
     case 'unsupported':

@@ -152,6 +152,28 @@ describe('event application', () => {
     expect(s.state.seq).toBe(1);
   });
 
+  it('queued inputs: a snapshot lists them, input_queued adds, input_dequeued and input_accepted remove, a stop clears', () => {
+    let s = applyEvent(
+      initialState(),
+      snapshot(3, [], { worker: { status: 'running', queue: [{ message_id: 'q1', text: 'one', at: 'x' }] } }),
+    ).state;
+    expect(s.queue.map((q) => q.text)).toEqual(['one']);
+    s = applyAll(s, [
+      ev(4, { type: 'input_queued', message_id: 'q2', text: 'two', position: 2 }),
+      ev(5, { type: 'input_queued', message_id: 'q3', text: 'three', position: 3 }),
+    ]);
+    expect(s.queue.map((q) => q.message_id)).toEqual(['q1', 'q2', 'q3']);
+    s = applyAll(s, [
+      ev(6, { type: 'input_dequeued', message_id: 'q2', reason: 'removed' }),
+      ev(7, { type: 'input_dequeued', message_id: 'q1', reason: 'started' }),
+      ev(8, { type: 'input_accepted', run_id: 'r2', message: msg('q1', 'user', 'one', 'r2') }),
+    ]);
+    expect(s.queue.map((q) => q.message_id)).toEqual(['q3']);
+    expect(s.messages.map((m) => m.id)).toEqual(['q1']);
+    s = applyAll(s, [ev(9, { type: 'worker_stopped' })]);
+    expect(s.queue).toEqual([]);
+  });
+
   it('sending shows as sending until the run is reported', () => {
     const s = synced(0);
     expect(workerActivity(s, true)).toBe('sending');

@@ -11,6 +11,7 @@
  */
 import type { ApiError } from '../protocol/ApiError';
 import type { Message } from '../protocol/Message';
+import type { QueuedInput } from '../protocol/QueuedInput';
 import type { RunUsage } from '../protocol/RunUsage';
 import type { SnapshotReason } from '../protocol/SnapshotReason';
 import type { WorkerDetail } from '../protocol/WorkerDetail';
@@ -71,6 +72,8 @@ export interface ConsoleState {
    */
   runErrors: Readonly<Record<string, ApiError>>;
   tools: readonly ToolCall[];
+  /** Inputs waiting for the run in flight, the next first (`on_busy: queue`). */
+  queue: readonly QueuedInput[];
   stopped: boolean;
   /** Why the last reset snapshot replaced the state, for a short notice. */
   lastReset: SnapshotReason | null;
@@ -88,6 +91,7 @@ export function initialState(): ConsoleState {
     reasoning: {},
     runErrors: {},
     tools: [],
+    queue: [],
     stopped: false,
     lastReset: null,
   };
@@ -155,6 +159,8 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
     lastRun,
     runErrors: lastRun?.error ? { ...state.runErrors, [lastRun.run_id]: lastRun.error } : state.runErrors,
     tools: state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+    // A runtime older than queued input sends no queue.
+    queue: event.worker.queue ?? [],
     stopped: event.worker.status === 'stopped',
     lastReset: event.reset ? (event.reason ?? 'cursor_expired') : null,
   };
@@ -217,7 +223,21 @@ function lastRunFromWorker(previous: RunRecord | null, worker: WorkerDetail): Ru
 function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, SnapshotEvent>): ConsoleState {
   switch (event.type) {
     case 'input_accepted':
-      return { ...state, messages: upsertMessage(state.messages, event.message) };
+      return {
+        ...state,
+        messages: upsertMessage(state.messages, event.message),
+        queue: withoutQueued(state.queue, event.message.id),
+      };
+    case 'input_queued':
+      return {
+        ...state,
+        queue: [
+          ...withoutQueued(state.queue, event.message_id),
+          { message_id: event.message_id, text: event.text, at: event.at },
+        ],
+      };
+    case 'input_dequeued':
+      return { ...state, queue: withoutQueued(state.queue, event.message_id) };
     case 'run_started': {
       const withLive = ensureLive(state, event.run_id);
       const live = { ...withLive.live!, model: event.model };
@@ -276,6 +296,7 @@ function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, Snapshot
     case 'worker_stopped':
       return {
         ...state,
+        queue: [],
         status: 'stopped',
         worker: state.worker ? { ...state.worker, status: 'stopped' } : state.worker,
         stopped: true,
@@ -301,6 +322,10 @@ function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, Snapshot
       // A frame type newer than this console: skip it, but keep its seq.
       return state;
   }
+}
+
+function withoutQueued(queue: readonly QueuedInput[], messageId: string): readonly QueuedInput[] {
+  return queue.some((q) => q.message_id === messageId) ? queue.filter((q) => q.message_id !== messageId) : queue;
 }
 
 function runRecord(state: ConsoleState, runId: string): RunRecord {

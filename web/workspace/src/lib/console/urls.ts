@@ -18,6 +18,7 @@ export const paths = {
   worker: workerPath,
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,
+  queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
   transcript: (ref: WorkerRef, limit?: number) =>
     `${workerPath(ref)}/transcript${limit === undefined ? '' : `?limit=${limit}`}`,
 };

@@ -4,6 +4,16 @@ import type { RunId } from "./RunId";
 import type { Seq } from "./Seq";
 
 /**
- * 202 answer of `POST .../input`: the input joined the transcript at `seq`.
+ * 202 answer of `POST .../input`: the input joined the transcript at `seq`,
+ * or, with `queued`, joined the worker's queue at `seq` (its
+ * `input_queued`); its run then starts with this `run_id` when its turn comes.
  */
-export type InputAccepted = { run_id: RunId, message_id: MessageId, seq: Seq, };
+export type InputAccepted = { run_id: RunId, message_id: MessageId, seq: Seq,
+/**
+ * Set when the input waits in the queue rather than running now.
+ */
+queued?: boolean,
+/**
+ * With `queued`: its place in the queue, 1 for the next to run.
+ */
+position?: number, };

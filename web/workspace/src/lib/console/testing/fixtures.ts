@@ -24,6 +24,7 @@ export function detail(overrides: Partial<WorkerDetail> = {}): WorkerDetail {
     created_at: AT,
     tools: [],
     usage: { runs: 0, prompt_tokens: 0, completion_tokens: 0 },
+    queue: [],
     ...overrides,
   };
 }
