@@ -362,11 +362,15 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
         Listener::Tcp(l) => {
             let options = ServerOptions {
                 token: config.token,
+                ..ServerOptions::default()
             };
             yoi_runtime_server::serve(l, runtime, options, stop).await
         }
         Listener::Unix(l, path) => {
-            let options = ServerOptions { token: None };
+            let options = ServerOptions {
+                token: None,
+                ..ServerOptions::default()
+            };
             let served = yoi_runtime_server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);
             served

@@ -188,8 +188,8 @@ pub async fn worker_events(
         .runtime
         .subscribe(target.worker_id, query.cursor.map(Seq))
         .await?;
-    let shutdown = host.shutdown();
+    let ctx = host.pump();
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| pump_frames(socket, stream, shutdown)))
+        .on_upgrade(move |socket| pump_frames(socket, stream, ctx)))
 }

@@ -22,8 +22,8 @@ pub async fn runtime_events(
         .on_upgrade(move |socket| {
             // Listen before the snapshot, so no change falls between the two.
             let events = state.runtime.workspace_events();
-            let shutdown = state.host.shutdown();
-            pump_workspace(socket, events, move || snapshot(state.clone()), shutdown)
+            let ctx = state.host.pump();
+            pump_workspace(socket, events, move || snapshot(state.clone()), ctx)
         }))
 }
 

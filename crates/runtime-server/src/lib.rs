@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use worker_runtime::{Runtime, RuntimeApi};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::BODY_LIMIT;
+use yoi_http::limits::{ServerLimits, BODY_LIMIT};
 use yoi_http::token::{bearer, constant_time_eq};
 use yoi_http::{Failure, Host, OneRuntime};
 use yoi_protocol::ErrorCode;
@@ -42,12 +42,15 @@ use yoi_protocol::ErrorCode;
 pub struct ServerOptions {
     /// The bearer token every request must carry; `None` on a Unix socket.
     pub token: Option<String>,
+    /// What clients may hold at a time (sockets, connections).
+    pub limits: ServerLimits,
 }
 
 impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerOptions")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -69,7 +72,8 @@ impl FromRef<ServerState> for Host {
 /// The `/v1` routes over `runtime`.
 pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receiver<bool>) -> Router {
     let state = ServerState {
-        host: Host::new(Arc::new(OneRuntime(Arc::new(runtime.clone()))), shutdown),
+        host: Host::new(Arc::new(OneRuntime(Arc::new(runtime.clone()))), shutdown)
+            .with_sockets(options.limits.sockets),
         runtime,
         token: options.token.map(Arc::from),
     };

@@ -41,7 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::BODY_LIMIT;
+use yoi_http::limits::{ServerLimits, BODY_LIMIT};
 use yoi_http::{Failure, Host, Runtimes};
 use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
 
@@ -64,6 +64,8 @@ pub struct Backend {
     pub registry: Registry,
     companion: Arc<Mutex<WorkerRef>>,
     pub provider: ProviderStatus,
+    /// What clients may hold at a time (sockets, connections).
+    pub limits: ServerLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ impl Backend {
                 configured: hint.is_none(),
                 hint,
             },
+            limits: ServerLimits::default(),
         })
     }
 
@@ -180,7 +183,8 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         host: Host::new(
             Arc::new(RegistryRuntimes(backend.registry.clone())),
             shutdown,
-        ),
+        )
+        .with_sockets(backend.limits.sockets),
         backend,
         access: Arc::new(access),
         openapi: Arc::new(openapi::finish(doc)),

@@ -23,7 +23,7 @@ pub async fn workspace_events(
         .on_upgrade(move |socket| {
             // Listen before the snapshot, so no change falls between the two.
             let events = state.registry().workspace_events();
-            let shutdown = state.host.shutdown();
+            let ctx = state.host.pump();
             let registry = state.registry().clone();
             pump_workspace(
                 socket,
@@ -32,7 +32,7 @@ pub async fn workspace_events(
                     let registry = registry.clone();
                     async move { registry.workspace_snapshot().await.ok() }
                 },
-                shutdown,
+                ctx,
             )
         }))
 }

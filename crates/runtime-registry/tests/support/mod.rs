@@ -65,6 +65,7 @@ impl Served {
         let (stop, rx) = oneshot::channel::<()>();
         let options = ServerOptions {
             token: Some(TOKEN.into()),
+            ..ServerOptions::default()
         };
         let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
@@ -87,7 +88,10 @@ impl Served {
         let runtime = start(runtime_config(mock, RuntimeKind::Local)).await;
         let listener = tokio::net::UnixListener::bind(&path).unwrap();
         let (stop, rx) = oneshot::channel::<()>();
-        let options = ServerOptions { token: None };
+        let options = ServerOptions {
+            token: None,
+            ..ServerOptions::default()
+        };
         let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
             runtime.clone(),

@@ -1,7 +1,7 @@
 //! A real backend on a real socket, against the mock OpenAI server, with a
 //! record of every answer and frame so each test can check nothing leaked.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use worker_runtime::RuntimeConfig;
+pub use yoi_http::limits::ServerLimits;
+pub use yoi_http::socket::SocketPolicy;
 use yoi_protocol::RuntimeId;
 pub use yoi_test_support::event_socket::{seqs, text_of, types};
 use yoi_test_support::{EventSocket, MockOpenAi};
@@ -43,6 +45,7 @@ pub struct Options {
     pub run_timeout: Duration,
     /// Reuse this workspace (and the workers saved in it) instead of a new one.
     pub workspace: Option<PathBuf>,
+    pub limits: ServerLimits,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             first_token_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(30),
             workspace: None,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -81,7 +85,8 @@ impl Server {
         config.workspace_name = "testspace".into();
         config.prompts_dir = Some(workspace.join("prompts"));
         config.state_dir = Some(workspace.join(".yoi").join("workers"));
-        let backend = Backend::start(config).await.unwrap();
+        let mut backend = Backend::start(config).await.unwrap();
+        backend.limits = opts.limits;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
