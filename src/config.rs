@@ -21,6 +21,7 @@ use worker_runtime::config::{
     DEFAULT_MODEL, DEFAULT_RUN_TIMEOUT,
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
+use yoi_http::token::MIN_TOKEN_LEN;
 use yoi_protocol::{RuntimeId, RuntimeKind};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
@@ -238,12 +239,7 @@ pub fn resolve(
     )?;
     let token = non_empty(env, &token_env);
     if let Some(t) = &token {
-        if t.len() < 8 {
-            return Err(ConfigError::Value {
-                key: "token",
-                why: format!("the token in {token_env} is shorter than 8 characters"),
-            });
-        }
+        long_enough(t, &token_env)?;
     }
     if !bind.ip().is_loopback() && token.is_none() {
         return Err(ConfigError::TokenRequired(bind, token_env));
@@ -378,6 +374,18 @@ fn runtime_display_name(rt: &FileRuntime, id: &RuntimeId) -> Result<String, Conf
     }
 }
 
+/// A bearer token must be long enough not to be guessed; the message names
+/// the variable, never the value.
+fn long_enough(token: &str, var: &str) -> Result<(), ConfigError> {
+    if token.chars().count() < MIN_TOKEN_LEN {
+        return Err(ConfigError::Value {
+            key: "token",
+            why: format!("the token in {var} is shorter than {MIN_TOKEN_LEN} characters"),
+        });
+    }
+    Ok(())
+}
+
 /// `kind = "remote"`: its URL, and its token from the variable `token_env` names.
 fn remote_entry(
     rt: &FileRuntime,
@@ -414,6 +422,7 @@ fn remote_entry(
         key: "runtimes.token_env",
         why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
     })?;
+    long_enough(&token, &token_env)?;
     Ok(RuntimeEntry::Remote {
         id,
         display_name,
@@ -501,12 +510,7 @@ pub fn resolve_runtime(
         Listen::Tcp(_) => {
             let token = non_empty(env, &token_env)
                 .ok_or(ConfigError::RuntimeTokenRequired(token_env.clone()))?;
-            if token.len() < 8 {
-                return Err(ConfigError::Value {
-                    key: "token",
-                    why: format!("the token in {token_env} is shorter than 8 characters"),
-                });
-            }
+            long_enough(&token, &token_env)?;
             Some(token)
         }
         Listen::Unix(_) => None,
@@ -699,7 +703,7 @@ mod tests {
             &ws(),
             file(RUNTIMES),
             &ServeFlags::default(),
-            &env(&[("GPU_TOKEN", "gpu-token-123")]),
+            &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
         )
         .unwrap();
         assert_eq!(c.runtimes.len(), 2);
@@ -713,7 +717,7 @@ mod tests {
                 assert_eq!(id.as_str(), "gpu");
                 assert_eq!(display_name, "gpu");
                 assert_eq!(url.as_str(), "http://10.0.0.5:7761/");
-                assert_eq!(token, "gpu-token-123");
+                assert_eq!(token, "gpu-token-1234567");
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -726,7 +730,7 @@ mod tests {
         }
         // Neither the URL nor the token shows when the configuration is printed.
         let printed = format!("{c:?}");
-        assert!(!printed.contains("10.0.0.5") && !printed.contains("gpu-token-123"));
+        assert!(!printed.contains("10.0.0.5") && !printed.contains("gpu-token-1234567"));
     }
 
     /// A `yoi.toml`, its environment, and the key its error must name.
@@ -778,6 +782,57 @@ mod tests {
     }
 
     #[test]
+    fn tokens_shorter_than_16_characters_are_refused_naming_the_variable() {
+        let short = "fifteen-chars-x";
+        let long = "sixteen-chars-xy";
+        assert_eq!((short.len(), long.len()), (15, 16));
+        let public = ServeFlags {
+            bind: Some("0.0.0.0:7760".into()),
+            ..ServeFlags::default()
+        };
+        let serve = |token: &str| {
+            resolve(
+                &ws(),
+                FileConfig::default(),
+                &public,
+                &env(&[("YOI_TOKEN", token)]),
+            )
+        };
+        let err = serve(short).unwrap_err().to_string();
+        assert!(
+            err.starts_with("token") && err.contains("YOI_TOKEN"),
+            "{err}"
+        );
+        assert!(!err.contains(short), "{err}");
+        assert!(serve(long).is_ok());
+
+        let tcp = RuntimeFlags {
+            bind: Some("0.0.0.0:7761".into()),
+            ..RuntimeFlags::default()
+        };
+        let runtime =
+            |token: &str| resolve_runtime(&ws(), &tcp, &env(&[("YOI_RUNTIME_TOKEN", token)]));
+        let err = runtime(short).unwrap_err().to_string();
+        assert!(
+            err.contains("YOI_RUNTIME_TOKEN") && !err.contains(short),
+            "{err}"
+        );
+        assert!(runtime(long).is_ok());
+
+        let remote = |token: &str| {
+            resolve(
+                &ws(),
+                file(RUNTIMES),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", token)]),
+            )
+        };
+        let err = remote(short).unwrap_err().to_string();
+        assert!(err.contains("GPU_TOKEN") && !err.contains(short), "{err}");
+        assert!(remote(long).is_ok());
+    }
+
+    #[test]
     fn a_runtime_on_tcp_needs_a_token_and_a_unix_socket_does_not() {
         let tcp = RuntimeFlags {
             bind: Some("0.0.0.0:7761".into()),
@@ -797,14 +852,14 @@ mod tests {
                 ..tcp
             },
             &env(&[
-                ("GPU_TOKEN", "gpu-token-123"),
+                ("GPU_TOKEN", "gpu-token-1234567"),
                 ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
                 ("YOI_MODEL", "llama"),
             ]),
         )
         .unwrap();
         assert_eq!(c.listen, Listen::Tcp("0.0.0.0:7761".parse().unwrap()));
-        assert_eq!(c.token.as_deref(), Some("gpu-token-123"));
+        assert_eq!(c.token.as_deref(), Some("gpu-token-1234567"));
         assert_eq!(c.runtime.runtime_id.as_str(), "gpu");
         assert_eq!(c.runtime.provider.model, "llama");
         assert_eq!(c.runtime.provider.base_url, "http://127.0.0.1:11434/v1");

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not with this method (an addition to the contract's table).
     MethodNotAllowed,
+    /// A configured limit is reached (workers, subscribers, connections): an
+    /// addition to the contract's table.
+    LimitReached,
 }
 
 impl ErrorCode {
@@ -43,6 +46,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Busy | ErrorCode::NotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::LimitReached => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unsupported => 501,
             ErrorCode::ProviderError => 502,
@@ -59,6 +63,7 @@ impl ErrorCode {
                 | ErrorCode::ProviderError
                 | ErrorCode::RuntimeUnavailable
                 | ErrorCode::Timeout
+                | ErrorCode::LimitReached
         )
     }
 
@@ -80,6 +85,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::LimitReached => "limit_reached",
         }
     }
 }
