@@ -154,7 +154,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let runtimes = std::mem::take(&mut config.runtimes);
-    let local_env = local_runtime_env(&config);
+    let local_env = local_runtime_env(&config, &env);
     let workspace = config.workspace.clone();
     let backend = match Backend::start(config.runtime).await {
         Ok(b) => b,
@@ -209,16 +209,43 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// What a local runtime's child process is told: the backend's resolved
-/// provider, and none of the backend's or other runtimes' tokens.
-struct LocalEnv {
-    set: Vec<(String, String)>,
-    remove: Vec<String>,
-}
+/// Variables a local runtime inherits from the backend by name (and every
+/// `LC_*`): what a process needs to run and to reach its provider. Nothing
+/// else passes: not the backend's token, other runtimes' tokens, nor any
+/// unrelated secret of the backend's environment.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "RUST_LOG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
-fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
+/// The whole environment of a local runtime's child process: the allowlisted
+/// variables of `parent`, and the backend's resolved provider settings.
+fn local_runtime_env(
+    config: &config::ServeConfig,
+    parent: &HashMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = parent
+        .iter()
+        .filter(|(k, _)| INHERITED.contains(&k.as_str()) || k.starts_with("LC_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let provider = &config.runtime.provider;
-    let mut set = vec![
+    env.extend([
         ("OPENAI_BASE_URL".to_owned(), provider.base_url.clone()),
         ("YOI_MODEL".to_owned(), provider.model.clone()),
         (
@@ -229,27 +256,22 @@ fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
             "YOI_RUN_TIMEOUT_MS".to_owned(),
             provider.run_timeout.as_millis().to_string(),
         ),
-    ];
-    let mut remove = vec![
-        config.token_env.clone(),
-        config::DEFAULT_RUNTIME_TOKEN_ENV.to_owned(),
-    ];
+    ]);
     // The child reads the key from the default variable.
-    match &provider.api_key {
-        Some(key) => set.push((
+    if let Some(key) = &provider.api_key {
+        env.push((
             worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned(),
             key.clone(),
-        )),
-        None => remove.push(worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned()),
+        ));
     }
-    LocalEnv { set, remove }
+    env
 }
 
 async fn register_runtime(
     backend: &Backend,
     entry: config::RuntimeEntry,
     workspace: &std::path::Path,
-    local_env: &LocalEnv,
+    local_env: &[(String, String)],
 ) -> Result<(), String> {
     let handle = match entry {
         config::RuntimeEntry::Remote {
@@ -289,8 +311,7 @@ async fn register_runtime(
                 display_name,
                 program,
                 workdir: workspace.to_path_buf(),
-                env: local_env.set.clone(),
-                env_remove: local_env.remove.clone(),
+                env: local_env.to_vec(),
                 timing: Timing::default(),
             })
             .await

@@ -382,6 +382,63 @@ async fn a_local_runtime_that_dies_is_restarted() {
     b.assert_no_leaks(&[], &[]);
 }
 
+/// The environment of process `pid`, from `/proc`.
+fn environment_of(pid: u32) -> std::collections::HashMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            String::from_utf8_lossy(kv)
+                .split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_local_runtime_inherits_only_allowlisted_variables() {
+    let mock = MockOpenAi::start().await;
+    let canary = "canary-value-never-inherit-4711";
+    let b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[
+            ("YOI_CANARY", canary.to_owned()),
+            ("OTHER_RUNTIME_TOKEN", canary.to_owned()),
+            ("YOI_RUNTIME_TOKEN", canary.to_owned()),
+            ("HOME", "/home/yoi-test".to_owned()),
+            ("LANG", "C.UTF-8".to_owned()),
+            ("LC_TIME", "C".to_owned()),
+        ],
+    )
+    .await;
+    b.wait_runtime("near", "available").await;
+    let children = children_of(b.proc.pid());
+    assert_eq!(children.len(), 1, "one local runtime process");
+    let env = environment_of(children[0]);
+    for (key, value) in &env {
+        assert!(!value.contains(canary), "{key} was inherited");
+    }
+    let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "HOME",
+            "LANG",
+            "LC_TIME",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "PATH",
+            "RUST_LOG",
+            "YOI_FIRST_TOKEN_TIMEOUT_MS",
+            "YOI_MODEL",
+            "YOI_RUN_TIMEOUT_MS",
+        ]
+    );
+    assert_eq!(env["HOME"], "/home/yoi-test");
+    assert_eq!(env["OPENAI_API_KEY"], API_KEY);
+}
+
 #[tokio::test]
 async fn a_wrong_token_says_unauthorized_and_leaks_nothing() {
     let mock = MockOpenAi::start().await;

@@ -363,6 +363,12 @@ async function main() {
   const pageErrors = [];
   const dialogs = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Anything the console's Content-Security-Policy blocked (inline script or
+  // style, a connection elsewhere) shows up as a console error.
+  const cspViolations = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.dismiss();
@@ -784,6 +790,14 @@ async function main() {
   await scenario('the page never shows the API key or the workspace path', async () => {
     await checkNoSecrets('at the end');
     assert(leaks.length === 0, leaks.join('; '));
+  });
+
+  await scenario('the console runs under its strict Content-Security-Policy', async () => {
+    const res = await fetch(`${server.base}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert(/script-src 'self'/.test(csp) && !/unsafe-inline|unsafe-eval/.test(csp), `a strict policy (got ${csp})`);
+    assert(/frame-ancestors 'none'/.test(csp), 'no framing');
+    assert(cspViolations.length === 0, `nothing blocked: ${cspViolations.join(' | ')}`);
   });
 
   await scenario('no uncaught errors in the page', async () => {
