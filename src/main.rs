@@ -100,6 +100,12 @@ struct TuiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_) | Command::Runtime(_)) {
+        // Workers' state, logs of the children, sockets: whatever a server
+        // makes is its user's alone (files 0600, directories 0700), set once
+        // before any thread starts, and inherited by a local runtime.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -382,6 +382,70 @@ async fn a_local_runtime_that_dies_is_restarted() {
     b.assert_no_leaks(&[], &[]);
 }
 
+/// Every directory and file under `root`, with its permission bits.
+fn modes_under(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        out.push((dir.clone(), mode));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                out.push((path, mode));
+            }
+        }
+    }
+    out
+}
+
+/// Waits until `dir` holds a saved worker (`*.json`).
+async fn saved_worker_in(dir: &std::path::Path) {
+    let has_one = || {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while !has_one() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a worker's state is saved");
+}
+
+#[tokio::test]
+async fn state_files_are_private_to_the_user() {
+    let mock = MockOpenAi::start().await;
+    let b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[],
+    )
+    .await;
+    b.wait_runtime("near", "available").await;
+    let path = b.create_worker("near").await;
+    mock.push(Reply::text("saved"));
+    let (status, body) = b
+        .post(&format!("{path}/input?wait=true"), json!({"text": "keep"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let state = b.workspace.path().join(".yoi");
+    saved_worker_in(&state.join("workers")).await;
+    saved_worker_in(&state.join("runtimes").join("near").join("workers")).await;
+    for (path, mode) in modes_under(&state) {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
+}
+
 /// The environment of process `pid`, from `/proc`.
 fn environment_of(pid: u32) -> std::collections::HashMap<String, String> {
     let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
