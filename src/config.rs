@@ -22,6 +22,8 @@ use worker_runtime::config::{
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
 use yoi_http::token::MIN_TOKEN_LEN;
+
+use crate::limits::{FileLimits, Limits};
 use yoi_protocol::{RuntimeId, RuntimeKind};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
@@ -63,6 +65,8 @@ pub struct FileConfig {
     pub provider: FileProvider,
     #[serde(default)]
     pub runtimes: Vec<FileRuntime>,
+    #[serde(default)]
+    pub limits: FileLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +90,11 @@ pub struct FileRuntime {
     pub url: Option<String>,
     pub token_env: Option<String>,
     pub display_name: Option<String>,
+    /// Send the token over plain `http://` to a host that is not loopback.
+    pub allow_insecure: Option<bool>,
+    /// PEM of a private CA an `https://` runtime's certificate chains to
+    /// (relative to the workspace).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A runtime in another process, checked.
@@ -96,6 +105,8 @@ pub enum RuntimeEntry {
         display_name: String,
         url: Url,
         token: String,
+        /// PEM of the private CA from `ca_file`.
+        ca: Option<std::sync::Arc<[u8]>>,
     },
     /// A child process on a Unix socket, started and supervised by the backend.
     Local { id: RuntimeId, display_name: String },
@@ -120,6 +131,7 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     pub workspace: PathBuf,
     pub runtimes: Vec<RuntimeEntry>,
+    pub limits: Limits,
 }
 
 /// Flags of `yoi serve`.
@@ -246,7 +258,8 @@ pub fn resolve(
     }
 
     let provider = provider_config(file.provider, env)?;
-    let runtimes = runtime_entries(&file.runtimes, env)?;
+    let runtimes = runtime_entries(&file.runtimes, workspace, env)?;
+    let limits = crate::limits::resolve(&file.limits, env)?;
 
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
     runtime.provider = provider;
@@ -257,6 +270,7 @@ pub fn resolve(
     runtime.prompts_dir = Some(workspace.join("prompts"));
     // Workers (the Companion among them) survive restarts of the backend.
     runtime.state_dir = Some(workspace.join(".yoi").join("workers"));
+    runtime.limits = limits.runtime;
     Ok(ServeConfig {
         bind,
         token,
@@ -264,6 +278,7 @@ pub fn resolve(
         runtime,
         workspace: workspace.to_path_buf(),
         runtimes,
+        limits,
     })
 }
 
@@ -328,6 +343,7 @@ fn provider_config(
 
 fn runtime_entries(
     entries: &[FileRuntime],
+    workspace: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Vec<RuntimeEntry>, ConfigError> {
     let mut out: Vec<RuntimeEntry> = Vec::new();
@@ -346,7 +362,7 @@ fn runtime_entries(
         seen.push(id.clone());
         let display_name = runtime_display_name(rt, &id)?;
         let entry = match rt.kind.as_str() {
-            "remote" => remote_entry(rt, id, display_name, env)?,
+            "remote" => remote_entry(rt, id, display_name, workspace, env)?,
             "local" => local_entry(rt, id, display_name)?,
             other => {
                 return Err(ConfigError::Value {
@@ -391,6 +407,7 @@ fn remote_entry(
     rt: &FileRuntime,
     id: RuntimeId,
     display_name: String,
+    workspace: &Path,
     env: &HashMap<String, String>,
 ) -> Result<RuntimeEntry, ConfigError> {
     let raw = rt.url.as_deref().ok_or_else(|| ConfigError::Value {
@@ -423,12 +440,59 @@ fn remote_entry(
         why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
     })?;
     long_enough(&token, &token_env)?;
+    plain_http_allowed(rt, &id, &url)?;
+    let ca = private_ca(rt, &id, &url, workspace)?;
     Ok(RuntimeEntry::Remote {
         id,
         display_name,
         url,
         token,
+        ca,
     })
+}
+
+/// The token must not cross a network in the clear: `http://` only to a
+/// loopback host, unless the entry says `allow_insecure = true`.
+fn plain_http_allowed(rt: &FileRuntime, id: &RuntimeId, url: &Url) -> Result<(), ConfigError> {
+    let host = url.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback && rt.allow_insecure != Some(true) {
+        return Err(ConfigError::Value {
+            key: "runtimes.allow_insecure",
+            why: format!(
+                "runtime `{id}` would get its token over plain http:// across the network: serve it with --tls-cert/--tls-key and use https:// (ca_file for a private CA), or set allow_insecure = true"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `ca_file`, read and checked now: only with `https://`.
+fn private_ca(
+    rt: &FileRuntime,
+    id: &RuntimeId,
+    url: &Url,
+    workspace: &Path,
+) -> Result<Option<std::sync::Arc<[u8]>>, ConfigError> {
+    let Some(file) = &rt.ca_file else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ConfigError::Value {
+        key: "runtimes.ca_file",
+        why: format!("runtime `{id}`: {why}"),
+    };
+    if url.scheme() != "https" {
+        return Err(bad("a CA file needs an https:// url"));
+    }
+    let pem = std::fs::read(workspace.join(file)).map_err(|_| bad("the CA file cannot be read"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("the CA file holds no PEM certificate"));
+    }
+    Ok(Some(pem.into()))
 }
 
 /// `kind = "local"`: nothing to reach, the backend starts it.
@@ -437,11 +501,15 @@ fn local_entry(
     id: RuntimeId,
     display_name: String,
 ) -> Result<RuntimeEntry, ConfigError> {
-    if rt.url.is_some() || rt.token_env.is_some() {
+    if rt.url.is_some()
+        || rt.token_env.is_some()
+        || rt.allow_insecure.is_some()
+        || rt.ca_file.is_some()
+    {
         return Err(ConfigError::Value {
             key: "runtimes",
             why: format!(
-                "local runtime `{id}` takes no url or token_env: the backend starts it on a private Unix socket"
+                "local runtime `{id}` takes no url, token_env, allow_insecure or ca_file: the backend starts it on a private Unix socket"
             ),
         });
     }
@@ -472,6 +540,7 @@ pub struct RuntimeServeConfig {
     /// Required on TCP; a Unix socket is guarded by its permissions instead.
     pub token: Option<String>,
     pub runtime: RuntimeConfig,
+    pub limits: Limits,
 }
 
 /// `yoi runtime serve`: the flags, and the provider from the environment.
@@ -530,10 +599,13 @@ pub fn resolve_runtime(
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));
     runtime.state_dir = flags.state_dir.clone();
+    let limits = crate::limits::resolve(&FileLimits::default(), env)?;
+    runtime.limits = limits.runtime;
     Ok(RuntimeServeConfig {
         listen,
         token,
         runtime,
+        limits,
     })
 }
 
@@ -690,6 +762,7 @@ mod tests {
         kind = "remote"
         url = "http://10.0.0.5:7761"
         token_env = "GPU_TOKEN"
+        allow_insecure = true
 
         [[runtimes]]
         id = "near"
@@ -713,7 +786,9 @@ mod tests {
                 display_name,
                 url,
                 token,
+                ca,
             } => {
+                assert!(ca.is_none());
                 assert_eq!(id.as_str(), "gpu");
                 assert_eq!(display_name, "gpu");
                 assert_eq!(url.as_str(), "http://10.0.0.5:7761/");
@@ -830,6 +905,68 @@ mod tests {
         let err = remote(short).unwrap_err().to_string();
         assert!(err.contains("GPU_TOKEN") && !err.contains(short), "{err}");
         assert!(remote(long).is_ok());
+    }
+
+    #[test]
+    fn plain_http_to_another_host_needs_allow_insecure() {
+        let remote = |url: &str, extra: &str| {
+            let text = format!(
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"{url}\"\ntoken_env = \"GPU_TOKEN\"\n{extra}"
+            );
+            resolve(
+                &ws(),
+                file(&text),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
+            )
+        };
+        let err = remote("http://10.0.0.5:7761", "").unwrap_err().to_string();
+        assert!(err.starts_with("runtimes.allow_insecure"), "{err}");
+        assert!(!err.contains("10.0.0.5"), "{err}");
+        assert!(remote("http://10.0.0.5:7761", "allow_insecure = true").is_ok());
+        for loopback in [
+            "http://127.0.0.1:7761",
+            "http://localhost:7761",
+            "http://[::1]:7761",
+        ] {
+            assert!(remote(loopback, "").is_ok(), "{loopback}");
+        }
+        assert!(remote("https://gpu.example:7761", "").is_ok());
+        // A private CA: only with https, and it must be a PEM certificate.
+        let dir = std::env::temp_dir().join(format!("yoi-ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.join("ca.pem"), pem).unwrap();
+        std::fs::write(dir.join("junk.pem"), "junk").unwrap();
+        let ca = |url: &str, name: &str| {
+            let text = format!(
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"{url}\"\ntoken_env = \"GPU_TOKEN\"\nca_file = \"{name}\""
+            );
+            resolve(
+                &dir,
+                file(&text),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
+            )
+        };
+        match ca("https://gpu.example:7761", "ca.pem")
+            .unwrap()
+            .runtimes
+            .remove(0)
+        {
+            RuntimeEntry::Remote { ca, .. } => assert_eq!(ca.as_deref(), Some(pem.as_bytes())),
+            other => panic!("unexpected {other:?}"),
+        }
+        for (url, name) in [
+            ("http://127.0.0.1:7761", "ca.pem"),
+            ("https://gpu.example:7761", "junk.pem"),
+            ("https://gpu.example:7761", "missing.pem"),
+        ] {
+            let err = ca(url, name).unwrap_err().to_string();
+            assert!(err.starts_with("runtimes.ca_file"), "{err}");
+            assert!(!err.contains(&*dir.to_string_lossy()), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

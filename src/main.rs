@@ -4,6 +4,7 @@
 //! another machine or on a Unix socket (how a backend runs a local runtime).
 
 mod config;
+mod limits;
 mod unix_socket;
 
 use std::collections::HashMap;
@@ -163,7 +164,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let local_env = local_runtime_env(&config, &env);
     let workspace = config.workspace.clone();
     let backend = match Backend::start(config.runtime).await {
-        Ok(b) => b,
+        Ok(mut b) => {
+            b.limits = config.limits.server;
+            b
+        }
         Err(e) => {
             eprintln!("yoi: {e}");
             return ExitCode::FAILURE;
@@ -263,6 +267,7 @@ fn local_runtime_env(
             provider.run_timeout.as_millis().to_string(),
         ),
     ]);
+    env.extend(limits::to_env(&config.limits));
     // The child reads the key from the default variable.
     if let Some(key) = &provider.api_key {
         env.push((
@@ -285,6 +290,7 @@ async fn register_runtime(
             display_name,
             url,
             token,
+            ca,
         } => {
             tracing::info!(runtime = %id, "registering remote runtime");
             RemoteRuntime::start(RemoteConfig {
@@ -294,6 +300,7 @@ async fn register_runtime(
                 endpoint: Endpoint::Tcp {
                     url,
                     token: Some(token),
+                    ca,
                 },
                 timing: Timing::default(),
             })
@@ -389,14 +396,14 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
         Listener::Tcp(l) => {
             let options = ServerOptions {
                 token: config.token,
-                ..ServerOptions::default()
+                limits: config.limits.server,
             };
             yoi_runtime_server::serve(l, runtime, options, stop).await
         }
         Listener::Unix(l, path) => {
             let options = ServerOptions {
                 token: None,
-                ..ServerOptions::default()
+                limits: config.limits.server,
             };
             let served = yoi_runtime_server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);

@@ -495,6 +495,10 @@ async fn a_local_runtime_inherits_only_allowlisted_variables() {
             "PATH",
             "RUST_LOG",
             "YOI_FIRST_TOKEN_TIMEOUT_MS",
+            "YOI_MAX_ANSWER_BYTES",
+            "YOI_MAX_CONNECTIONS",
+            "YOI_MAX_SUBSCRIBERS",
+            "YOI_MAX_WORKERS",
             "YOI_MODEL",
             "YOI_RUN_TIMEOUT_MS",
         ]

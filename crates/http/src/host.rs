@@ -74,6 +74,7 @@ impl Host {
         PumpContext {
             shutdown: self.shutdown.clone(),
             policy: self.sockets,
+            slot: None,
         }
     }
 }

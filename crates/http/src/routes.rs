@@ -10,7 +10,7 @@
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +23,7 @@ use yoi_protocol::{
 use crate::extract::{Body, Query, RuntimeTarget, WorkerTarget};
 use crate::failure::Failure;
 use crate::host::Host;
-use crate::limits::MAX_CLIENT_MESSAGE;
+use crate::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
 use crate::socket::{pump_frames, upgrade, Upgrade};
 
 /// The runtime's own summary, at the runtime's root.
@@ -180,6 +180,7 @@ pub async fn worker_events(
     State(host): State<Host>,
     target: WorkerTarget,
     Query(query): Query<EventsQuery>,
+    slot: Option<Extension<ConnectionSlot>>,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
@@ -188,7 +189,7 @@ pub async fn worker_events(
         .runtime
         .subscribe(target.worker_id, query.cursor.map(Seq))
         .await?;
-    let ctx = host.pump();
+    let ctx = host.pump().holding(slot.map(|Extension(slot)| slot));
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| pump_frames(socket, stream, ctx)))

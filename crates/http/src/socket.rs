@@ -31,6 +31,7 @@ use yoi_protocol::WorkspaceEvent;
 use worker_runtime::{EventFrame, WorkerStream};
 
 use crate::failure::Failure;
+use crate::limits::ConnectionSlot;
 
 /// After shutdown starts, how long a socket keeps sending the last events.
 const DRAIN_FOR: Duration = Duration::from_millis(300);
@@ -62,6 +63,17 @@ pub struct PumpContext {
     /// Turns true when the server starts to stop.
     pub shutdown: watch::Receiver<bool>,
     pub policy: SocketPolicy,
+    /// The connection slot the socket holds while it is open.
+    pub slot: Option<ConnectionSlot>,
+}
+
+impl PumpContext {
+    /// The socket holds `slot` until it ends.
+    #[must_use]
+    pub fn holding(mut self, slot: Option<ConnectionSlot>) -> Self {
+        self.slot = slot;
+        self
+    }
 }
 
 /// A WebSocket upgrade, or why the request was not one.
@@ -217,6 +229,10 @@ async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ct
         end = read_client(&mut rx, &unanswered) => end,
         end = send_all(&mut tx, &mut source, &mut ctx, &unanswered) => end,
     };
+    // What the socket held (its subscription, its slot) is released before
+    // the client hears the end, so that it can connect again at once.
+    drop(source);
+    drop(ctx.slot.take());
     let deadline = ctx.policy.send_deadline;
     match end {
         // Closing flushes the Close reply the library queued.

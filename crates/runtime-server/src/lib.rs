@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use worker_runtime::{Runtime, RuntimeApi};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::{ServerLimits, BODY_LIMIT};
+use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
 use yoi_http::token::{bearer, constant_time_eq};
 use yoi_http::{Failure, Host, OneRuntime};
 use yoi_protocol::ErrorCode;
@@ -87,6 +87,10 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            ConnectionSlots::new(options.limits.max_connections),
+            limit_connections,
+        ))
         .with_state(state)
 }
 

@@ -19,6 +19,12 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_millis(600_000);
 pub const DEFAULT_EVENT_RING: usize = 4096;
 /// Default bound of a Worker's transcript.
 pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
+/// Default `limits.workers_per_runtime`.
+pub const DEFAULT_MAX_WORKERS: usize = 100;
+/// Default `limits.subscribers_per_worker`.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 32;
+/// Default `limits.answer_bytes`: 1 MiB of text and reasoning per run.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// The value of `{{language}}` when the configuration names none.
 pub const DEFAULT_LANGUAGE: &str = "the language the user writes in";
 
@@ -123,6 +129,28 @@ impl ProviderConfig {
     }
 }
 
+/// What a runtime allows, each set in `yoi.toml` `[limits]`; past one, the
+/// request answers `limit_reached` (a run that streams too much ends failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeLimits {
+    /// Workers a runtime holds (those restored from its state count too).
+    pub workers: usize,
+    /// Event sockets open on one Worker at a time.
+    pub subscribers_per_worker: usize,
+    /// Bytes of text and reasoning one run may stream.
+    pub answer_bytes: usize,
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        Self {
+            workers: DEFAULT_MAX_WORKERS,
+            subscribers_per_worker: DEFAULT_MAX_SUBSCRIBERS,
+            answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        }
+    }
+}
+
 /// Everything a runtime needs to start.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -142,6 +170,7 @@ pub struct RuntimeConfig {
     pub transcript_bound: usize,
     /// Where Workers are saved to survive a restart; `None` keeps them in memory only.
     pub state_dir: Option<PathBuf>,
+    pub limits: RuntimeLimits,
 }
 
 impl RuntimeConfig {
@@ -157,6 +186,7 @@ impl RuntimeConfig {
             event_ring: DEFAULT_EVENT_RING,
             transcript_bound: DEFAULT_TRANSCRIPT_BOUND,
             state_dir: None,
+            limits: RuntimeLimits::default(),
         }
     }
 }

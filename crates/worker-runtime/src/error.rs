@@ -28,6 +28,9 @@ pub enum RuntimeError {
     /// request the contract's limits refuse, or a runtime process's answer.
     #[error("{0}")]
     Api(ApiError),
+    /// A configured limit is reached; the message names the limit.
+    #[error("{0}")]
+    LimitReached(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -55,6 +58,7 @@ impl ToApiError for RuntimeError {
                 ApiError::new(ErrorCode::RuntimeUnavailable, self.to_string())
             }
             RuntimeError::Api(e) => e.clone(),
+            RuntimeError::LimitReached(m) => ApiError::new(ErrorCode::LimitReached, m.clone()),
             RuntimeError::Internal(_) => ApiError::new(
                 ErrorCode::Internal,
                 "internal error in the runtime; see the server log",

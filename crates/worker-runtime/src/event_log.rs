@@ -132,6 +132,11 @@ impl EventLog {
             .collect()
     }
 
+    /// How many receivers of live events exist (one per subscriber).
+    pub fn subscribers(&self) -> usize {
+        self.live.receiver_count()
+    }
+
     /// A receiver of every event appended from now on.
     pub fn live(&self) -> broadcast::Receiver<Arc<EventFrame>> {
         self.live.subscribe()

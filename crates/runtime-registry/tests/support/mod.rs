@@ -130,6 +130,7 @@ pub async fn remote(id: &str, url: &str, token: &str) -> RemoteRuntime {
         endpoint: Endpoint::Tcp {
             url: url.parse().unwrap(),
             token: Some(token.into()),
+            ca: None,
         },
         timing: quick(),
     })

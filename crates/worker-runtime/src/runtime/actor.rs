@@ -227,6 +227,13 @@ async fn create_worker(
     state: &mut RuntimeState,
     request: CreateWorker,
 ) -> Result<WorkerDetail, RuntimeError> {
+    let most = state.config.limits.workers;
+    if state.workers.len() >= most {
+        return Err(RuntimeError::LimitReached(format!(
+            "runtime `{}` holds {most} workers, the most it takes (limits.workers_per_runtime); stop one first",
+            state.config.runtime_id
+        )));
+    }
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {
         ProfileError::Unknown(_) => {
@@ -280,6 +287,7 @@ fn settings(
         transcript_bound: state.config.transcript_bound,
         workspace: state.workspace.clone(),
         saver,
+        limits: state.config.limits,
     }
 }
 

@@ -20,6 +20,7 @@ use yoi_protocol::{
 };
 
 use super::run::RunItem;
+use crate::config::RuntimeLimits;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
 use crate::persist::{SaveState, SavedWorker};
@@ -119,6 +120,7 @@ pub struct WorkerCore {
     waiters: HashMap<RunId, Vec<RunWaiter>>,
     workspace: broadcast::Sender<WorkspaceEvent>,
     saver: Option<watch::Sender<SaveState>>,
+    limits: RuntimeLimits,
 }
 
 pub struct CoreSettings {
@@ -131,6 +133,7 @@ pub struct CoreSettings {
     pub workspace: broadcast::Sender<WorkspaceEvent>,
     /// Where to save the Worker's state, when it is kept across restarts.
     pub saver: Option<watch::Sender<SaveState>>,
+    pub limits: RuntimeLimits,
 }
 
 impl WorkerCore {
@@ -153,6 +156,7 @@ impl WorkerCore {
             waiters: HashMap::new(),
             workspace: s.workspace,
             saver: s.saver,
+            limits: s.limits,
         }
     }
 
@@ -263,7 +267,16 @@ impl WorkerCore {
 
     /// Snapshot or replay, and the live receiver, taken in one step so that
     /// nothing is lost or repeated across the boundary.
-    pub fn subscribe(&self, from: SubscribeFrom) -> SubscribeStart {
+    /// `limit_reached` when the Worker already has as many subscribers as
+    /// it takes (a lagged subscriber starting over is not a new one).
+    pub fn subscribe(&self, from: SubscribeFrom) -> Result<SubscribeStart, RuntimeError> {
+        let most = self.limits.subscribers_per_worker;
+        if !matches!(from, SubscribeFrom::Lagged) && self.log.subscribers() >= most {
+            return Err(RuntimeError::LimitReached(format!(
+                "worker {} has {most} event sockets open, the most it takes (limits.subscribers_per_worker); close one or try again later",
+                self.display_ref()
+            )));
+        }
         let live = self.log.live();
         let last = self.log.last_seq();
         let first = match from {
@@ -275,7 +288,7 @@ impl WorkerCore {
                 CursorFit::Ahead => vec![self.snapshot(Some(SnapshotReason::CursorAhead))],
             },
         };
-        SubscribeStart { first, live, last }
+        Ok(SubscribeStart { first, live, last })
     }
 
     pub fn transcript_page(&self, limit: usize) -> yoi_protocol::Transcript {
@@ -397,6 +410,19 @@ impl WorkerCore {
         if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
             return;
         }
+        if let RunItem::Event(ProviderEvent::Text(text) | ProviderEvent::Reasoning(text)) = &item {
+            if self.answer_too_long(text.len()) {
+                let most = self.limits.answer_bytes;
+                let message = format!(
+                    "the answer passed {most} bytes, the most one run may stream (limits.answer_bytes); it was stopped and its text so far is kept"
+                );
+                self.finish(RunEnd::Failed(ApiError::new(
+                    ErrorCode::LimitReached,
+                    message,
+                )));
+                return;
+            }
+        }
         match item {
             RunItem::Event(ProviderEvent::Text(text)) => self.append_text(run_id, text),
             RunItem::Event(ProviderEvent::Reasoning(text)) => {
@@ -414,6 +440,13 @@ impl WorkerCore {
             RunItem::End => self.finish(RunEnd::Completed),
             RunItem::Failed(error) => self.finish(RunEnd::Failed(error)),
         }
+    }
+
+    /// Whether `more` bytes would take the run in flight past its limit.
+    fn answer_too_long(&self, more: usize) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.text.len() + a.reasoning.len() + more > self.limits.answer_bytes)
     }
 
     /// A text delta: the assistant message joins the transcript at the first.

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use worker_runtime::RuntimeConfig;
+pub use worker_runtime::RuntimeLimits;
 pub use yoi_http::limits::ServerLimits;
 pub use yoi_http::socket::SocketPolicy;
 use yoi_protocol::RuntimeId;
@@ -46,6 +47,7 @@ pub struct Options {
     /// Reuse this workspace (and the workers saved in it) instead of a new one.
     pub workspace: Option<PathBuf>,
     pub limits: ServerLimits,
+    pub runtime_limits: RuntimeLimits,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             run_timeout: Duration::from_secs(30),
             workspace: None,
             limits: ServerLimits::default(),
+            runtime_limits: RuntimeLimits::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl Server {
         config.workspace_name = "testspace".into();
         config.prompts_dir = Some(workspace.join("prompts"));
         config.state_dir = Some(workspace.join(".yoi").join("workers"));
+        config.limits = opts.runtime_limits;
         let mut backend = Backend::start(config).await.unwrap();
         backend.limits = opts.limits;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
