@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_registry::remote::Url;
@@ -531,6 +532,8 @@ pub struct RuntimeFlags {
     pub token_env: Option<String>,
     pub runtime_id: Option<String>,
     pub state_dir: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Everything `yoi runtime serve` runs with.
@@ -541,6 +544,8 @@ pub struct RuntimeServeConfig {
     pub token: Option<String>,
     pub runtime: RuntimeConfig,
     pub limits: Limits,
+    /// TLS on TCP, from `--tls-cert` and `--tls-key`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// `yoi runtime serve`: the flags, and the provider from the environment.
@@ -601,12 +606,37 @@ pub fn resolve_runtime(
     runtime.state_dir = flags.state_dir.clone();
     let limits = crate::limits::resolve(&FileLimits::default(), env)?;
     runtime.limits = limits.runtime;
+    let tls = tls_config(flags, &listen)?;
     Ok(RuntimeServeConfig {
         listen,
         token,
         runtime,
         limits,
+        tls,
     })
+}
+
+/// `--tls-cert` and `--tls-key`, read and checked: both or neither, on TCP.
+fn tls_config(
+    flags: &RuntimeFlags,
+    listen: &Listen,
+) -> Result<Option<Arc<rustls::ServerConfig>>, ConfigError> {
+    let bad = |why: String| ConfigError::Value { key: "tls", why };
+    let (cert, key) = match (&flags.tls_cert, &flags.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        _ => return Err(bad("give both --tls-cert and --tls-key".to_owned())),
+    };
+    if matches!(listen, Listen::Unix(_)) {
+        return Err(bad(
+            "TLS is for TCP (--bind); a Unix socket is guarded by its permissions".to_owned(),
+        ));
+    }
+    let cert = std::fs::read(cert).map_err(|e| bad(format!("cannot read --tls-cert: {e}")))?;
+    let key = std::fs::read(key).map_err(|e| bad(format!("cannot read --tls-key: {e}")))?;
+    yoi_runtime_server::tls::server_config(&cert, &key)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
 }
 
 fn workspace_name(workspace: &Path) -> String {

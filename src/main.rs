@@ -19,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 use worker_runtime::Runtime;
 use yoi_protocol::{RuntimeId, RuntimeKind, WorkerRef};
 use yoi_providers::Providers;
+use yoi_runtime_server::tls::TlsListener;
 use yoi_runtime_server::ServerOptions;
 use yoi_workspace_server::{Access, Backend};
 
@@ -68,6 +69,12 @@ struct RuntimeServeArgs {
     /// Where Workers are saved to survive a restart (default: kept in memory only).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// PEM certificate chain to serve TLS with (TCP only; with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Shut down when stdin closes (how a backend's local runtime follows its parent).
     #[arg(long, hide = true)]
     exit_with_stdin: bool,
@@ -347,8 +354,10 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
         token_env: args.token_env,
         runtime_id: args.runtime_id,
         state_dir: args.state_dir,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
-    let config = match config::load_runtime(&flags, &env) {
+    let mut config = match config::load_runtime(&flags, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("yoi: configuration error: {e}");
@@ -359,21 +368,12 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
     let hint = config.runtime.provider.check_configured().err();
     let stop = stop_signal(args.exit_with_stdin);
     // Listen first, so that a taken address fails before anything starts.
-    let listener = match &config.listen {
-        config::Listen::Tcp(addr) => match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => Listener::Tcp(l),
-            Err(e) => {
-                eprintln!("yoi: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        config::Listen::Unix(path) => match unix_socket::bind(path) {
-            Ok(l) => Listener::Unix(l, path.clone()),
-            Err(e) => {
-                eprintln!("yoi: cannot listen on the Unix socket: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let listener = match listen(&mut config).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("yoi: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let runtime = match Runtime::start(config.runtime, Providers::shared()).await {
         Ok(rt) => rt,
@@ -382,29 +382,18 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match &listener {
-        Listener::Tcp(l) => {
-            let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
-            println!("yoi runtime `{id}` is serving on TCP port {port}");
-        }
-        Listener::Unix(..) => println!("yoi runtime `{id}` is serving on a Unix socket"),
-    }
+    println!("yoi runtime `{id}` is serving on {}", listener.describe());
     if let Some(hint) = &hint {
         println!("the provider is not configured: {hint}");
     }
+    let options = ServerOptions {
+        token: config.token,
+        limits: config.limits.server,
+    };
     let served = match listener {
-        Listener::Tcp(l) => {
-            let options = ServerOptions {
-                token: config.token,
-                limits: config.limits.server,
-            };
-            yoi_runtime_server::serve(l, runtime, options, stop).await
-        }
+        Listener::Tcp(l) => yoi_runtime_server::serve(l, runtime, options, stop).await,
+        Listener::Tls(l, _) => yoi_runtime_server::serve(l, runtime, options, stop).await,
         Listener::Unix(l, path) => {
-            let options = ServerOptions {
-                token: None,
-                limits: config.limits.server,
-            };
             let served = yoi_runtime_server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);
             served
@@ -422,7 +411,45 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
 /// Where `yoi runtime serve` listens.
 enum Listener {
     Tcp(tokio::net::TcpListener),
+    /// TCP with TLS, and the port.
+    Tls(TlsListener, u16),
     Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl Listener {
+    fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => {
+                let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
+                format!("TCP port {port}")
+            }
+            Listener::Tls(_, port) => format!("TCP port {port} with TLS"),
+            Listener::Unix(..) => "a Unix socket".to_owned(),
+        }
+    }
+}
+
+/// Binds what the configuration names (the TLS configuration is taken).
+async fn listen(config: &mut config::RuntimeServeConfig) -> Result<Listener, String> {
+    match &config.listen {
+        config::Listen::Tcp(addr) => {
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            match config.tls.take() {
+                None => Ok(Listener::Tcp(tcp)),
+                Some(tls) => {
+                    let port = tcp.local_addr().map(|a| a.port()).unwrap_or_default();
+                    let tls = TlsListener::new(tcp, tls)
+                        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    Ok(Listener::Tls(tls, port))
+                }
+            }
+        }
+        config::Listen::Unix(path) => unix_socket::bind(path)
+            .map(|l| Listener::Unix(l, path.clone()))
+            .map_err(|e| format!("cannot listen on the Unix socket: {e}")),
+    }
 }
 
 /// Ctrl-C or SIGTERM, or with `exit_with_stdin` the end of stdin.

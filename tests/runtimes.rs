@@ -554,6 +554,63 @@ async fn a_wrong_token_says_unauthorized_and_leaks_nothing() {
     assert!(!remote.proc.output().contains(wrong));
 }
 
+/// A private CA (PEM) and a certificate with its key it signed for localhost.
+fn private_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn a_backend_reaches_a_runtime_serving_tls_through_its_ca_file() {
+    let mock = MockOpenAi::start().await;
+    let (ca, cert, key) = private_pki();
+    let dir = TempDir::new("tls");
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    let mut env = support::provider_env(&mock.base_url());
+    env.push(("YOI_RUNTIME_TOKEN", TOKEN.to_owned()));
+    let args = [
+        "runtime",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--runtime-id",
+        "gpu",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    let runtime = Proc::spawn(&args, dir.path(), &env);
+    let port = runtime.number_after("is serving on TCP port ").await;
+    runtime.wait_for_output("with TLS").await;
+    let toml = format!(
+        "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"https://localhost:{port}\"\ntoken_env = \"GPU_TOKEN\"\nca_file = \"{}\"\n",
+        dir.path().join("ca.pem").display()
+    );
+    let b = Backend::start(&mock.base_url(), &toml, &[("GPU_TOKEN", TOKEN.to_owned())]).await;
+    b.wait_runtime("gpu", "available").await;
+    let path = b.create_worker("gpu").await;
+    mock.push(Reply::text("over TLS"));
+    let (status, body) = b
+        .post(&format!("{path}/input?wait=true"), json!({"text": "hi"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"]["text"], "over TLS");
+    let mut ws = b.ws(&format!("{path}/events")).await;
+    assert_eq!(ws.frame().await["type"], "snapshot");
+    b.assert_no_leaks(&[format!("https://localhost:{port}")], &[]);
+}
+
 #[tokio::test]
 async fn runtime_serve_guards_its_door() {
     let mock = MockOpenAi::start().await;

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod events;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
