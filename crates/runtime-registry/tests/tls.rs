@@ -112,9 +112,7 @@ async fn a_certificate_from_another_ca_is_refused() {
         .and_then(|d| d.last_error)
         .unwrap_or_default();
     assert!(!error.contains(&url), "{error}");
-    // Nothing was created on the runtime: the token never got through.
-    assert!(served.runtime.list_workers().await.unwrap().is_empty());
+    // The backend does not talk to a runtime it cannot trust.
     assert!(handle.list_workers().await.is_err());
-    let _ = Duration::ZERO;
     served.stop().await;
 }

@@ -6,7 +6,6 @@
 //! that opens a connection and says nothing holds up no other; the server
 //! only ever sees finished TLS streams.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,13 +114,11 @@ impl axum::serve::Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
     type Addr = SocketAddr;
 
-    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send {
-        async move {
-            match self.ready.recv().await {
-                Some(accepted) => accepted,
-                // The acceptor ended: no connection will ever come.
-                None => std::future::pending().await,
-            }
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The acceptor ended: no connection will ever come.
+            None => std::future::pending().await,
         }
     }
 
