@@ -147,6 +147,7 @@ pub async fn post_cancel(
 pub struct TranscriptQuery {
     /// How many of the newest messages (default 100, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 
