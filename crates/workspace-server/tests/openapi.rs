@@ -60,8 +60,8 @@ async fn path_ids_have_the_patterns_the_server_checks() {
     for bad in [
         "/api/runtimes/-x/workers",
         "/api/runtimes/Backend/workers",
-        &"/api/runtimes/backend-internal/workers/01JD6Z8Y3M2Q9W7T4R5E6N1XKU".to_owned(),
-        &"/api/runtimes/backend-internal/workers/01JD6Z8Y3M2Q9W7T4R5E6N1XK".to_owned(),
+        "/api/runtimes/backend-internal/workers/01JD6Z8Y3M2Q9W7T4R5E6N1XKU",
+        "/api/runtimes/backend-internal/workers/01JD6Z8Y3M2Q9W7T4R5E6N1XK",
     ] {
         let (status, body) = s.get(bad).await;
         assert_eq!(status, 400, "{bad}: {body}");
