@@ -59,7 +59,14 @@ async fn start(config: RuntimeConfig) -> Runtime {
 
 impl Served {
     pub async fn tcp(mock: &MockOpenAi) -> Served {
-        let runtime = start(runtime_config(mock, RuntimeKind::Remote)).await;
+        Self::tcp_with(mock, |_| {}).await
+    }
+
+    /// On TCP, with its configuration changed by `tweak`.
+    pub async fn tcp_with(mock: &MockOpenAi, tweak: impl FnOnce(&mut RuntimeConfig)) -> Served {
+        let mut config = runtime_config(mock, RuntimeKind::Remote);
+        tweak(&mut config);
+        let runtime = start(config).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = oneshot::channel::<()>();
