@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_gapless, text_of, types, Options, Server, API_KEY};
+use support::{assert_gapless, text_of, types, Options, RuntimeLimits, Server, API_KEY};
 use yoi_test_support::Reply;
 
 #[tokio::test]
@@ -1030,7 +1030,15 @@ async fn a_mid_stream_provider_error_is_redacted_and_truncated() {
 
 #[tokio::test]
 async fn a_socket_that_does_not_read_is_reset_with_lagged_not_starved() {
-    let s = Server::start().await;
+    // Room for the 32 MiB answer.
+    let s = Server::start_with(Options {
+        runtime_limits: RuntimeLimits {
+            answer_bytes: 64 * 1024 * 1024,
+            ..RuntimeLimits::default()
+        },
+        ..Options::default()
+    })
+    .await;
     let chunk = "z".repeat(8 * 1024);
     s.mock
         .push(Reply::tokens((0..4000).map(|i| format!("{i}:{chunk}"))));

@@ -17,6 +17,14 @@ use yoi_test_support::Reply;
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_POLICY: u16 = 1008;
 
+/// Room for the flood's 32 MiB answer.
+fn roomy() -> RuntimeLimits {
+    RuntimeLimits {
+        answer_bytes: 64 * 1024 * 1024,
+        ..RuntimeLimits::default()
+    }
+}
+
 /// A long answer of big tokens: 4000 frames of 8 KiB, far more than the
 /// socket buffers between server and client hold.
 fn flood() -> Reply {
@@ -43,6 +51,7 @@ async fn a_close_is_answered_while_live() {
 async fn a_close_is_answered_while_replaying_a_cursor() {
     let s = Server::start_with(Options {
         event_ring: 8192,
+        runtime_limits: roomy(),
         ..Options::default()
     })
     .await;
@@ -67,7 +76,11 @@ async fn a_close_is_answered_while_replaying_a_cursor() {
 
 #[tokio::test]
 async fn a_close_is_answered_after_a_lag() {
-    let s = Server::start().await;
+    let s = Server::start_with(Options {
+        runtime_limits: roomy(),
+        ..Options::default()
+    })
+    .await;
     s.mock.push(flood());
     let path = s.companion_path().await;
     let mut slow = s.ws(&format!("{path}/events")).await;
@@ -115,6 +128,7 @@ async fn a_client_that_stops_reading_is_dropped_and_holds_nothing_up() {
             },
             ..ServerLimits::default()
         },
+        runtime_limits: roomy(),
         ..Options::default()
     })
     .await;
