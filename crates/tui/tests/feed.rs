@@ -188,11 +188,11 @@ fn answer_text(app: &App) -> String {
     app.transcript
         .entries()
         .iter()
-        .filter_map(|e| match &e.body {
+        .rev()
+        .find_map(|e| match &e.body {
             Body::Assistant { text, .. } => Some(text.clone()),
             _ => None,
         })
-        .last()
         .unwrap_or_default()
 }
 
@@ -206,7 +206,7 @@ async fn a_cut_connection_resumes_from_the_last_applied_seq_with_nothing_lost_or
         .mock
         .push(Reply::tokens(tokens).token_delay(Duration::from_millis(10)));
     let client = ApiClient::new(&proxy.url(), Some(TOKEN.into())).unwrap();
-    let mut app = App::new(&proxy.url(), None, "T", transcript_extent);
+    let mut app = App::new(proxy.url(), None, "T", transcript_extent);
     app.start();
     let mut driver = Driver::start(&app, client.clone(), Target::Companion);
     driver
@@ -253,7 +253,7 @@ async fn an_explicit_worker_that_does_not_exist_ends_in_a_typed_state() {
         runtime_id: RuntimeId::backend_internal(),
         worker_id: WorkerId::new(),
     };
-    let mut app = App::new(&server.url(), Some(target.clone()), "T", transcript_extent);
+    let mut app = App::new(server.url(), Some(target.clone()), "T", transcript_extent);
     app.start();
     let mut driver = Driver::start(&app, client, Target::Worker(target));
     driver
