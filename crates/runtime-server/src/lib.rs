@@ -8,8 +8,9 @@
 //! cursor rules as the backend's socket), plus [`events`]: `/v1/events`,
 //! this runtime's workspace events.
 //!
-//! On TCP every request needs `Authorization: Bearer <token>`; on a Unix
-//! socket the file's owner-only permissions guard it. A request that carries
+//! On TCP every request needs `Authorization: Bearer <token>`, and [`tls`]
+//! serves it over TLS (`--tls-cert`, `--tls-key`); on a Unix socket the
+//! file's owner-only permissions guard it. A request that carries
 //! an `Origin` header came from a browser page and is refused: browsers never
 //! talk to a runtime.
 //!
