@@ -10,7 +10,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_gapless, text_of, types, Options, RuntimeLimits, Server, API_KEY};
+use support::{
+    assert_gapless, text_of, types, Options, RuntimeLimits, Server, ServerLimits, SocketPolicy,
+    API_KEY,
+};
 use yoi_test_support::Reply;
 
 #[tokio::test]
@@ -1030,11 +1033,19 @@ async fn a_mid_stream_provider_error_is_redacted_and_truncated() {
 
 #[tokio::test]
 async fn a_socket_that_does_not_read_is_reset_with_lagged_not_starved() {
-    // Room for the 32 MiB answer.
+    // Room for the 32 MiB answer; a send deadline longer than the flood
+    // (this socket lags, it is not dropped as stalled).
     let s = Server::start_with(Options {
         runtime_limits: RuntimeLimits {
             answer_bytes: 64 * 1024 * 1024,
             ..RuntimeLimits::default()
+        },
+        limits: ServerLimits {
+            sockets: SocketPolicy {
+                send_deadline: Duration::from_secs(600),
+                ..SocketPolicy::default()
+            },
+            ..ServerLimits::default()
         },
         ..Options::default()
     })

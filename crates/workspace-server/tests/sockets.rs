@@ -76,8 +76,17 @@ async fn a_close_is_answered_while_replaying_a_cursor() {
 
 #[tokio::test]
 async fn a_close_is_answered_after_a_lag() {
+    // A send deadline longer than the flood: this socket lags, it is not
+    // dropped as stalled.
     let s = Server::start_with(Options {
         runtime_limits: roomy(),
+        limits: ServerLimits {
+            sockets: SocketPolicy {
+                send_deadline: Duration::from_secs(600),
+                ..SocketPolicy::default()
+            },
+            ..ServerLimits::default()
+        },
         ..Options::default()
     })
     .await;
