@@ -7,6 +7,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{
     Content, Info, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder,
@@ -64,10 +65,14 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     doc.info = info;
     for (path, item) in doc.paths.paths.iter_mut() {
         let under_runtime = path.starts_with(RUNTIME_PREFIX);
-        // Creating a worker takes an empty body as `{}`.
+        // Creating a worker takes an empty body as `{}`; its answer leads
+        // to the worker's own routes.
         if path == "/api/runtimes/{runtime_id}/workers" {
-            if let Some(RefOr::T(body)) = item.post.as_mut().and_then(|o| o.request_body.as_mut()) {
-                body.required = Some(Required::False);
+            if let Some(create) = item.post.as_mut() {
+                if let Some(RefOr::T(body)) = create.request_body.as_mut() {
+                    body.required = Some(Required::False);
+                }
+                link_to_worker_routes(create);
             }
         }
         for operation in [
@@ -99,6 +104,32 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         }
     }
     doc
+}
+
+/// The worker routes a created worker's answer leads to (OpenAPI links, which
+/// clients and fuzzers follow with the new ids).
+const WORKER_OPERATIONS: &[&str] = &[
+    "get_worker",
+    "delete_worker",
+    "post_input",
+    "post_cancel",
+    "get_transcript",
+];
+
+fn link_to_worker_routes(create: &mut Operation) {
+    let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else {
+        return;
+    };
+    for operation in WORKER_OPERATIONS {
+        let link = LinkBuilder::new()
+            .operation_id(*operation)
+            .parameter("runtime_id", "$response.body#/runtime_id")
+            .parameter("worker_id", "$response.body#/worker_id")
+            .build();
+        created
+            .links
+            .insert((*operation).to_owned(), RefOr::T(link));
+    }
 }
 
 /// Gives ids their patterns and adds the error answers the route shares.

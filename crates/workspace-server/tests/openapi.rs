@@ -137,3 +137,30 @@ async fn bodies_have_their_bounds_and_only_input_requires_one() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_input");
 }
+
+#[tokio::test]
+async fn a_created_worker_links_to_its_routes() {
+    let s = Server::start().await;
+    let (_, doc) = s.get("/api/openapi.json").await;
+    let ids: Vec<String> = operations(&doc)
+        .iter()
+        .filter_map(|(_, _, op)| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let links = doc["paths"]["/api/runtimes/{runtime_id}/workers"]["post"]["responses"]["201"]
+        ["links"]
+        .as_object()
+        .unwrap();
+    assert_eq!(links.len(), 5);
+    for link in links.values() {
+        let target = link["operationId"].as_str().unwrap();
+        assert!(
+            ids.iter().any(|id| id == target),
+            "{target} is an operation"
+        );
+        assert_eq!(link["parameters"]["worker_id"], "$response.body#/worker_id");
+        assert_eq!(
+            link["parameters"]["runtime_id"],
+            "$response.body#/runtime_id"
+        );
+    }
+}
