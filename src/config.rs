@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_registry::remote::Url;
@@ -22,6 +23,9 @@ use worker_runtime::config::{
     DEFAULT_MODEL, DEFAULT_QUEUE_LIMIT, DEFAULT_RUN_TIMEOUT, MAX_QUEUE_LIMIT,
 };
 use worker_runtime::{ProviderConfig, RuntimeConfig};
+use yoi_http::token::MIN_TOKEN_LEN;
+
+use crate::limits::{FileLimits, Limits};
 use yoi_protocol::{RuntimeId, RuntimeKind};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
@@ -69,6 +73,8 @@ pub struct FileConfig {
     /// apart, so that an error names its profile.
     #[serde(default)]
     pub profiles: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    pub limits: FileLimits,
 }
 
 /// `[profiles.<name>]`: unset keys take `[provider]`'s value (and the
@@ -106,6 +112,11 @@ pub struct FileRuntime {
     pub url: Option<String>,
     pub token_env: Option<String>,
     pub display_name: Option<String>,
+    /// Send the token over plain `http://` to a host that is not loopback.
+    pub allow_insecure: Option<bool>,
+    /// PEM of a private CA an `https://` runtime's certificate chains to
+    /// (relative to the workspace).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A runtime in another process, checked.
@@ -116,6 +127,8 @@ pub enum RuntimeEntry {
         display_name: String,
         url: Url,
         token: String,
+        /// PEM of the private CA from `ca_file`.
+        ca: Option<std::sync::Arc<[u8]>>,
     },
     /// A child process on a Unix socket, started and supervised by the backend.
     Local { id: RuntimeId, display_name: String },
@@ -143,6 +156,7 @@ pub struct ServeConfig {
     /// The config file that was read, if any: a local runtime reads its
     /// profiles from it too.
     pub config_file: Option<PathBuf>,
+    pub limits: Limits,
 }
 
 /// Flags of `yoi serve`.
@@ -294,19 +308,15 @@ pub fn resolve(
     )?;
     let token = non_empty(env, &token_env);
     if let Some(t) = &token {
-        if t.len() < 8 {
-            return Err(ConfigError::Value {
-                key: "token",
-                why: format!("the token in {token_env} is shorter than 8 characters"),
-            });
-        }
+        long_enough(t, &token_env)?;
     }
     if !bind.ip().is_loopback() && token.is_none() {
         return Err(ConfigError::TokenRequired(bind, token_env));
     }
 
     let provider = provider_config(file.provider, env)?;
-    let runtimes = runtime_entries(&file.runtimes, env)?;
+    let runtimes = runtime_entries(&file.runtimes, workspace, env)?;
+    let limits = crate::limits::resolve(&file.limits, env)?;
 
     let mut runtime = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
     runtime.profiles = profile_specs(&file.profiles, &provider, workspace, env)?;
@@ -319,6 +329,7 @@ pub fn resolve(
     runtime.prompts_dir = Some(workspace.join("prompts"));
     // Workers (the Companion among them) survive restarts of the backend.
     runtime.state_dir = Some(workspace.join(".yoi"));
+    runtime.limits = limits.runtime;
     Ok(ServeConfig {
         bind,
         token,
@@ -327,6 +338,7 @@ pub fn resolve(
         workspace: workspace.to_path_buf(),
         runtimes,
         config_file: None,
+        limits,
     })
 }
 
@@ -483,6 +495,7 @@ fn provider_config(
 
 fn runtime_entries(
     entries: &[FileRuntime],
+    workspace: &Path,
     env: &HashMap<String, String>,
 ) -> Result<Vec<RuntimeEntry>, ConfigError> {
     let mut out: Vec<RuntimeEntry> = Vec::new();
@@ -501,7 +514,7 @@ fn runtime_entries(
         seen.push(id.clone());
         let display_name = runtime_display_name(rt, &id)?;
         let entry = match rt.kind.as_str() {
-            "remote" => remote_entry(rt, id, display_name, env)?,
+            "remote" => remote_entry(rt, id, display_name, workspace, env)?,
             "local" => local_entry(rt, id, display_name)?,
             other => {
                 return Err(ConfigError::Value {
@@ -529,11 +542,24 @@ fn runtime_display_name(rt: &FileRuntime, id: &RuntimeId) -> Result<String, Conf
     }
 }
 
+/// A bearer token must be long enough not to be guessed; the message names
+/// the variable, never the value.
+fn long_enough(token: &str, var: &str) -> Result<(), ConfigError> {
+    if token.chars().count() < MIN_TOKEN_LEN {
+        return Err(ConfigError::Value {
+            key: "token",
+            why: format!("the token in {var} is shorter than {MIN_TOKEN_LEN} characters"),
+        });
+    }
+    Ok(())
+}
+
 /// `kind = "remote"`: its URL, and its token from the variable `token_env` names.
 fn remote_entry(
     rt: &FileRuntime,
     id: RuntimeId,
     display_name: String,
+    workspace: &Path,
     env: &HashMap<String, String>,
 ) -> Result<RuntimeEntry, ConfigError> {
     let raw = rt.url.as_deref().ok_or_else(|| ConfigError::Value {
@@ -565,12 +591,60 @@ fn remote_entry(
         key: "runtimes.token_env",
         why: format!("remote runtime `{id}`: set {token_env} to the runtime's token"),
     })?;
+    long_enough(&token, &token_env)?;
+    plain_http_allowed(rt, &id, &url)?;
+    let ca = private_ca(rt, &id, &url, workspace)?;
     Ok(RuntimeEntry::Remote {
         id,
         display_name,
         url,
         token,
+        ca,
     })
+}
+
+/// The token must not cross a network in the clear: `http://` only to a
+/// loopback host, unless the entry says `allow_insecure = true`.
+fn plain_http_allowed(rt: &FileRuntime, id: &RuntimeId, url: &Url) -> Result<(), ConfigError> {
+    let host = url.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback && rt.allow_insecure != Some(true) {
+        return Err(ConfigError::Value {
+            key: "runtimes.allow_insecure",
+            why: format!(
+                "runtime `{id}` would get its token over plain http:// across the network: serve it with --tls-cert/--tls-key and use https:// (ca_file for a private CA), or set allow_insecure = true"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `ca_file`, read and checked now: only with `https://`.
+fn private_ca(
+    rt: &FileRuntime,
+    id: &RuntimeId,
+    url: &Url,
+    workspace: &Path,
+) -> Result<Option<std::sync::Arc<[u8]>>, ConfigError> {
+    let Some(file) = &rt.ca_file else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ConfigError::Value {
+        key: "runtimes.ca_file",
+        why: format!("runtime `{id}`: {why}"),
+    };
+    if url.scheme() != "https" {
+        return Err(bad("a CA file needs an https:// url"));
+    }
+    let pem = std::fs::read(workspace.join(file)).map_err(|_| bad("the CA file cannot be read"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("the CA file holds no PEM certificate"));
+    }
+    Ok(Some(pem.into()))
 }
 
 /// `kind = "local"`: nothing to reach, the backend starts it.
@@ -579,11 +653,15 @@ fn local_entry(
     id: RuntimeId,
     display_name: String,
 ) -> Result<RuntimeEntry, ConfigError> {
-    if rt.url.is_some() || rt.token_env.is_some() {
+    if rt.url.is_some()
+        || rt.token_env.is_some()
+        || rt.allow_insecure.is_some()
+        || rt.ca_file.is_some()
+    {
         return Err(ConfigError::Value {
             key: "runtimes",
             why: format!(
-                "local runtime `{id}` takes no url or token_env: the backend starts it on a private Unix socket"
+                "local runtime `{id}` takes no url, token_env, allow_insecure or ca_file: the backend starts it on a private Unix socket"
             ),
         });
     }
@@ -607,6 +685,8 @@ pub struct RuntimeFlags {
     pub state_dir: Option<PathBuf>,
     /// A `yoi.toml` whose `[provider]`, `language` and `[profiles]` it uses.
     pub config: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Everything `yoi runtime serve` runs with.
@@ -616,6 +696,9 @@ pub struct RuntimeServeConfig {
     /// Required on TCP; a Unix socket is guarded by its permissions instead.
     pub token: Option<String>,
     pub runtime: RuntimeConfig,
+    pub limits: Limits,
+    /// TLS on TCP, from `--tls-cert` and `--tls-key`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// `yoi runtime serve`: the flags, the provider from the environment, and
@@ -661,12 +744,7 @@ pub fn resolve_runtime(
         Listen::Tcp(_) => {
             let token = non_empty(env, &token_env)
                 .ok_or(ConfigError::RuntimeTokenRequired(token_env.clone()))?;
-            if token.len() < 8 {
-                return Err(ConfigError::Value {
-                    key: "token",
-                    why: format!("the token in {token_env} is shorter than 8 characters"),
-                });
-            }
+            long_enough(&token, &token_env)?;
             Some(token)
         }
         Listen::Unix(_) => None,
@@ -692,11 +770,39 @@ pub fn resolve_runtime(
     runtime.workspace_name = workspace_name(workspace);
     runtime.prompts_dir = Some(workspace.join("prompts"));
     runtime.state_dir = flags.state_dir.clone();
+    let limits = crate::limits::resolve(&FileLimits::default(), env)?;
+    runtime.limits = limits.runtime;
+    let tls = tls_config(flags, &listen)?;
     Ok(RuntimeServeConfig {
         listen,
         token,
         runtime,
+        limits,
+        tls,
     })
+}
+
+/// `--tls-cert` and `--tls-key`, read and checked: both or neither, on TCP.
+fn tls_config(
+    flags: &RuntimeFlags,
+    listen: &Listen,
+) -> Result<Option<Arc<rustls::ServerConfig>>, ConfigError> {
+    let bad = |why: String| ConfigError::Value { key: "tls", why };
+    let (cert, key) = match (&flags.tls_cert, &flags.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        _ => return Err(bad("give both --tls-cert and --tls-key".to_owned())),
+    };
+    if matches!(listen, Listen::Unix(_)) {
+        return Err(bad(
+            "TLS is for TCP (--bind); a Unix socket is guarded by its permissions".to_owned(),
+        ));
+    }
+    let cert = std::fs::read(cert).map_err(|e| bad(format!("cannot read --tls-cert: {e}")))?;
+    let key = std::fs::read(key).map_err(|e| bad(format!("cannot read --tls-key: {e}")))?;
+    yoi_runtime_server::tls::server_config(&cert, &key)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
 }
 
 fn workspace_name(workspace: &Path) -> String {
@@ -942,6 +1048,7 @@ language = "German"
         kind = "remote"
         url = "http://10.0.0.5:7761"
         token_env = "GPU_TOKEN"
+        allow_insecure = true
 
         [[runtimes]]
         id = "near"
@@ -955,7 +1062,7 @@ language = "German"
             &ws(),
             file(RUNTIMES),
             &ServeFlags::default(),
-            &env(&[("GPU_TOKEN", "gpu-token-123")]),
+            &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
         )
         .unwrap();
         assert_eq!(c.runtimes.len(), 2);
@@ -965,11 +1072,13 @@ language = "German"
                 display_name,
                 url,
                 token,
+                ca,
             } => {
+                assert!(ca.is_none());
                 assert_eq!(id.as_str(), "gpu");
                 assert_eq!(display_name, "gpu");
                 assert_eq!(url.as_str(), "http://10.0.0.5:7761/");
-                assert_eq!(token, "gpu-token-123");
+                assert_eq!(token, "gpu-token-1234567");
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -982,7 +1091,7 @@ language = "German"
         }
         // Neither the URL nor the token shows when the configuration is printed.
         let printed = format!("{c:?}");
-        assert!(!printed.contains("10.0.0.5") && !printed.contains("gpu-token-123"));
+        assert!(!printed.contains("10.0.0.5") && !printed.contains("gpu-token-1234567"));
     }
 
     /// A `yoi.toml`, its environment, and the key its error must name.
@@ -1034,6 +1143,125 @@ language = "German"
     }
 
     #[test]
+    fn tokens_shorter_than_16_characters_are_refused_naming_the_variable() {
+        let short = "fifteen-chars-x";
+        let long = "sixteen-chars-xy";
+        assert_eq!((short.len(), long.len()), (15, 16));
+        let public = ServeFlags {
+            bind: Some("0.0.0.0:7760".into()),
+            ..ServeFlags::default()
+        };
+        let serve = |token: &str| {
+            resolve(
+                &ws(),
+                FileConfig::default(),
+                &public,
+                &env(&[("YOI_TOKEN", token)]),
+            )
+        };
+        let err = serve(short).unwrap_err().to_string();
+        assert!(
+            err.starts_with("token") && err.contains("YOI_TOKEN"),
+            "{err}"
+        );
+        assert!(!err.contains(short), "{err}");
+        assert!(serve(long).is_ok());
+
+        let tcp = RuntimeFlags {
+            bind: Some("0.0.0.0:7761".into()),
+            ..RuntimeFlags::default()
+        };
+        let runtime = |token: &str| {
+            resolve_runtime(
+                &ws(),
+                &tcp,
+                FileConfig::default(),
+                &env(&[("YOI_RUNTIME_TOKEN", token)]),
+            )
+        };
+        let err = runtime(short).unwrap_err().to_string();
+        assert!(
+            err.contains("YOI_RUNTIME_TOKEN") && !err.contains(short),
+            "{err}"
+        );
+        assert!(runtime(long).is_ok());
+
+        let remote = |token: &str| {
+            resolve(
+                &ws(),
+                file(RUNTIMES),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", token)]),
+            )
+        };
+        let err = remote(short).unwrap_err().to_string();
+        assert!(err.contains("GPU_TOKEN") && !err.contains(short), "{err}");
+        assert!(remote(long).is_ok());
+    }
+
+    #[test]
+    fn plain_http_to_another_host_needs_allow_insecure() {
+        let remote = |url: &str, extra: &str| {
+            let text = format!(
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"{url}\"\ntoken_env = \"GPU_TOKEN\"\n{extra}"
+            );
+            resolve(
+                &ws(),
+                file(&text),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
+            )
+        };
+        let err = remote("http://10.0.0.5:7761", "").unwrap_err().to_string();
+        assert!(err.starts_with("runtimes.allow_insecure"), "{err}");
+        assert!(!err.contains("10.0.0.5"), "{err}");
+        assert!(remote("http://10.0.0.5:7761", "allow_insecure = true").is_ok());
+        for loopback in [
+            "http://127.0.0.1:7761",
+            "http://localhost:7761",
+            "http://[::1]:7761",
+        ] {
+            assert!(remote(loopback, "").is_ok(), "{loopback}");
+        }
+        assert!(remote("https://gpu.example:7761", "").is_ok());
+        // A private CA: only with https, and it must be a PEM certificate.
+        let dir = std::env::temp_dir().join(format!("yoi-ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.join("ca.pem"), pem).unwrap();
+        std::fs::write(dir.join("junk.pem"), "junk").unwrap();
+        let ca = |url: &str, name: &str| {
+            let text = format!(
+                "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"{url}\"\ntoken_env = \"GPU_TOKEN\"\nca_file = \"{name}\""
+            );
+            resolve(
+                &dir,
+                file(&text),
+                &ServeFlags::default(),
+                &env(&[("GPU_TOKEN", "gpu-token-1234567")]),
+            )
+        };
+        match ca("https://gpu.example:7761", "ca.pem")
+            .unwrap()
+            .runtimes
+            .remove(0)
+        {
+            RuntimeEntry::Remote { ca, .. } => assert_eq!(ca.as_deref(), Some(pem.as_bytes())),
+            other => panic!("unexpected {other:?}"),
+        }
+        for (url, name) in [
+            ("http://127.0.0.1:7761", "ca.pem"),
+            ("https://gpu.example:7761", "junk.pem"),
+            ("https://gpu.example:7761", "missing.pem"),
+        ] {
+            let err = ca(url, name).unwrap_err().to_string();
+            assert!(err.starts_with("runtimes.ca_file"), "{err}");
+            assert!(!err.contains(&*dir.to_string_lossy()), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_runtime_on_tcp_needs_a_token_and_a_unix_socket_does_not() {
         let tcp = RuntimeFlags {
             bind: Some("0.0.0.0:7761".into()),
@@ -1059,14 +1287,14 @@ language = "German"
             },
             FileConfig::default(),
             &env(&[
-                ("GPU_TOKEN", "gpu-token-123"),
+                ("GPU_TOKEN", "gpu-token-1234567"),
                 ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
                 ("YOI_MODEL", "llama"),
             ]),
         )
         .unwrap();
         assert_eq!(c.listen, Listen::Tcp("0.0.0.0:7761".parse().unwrap()));
-        assert_eq!(c.token.as_deref(), Some("gpu-token-123"));
+        assert_eq!(c.token.as_deref(), Some("gpu-token-1234567"));
         assert_eq!(c.runtime.runtime_id.as_str(), "gpu");
         assert_eq!(c.runtime.provider.model, "llama");
         assert_eq!(c.runtime.provider.base_url, "http://127.0.0.1:11434/v1");

@@ -4,6 +4,7 @@
 //! another machine or on a Unix socket (how a backend runs a local runtime).
 
 mod config;
+mod limits;
 mod unix_socket;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 use worker_runtime::Runtime;
 use yoi_protocol::{RuntimeId, RuntimeKind, WorkerRef};
 use yoi_providers::Providers;
+use yoi_runtime_server::tls::TlsListener;
 use yoi_runtime_server::ServerOptions;
 use yoi_workspace_server::{Access, Backend};
 
@@ -70,6 +72,12 @@ struct RuntimeServeArgs {
     /// A yoi.toml whose [provider], language and [profiles] this runtime offers.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// PEM certificate chain to serve TLS with (TCP only; with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Shut down when stdin closes (how a backend's local runtime follows its parent).
     #[arg(long, hide = true)]
     exit_with_stdin: bool,
@@ -103,6 +111,12 @@ struct TuiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_) | Command::Runtime(_)) {
+        // Workers' state, logs of the children, sockets: whatever a server
+        // makes is its user's alone (files 0600, directories 0700), set once
+        // before any thread starts, and inherited by a local runtime.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -157,10 +171,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let runtimes = std::mem::take(&mut config.runtimes);
-    let local_env = local_runtime_env(&config);
+    let local_env = local_runtime_env(&config, &env);
     let (workspace, config_file) = (config.workspace.clone(), config.config_file.clone());
     let backend = match Backend::start(config.runtime).await {
-        Ok(b) => b,
+        Ok(mut b) => {
+            b.limits = config.limits.server;
+            b
+        }
         Err(e) => {
             eprintln!("yoi: {e}");
             return ExitCode::FAILURE;
@@ -219,16 +236,43 @@ fn announce(addr: std::net::SocketAddr, with_token: bool, token_env: &str, backe
     }
 }
 
-/// What a local runtime's child process is told: the backend's resolved
-/// provider, and none of the backend's or other runtimes' tokens.
-struct LocalEnv {
-    set: Vec<(String, String)>,
-    remove: Vec<String>,
-}
+/// Variables a local runtime inherits from the backend by name (and every
+/// `LC_*`): what a process needs to run and to reach its provider. Nothing
+/// else passes: not the backend's token, other runtimes' tokens, nor any
+/// unrelated secret of the backend's environment.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "RUST_LOG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
-fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
+/// The whole environment of a local runtime's child process: the allowlisted
+/// variables of `parent`, and the backend's resolved provider settings.
+fn local_runtime_env(
+    config: &config::ServeConfig,
+    parent: &HashMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = parent
+        .iter()
+        .filter(|(k, _)| INHERITED.contains(&k.as_str()) || k.starts_with("LC_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let provider = &config.runtime.provider;
-    let mut set = vec![
+    env.extend([
         ("OPENAI_BASE_URL".to_owned(), provider.base_url.clone()),
         ("YOI_MODEL".to_owned(), provider.model.clone()),
         (
@@ -239,30 +283,32 @@ fn local_runtime_env(config: &config::ServeConfig) -> LocalEnv {
             "YOI_RUN_TIMEOUT_MS".to_owned(),
             provider.run_timeout.as_millis().to_string(),
         ),
-        (
-            "YOI_QUEUE_LIMIT".to_owned(),
-            config.runtime.queue_limit.to_string(),
-        ),
-    ];
-    let mut remove = vec![
-        config.token_env.clone(),
-        config::DEFAULT_RUNTIME_TOKEN_ENV.to_owned(),
-    ];
-    // The child reads the key from the default variable.
-    match &provider.api_key {
-        Some(key) => set.push((
+    ]);
+    env.push((
+        "YOI_QUEUE_LIMIT".to_owned(),
+        config.runtime.queue_limit.to_string(),
+    ));
+    env.extend(limits::to_env(&config.limits));
+    // The child reads the key from the default variable, and each profile's
+    // from the variable its `api_key_env` names (it reads the same yoi.toml).
+    if let Some(key) = &provider.api_key {
+        env.push((
             worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned(),
             key.clone(),
-        )),
-        None => remove.push(worker_runtime::config::DEFAULT_API_KEY_ENV.to_owned()),
+        ));
     }
-    LocalEnv { set, remove }
+    for profile in &config.runtime.profiles {
+        if let Some(key) = &profile.provider.api_key {
+            env.push((profile.provider.api_key_env.clone(), key.clone()));
+        }
+    }
+    env
 }
 
 /// What every local runtime is started with.
 struct LocalSetup<'a> {
     workspace: &'a std::path::Path,
-    env: &'a LocalEnv,
+    env: &'a [(String, String)],
     /// The backend's yoi.toml: the child offers the same profiles.
     config_file: Option<&'a std::path::Path>,
 }
@@ -279,6 +325,7 @@ async fn register_runtime(
             display_name,
             url,
             token,
+            ca,
         } => {
             tracing::info!(runtime = %id, "registering remote runtime");
             RemoteRuntime::start(RemoteConfig {
@@ -288,6 +335,7 @@ async fn register_runtime(
                 endpoint: Endpoint::Tcp {
                     url,
                     token: Some(token),
+                    ca,
                 },
                 timing: Timing::default(),
             })
@@ -307,8 +355,7 @@ async fn register_runtime(
                 display_name,
                 program,
                 workdir: workspace.to_path_buf(),
-                env: local.env.set.clone(),
-                env_remove: local.env.remove.clone(),
+                env: local.env.to_vec(),
                 config_file: local.config_file.map(std::path::Path::to_path_buf),
                 timing: Timing::default(),
             })
@@ -333,8 +380,10 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
         runtime_id: args.runtime_id,
         state_dir: args.state_dir,
         config: args.config,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
-    let config = match config::load_runtime(&flags, &env) {
+    let mut config = match config::load_runtime(&flags, &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("yoi: configuration error: {e}");
@@ -345,21 +394,12 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
     let hint = config.runtime.provider.check_configured().err();
     let stop = stop_signal(args.exit_with_stdin);
     // Listen first, so that a taken address fails before anything starts.
-    let listener = match &config.listen {
-        config::Listen::Tcp(addr) => match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => Listener::Tcp(l),
-            Err(e) => {
-                eprintln!("yoi: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        config::Listen::Unix(path) => match unix_socket::bind(path) {
-            Ok(l) => Listener::Unix(l, path.clone()),
-            Err(e) => {
-                eprintln!("yoi: cannot listen on the Unix socket: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let listener = match listen(&mut config).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("yoi: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let runtime = match Runtime::start(config.runtime, Providers::shared()).await {
         Ok(rt) => rt,
@@ -368,25 +408,18 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match &listener {
-        Listener::Tcp(l) => {
-            let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
-            println!("yoi runtime `{id}` is serving on TCP port {port}");
-        }
-        Listener::Unix(..) => println!("yoi runtime `{id}` is serving on a Unix socket"),
-    }
+    println!("yoi runtime `{id}` is serving on {}", listener.describe());
     if let Some(hint) = &hint {
         println!("the provider is not configured: {hint}");
     }
+    let options = ServerOptions {
+        token: config.token,
+        limits: config.limits.server,
+    };
     let served = match listener {
-        Listener::Tcp(l) => {
-            let options = ServerOptions {
-                token: config.token,
-            };
-            yoi_runtime_server::serve_tcp(l, runtime, options, stop).await
-        }
+        Listener::Tcp(l) => yoi_runtime_server::serve_tcp(l, runtime, options, stop).await,
+        Listener::Tls(l, _) => yoi_runtime_server::serve(l, runtime, options, stop).await,
         Listener::Unix(l, path) => {
-            let options = ServerOptions { token: None };
             let served = yoi_runtime_server::serve(l, runtime, options, stop).await;
             let _ = std::fs::remove_file(&path);
             served
@@ -404,7 +437,45 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
 /// Where `yoi runtime serve` listens.
 enum Listener {
     Tcp(tokio::net::TcpListener),
+    /// TCP with TLS, and the port.
+    Tls(TlsListener, u16),
     Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl Listener {
+    fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => {
+                let port = l.local_addr().map(|a| a.port()).unwrap_or_default();
+                format!("TCP port {port}")
+            }
+            Listener::Tls(_, port) => format!("TCP port {port} with TLS"),
+            Listener::Unix(..) => "a Unix socket".to_owned(),
+        }
+    }
+}
+
+/// Binds what the configuration names (the TLS configuration is taken).
+async fn listen(config: &mut config::RuntimeServeConfig) -> Result<Listener, String> {
+    match &config.listen {
+        config::Listen::Tcp(addr) => {
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            match config.tls.take() {
+                None => Ok(Listener::Tcp(tcp)),
+                Some(tls) => {
+                    let port = tcp.local_addr().map(|a| a.port()).unwrap_or_default();
+                    let tls = TlsListener::new(tcp, tls)
+                        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    Ok(Listener::Tls(tls, port))
+                }
+            }
+        }
+        config::Listen::Unix(path) => unix_socket::bind(path)
+            .map(|l| Listener::Unix(l, path.clone()))
+            .map_err(|e| format!("cannot listen on the Unix socket: {e}")),
+    }
 }
 
 /// Ctrl-C or SIGTERM, or with `exit_with_stdin` the end of stdin.

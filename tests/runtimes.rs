@@ -394,6 +394,115 @@ async fn a_local_runtime_that_dies_is_restarted() {
     b.assert_no_leaks(&[], &[]);
 }
 
+/// Every directory and file under `root`, with its permission bits.
+fn modes_under(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        out.push((dir.clone(), mode));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                out.push((path, mode));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn state_files_are_private_to_the_user() {
+    let mock = MockOpenAi::start().await;
+    let b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[],
+    )
+    .await;
+    b.wait_runtime("near", "available").await;
+    let path = b.create_worker("near").await;
+    mock.push(Reply::text("saved"));
+    let (status, body) = b
+        .post(&format!("{path}/input?wait=true"), json!({"text": "keep"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let state = b.workspace.path().join(".yoi");
+    // Both stores hold the worker (its answer is committed before 200).
+    assert!(state.join("yoi.db").is_file());
+    assert!(state.join("runtimes").join("near").join("yoi.db").is_file());
+    for (path, mode) in modes_under(&state) {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
+}
+
+/// The environment of process `pid`, from `/proc`.
+fn environment_of(pid: u32) -> std::collections::HashMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            String::from_utf8_lossy(kv)
+                .split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_local_runtime_inherits_only_allowlisted_variables() {
+    let mock = MockOpenAi::start().await;
+    let canary = "canary-value-never-inherit-4711";
+    let b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[
+            ("YOI_CANARY", canary.to_owned()),
+            ("OTHER_RUNTIME_TOKEN", canary.to_owned()),
+            ("YOI_RUNTIME_TOKEN", canary.to_owned()),
+            ("HOME", "/home/yoi-test".to_owned()),
+            ("LANG", "C.UTF-8".to_owned()),
+            ("LC_TIME", "C".to_owned()),
+        ],
+    )
+    .await;
+    b.wait_runtime("near", "available").await;
+    let children = children_of(b.proc.pid());
+    assert_eq!(children.len(), 1, "one local runtime process");
+    let env = environment_of(children[0]);
+    for (key, value) in &env {
+        assert!(!value.contains(canary), "{key} was inherited");
+    }
+    let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "HOME",
+            "LANG",
+            "LC_TIME",
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "PATH",
+            "RUST_LOG",
+            "YOI_FIRST_TOKEN_TIMEOUT_MS",
+            "YOI_MAX_ANSWER_BYTES",
+            "YOI_MAX_CONNECTIONS",
+            "YOI_MAX_SUBSCRIBERS",
+            "YOI_MAX_WORKERS",
+            "YOI_MODEL",
+            "YOI_QUEUE_LIMIT",
+            "YOI_RUN_TIMEOUT_MS",
+        ]
+    );
+    assert_eq!(env["HOME"], "/home/yoi-test");
+    assert_eq!(env["OPENAI_API_KEY"], API_KEY);
+}
+
 #[tokio::test]
 async fn a_wrong_token_says_unauthorized_and_leaks_nothing() {
     let mock = MockOpenAi::start().await;
@@ -439,6 +548,63 @@ async fn a_wrong_token_says_unauthorized_and_leaks_nothing() {
     // The runtime saw the wrong token and refused; neither token leaks.
     b.assert_no_leaks(&[remote.url()], &[wrong]);
     assert!(!remote.proc.output().contains(wrong));
+}
+
+/// A private CA (PEM) and a certificate with its key it signed for localhost.
+fn private_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn a_backend_reaches_a_runtime_serving_tls_through_its_ca_file() {
+    let mock = MockOpenAi::start().await;
+    let (ca, cert, key) = private_pki();
+    let dir = TempDir::new("tls");
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    let mut env = support::provider_env(&mock.base_url());
+    env.push(("YOI_RUNTIME_TOKEN", TOKEN.to_owned()));
+    let args = [
+        "runtime",
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--runtime-id",
+        "gpu",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    let runtime = Proc::spawn(&args, dir.path(), &env);
+    let port = runtime.number_after("is serving on TCP port ").await;
+    runtime.wait_for_output("with TLS").await;
+    let toml = format!(
+        "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"https://localhost:{port}\"\ntoken_env = \"GPU_TOKEN\"\nca_file = \"{}\"\n",
+        dir.path().join("ca.pem").display()
+    );
+    let b = Backend::start(&mock.base_url(), &toml, &[("GPU_TOKEN", TOKEN.to_owned())]).await;
+    b.wait_runtime("gpu", "available").await;
+    let path = b.create_worker("gpu").await;
+    mock.push(Reply::text("over TLS"));
+    let (status, body) = b
+        .post(&format!("{path}/input?wait=true"), json!({"text": "hi"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"]["text"], "over TLS");
+    let mut ws = b.ws(&format!("{path}/events")).await;
+    assert_eq!(ws.frame().await["type"], "snapshot");
+    b.assert_no_leaks(&[format!("https://localhost:{port}")], &[]);
 }
 
 #[tokio::test]
@@ -541,7 +707,7 @@ async fn runtime_serve_guards_its_door() {
     let summary: Value = resp.json().await.unwrap();
     assert_eq!(summary["kind"], "local");
     assert_eq!(summary["runtime_id"], "near");
-    assert!(!API_KEY.is_empty());
+    assert!(!summary.to_string().contains(API_KEY), "{summary}");
 }
 
 #[tokio::test]

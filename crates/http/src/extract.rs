@@ -16,7 +16,8 @@ use yoi_protocol::{ErrorCode, MessageId, RuntimeId, WorkerId};
 use crate::failure::Failure;
 use crate::host::Host;
 
-/// A JSON body. An empty body reads as `{}` so that optional bodies may be omitted.
+/// A JSON object body. An empty body reads as `{}` so that optional bodies
+/// may be omitted.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
@@ -38,6 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         } else {
             &bytes
         };
+        // Every body of the contract is an object (serde would also take a
+        // struct written as an array).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Failure::invalid("the request body must be a JSON object"));
+        }
         serde_json::from_slice(bytes)
             .map(Body)
             .map_err(|e| Failure::invalid(format!("malformed JSON body: {e}")))

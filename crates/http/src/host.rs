@@ -9,6 +9,7 @@ use worker_runtime::RuntimeApi;
 use yoi_protocol::RuntimeId;
 
 use crate::failure::Failure;
+use crate::socket::{PumpContext, SocketPolicy};
 
 /// Finds the runtime a request names.
 #[async_trait::async_trait]
@@ -36,13 +37,25 @@ impl Runtimes for OneRuntime {
 pub struct Host {
     runtimes: Arc<dyn Runtimes>,
     shutdown: watch::Receiver<bool>,
+    sockets: SocketPolicy,
 }
 
 impl Host {
     /// `shutdown` turns true when the server starts to stop: sockets then
     /// send what is left and close.
     pub fn new(runtimes: Arc<dyn Runtimes>, shutdown: watch::Receiver<bool>) -> Self {
-        Self { runtimes, shutdown }
+        Self {
+            runtimes,
+            shutdown,
+            sockets: SocketPolicy::default(),
+        }
+    }
+
+    /// How this server's sockets treat slow and silent clients.
+    #[must_use]
+    pub fn with_sockets(mut self, sockets: SocketPolicy) -> Self {
+        self.sockets = sockets;
+        self
     }
 
     pub async fn runtime(
@@ -54,5 +67,14 @@ impl Host {
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {
         self.shutdown.clone()
+    }
+
+    /// What a socket pump of this server needs.
+    pub fn pump(&self) -> PumpContext {
+        PumpContext {
+            shutdown: self.shutdown.clone(),
+            policy: self.sockets,
+            slot: None,
+        }
     }
 }

@@ -9,9 +9,14 @@
 //! - [`extract`]: JSON bodies, queries and path targets, every malformed
 //!   request answered `invalid_input` in the envelope.
 //! - [`failure`]: [`Failure`], the one renderer of the error envelope.
-//! - [`socket`]: the event socket pumps (pings, drain at shutdown, frames
-//!   shared, never copied per socket).
-//! - [`limits`] and [`token`]: body and message limits, bearer token checks.
+//! - [`socket`]: the event socket pumps (the client read all along so a
+//!   Close is answered at once, sends with a deadline, pings, drain at
+//!   shutdown, frames shared, never copied per socket).
+//! - [`limits`]: body and message limits, and [`limits::ServerLimits`]: the
+//!   socket policy and the connection slots a server hands out
+//!   (`limit_reached` when none is free).
+//! - [`token`]: bearer tokens (at least 16 characters, compared in constant
+//!   time).
 //!
 //! ```text
 //! request --> extract (WorkerTarget: Host resolves the runtime) --> routes handler

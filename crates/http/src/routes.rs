@@ -10,7 +10,7 @@
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +24,7 @@ use yoi_protocol::{
 use crate::extract::{Body, PathMessage, Query, RuntimeTarget, WorkerTarget};
 use crate::failure::Failure;
 use crate::host::Host;
-use crate::limits::MAX_CLIENT_MESSAGE;
+use crate::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
 use crate::socket::{pump_frames, upgrade, Upgrade};
 
 /// The runtime's own summary, at the runtime's root.
@@ -201,6 +201,7 @@ pub async fn delete_queued(
 pub struct TranscriptQuery {
     /// How many messages (default 100, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Only messages older than this one (a `message_id`); the newest when absent.
     #[serde(default)]
@@ -245,6 +246,7 @@ pub async fn worker_events(
     State(host): State<Host>,
     target: WorkerTarget,
     Query(query): Query<EventsQuery>,
+    slot: Option<Extension<ConnectionSlot>>,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
@@ -253,8 +255,8 @@ pub async fn worker_events(
         .runtime
         .subscribe(target.worker_id, query.cursor.map(Seq))
         .await?;
-    let shutdown = host.shutdown();
+    let ctx = host.pump().holding(slot.map(|Extension(slot)| slot));
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| pump_frames(socket, stream, shutdown)))
+        .on_upgrade(move |socket| pump_frames(socket, stream, ctx)))
 }

@@ -3,17 +3,26 @@
 //! it stops answering, and at shutdown the last events are sent before a
 //! clean close.
 //!
+//! Each pump runs two halves side by side in one task: one reads the client
+//! (pongs, and its Close, answered at once whatever the sender is doing:
+//! live, replaying a cursor, or starting over after a lag), the other sends.
+//! Every send has a deadline ([`SocketPolicy::send_deadline`]): a client that
+//! stops reading is dropped and counted in the log instead of holding the
+//! pump, its pings, or shutdown.
+//!
 //! A worker frame is the JSON text its event log made once; the socket only
 //! takes a reference to it. A slow socket never slows the Worker: its source
 //! falls behind on its own and is reset with `lagged`.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use futures::{Sink, SinkExt, StreamExt};
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use futures::stream::{BoxStream, SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -22,12 +31,50 @@ use yoi_protocol::WorkspaceEvent;
 use worker_runtime::{EventFrame, WorkerStream};
 
 use crate::failure::Failure;
+use crate::limits::ConnectionSlot;
 
-const PING_EVERY: Duration = Duration::from_secs(15);
-/// Pings a client may leave unanswered before it is dropped.
-const MISSED_PONGS: u32 = 2;
 /// After shutdown starts, how long a socket keeps sending the last events.
 const DRAIN_FOR: Duration = Duration::from_millis(300);
+
+/// How a socket treats a client that stops reading or answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketPolicy {
+    /// How often the server pings the client.
+    pub ping_every: Duration,
+    /// Pings a client may leave unanswered before it is dropped.
+    pub missed_pongs: u32,
+    /// How long one send may wait for a client that does not read.
+    pub send_deadline: Duration,
+}
+
+impl Default for SocketPolicy {
+    fn default() -> Self {
+        Self {
+            ping_every: Duration::from_secs(15),
+            missed_pongs: 2,
+            send_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a pump needs from the server that runs it.
+#[derive(Clone, Debug)]
+pub struct PumpContext {
+    /// Turns true when the server starts to stop.
+    pub shutdown: watch::Receiver<bool>,
+    pub policy: SocketPolicy,
+    /// The connection slot the socket holds while it is open.
+    pub slot: Option<ConnectionSlot>,
+}
+
+impl PumpContext {
+    /// The socket holds `slot` until it ends.
+    #[must_use]
+    pub fn holding(mut self, slot: Option<ConnectionSlot>) -> Self {
+        self.slot = slot;
+        self
+    }
+}
 
 /// A WebSocket upgrade, or why the request was not one.
 pub type Upgrade =
@@ -36,6 +83,20 @@ pub type Upgrade =
 /// The upgrade, or `invalid_input` for a plain request to a socket route.
 pub fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, Failure> {
     ws.map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))
+}
+
+/// Counts the sockets dropped because their client stopped reading, for the
+/// log (and for tests, which wait on it). A process-wide counter is a metric,
+/// not shared state anything decides on.
+fn stalled_counter() -> &'static watch::Sender<u64> {
+    static DROPPED: OnceLock<watch::Sender<u64>> = OnceLock::new();
+    DROPPED.get_or_init(|| watch::channel(0).0)
+}
+
+/// How many sockets this process dropped because their client stopped
+/// reading; it changes each time one is dropped.
+pub fn stalled_drops() -> watch::Receiver<u64> {
+    stalled_counter().subscribe()
 }
 
 /// Shares the frame's text with the socket without copying it.
@@ -55,9 +116,9 @@ fn text_frame(frame: &EventFrame) -> Message {
     }
 }
 
-fn close(reason: &'static str) -> Message {
+fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
-        code: axum::extract::ws::close_code::NORMAL,
+        code,
         reason: Utf8Bytes::from_static(reason),
     }))
 }
@@ -69,88 +130,149 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-/// What a pump does with a frame from the client: `false` ends the socket.
-fn client_alive(incoming: Option<Result<Message, axum::Error>>, unanswered: &mut u32) -> bool {
-    match incoming {
-        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
-        // Any frame from the client shows it is alive.
-        Some(Ok(_)) => {
-            *unanswered = 0;
-            true
+/// Why a pump ended.
+#[derive(Debug)]
+enum End {
+    /// The client sent a Close: answer it.
+    ClientClosed,
+    /// The client broke the protocol (e.g. a message over the limit).
+    ClientBroke,
+    /// The connection is gone; nothing more can be sent.
+    Gone,
+    /// The client did not read a frame within the send deadline.
+    Stalled,
+    /// The client left too many pings unanswered.
+    Silent,
+    /// The server closed with this frame (already sent, or to send).
+    Closing(Message),
+}
+
+type Tx = SplitSink<WebSocket, Message>;
+
+/// Reads the client until it leaves; every frame from it (pongs included)
+/// shows it is alive.
+async fn read_client(rx: &mut SplitStream<WebSocket>, unanswered: &AtomicU32) -> End {
+    loop {
+        match rx.next().await {
+            Some(Ok(Message::Close(_))) => return End::ClientClosed,
+            Some(Ok(_)) => unanswered.store(0, Ordering::Relaxed),
+            Some(Err(_)) => return End::ClientBroke,
+            None => return End::Gone,
         }
     }
 }
 
-/// Pings the client; `false` when it stopped answering or the send failed.
-async fn ping<S>(tx: &mut S, unanswered: &mut u32) -> bool
-where
-    S: Sink<Message> + Unpin,
-{
-    if *unanswered >= MISSED_PONGS {
-        tracing::debug!("dropping a socket that stopped answering pings");
-        return false;
+/// Sends one message within the deadline.
+async fn send(tx: &mut Tx, message: Message, policy: &SocketPolicy) -> Result<(), End> {
+    match tokio::time::timeout(policy.send_deadline, tx.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Stalled),
     }
-    *unanswered += 1;
-    tx.send(Message::Ping(Bytes::from_static(b"yoi")))
-        .await
-        .is_ok()
+}
+
+/// Sends `source` until it ends, the client stops answering pings, or the
+/// server shuts down (then what `source` still has is drained first).
+async fn send_all(
+    tx: &mut Tx,
+    source: &mut BoxStream<'static, Message>,
+    ctx: &mut PumpContext,
+    unanswered: &AtomicU32,
+) -> End {
+    let policy = ctx.policy;
+    let mut pings = tokio::time::interval(policy.ping_every);
+    pings.tick().await;
+    loop {
+        // Pings before frames: a long replay must not starve them.
+        let step = tokio::select! {
+            biased;
+            () = stopped(&mut ctx.shutdown) => return drain(tx, source, &policy).await,
+            _ = pings.tick() => {
+                if unanswered.fetch_add(1, Ordering::Relaxed) >= policy.missed_pongs {
+                    return End::Silent;
+                }
+                send(tx, Message::Ping(Bytes::from_static(b"yoi")), &policy).await
+            }
+            next = source.next() => match next {
+                Some(Message::Close(frame)) => return End::Closing(Message::Close(frame)),
+                Some(message) => send(tx, message, &policy).await,
+                None => return End::Closing(close(close_code::NORMAL, "event stream ended")),
+            },
+        };
+        if let Err(end) = step {
+            return end;
+        }
+    }
+}
+
+async fn drain(
+    tx: &mut Tx,
+    source: &mut BoxStream<'static, Message>,
+    policy: &SocketPolicy,
+) -> End {
+    while let Ok(Some(message)) = tokio::time::timeout(DRAIN_FOR, source.next()).await {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
+        if let Err(end) = send(tx, message, policy).await {
+            return end;
+        }
+    }
+    End::Closing(close(close_code::AWAY, "shutting down"))
+}
+
+/// Sends `source` over `socket`, reading the client all along.
+async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ctx: PumpContext) {
+    let (mut tx, mut rx) = socket.split();
+    let unanswered = AtomicU32::new(0);
+    let end = tokio::select! {
+        end = read_client(&mut rx, &unanswered) => end,
+        end = send_all(&mut tx, &mut source, &mut ctx, &unanswered) => end,
+    };
+    // What the socket held (its subscription, its slot) is released before
+    // the client hears the end, so that it can connect again at once.
+    drop(source);
+    drop(ctx.slot.take());
+    let deadline = ctx.policy.send_deadline;
+    match end {
+        // Closing flushes the Close reply the library queued.
+        End::ClientClosed => {
+            let _ = tokio::time::timeout(deadline, tx.close()).await;
+        }
+        End::ClientBroke => {
+            let message = close(close_code::POLICY, "message too large or malformed");
+            let _ = tokio::time::timeout(deadline, tx.send(message)).await;
+        }
+        End::Closing(message) => {
+            let _ = tokio::time::timeout(deadline, tx.send(message)).await;
+        }
+        End::Stalled => {
+            let mut total = 0;
+            stalled_counter().send_modify(|n| {
+                *n += 1;
+                total = *n;
+            });
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                dropped_so_far = total,
+                "dropped a socket whose client stopped reading"
+            );
+        }
+        End::Silent => tracing::debug!("dropped a socket that stopped answering pings"),
+        End::Gone => {}
+    }
 }
 
 /// Sends every frame of `source` until it ends, the client leaves, or the
 /// server shuts down (then the remaining frames are drained first).
-pub async fn pump_frames(
-    socket: WebSocket,
-    mut source: WorkerStream,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let (mut tx, mut rx) = socket.split();
-    let mut pings = tokio::time::interval(PING_EVERY);
-    pings.tick().await;
-    let mut unanswered = 0u32;
-    loop {
-        tokio::select! {
-            frame = source.next() => match frame {
-                Some(frame) => {
-                    if tx.send(text_frame(&frame)).await.is_err() {
-                        return;
-                    }
-                }
-                None => {
-                    let _ = tx.send(close("event stream ended")).await;
-                    return;
-                }
-            },
-            incoming = rx.next() => {
-                if !client_alive(incoming, &mut unanswered) {
-                    return;
-                }
-            },
-            _ = pings.tick() => {
-                if !ping(&mut tx, &mut unanswered).await {
-                    return;
-                }
-            },
-            () = stopped(&mut shutdown) => {
-                while let Ok(Some(frame)) = tokio::time::timeout(DRAIN_FOR, source.next()).await {
-                    if tx.send(text_frame(&frame)).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = tx.send(close("shutting down")).await;
-                return;
-            }
-        }
-    }
+pub async fn pump_frames(socket: WebSocket, source: WorkerStream, ctx: PumpContext) {
+    pump(socket, source.map(|frame| text_frame(&frame)).boxed(), ctx).await;
 }
 
-async fn send_json<S>(tx: &mut S, event: &WorkspaceEvent) -> bool
-where
-    S: Sink<Message> + Unpin,
-{
-    match serde_json::to_string(event) {
-        Ok(text) => tx.send(Message::Text(text.into())).await.is_ok(),
-        Err(_) => false,
-    }
+fn json_message(event: &WorkspaceEvent) -> Option<Message> {
+    serde_json::to_string(event)
+        .ok()
+        .map(|text| Message::Text(text.into()))
 }
 
 /// Sends a `workspace_snapshot` from `snapshot`, then every event of
@@ -159,53 +281,38 @@ where
 /// that no change falls between the snapshot and the first event.
 pub async fn pump_workspace<S, Fut>(
     socket: WebSocket,
-    mut events: broadcast::Receiver<WorkspaceEvent>,
+    events: broadcast::Receiver<WorkspaceEvent>,
     snapshot: S,
-    mut shutdown: watch::Receiver<bool>,
+    ctx: PumpContext,
 ) where
-    S: Fn() -> Fut,
-    Fut: Future<Output = Option<WorkspaceEvent>>,
+    S: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<WorkspaceEvent>> + Send,
 {
-    let (mut tx, mut rx) = socket.split();
-    let mut pings = tokio::time::interval(PING_EVERY);
-    pings.tick().await;
-    let mut unanswered = 0u32;
-    let mut resync = true;
-    loop {
-        if resync {
-            resync = false;
-            let Some(first) = snapshot().await else {
-                let _ = tx.send(close("shutting down")).await;
-                return;
-            };
-            if !send_json(&mut tx, &first).await {
-                return;
+    let source = futures::stream::unfold(
+        (events, snapshot, true, false),
+        |(mut events, snapshot, mut resync, ended)| async move {
+            if ended {
+                return None;
             }
-        }
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) => {
-                    if !send_json(&mut tx, &event).await {
-                        return;
+            loop {
+                if resync {
+                    let Some(first) = snapshot().await else {
+                        let bye = close(close_code::AWAY, "shutting down");
+                        return Some((bye, (events, snapshot, false, true)));
+                    };
+                    let message = json_message(&first)?;
+                    return Some((message, (events, snapshot, false, false)));
+                }
+                match events.recv().await {
+                    Ok(event) => {
+                        let message = json_message(&event)?;
+                        return Some((message, (events, snapshot, false, false)));
                     }
+                    Err(RecvError::Lagged(_)) => resync = true,
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Lagged(_)) => resync = true,
-                Err(RecvError::Closed) => return,
-            },
-            incoming = rx.next() => {
-                if !client_alive(incoming, &mut unanswered) {
-                    return;
-                }
-            },
-            _ = pings.tick() => {
-                if !ping(&mut tx, &mut unanswered).await {
-                    return;
-                }
-            },
-            () = stopped(&mut shutdown) => {
-                let _ = tx.send(close("shutting down")).await;
-                return;
             }
-        }
-    }
+        },
+    );
+    pump(socket, source.boxed(), ctx).await;
 }

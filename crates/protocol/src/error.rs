@@ -32,6 +32,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// Input with `on_busy: queue` while the worker's queue is full.
     QueueFull,
+    /// A configured limit is reached (workers, subscribers, connections): an
+    /// addition to the contract's table.
+    LimitReached,
 }
 
 impl ErrorCode {
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Busy | ErrorCode::NotRunning | ErrorCode::QueueFull => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::LimitReached => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unsupported => 501,
             ErrorCode::ProviderError => 502,
@@ -62,6 +66,7 @@ impl ErrorCode {
                 | ErrorCode::ProviderError
                 | ErrorCode::RuntimeUnavailable
                 | ErrorCode::Timeout
+                | ErrorCode::LimitReached
         )
     }
 
@@ -84,6 +89,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::QueueFull => "queue_full",
+            ErrorCode::LimitReached => "limit_reached",
         }
     }
 }

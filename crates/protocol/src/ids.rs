@@ -27,7 +27,9 @@ macro_rules! ulid_id {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema)]
         #[serde(transparent)]
         #[ts(type = "string")]
-        #[schema(value_type = String, example = "01JD6Z8Y3M2Q9W7T4R5E6N1XKA")]
+        // What the server accepts: 26 Crockford base32 characters, either case.
+        #[schema(value_type = String, example = "01JD6Z8Y3M2Q9W7T4R5E6N1XKA",
+            pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
         pub struct $name(pub Ulid);
 
         impl $name {
@@ -81,7 +83,7 @@ fn truncate_for_message(s: &str) -> String {
 /// every event of a Worker names its runtime.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, TS, ToSchema)]
 #[ts(type = "string")]
-#[schema(value_type = String, example = "backend-internal")]
+#[schema(value_type = String, example = "backend-internal", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
 pub struct RuntimeId(std::sync::Arc<str>);
 
 impl Serialize for RuntimeId {
@@ -139,7 +141,8 @@ impl<'de> Deserialize<'de> for RuntimeId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, TS, ToSchema)]
 #[serde(transparent)]
 #[ts(type = "string")]
-#[schema(value_type = String)]
+#[schema(value_type = String, min_length = 1, max_length = 128,
+    pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
 pub struct ClientMessageId(String);
 
 impl ClientMessageId {

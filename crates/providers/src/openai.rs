@@ -72,7 +72,7 @@ impl Provider for OpenAiProvider {
             let key_for_stream = key.clone();
             let events = stream.flat_map(move |item| {
                 let out: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                    Ok(chunk) => chunk.into_events(),
+                    Ok(chunk) => chunk.into_events(key_for_stream.as_deref()),
                     Err(e) => vec![Err(map_error(e, key_for_stream.as_deref()))],
                 };
                 futures::stream::iter(out)
@@ -129,12 +129,13 @@ struct StreamErrorBody {
 }
 
 impl Chunk {
-    fn into_events(self) -> Vec<Result<ProviderEvent, ProviderError>> {
+    fn into_events(self, key: Option<&str>) -> Vec<Result<ProviderEvent, ProviderError>> {
         let mut out = Vec::new();
         if let Some(err) = self.error {
+            let message = err.message.unwrap_or_default();
             out.push(Err(ProviderError::Protocol(format!(
                 "the provider reported an error mid-stream: {}",
-                err.message.unwrap_or_else(|| "no message".to_owned())
+                clean_message(&message, key)
             ))));
             return out;
         }
@@ -160,11 +161,30 @@ impl Chunk {
     }
 }
 
+/// The longest provider message passed on, in characters.
+const MESSAGE_LIMIT: usize = 500;
+
 fn redact(message: &str, key: Option<&str>) -> String {
     match key {
         Some(k) if k.len() >= 4 => message.replace(k, "<redacted>"),
         _ => message.to_owned(),
     }
+}
+
+/// A provider's words as clients may see them: the key redacted first (so
+/// that a cut cannot leave part of it), then at most [`MESSAGE_LIMIT`]
+/// characters.
+fn clean_message(message: &str, key: Option<&str>) -> String {
+    let redacted = redact(message.trim(), key);
+    if redacted.is_empty() {
+        return "no message".to_owned();
+    }
+    let mut chars = redacted.chars();
+    let mut out: String = chars.by_ref().take(MESSAGE_LIMIT).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
@@ -176,15 +196,9 @@ fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| raw.to_owned());
-            let message = message.trim();
-            let message = if message.is_empty() {
-                "no message".to_owned()
-            } else {
-                message.chars().take(500).collect()
-            };
             ProviderError::Http {
                 status: resp.status_code.as_u16(),
-                message: redact(&message, key),
+                message: clean_message(&message, key),
             }
         }
         OpenAIError::Reqwest(e) => {
@@ -204,9 +218,10 @@ fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
             ProviderError::Connection("the connection to the provider broke mid-answer".to_owned())
         }
         OpenAIError::JSONDeserialize(err, _) => ProviderError::Protocol(format!(
-            "the provider sent a chunk that is not a chat completion: {err}"
+            "the provider sent a chunk that is not a chat completion: {}",
+            clean_message(&err.to_string(), key)
         )),
-        OpenAIError::InvalidArgument(m) => ProviderError::Protocol(redact(&m, key)),
-        other => ProviderError::Protocol(redact(&other.to_string(), key)),
+        OpenAIError::InvalidArgument(m) => ProviderError::Protocol(clean_message(&m, key)),
+        other => ProviderError::Protocol(clean_message(&other.to_string(), key)),
     }
 }

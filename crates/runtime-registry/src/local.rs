@@ -46,10 +46,8 @@ pub struct LocalConfig {
     pub program: PathBuf,
     /// The child's working directory (the workspace).
     pub workdir: PathBuf,
-    /// Variables set for the child (its provider configuration).
+    /// The child's whole environment: it inherits nothing else.
     pub env: Vec<(String, String)>,
-    /// Variables removed from the child's environment.
-    pub env_remove: Vec<String>,
     /// Where the child saves its Workers, so that they survive its restarts.
     pub state_dir: Option<PathBuf>,
     /// The backend's config file: the child reads its provider, language
@@ -171,12 +169,7 @@ fn spawn_child(config: &LocalConfig, socket: &Path) -> std::io::Result<Child> {
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    for key in &config.env_remove {
-        command.env_remove(key);
-    }
-    for (key, value) in &config.env {
-        command.env(key, value);
-    }
+    command.env_clear().envs(config.env.iter().cloned());
     command.spawn()
 }
 

@@ -587,7 +587,7 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
 }
 
 #[tokio::test]
-async fn an_expired_cursor_is_reset_by_the_runtime_and_forwarded() {
+async fn a_cursor_ahead_is_reset_by_the_runtime_and_forwarded() {
     let mock = MockOpenAi::start().await;
     let served = Served::tcp(&mock).await;
     let handle = remote("gpu", &served.url(), TOKEN).await;
@@ -618,6 +618,58 @@ async fn an_expired_cursor_is_reset_by_the_runtime_and_forwarded() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_cursor_is_reset_by_the_runtime_and_forwarded() {
+    let mock = MockOpenAi::start().await;
+    // The runtime keeps only its last 8 events.
+    let served = Served::tcp_with(&mock, |c| c.event_ring = 8).await;
+    let handle = remote("gpu", &served.url(), TOKEN).await;
+    let mut events = handle.workspace_events();
+    let registry = registry_with(handle).await;
+    available(&mut events, "gpu").await;
+    let rid = RuntimeId::parse("gpu").unwrap();
+    let runtime = registry.route(&rid).await.unwrap();
+    let w = runtime
+        .create_worker(helper())
+        .await
+        .unwrap()
+        .summary
+        .worker_id;
+    mock.set_default(Reply::tokens(["one", " two", " three"]));
+    for text in ["first", "second"] {
+        runtime.input_wait(w, input(text)).await.unwrap();
+    }
+    let last = runtime
+        .transcript(w, TranscriptPage::newest(10))
+        .await
+        .unwrap()
+        .seq;
+    assert!(last.0 > 9, "more events than the ring holds: {last:?}");
+    // Cursor 1 is older than the ring: a reset snapshot, then live events.
+    let mut stream = runtime.subscribe(w, Some(Seq(1))).await.unwrap();
+    let first = frame(&mut stream).await;
+    match &first.event.kind {
+        EventKind::Snapshot {
+            reset,
+            reason,
+            transcript,
+            ..
+        } => {
+            assert!(*reset);
+            assert_eq!(*reason, Some(SnapshotReason::CursorExpired));
+            assert_eq!(transcript.len(), 4);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(first.seq(), last);
+    // A cursor still in the ring replays from there, without a snapshot.
+    let mut stream = runtime.subscribe(w, Some(Seq(last.0 - 2))).await.unwrap();
+    let replayed = frame(&mut stream).await;
+    assert_eq!(replayed.seq(), Seq(last.0 - 1));
+    assert!(!matches!(replayed.event.kind, EventKind::Snapshot { .. }));
     served.stop().await;
 }
 

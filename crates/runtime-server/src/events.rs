@@ -4,8 +4,9 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use worker_runtime::RuntimeApi;
-use yoi_http::limits::MAX_CLIENT_MESSAGE;
+use yoi_http::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
 use yoi_http::socket::{pump_workspace, upgrade, Upgrade};
 use yoi_http::Failure;
 use yoi_protocol::WorkspaceEvent;
@@ -14,6 +15,7 @@ use crate::ServerState;
 
 pub async fn runtime_events(
     State(state): State<ServerState>,
+    slot: Option<Extension<ConnectionSlot>>,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
@@ -22,8 +24,8 @@ pub async fn runtime_events(
         .on_upgrade(move |socket| {
             // Listen before the snapshot, so no change falls between the two.
             let events = state.runtime.workspace_events();
-            let shutdown = state.host.shutdown();
-            pump_workspace(socket, events, move || snapshot(state.clone()), shutdown)
+            let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
+            pump_workspace(socket, events, move || snapshot(state.clone()), ctx)
         }))
 }
 

@@ -8,8 +8,9 @@
 //! cursor rules as the backend's socket), plus [`events`]: `/v1/events`,
 //! this runtime's workspace events.
 //!
-//! On TCP every request needs `Authorization: Bearer <token>`; on a Unix
-//! socket the file's owner-only permissions guard it. A request that carries
+//! On TCP every request needs `Authorization: Bearer <token>`, and [`tls`]
+//! serves it over TLS (`--tls-cert`, `--tls-key`); on a Unix socket the
+//! file's owner-only permissions guard it. A request that carries
 //! an `Origin` header came from a browser page and is refused: browsers never
 //! talk to a runtime.
 //!
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod events;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,7 +34,7 @@ use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use worker_runtime::{Runtime, RuntimeApi};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::BODY_LIMIT;
+use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
 use yoi_http::token::{bearer, constant_time_eq};
 use yoi_http::{Failure, Host, OneRuntime};
 use yoi_protocol::ErrorCode;
@@ -42,12 +44,15 @@ use yoi_protocol::ErrorCode;
 pub struct ServerOptions {
     /// The bearer token every request must carry; `None` on a Unix socket.
     pub token: Option<String>,
+    /// What clients may hold at a time (sockets, connections).
+    pub limits: ServerLimits,
 }
 
 impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerOptions")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -69,7 +74,8 @@ impl FromRef<ServerState> for Host {
 /// The `/v1` routes over `runtime`.
 pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receiver<bool>) -> Router {
     let state = ServerState {
-        host: Host::new(Arc::new(OneRuntime(Arc::new(runtime.clone()))), shutdown),
+        host: Host::new(Arc::new(OneRuntime(Arc::new(runtime.clone()))), shutdown)
+            .with_sockets(options.limits.sockets),
         runtime,
         token: options.token.map(Arc::from),
     };
@@ -83,6 +89,10 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            ConnectionSlots::new(options.limits.max_connections),
+            limit_connections,
+        ))
         .with_state(state)
 }
 

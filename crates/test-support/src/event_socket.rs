@@ -12,7 +12,8 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -105,6 +106,63 @@ impl EventSocket {
     pub async fn close(mut self) {
         let _ = self.stream.send(Message::Close(None)).await;
     }
+
+    /// Sends a text message (clients send nothing that matters; the server
+    /// must still bound and survive it).
+    pub async fn send_text(&mut self, text: String) {
+        self.stream
+            .send(Message::Text(text.into()))
+            .await
+            .expect("the message is sent");
+    }
+
+    /// Sends a Close (code 1000) and reads until the server's answer.
+    pub async fn close_handshake(mut self) -> Ending {
+        self.stream
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            })))
+            .await
+            .expect("the close is sent");
+        self.until_close().await
+    }
+
+    /// Reads (and counts) frames until the server closes or drops the socket.
+    pub async fn until_close(&mut self) -> Ending {
+        let mut frames_before = 0;
+        loop {
+            let msg = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+                .await
+                .expect("a frame, the close or the end arrives in time");
+            match msg {
+                Some(Ok(Message::Close(frame))) => {
+                    return Ending {
+                        close_code: Some(frame.map_or(1005, |f| u16::from(f.code))),
+                        frames_before,
+                    }
+                }
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => frames_before += 1,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    return Ending {
+                        close_code: None,
+                        frames_before,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How a socket ended, seen from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// The code of the server's Close frame (1005 for one without a code);
+    /// `None` when the connection ended without one.
+    pub close_code: Option<u16>,
+    /// Data frames read before the end.
+    pub frames_before: usize,
 }
 
 fn record(seen: &Seen, text: &str) {

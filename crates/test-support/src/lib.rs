@@ -56,7 +56,7 @@ mod respond;
 mod server;
 mod wire;
 
-pub use event_socket::EventSocket;
+pub use event_socket::{Ending, EventSocket};
 pub use reply::{ApiError, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};

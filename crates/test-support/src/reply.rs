@@ -21,6 +21,8 @@ pub struct Reply {
     pub(crate) token_delay: Duration,
     pub(crate) ending: Ending,
     pub(crate) finish_reason: String,
+    /// Sent as an `{"error": ...}` chunk after the content, ending the stream.
+    pub(crate) stream_error: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +96,7 @@ impl Reply {
             first_token_delay: Duration::ZERO,
             token_delay: Duration::ZERO,
             ending: Ending::Complete,
+            stream_error: None,
             finish_reason: "stop".to_owned(),
         }
     }
@@ -200,6 +203,13 @@ impl Reply {
     /// no usage chunk and no `[DONE]`.
     pub fn without_done(mut self) -> Reply {
         self.ending = Ending::WithoutDone;
+        self
+    }
+
+    /// After the content chunks, an `{"error": {"message": ...}}` chunk (how some
+    /// servers report a failure mid-stream), then a clean end of body.
+    pub fn error_mid_stream(mut self, message: &str) -> Reply {
+        self.stream_error = Some(message.to_owned());
         self
     }
 

@@ -99,6 +99,11 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         steps.push(Step::Send(wire::frame(&c.chunk(delta, None))));
     }
 
+    if let Some(message) = &reply.stream_error {
+        let chunk = json!({"error": {"message": message, "type": "server_error"}});
+        steps.push(Step::Send(wire::frame(&chunk)));
+        return steps;
+    }
     match reply.ending {
         Ending::Complete => {
             steps.push(Step::Send(wire::frame(

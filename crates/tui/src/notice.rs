@@ -91,6 +91,9 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
             Notice::error(format!("The server refused this client: {msg}"))
         }
         ErrorCode::Unsupported => Notice::warning(format!("This runtime cannot do that: {msg}")),
+        ErrorCode::LimitReached => {
+            Notice::warning(format!("The server is at a limit, try again later: {msg}"))
+        }
         ErrorCode::Internal => Notice::error(format!("The server hit an internal error: {msg}")),
         ErrorCode::NotFound | ErrorCode::MethodNotAllowed => Notice::error(format!(
             "The server does not offer this request — is it a yoi server of this version? ({msg})"
@@ -168,6 +171,7 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
+            ErrorCode::LimitReached,
         ];
         for code in codes {
             let n = describe_api_error(&api(code, "detail"), "companion");

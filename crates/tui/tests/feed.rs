@@ -1,238 +1,194 @@
-//! The console's network side against a fake backend on a real socket: the
-//! REST client and the worker and workspace feeds, driven through `update`
-//! exactly as the event loop drives them. The fake speaks the JSON of
-//! `api.md` written out by hand, so these tests also pin the wire shapes.
-//!
-//! (The real server is exercised by `tests/e2e_tmux.sh`; what it cannot
-//! show is a socket that drops while the worker lives on, so the cursor
-//! resume and dedupe over a real socket are tested here.)
+//! The console's network side against the real backend on a real socket
+//! (with the mock OpenAI server as its provider): the REST client and the
+//! worker and workspace feeds, driven through `update` exactly as the event
+//! loop drives them. A TCP proxy between the two cuts the connection while
+//! the worker lives on, so the cursor resume is tested over a real socket.
 
 // Tests and their helpers may panic: a panic is a failed test. Long tests
 // read as one scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
-use std::collections::HashMap;
-use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
-use yoi_protocol::{ErrorCode, RuntimeId, Seq, WorkerId, WorkerRef, WorkspaceEvent};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use worker_runtime::RuntimeConfig;
+use yoi_protocol::{
+    ClientMessageId, ErrorCode, RuntimeId, Seq, WorkerId, WorkerRef, WorkspaceEvent,
+};
+use yoi_test_support::{MockOpenAi, Reply};
 use yoi_tui::app::{ConnState, LiveKind, Target};
 use yoi_tui::client::{ApiClient, ClientError};
 use yoi_tui::feed::{worker_feed, workspace_feed};
 use yoi_tui::render::transcript_extent;
 use yoi_tui::transcript::Body;
 use yoi_tui::{update, App, AppEvent};
+use yoi_workspace_server::{Access, Backend};
 
-const WORKER_ID: &str = "01JD6Z8Y3M2Q9W7T4R5E6N1XKA";
-const RUN_ID: &str = "01JD6Z8Y3M2Q9W7T4R5E6N1XKB";
-const TOKEN: &str = "t0ken";
-const WAIT: Duration = Duration::from_secs(10);
+const TOKEN: &str = "tui-feed-test-token-0123";
+const WAIT: Duration = Duration::from_secs(20);
 
-#[derive(Default)]
-struct Seen {
-    /// `cursor` query and `Authorization` header of each event socket.
-    sockets: Vec<(Option<String>, Option<String>)>,
-    rest_auth: Vec<Option<String>>,
-    inputs: Vec<Value>,
+/// A real backend on 127.0.0.1, with a token, and the mock as its provider.
+struct Server {
+    addr: SocketAddr,
+    mock: MockOpenAi,
+    workspace: std::path::PathBuf,
+    companion: WorkerRef,
+    _stop: oneshot::Sender<()>,
 }
 
-#[derive(Clone, Default)]
-struct Fake {
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl Fake {
-    fn seen<T>(&self, f: impl FnOnce(&mut Seen) -> T) -> T {
-        f(&mut self.seen.lock().expect("fake state"))
-    }
-}
-
-fn auth(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-fn summary() -> Value {
-    json!({"runtime_id": "backend-internal", "worker_id": WORKER_ID,
-           "display_name": "companion", "display_ref": "companion@backend-internal",
-           "status": "idle", "profile": {"name": "companion", "model": "gpt-test"}})
-}
-
-fn frame(seq: u64, kind: Value) -> String {
-    let mut f = json!({"seq": seq, "at": "2026-11-23T10:00:00.120Z",
-                       "runtime_id": "backend-internal", "worker_id": WORKER_ID});
-    if let (Some(f), Some(kind)) = (f.as_object_mut(), kind.as_object()) {
-        f.extend(kind.clone());
-    }
-    f.to_string()
-}
-
-fn error(status: StatusCode, code: &str, extra: Value) -> Response {
-    let mut body = json!({"code": code, "message": format!("fake {code}"), "retryable": false});
-    if let (Some(b), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(extra.clone());
-    }
-    (status, Json(json!({"error": body}))).into_response()
-}
-
-async fn companion(State(fake): State<Fake>, headers: HeaderMap) -> Json<Value> {
-    fake.seen(|s| s.rest_auth.push(auth(&headers)));
-    let mut info = summary();
-    info["provider"] = json!({"configured": true, "model": "gpt-test"});
-    Json(info)
-}
-
-async fn worker_detail(Path((_rid, wid)): Path<(String, String)>) -> Response {
-    if wid != WORKER_ID {
-        return error(StatusCode::NOT_FOUND, "worker_not_found", json!({}));
-    }
-    let mut detail = summary();
-    detail["created_at"] = json!("2026-11-23T10:00:00.000Z");
-    detail["tools"] = json!([]);
-    detail["usage"] = json!({"runs": 0, "prompt_tokens": 0, "completion_tokens": 0});
-    Json(detail).into_response()
-}
-
-async fn input(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let n = fake.seen(|s| {
-        s.rest_auth.push(auth(&headers));
-        s.inputs.push(body);
-        s.inputs.len()
-    });
-    if n == 1 {
-        let accepted = json!({"run_id": RUN_ID, "message_id": WORKER_ID, "seq": 1});
-        (StatusCode::ACCEPTED, Json(accepted)).into_response()
-    } else {
-        error(
-            StatusCode::CONFLICT,
-            "busy",
-            json!({"retryable": true, "active_run_id": RUN_ID}),
-        )
-    }
-}
-
-async fn events(
-    State(fake): State<Fake>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let n = fake.seen(|s| {
-        s.sockets
-            .push((query.get("cursor").cloned(), auth(&headers)));
-        s.sockets.len()
-    });
-    ws.on_upgrade(move |socket| script(socket, n))
-}
-
-/// First socket: a snapshot and one delta, then it drops. Second socket: the
-/// server replays that delta (a duplicate) and sends the next, then stays open.
-async fn script(mut socket: WebSocket, connection: usize) {
-    let delta = |seq, text: &str| {
-        frame(
-            seq,
-            json!({"type": "assistant_delta", "run_id": RUN_ID, "text": text}),
-        )
-    };
-    let frames = if connection == 1 {
-        let mut detail = summary();
-        detail["created_at"] = json!("2026-11-23T10:00:00.000Z");
-        detail["tools"] = json!([]);
-        detail["usage"] = json!({"runs": 0, "prompt_tokens": 0, "completion_tokens": 0});
-        let user = json!({"id": RUN_ID, "role": "user", "text": "hi", "at": "2026-11-23T10:00:00.000Z",
-                          "run_id": RUN_ID, "state": "complete"});
-        vec![
-            frame(
-                2,
-                json!({"type": "snapshot", "worker": detail, "transcript": [user], "reset": false}),
-            ),
-            delta(3, "Hel"),
-        ]
-    } else {
-        vec![delta(3, "Hel"), delta(4, "lo")]
-    };
-    for f in frames {
-        if socket.send(Message::Text(f.into())).await.is_err() {
-            return;
+impl Server {
+    async fn start() -> Server {
+        let mock = MockOpenAi::start().await;
+        let workspace = std::env::temp_dir().join(format!(
+            "yoi-tui-feed-{}-{}",
+            std::process::id(),
+            WorkerId::new()
+        ));
+        std::fs::create_dir_all(&workspace).unwrap();
+        let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "Backend");
+        config.provider.base_url = mock.base_url();
+        config.provider.api_key = Some("sk-tui-feed".into());
+        config.provider.model = "mock-model".into();
+        config.prompts_dir = Some(workspace.join("prompts"));
+        let backend = Backend::start(config).await.unwrap();
+        let companion = backend.companion().await.unwrap().summary;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let access = Access {
+            loopback: true,
+            token: Some(TOKEN.into()),
+        };
+        tokio::spawn(yoi_workspace_server::serve(
+            listener,
+            backend,
+            access,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            addr,
+            mock,
+            workspace,
+            companion: WorkerRef {
+                runtime_id: companion.runtime_id,
+                worker_id: companion.worker_id,
+            },
+            _stop: stop,
         }
     }
-    if connection == 1 {
-        let _ = socket.send(Message::Close(None)).await;
-        return;
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
-    while let Some(Ok(_)) = socket.recv().await {}
 }
 
-async fn workspace(ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(|mut socket: WebSocket| async move {
-        let runtime = json!({"runtime_id": "backend-internal", "display_name": "backend",
-            "kind": "embedded", "status": "available",
-            "capabilities": {"workers": true, "create_worker": true, "cancel": true, "events": true},
-            "worker_count": 1});
-        let snap = json!({"type": "workspace_snapshot", "runtimes": [runtime], "workers": [summary()]});
-        if socket.send(Message::Text(snap.to_string().into())).await.is_ok() {
-            while let Some(Ok(_)) = socket.recv().await {}
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.workspace);
+    }
+}
+
+/// A TCP proxy in front of the server that can cut every open connection at
+/// once, as a network failure would.
+struct Proxy {
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let task = {
+            let conns = conns.clone();
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let conn = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    conns.lock().unwrap().push(conn);
+                }
+            })
+        };
+        Proxy { addr, conns, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn cut(&self) {
+        for conn in self.conns.lock().unwrap().drain(..) {
+            conn.abort();
         }
-    })
+    }
 }
 
-async fn start_fake() -> (String, Fake) {
-    let fake = Fake::default();
-    let router = Router::new()
-        .route("/api/companion", get(companion))
-        .route("/api/events", get(workspace))
-        .route("/api/runtimes/{rid}/workers/{wid}", get(worker_detail))
-        .route("/api/runtimes/{rid}/workers/{wid}/input", post(input))
-        .route("/api/runtimes/{rid}/workers/{wid}/events", get(events))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the fake backend");
-    let addr = listener.local_addr().expect("fake address");
-    tokio::spawn(axum::serve(listener, router).into_future());
-    (format!("http://{addr}"), fake)
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.task.abort();
+    }
 }
 
-/// Runs the worker feed into an `App` the way the event loop does (update,
-/// then publish the cursor) until `done` holds.
-async fn drive(app: &mut App, client: ApiClient, target: Target, done: impl Fn(&App) -> bool) {
-    let (tx, mut rx) = mpsc::channel(64);
-    let (cursor_tx, cursor_rx) = watch::channel(app.cursor());
-    let feed = tokio::spawn(worker_feed(client, target, app.generation, cursor_rx, tx));
-    let outcome = tokio::time::timeout(WAIT, async {
-        while let Some(event) = rx.recv().await {
-            update(app, event);
-            cursor_tx.send_replace(app.cursor());
-            if done(app) {
-                return;
+/// The worker feed of one `App`, driven the way the event loop drives it
+/// (update, then publish the cursor).
+struct Driver {
+    rx: mpsc::Receiver<AppEvent>,
+    cursor: watch::Sender<Option<Seq>>,
+    feed: JoinHandle<()>,
+}
+
+impl Driver {
+    fn start(app: &App, client: ApiClient, target: Target) -> Driver {
+        let (tx, rx) = mpsc::channel(64);
+        let (cursor, cursor_rx) = watch::channel(app.cursor());
+        let feed = tokio::spawn(worker_feed(client, target, app.generation, cursor_rx, tx));
+        Driver { rx, cursor, feed }
+    }
+
+    /// Applies events until `done` holds; fails the test after [`WAIT`].
+    async fn until(&mut self, app: &mut App, done: impl Fn(&App) -> bool) {
+        let outcome = tokio::time::timeout(WAIT, async {
+            while !done(app) {
+                let Some(event) = self.rx.recv().await else {
+                    return;
+                };
+                update(app, event);
+                self.cursor.send_replace(app.cursor());
             }
-        }
-    })
-    .await;
-    feed.abort();
-    assert!(
-        outcome.is_ok(),
-        "timed out; console state: {:?} {:?}",
-        app.conn,
-        app.notice
-    );
+        })
+        .await;
+        assert!(
+            outcome.is_ok() && done(app),
+            "timed out; console state: {:?} {:?}",
+            app.conn,
+            app.notice
+        );
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.feed.abort();
+    }
 }
 
 fn answer_text(app: &App) -> String {
     app.transcript
         .entries()
         .iter()
+        .rev()
         .find_map(|e| match &e.body {
             Body::Assistant { text, .. } => Some(text.clone()),
             _ => None,
@@ -241,51 +197,68 @@ fn answer_text(app: &App) -> String {
 }
 
 #[tokio::test]
-async fn a_dropped_socket_resumes_from_the_last_applied_seq_and_drops_the_replay() {
-    let (url, fake) = start_fake().await;
-    let client = ApiClient::new(&url, Some(TOKEN.into())).expect("client");
-    let mut app = App::new(&url, None, "T", transcript_extent);
+async fn a_cut_connection_resumes_from_the_last_applied_seq_with_nothing_lost_or_repeated() {
+    let server = Server::start().await;
+    let proxy = Proxy::start(server.addr).await;
+    let tokens: Vec<String> = (0..150).map(|i| format!("w{i} ")).collect();
+    let full: String = tokens.concat();
+    server
+        .mock
+        .push(Reply::tokens(tokens).token_delay(Duration::from_millis(10)));
+    let client = ApiClient::new(&proxy.url(), Some(TOKEN.into())).unwrap();
+    let mut app = App::new(proxy.url(), None, "T", transcript_extent);
     app.start();
-    drive(&mut app, client, Target::Companion, |a| {
-        answer_text(a) == "Hello"
-    })
-    .await;
-
-    assert_eq!(app.duplicates_dropped, 1, "the replayed seq 3 was dropped");
-    assert_eq!(app.cursor(), Some(Seq(4)));
+    let mut driver = Driver::start(&app, client.clone(), Target::Companion);
+    driver
+        .until(&mut app, |a| {
+            matches!(a.conn, ConnState::Live(LiveKind::Fresh))
+        })
+        .await;
+    client
+        .send_input(&server.companion, "count", None)
+        .await
+        .unwrap();
+    driver
+        .until(&mut app, |a| answer_text(a).split(' ').count() > 10)
+        .await;
+    // The network drops mid-answer; the worker streams on.
+    proxy.cut();
+    let applied = app.cursor().unwrap();
+    driver
+        .until(&mut app, |a| {
+            matches!(a.conn, ConnState::Live(LiveKind::Resumed { .. }))
+        })
+        .await;
+    match app.conn {
+        ConnState::Live(LiveKind::Resumed { from }) => {
+            assert!(
+                from >= applied,
+                "resumed from {from:?}, had applied {applied:?}"
+            );
+        }
+        ref other => panic!("unexpected {other:?}"),
+    }
+    driver.until(&mut app, |a| answer_text(a) == full).await;
     assert_eq!(
-        app.conn,
-        ConnState::Live(LiveKind::Resumed { from: Seq(3) })
+        app.duplicates_dropped, 0,
+        "the server replays only what follows the cursor"
     );
-    let bearer = Some(format!("Bearer {TOKEN}"));
-    fake.seen(|s| {
-        assert_eq!(
-            s.sockets,
-            vec![(None, bearer.clone()), (Some("3".into()), bearer.clone())],
-            "first socket without a cursor, the second from the applied seq"
-        );
-        assert!(
-            s.rest_auth.iter().all(|a| *a == bearer),
-            "{:?}",
-            s.rest_auth
-        );
-    });
 }
 
 #[tokio::test]
 async fn an_explicit_worker_that_does_not_exist_ends_in_a_typed_state() {
-    let (url, _fake) = start_fake().await;
-    let client = ApiClient::new(&url, None).expect("client");
+    let server = Server::start().await;
+    let client = ApiClient::new(&server.url(), Some(TOKEN.into())).unwrap();
     let target = WorkerRef {
         runtime_id: RuntimeId::backend_internal(),
         worker_id: WorkerId::new(),
     };
-    let mut app = App::new(&url, Some(target.clone()), "T", transcript_extent);
+    let mut app = App::new(server.url(), Some(target.clone()), "T", transcript_extent);
     app.start();
-    drive(&mut app, client, Target::Worker(target), |a| {
-        matches!(a.conn, ConnState::Gone { .. })
-    })
-    .await;
+    let mut driver = Driver::start(&app, client, Target::Worker(target));
+    driver
+        .until(&mut app, |a| matches!(a.conn, ConnState::Gone { .. }))
+        .await;
     assert!(matches!(&app.conn, ConnState::Gone { reason } if reason == "worker not found"));
     let notice = app
         .notice
@@ -299,17 +272,19 @@ async fn an_explicit_worker_that_does_not_exist_ends_in_a_typed_state() {
 async fn a_server_that_is_down_is_retried_and_shown_not_fatal() {
     // Bind and drop: a port on which nothing listens.
     let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("address").port()
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}");
-    let client = ApiClient::new(&url, None).expect("client");
+    let client = ApiClient::new(&url, None).unwrap();
     let mut app = App::new(&url, None, "T", transcript_extent);
     app.start();
-    drive(&mut app, client, Target::Companion, |a| {
-        matches!(a.conn, ConnState::Reconnecting { attempt: 2, .. })
-    })
-    .await;
+    let mut driver = Driver::start(&app, client, Target::Companion);
+    driver
+        .until(&mut app, |a| {
+            matches!(a.conn, ConnState::Reconnecting { attempt: 2, .. })
+        })
+        .await;
     assert!(
         matches!(&app.conn, ConnState::Reconnecting { reason, .. } if reason == "server unreachable"),
         "{:?}",
@@ -318,37 +293,49 @@ async fn a_server_that_is_down_is_retried_and_shown_not_fatal() {
 }
 
 #[tokio::test]
-async fn input_carries_the_client_message_id_and_the_queue_policy_and_errors_come_back_typed() {
-    let (url, fake) = start_fake().await;
-    let client = ApiClient::new(&url, None).expect("client");
-    let target = WorkerRef {
-        runtime_id: RuntimeId::backend_internal(),
-        worker_id: WORKER_ID.parse().expect("worker id"),
-    };
-    let id = yoi_protocol::ClientMessageId::parse("tui-T-1").ok();
-    let accepted = client.send_input(&target, "hello", id.clone()).await;
-    assert!(accepted.is_ok(), "{accepted:?}");
-    let busy = client.send_input(&target, "again", id).await;
-    match busy {
-        Err(ClientError::Api(e)) => {
-            assert_eq!(e.code, ErrorCode::Busy);
-            assert!(e.active_run_id.is_some());
-        }
-        other => panic!("expected busy, got {other:?}"),
+async fn a_retried_input_gets_the_first_answer_and_another_one_is_queued() {
+    let server = Server::start().await;
+    server.mock.push(Reply::hang());
+    let client = ApiClient::new(&server.url(), Some(TOKEN.into())).unwrap();
+    let id = ClientMessageId::parse("tui-T-1").ok();
+    let first = client
+        .send_input(&server.companion, "hello", id.clone())
+        .await
+        .unwrap();
+    // The same id again (a retry) is the same input, also while it runs.
+    let retried = client
+        .send_input(&server.companion, "hello", id)
+        .await
+        .unwrap();
+    assert_eq!(retried.run_id, first.run_id);
+    assert_eq!(retried.message_id, first.message_id);
+    // Another input while the run is in flight waits in the worker's queue
+    // (the console queues what is typed during an answer).
+    let queued = client
+        .send_input(
+            &server.companion,
+            "again",
+            ClientMessageId::parse("tui-T-2").ok(),
+        )
+        .await
+        .unwrap();
+    assert!(queued.queued, "{queued:?}");
+    assert_eq!(queued.position, Some(1));
+    assert_ne!(queued.run_id, first.run_id);
+    // Without the token the server refuses, typed too.
+    let anonymous = ApiClient::new(&server.url(), None).unwrap();
+    match anonymous.send_input(&server.companion, "hi", None).await {
+        Err(ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::Unauthorized),
+        other => panic!("expected unauthorized, got {other:?}"),
     }
-    fake.seen(|s| {
-        assert_eq!(
-            s.inputs[0],
-            json!({"text": "hello", "client_message_id": "tui-T-1", "on_busy": "queue"})
-        );
-        assert_eq!(s.rest_auth, vec![None, None], "no token, no header");
-    });
+    let recorded = server.mock.requests();
+    assert_eq!(recorded.len(), 1, "one run reached the provider");
 }
 
 #[tokio::test]
 async fn the_workspace_feed_delivers_the_snapshot_for_the_picker() {
-    let (url, _fake) = start_fake().await;
-    let client = ApiClient::new(&url, None).expect("client");
+    let server = Server::start().await;
+    let client = ApiClient::new(&server.url(), Some(TOKEN.into())).unwrap();
     let (tx, mut rx) = mpsc::channel(8);
     let feed = tokio::spawn(workspace_feed(client, tx));
     let first = tokio::time::timeout(WAIT, rx.recv()).await;
@@ -356,6 +343,8 @@ async fn the_workspace_feed_delivers_the_snapshot_for_the_picker() {
     match first {
         Ok(Some(AppEvent::Workspace(WorkspaceEvent::WorkspaceSnapshot { runtimes, workers }))) => {
             assert_eq!(runtimes.len(), 1);
+            assert_eq!(runtimes[0].runtime_id, RuntimeId::backend_internal());
+            assert_eq!(workers.len(), 1);
             assert_eq!(workers[0].display_ref, "companion@backend-internal");
         }
         other => panic!("expected a workspace snapshot, got {other:?}"),

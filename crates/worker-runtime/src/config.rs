@@ -23,6 +23,12 @@ pub const DEFAULT_TRANSCRIPT_BOUND: usize = 500;
 pub const DEFAULT_QUEUE_LIMIT: usize = 8;
 /// The largest `queue_limit` a configuration may set.
 pub const MAX_QUEUE_LIMIT: usize = 256;
+/// Default `limits.workers_per_runtime`.
+pub const DEFAULT_MAX_WORKERS: usize = 100;
+/// Default `limits.subscribers_per_worker`.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 32;
+/// Default `limits.answer_bytes`: 1 MiB of text and reasoning per run.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// The value of `{{language}}` when the configuration names none.
 pub const DEFAULT_LANGUAGE: &str = "the language the user writes in";
 
@@ -140,6 +146,28 @@ pub struct ProfileSpec {
     pub language: Option<String>,
 }
 
+/// What a runtime allows, each set in `yoi.toml` `[limits]`; past one, the
+/// request answers `limit_reached` (a run that streams too much ends failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeLimits {
+    /// Workers a runtime holds (those restored from its state count too).
+    pub workers: usize,
+    /// Event sockets open on one Worker at a time.
+    pub subscribers_per_worker: usize,
+    /// Bytes of text and reasoning one run may stream.
+    pub answer_bytes: usize,
+}
+
+impl Default for RuntimeLimits {
+    fn default() -> Self {
+        Self {
+            workers: DEFAULT_MAX_WORKERS,
+            subscribers_per_worker: DEFAULT_MAX_SUBSCRIBERS,
+            answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        }
+    }
+}
+
 /// Everything a runtime needs to start.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -164,6 +192,7 @@ pub struct RuntimeConfig {
     /// Profiles besides the built-in `companion` (one of that name replaces
     /// the built-in's settings).
     pub profiles: Vec<ProfileSpec>,
+    pub limits: RuntimeLimits,
 }
 
 impl RuntimeConfig {
@@ -181,6 +210,7 @@ impl RuntimeConfig {
             queue_limit: DEFAULT_QUEUE_LIMIT,
             state_dir: None,
             profiles: Vec::new(),
+            limits: RuntimeLimits::default(),
         }
     }
 }

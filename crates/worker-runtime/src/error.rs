@@ -36,6 +36,9 @@ pub enum RuntimeError {
     /// The runtime's store cannot be used (at start: locked, damaged).
     #[error("{0}")]
     Store(String),
+    /// A configured limit is reached; the message names the limit.
+    #[error("{0}")]
+    LimitReached(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -76,6 +79,7 @@ impl ToApiError for RuntimeError {
                 ApiError::new(ErrorCode::RuntimeUnavailable, self.to_string())
             }
             RuntimeError::Api(e) => e.clone(),
+            RuntimeError::LimitReached(m) => ApiError::new(ErrorCode::LimitReached, m.clone()),
             RuntimeError::Internal(_) | RuntimeError::Store(_) => ApiError::new(
                 ErrorCode::Internal,
                 "internal error in the runtime; see the server log",

@@ -138,6 +138,13 @@ impl EventLog {
             .collect()
     }
 
+    /// How many receivers of live events exist (one per subscriber).
+    pub fn subscribers(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
     /// A receiver of every event appended from now on.
     pub fn live(&mut self) -> broadcast::Receiver<Arc<EventFrame>> {
         self.live

@@ -50,7 +50,7 @@ pub mod transcript;
 pub mod worker;
 
 pub use api::{RuntimeApi, WorkerStream};
-pub use config::{ProviderConfig, RuntimeConfig};
+pub use config::{ProviderConfig, RuntimeConfig, RuntimeLimits};
 pub use error::RuntimeError;
 pub use event_log::EventFrame;
 pub use runtime::Runtime;

@@ -65,7 +65,11 @@ impl Subscription {
                 }
                 Err(RecvError::Lagged(_)) => {
                     let core = self.core.upgrade()?;
-                    let start = lock(&core).subscribe(SubscribeFrom::Lagged(self.last));
+                    // Going on is never refused; should it be, the
+                    // subscriber ends and its client reconnects.
+                    let start = lock(&core)
+                        .subscribe(SubscribeFrom::Lagged(self.last))
+                        .ok()?;
                     self.pending = start.first.into();
                     self.live = start.live;
                     self.last = start.last;

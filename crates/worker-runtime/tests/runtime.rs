@@ -228,7 +228,8 @@ async fn second_input_while_running_is_busy_with_the_active_run() {
 #[tokio::test]
 async fn twenty_concurrent_inputs_give_exactly_one_accepted() {
     let mock = MockOpenAi::start().await;
-    mock.set_default(Reply::text("ok").token_delay(Duration::from_millis(50)));
+    // The accepted run lasts until it is cancelled: every other input meets it.
+    mock.set_default(Reply::hang());
     let (rt, w) = start(&mock, |_| {}).await;
     let results = join_all((0..20).map(|i| {
         let rt = rt.clone();
@@ -241,6 +242,7 @@ async fn twenty_concurrent_inputs_give_exactly_one_accepted() {
         .filter(|r| matches!(r, Err(RuntimeError::Busy { .. })))
         .count();
     assert_eq!((accepted, busy), (1, 19));
+    rt.cancel(w).await.unwrap();
 }
 
 #[tokio::test]
@@ -401,7 +403,8 @@ async fn an_unreachable_provider_is_a_provider_error_without_its_url() {
 #[tokio::test]
 async fn a_hanging_provider_hits_the_first_token_timeout() {
     let (frames, rt, w) = failed_run(Reply::hang(), |c| {
-        c.provider.first_token_timeout = Duration::from_millis(300);
+        // Long enough never to fire on a loaded machine before a real answer.
+        c.provider.first_token_timeout = Duration::from_secs(2);
     })
     .await;
     let err = run_error(&frames);
@@ -783,8 +786,12 @@ async fn the_transcript_is_bounded() {
     assert!(t.truncated);
     assert_eq!(t.messages[0].text, "q2");
     let last_request = mock.wait_for_requests(5).await[4].messages();
-    // system + at most the bound of history.
-    assert!(last_request.len() <= 7);
+    // The system prompt, then exactly the bound of history: the transcript as
+    // it stood when q4 was accepted (a1 q2 a2 q3 a3 q4).
+    assert_eq!(last_request.len(), 7, "{last_request:?}");
+    assert_eq!(last_request[0].0, "system");
+    let history: Vec<&str> = last_request[1..].iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(history, ["ok", "q2", "ok", "q3", "ok", "q4"]);
 }
 
 #[tokio::test]

@@ -41,7 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::BODY_LIMIT;
+use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
 use yoi_http::{Failure, Host, Runtimes};
 use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
 
@@ -64,6 +64,8 @@ pub struct Backend {
     pub registry: Registry,
     companion: Arc<Mutex<WorkerRef>>,
     pub provider: ProviderStatus,
+    /// What clients may hold at a time (sockets, connections).
+    pub limits: ServerLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ impl Backend {
                 configured: hint.is_none(),
                 hint,
             },
+            limits: ServerLimits::default(),
         })
     }
 
@@ -190,11 +193,13 @@ impl FromRef<AppState> for Host {
 /// list builds both the router and the OpenAPI document.
 pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>) -> Router {
     let (api, doc) = api_routes().split_for_parts();
+    let limits = backend.limits;
     let state = AppState {
         host: Host::new(
             Arc::new(RegistryRuntimes(backend.registry.clone())),
             shutdown,
-        ),
+        )
+        .with_sockets(backend.limits.sockets),
         backend,
         access: Arc::new(access),
         openapi: Arc::new(openapi::finish(doc)),
@@ -207,6 +212,10 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            ConnectionSlots::new(limits.max_connections),
+            limit_connections,
         ))
         .layer(axum::middleware::from_fn(security::log_request))
         .with_state(state)

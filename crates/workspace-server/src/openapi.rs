@@ -1,16 +1,57 @@
 //! `/api/openapi.json`, generated from the route annotations and the
 //! protocol types, never written by hand. The document is made from the
-//! same route list as the router ([`crate::api_routes`]).
+//! same route list as the router ([`crate::api_routes`]), and describes
+//! exactly what is served: the patterns of path ids, the bounds of bodies,
+//! and every status a route can answer with the error envelope (the ones
+//! every route shares are added here, once).
 
 use axum::extract::State;
 use axum::Json;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{Info, OpenApi, RefOr, Required};
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{
+    Content, Info, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder,
+};
 
 use crate::AppState;
 
 /// The prefix the shared runtime routes are mounted under.
 const RUNTIME_PREFIX: &str = "/api/runtimes/{runtime_id}";
+
+/// What `{runtime_id}` accepts (`RuntimeId::parse`).
+const RUNTIME_ID_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,63}$";
+/// What `{worker_id}` accepts: a ULID, either case.
+const WORKER_ID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
+
+/// Answers every route can give: a malformed `Host` or query, a missing or
+/// wrong token (when one is set), a foreign `Origin` or `Host`, the
+/// connection limit, a bug.
+const EVERY_ROUTE: &[(&str, &str)] = &[
+    (
+        "400",
+        "`invalid_input`: a malformed request (Host, path id, query or body)",
+    ),
+    (
+        "401",
+        "`unauthorized`: the token is missing or wrong (when the backend has one)",
+    ),
+    ("403", "`forbidden_origin`: a foreign Origin or Host"),
+    ("429", "`limit_reached`: a configured limit is reached"),
+    (
+        "500",
+        "`internal`: a bug; the message holds no path or secret",
+    ),
+];
+/// More answers of a route under `{runtime_id}`.
+const RUNTIME_ROUTE: &[(&str, &str)] = &[
+    ("404", "`runtime_not_found` or `worker_not_found`"),
+    (
+        "503",
+        "`runtime_unavailable`: the runtime cannot be reached, or is shutting down",
+    ),
+];
+/// More answers of a route that takes a body.
+const BODY_ROUTE: &[(&str, &str)] = &[("413", "`payload_too_large`: the body is over 256 KiB")];
 
 /// Completes the generated document: its title, and the `{runtime_id}`
 /// parameter of the routes mounted under [`RUNTIME_PREFIX`] (their
@@ -23,8 +64,16 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     );
     doc.info = info;
     for (path, item) in doc.paths.paths.iter_mut() {
-        if !path.starts_with(RUNTIME_PREFIX) {
-            continue;
+        let under_runtime = path.starts_with(RUNTIME_PREFIX);
+        // Creating a worker takes an empty body as `{}`; its answer leads
+        // to the worker's own routes.
+        if path == "/api/runtimes/{runtime_id}/workers" {
+            if let Some(create) = item.post.as_mut() {
+                if let Some(RefOr::T(body)) = create.request_body.as_mut() {
+                    body.required = Some(Required::False);
+                }
+                link_to_worker_routes(create);
+            }
         }
         for operation in [
             &mut item.get,
@@ -36,25 +85,95 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .into_iter()
         .flatten()
         {
-            let params = operation.parameters.get_or_insert_with(Vec::new);
-            let named = |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "runtime_id");
-            if !params.iter().any(named) {
-                params.insert(0, RefOr::T(runtime_id_parameter()));
+            if under_runtime {
+                let params = operation.parameters.get_or_insert_with(Vec::new);
+                let named =
+                    |p: &RefOr<Parameter>| matches!(p, RefOr::T(p) if p.name == "runtime_id");
+                if !params.iter().any(named) {
+                    params.insert(
+                        0,
+                        RefOr::T(id_parameter(
+                            "runtime_id",
+                            "The runtime, e.g. `backend-internal`",
+                            RUNTIME_ID_PATTERN,
+                        )),
+                    );
+                }
             }
+            complete_operation(operation, under_runtime);
         }
     }
     doc
 }
 
-fn runtime_id_parameter() -> Parameter {
+/// The worker routes a created worker's answer leads to (OpenAPI links, which
+/// clients and fuzzers follow with the new ids).
+const WORKER_OPERATIONS: &[&str] = &[
+    "get_worker",
+    "delete_worker",
+    "post_input",
+    "post_cancel",
+    "get_transcript",
+];
+
+fn link_to_worker_routes(create: &mut Operation) {
+    let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else {
+        return;
+    };
+    for operation in WORKER_OPERATIONS {
+        let link = LinkBuilder::new()
+            .operation_id(*operation)
+            .parameter("runtime_id", "$response.body#/runtime_id")
+            .parameter("worker_id", "$response.body#/worker_id")
+            .build();
+        created
+            .links
+            .insert((*operation).to_owned(), RefOr::T(link));
+    }
+}
+
+/// Gives ids their patterns and adds the error answers the route shares.
+fn complete_operation(operation: &mut Operation, under_runtime: bool) {
+    for param in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(p) = param {
+            if p.name == "worker_id" {
+                *p = id_parameter("worker_id", "The worker, a ULID", WORKER_ID_PATTERN);
+            }
+        }
+    }
+    let has_body = operation.request_body.is_some();
+    let shared = EVERY_ROUTE
+        .iter()
+        .chain(if under_runtime { RUNTIME_ROUTE } else { &[] })
+        .chain(if has_body { BODY_ROUTE } else { &[] });
+    let responses = &mut operation.responses.responses;
+    for (status, description) in shared {
+        responses
+            .entry((*status).to_owned())
+            .or_insert_with(|| RefOr::T(error_response(description)));
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorEnvelope"))),
+        )
+        .build()
+}
+
+fn id_parameter(name: &str, description: &str, pattern: &str) -> Parameter {
     ParameterBuilder::new()
-        .name("runtime_id")
+        .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
-        .description(Some("The runtime, e.g. `backend-internal`"))
+        .description(Some(description))
         .schema(Some(
-            utoipa::openapi::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::String),
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some(pattern)),
         ))
         .build()
 }

@@ -30,11 +30,32 @@ pub struct Access {
     pub token: Option<String>,
 }
 
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
+/// The name of a `Host` value (`name`, `name:port`, `[v6]`, `[v6]:port`), or
+/// `None` when it is malformed.
+fn host_name(host: &str) -> Option<&str> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        inside.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (inside, port)
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    if port.is_some_and(|p| {
+        p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err()
+    }) {
+        return None;
     }
-    host.rsplit_once(':').map_or(host, |(h, _)| h)
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    (!name.is_empty() && (host.starts_with('[') || plain)).then_some(name)
 }
 
 fn is_loopback_name(name: &str) -> bool {
@@ -46,16 +67,26 @@ fn is_loopback_name(name: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn check_host(access: &Access, headers: &HeaderMap) -> Result<(), Failure> {
-    if !access.loopback {
-        // Off loopback the token guards every call; any name may reach us.
-        return Ok(());
+/// The request's `Host` header, or the authority of its URI (HTTP/2).
+fn request_host(req: &Request) -> Option<String> {
+    match req.headers().get(HOST) {
+        Some(h) => h.to_str().ok().map(str::to_owned),
+        None => req.uri().authority().map(|a| a.as_str().to_owned()),
     }
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if host.is_empty() || is_loopback_name(host_name(host)) {
+}
+
+fn check_host(access: &Access, req: &Request) -> Result<(), Failure> {
+    let name = request_host(req)
+        .as_deref()
+        .and_then(host_name)
+        .map(str::to_owned);
+    let Some(name) = name else {
+        return Err(Failure::invalid(
+            "a request needs a well-formed Host header",
+        ));
+    };
+    // Off loopback the token guards every call; any name may reach us.
+    if !access.loopback || is_loopback_name(&name) {
         Ok(())
     } else {
         Err(Failure::new(
@@ -136,7 +167,7 @@ fn check_token(access: &Access, req: &Request) -> Result<(), Failure> {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let access = &state.access;
     let api = req.uri().path().starts_with("/api");
-    let checked = check_host(access, req.headers())
+    let checked = check_host(access, &req)
         .and_then(|()| {
             if api {
                 check_origin(req.headers())
@@ -180,12 +211,35 @@ mod tests {
 
     #[test]
     fn host_names_parse_with_and_without_ports() {
-        assert_eq!(host_name("127.0.0.1:7760"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:7760"), "::1");
-        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("127.0.0.1:7760"), Some("127.0.0.1"));
+        assert_eq!(host_name("[::1]:7760"), Some("::1"));
+        assert_eq!(host_name("[::1]"), Some("::1"));
+        assert_eq!(host_name("localhost"), Some("localhost"));
         assert!(is_loopback_name("localhost"));
         assert!(is_loopback_name("::1"));
         assert!(!is_loopback_name("evil.example"));
         assert!(!is_loopback_name("192.168.1.10"));
+    }
+
+    #[test]
+    fn malformed_hosts_have_no_name() {
+        for bad in [
+            "",
+            "[::1]junk",
+            "[::1",
+            "[junk]",
+            "[::1]:",
+            "[::1]:x",
+            "localhost:",
+            "localhost:99999",
+            "localhost:+1",
+            "a b",
+            "127.0.0.1:80:80",
+            "::1",
+            "evil/x",
+            "user@localhost",
+        ] {
+            assert_eq!(host_name(bad), None, "{bad:?}");
+        }
     }
 }

@@ -4,7 +4,8 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use yoi_http::limits::MAX_CLIENT_MESSAGE;
+use axum::Extension;
+use yoi_http::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
 use yoi_http::socket::{pump_workspace, upgrade, Upgrade};
 use yoi_http::Failure;
 use yoi_protocol::WorkspaceEvent;
@@ -15,6 +16,7 @@ use crate::AppState;
     responses((status = 101, description = "WebSocket: a workspace_snapshot, then one frame per change", body = WorkspaceEvent)))]
 pub async fn workspace_events(
     State(state): State<AppState>,
+    slot: Option<Extension<ConnectionSlot>>,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
@@ -23,7 +25,7 @@ pub async fn workspace_events(
         .on_upgrade(move |socket| {
             // Listen before the snapshot, so no change falls between the two.
             let events = state.registry().workspace_events();
-            let shutdown = state.host.shutdown();
+            let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
             let registry = state.registry().clone();
             pump_workspace(
                 socket,
@@ -32,7 +34,7 @@ pub async fn workspace_events(
                     let registry = registry.clone();
                     async move { registry.workspace_snapshot().await.ok() }
                 },
-                shutdown,
+                ctx,
             )
         }))
 }

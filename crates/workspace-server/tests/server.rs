@@ -10,7 +10,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_gapless, text_of, types, Options, Server, API_KEY};
+use support::{
+    assert_gapless, text_of, types, Options, RuntimeLimits, Server, ServerLimits, SocketPolicy,
+    API_KEY,
+};
 use yoi_test_support::Reply;
 
 #[tokio::test]
@@ -155,7 +158,8 @@ async fn a_whole_conversation_streams_over_the_socket() {
 #[tokio::test]
 async fn wait_true_answers_with_the_message_or_the_typed_error() {
     let s = Server::start_with(Options {
-        first_token_timeout: Duration::from_millis(300),
+        // Only the hanging reply meets it; real answers come well within.
+        first_token_timeout: Duration::from_secs(2),
         ..Options::default()
     })
     .await;
@@ -244,7 +248,8 @@ async fn busy_then_cancel_then_not_running() {
 #[tokio::test]
 async fn provider_faults_arrive_as_run_failed_events() {
     let s = Server::start_with(Options {
-        first_token_timeout: Duration::from_millis(300),
+        // Only the hanging reply meets it; real answers come well within.
+        first_token_timeout: Duration::from_secs(2),
         ..Options::default()
     })
     .await;
@@ -896,8 +901,40 @@ async fn the_console_is_served_at_the_root() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self';",
+        "style-src 'self';",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
     let html = resp.text().await.unwrap();
     assert!(html.to_lowercase().contains("<!doctype html>"));
+    // No inline script: every script comes from a file the policy allows.
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(
+            tag.contains("src=\"/assets/"),
+            "inline script: <script{tag}>"
+        );
+        assert!(
+            script.split('>').nth(1).unwrap().starts_with("</script"),
+            "inline script body"
+        );
+    }
     // Hashed assets, when the console is built, are cached for a year.
     if let Some(asset) = html.split('"').find(|p| p.starts_with("/assets/")) {
         let resp = s.http.get(s.url(asset)).send().await.unwrap();
@@ -914,6 +951,7 @@ async fn the_console_is_served_at_the_root() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    assert!(missing.headers().contains_key("content-security-policy"));
 }
 
 #[tokio::test]
@@ -964,10 +1002,54 @@ async fn nothing_leaks_even_when_the_provider_echoes_the_key() {
 }
 
 #[tokio::test]
+async fn a_mid_stream_provider_error_is_redacted_and_truncated() {
+    let s = Server::start().await;
+    let long = format!("stream broke near {API_KEY}; {}", "detail ".repeat(2000));
+    s.mock
+        .push(Reply::tokens(["partial", " text"]).error_mid_stream(&long));
+    let path = s.companion_path().await;
+    let mut ws = s.ws(&format!("{path}/events")).await;
+    ws.frame().await;
+    let (status, body) = s
+        .post(&format!("{path}/input?wait=true"), json!({"text": "hi"}))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("<redacted>"), "{message}");
+    assert!(
+        message.chars().count() < 700,
+        "truncated: {} chars",
+        message.chars().count()
+    );
+    let frames = ws.until_idle().await;
+    let failed = frames.iter().find(|f| f["type"] == "run_failed").unwrap();
+    assert_eq!(failed["error"]["message"], message);
+    let kept = frames
+        .iter()
+        .find(|f| f["type"] == "assistant_message")
+        .unwrap();
+    assert_eq!(kept["message"]["text"], "partial text");
+    s.assert_no_leaks();
+}
+
+#[tokio::test]
 async fn a_socket_that_does_not_read_is_reset_with_lagged_not_starved() {
-    // A ring smaller than the answer: the socket falls out of it.
+    // A ring smaller than the answer (the socket falls out of it), room for
+    // the answer, a send deadline longer than the flood (this socket lags,
+    // it is not dropped as stalled).
     let s = Server::start_with(Options {
         event_ring: 500,
+        runtime_limits: RuntimeLimits {
+            answer_bytes: 64 * 1024 * 1024,
+            ..RuntimeLimits::default()
+        },
+        limits: ServerLimits {
+            sockets: SocketPolicy {
+                send_deadline: Duration::from_secs(600),
+                ..SocketPolicy::default()
+            },
+            ..ServerLimits::default()
+        },
         ..Options::default()
     })
     .await;

@@ -20,6 +20,7 @@
 pub mod monitor;
 pub mod rewrite;
 pub mod stream;
+pub mod tls;
 pub mod transport;
 
 use std::sync::Arc;

@@ -62,7 +62,13 @@ impl From<Unreachable> for CallError {
 #[derive(Clone)]
 pub enum Endpoint {
     /// `http://host:port[/prefix]` or `https://...`, with the bearer token.
-    Tcp { url: Url, token: Option<String> },
+    Tcp {
+        url: Url,
+        token: Option<String>,
+        /// PEM of a private CA the runtime's certificate must chain to (the
+        /// system's roots are then not used for it).
+        ca: Option<Arc<[u8]>>,
+    },
     /// A Unix socket, guarded by its file permissions.
     Unix { path: PathBuf },
 }
@@ -89,6 +95,8 @@ pub struct Transport {
     socket: Socket,
     token: Option<Arc<str>>,
     connect_timeout: Duration,
+    /// The TLS of WebSockets to a runtime with a private CA.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 #[derive(Clone)]
@@ -107,6 +115,8 @@ pub enum TransportError {
     BadUrl,
     #[error("the HTTP client could not be built")]
     Client,
+    #[error("the CA file holds no usable PEM certificate")]
+    BadCa,
 }
 
 impl Transport {
@@ -121,7 +131,7 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
         match endpoint {
-            Endpoint::Tcp { url, token } => {
+            Endpoint::Tcp { url, token, ca } => {
                 let ws_scheme = match url.scheme() {
                     "http" => "ws",
                     "https" => "wss",
@@ -140,6 +150,15 @@ impl Transport {
                     .split_once("://")
                     .map(|(_, rest)| rest)
                     .ok_or(TransportError::BadUrl)?;
+                let tls = ca
+                    .as_deref()
+                    .map(super::tls::private_ca)
+                    .transpose()?
+                    .map(Arc::new);
+                let builder = match &tls {
+                    Some(config) => builder.tls_backend_preconfigured(config.as_ref().clone()),
+                    None => builder,
+                };
                 let http = builder.build().map_err(|_| TransportError::Client)?;
                 Ok(Transport {
                     http,
@@ -147,6 +166,7 @@ impl Transport {
                     base: base.into(),
                     token: token.as_deref().map(Arc::from),
                     connect_timeout,
+                    tls,
                 })
             }
             Endpoint::Unix { path } => {
@@ -160,6 +180,7 @@ impl Transport {
                     socket: Socket::Unix(Arc::from(path.as_path())),
                     token: None,
                     connect_timeout,
+                    tls: None,
                 })
             }
         }
@@ -257,10 +278,12 @@ impl Transport {
                             .map_err(|_| CallError::from(Unreachable::Unauthorized))?;
                         request.headers_mut().insert(AUTHORIZATION, value);
                     }
-                    let (stream, _) =
-                        tokio_tungstenite::connect_async_with_config(request, None, true)
-                            .await
-                            .map_err(classify_ws)?;
+                    let connector = self.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+                    let (stream, _) = tokio_tungstenite::connect_async_tls_with_config(
+                        request, None, true, connector,
+                    )
+                    .await
+                    .map_err(classify_ws)?;
                     Ok::<WsStream, CallError>(Box::pin(stream))
                 }
                 Socket::Unix(path) => {
@@ -356,6 +379,7 @@ mod tests {
             let endpoint = Endpoint::Tcp {
                 url: Url::parse(bad).unwrap(),
                 token: None,
+                ca: None,
             };
             assert!(
                 Transport::new(&endpoint, Duration::from_secs(1)).is_err(),
@@ -365,6 +389,7 @@ mod tests {
         let ok = Endpoint::Tcp {
             url: Url::parse("https://gpu.example:7761/yoi/").unwrap(),
             token: Some("t".into()),
+            ca: None,
         };
         let t = Transport::new(&ok, Duration::from_secs(1)).unwrap();
         assert_eq!(&*t.base, "https://gpu.example:7761/yoi");
@@ -376,6 +401,7 @@ mod tests {
         let e = Endpoint::Tcp {
             url: Url::parse("http://10.1.2.3:7761").unwrap(),
             token: Some("secret-token".into()),
+            ca: None,
         };
         let printed = format!("{e:?}");
         assert!(!printed.contains("10.1.2.3") && !printed.contains("secret"));

@@ -59,12 +59,51 @@ async fn start(config: RuntimeConfig) -> Runtime {
 
 impl Served {
     pub async fn tcp(mock: &MockOpenAi) -> Served {
-        let runtime = start(runtime_config(mock, RuntimeKind::Remote)).await;
+        Self::tcp_with(mock, |_| {}).await
+    }
+
+    /// On TCP, with its configuration changed by `tweak`.
+    pub async fn tcp_with(mock: &MockOpenAi, tweak: impl FnOnce(&mut RuntimeConfig)) -> Served {
+        let mut config = runtime_config(mock, RuntimeKind::Remote);
+        tweak(&mut config);
+        let runtime = start(config).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = oneshot::channel::<()>();
         let options = ServerOptions {
             token: Some(TOKEN.into()),
+            ..ServerOptions::default()
+        };
+        let task = tokio::spawn(yoi_runtime_server::serve(
+            listener,
+            runtime.clone(),
+            options,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Served {
+            runtime,
+            addr: Some(addr),
+            socket: None,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// On TCP with TLS, with `cert_pem` and `key_pem`.
+    pub async fn tls(mock: &MockOpenAi, cert_pem: &str, key_pem: &str) -> Served {
+        let runtime = start(runtime_config(mock, RuntimeKind::Remote)).await;
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let config =
+            yoi_runtime_server::tls::server_config(cert_pem.as_bytes(), key_pem.as_bytes())
+                .unwrap();
+        let listener = yoi_runtime_server::tls::TlsListener::new(tcp, config).unwrap();
+        let (stop, rx) = oneshot::channel::<()>();
+        let options = ServerOptions {
+            token: Some(TOKEN.into()),
+            ..ServerOptions::default()
         };
         let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
@@ -87,7 +126,10 @@ impl Served {
         let runtime = start(runtime_config(mock, RuntimeKind::Local)).await;
         let listener = tokio::net::UnixListener::bind(&path).unwrap();
         let (stop, rx) = oneshot::channel::<()>();
-        let options = ServerOptions { token: None };
+        let options = ServerOptions {
+            token: None,
+            ..ServerOptions::default()
+        };
         let task = tokio::spawn(yoi_runtime_server::serve(
             listener,
             runtime.clone(),
@@ -119,6 +161,16 @@ impl Served {
 }
 
 pub async fn remote(id: &str, url: &str, token: &str) -> RemoteRuntime {
+    remote_with_ca(id, url, token, None).await
+}
+
+/// A remote runtime that trusts only the CA of `ca_pem` (when given).
+pub async fn remote_with_ca(
+    id: &str,
+    url: &str,
+    token: &str,
+    ca_pem: Option<&str>,
+) -> RemoteRuntime {
     RemoteRuntime::start(RemoteConfig {
         runtime_id: RuntimeId::parse(id).unwrap(),
         display_name: format!("{id} box"),
@@ -126,6 +178,7 @@ pub async fn remote(id: &str, url: &str, token: &str) -> RemoteRuntime {
         endpoint: Endpoint::Tcp {
             url: url.parse().unwrap(),
             token: Some(token.into()),
+            ca: ca_pem.map(|pem| Arc::from(pem.as_bytes())),
         },
         timing: quick(),
     })

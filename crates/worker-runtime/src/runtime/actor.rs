@@ -288,6 +288,13 @@ async fn create_worker(
     state: &mut RuntimeState,
     request: CreateWorker,
 ) -> Result<WorkerDetail, RuntimeError> {
+    let most = state.config.limits.workers;
+    if state.workers.len() >= most {
+        return Err(RuntimeError::LimitReached(format!(
+            "runtime `{}` holds {most} workers, the most it takes (limits.workers_per_runtime); stop one first",
+            state.config.runtime_id
+        )));
+    }
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {
         ProfileError::Unknown { .. } => RuntimeError::UnknownProfile(e.to_string()),
@@ -331,6 +338,7 @@ fn settings(
         store: state.store.clone(),
         seq_reserved: yoi_protocol::Seq(seq_reserved),
         queue_limit: state.config.queue_limit,
+        limits: state.config.limits,
     }
 }
 

@@ -310,7 +310,7 @@ impl RuntimeApi for Runtime {
             |reply| WorkerMsg::Subscribe { from, reply },
             CALL_TIMEOUT_MS
         ) {
-            Ok(start) => start,
+            Ok(start) => start?,
             Err(ractor::RactorErr::Messaging(_)) => {
                 return Err(RuntimeError::WorkerNotFound(worker_id.to_string()))
             }

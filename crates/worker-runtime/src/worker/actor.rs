@@ -51,7 +51,7 @@ pub enum WorkerMsg {
     },
     Subscribe {
         from: SubscribeFrom,
-        reply: RpcReplyPort<SubscribeStart>,
+        reply: RpcReplyPort<Result<SubscribeStart, RuntimeError>>,
     },
     /// Cancel any run, announce `worker_stopped`, and stop.
     Stop {

@@ -21,6 +21,7 @@ use yoi_protocol::{
 };
 
 use super::run::RunItem;
+use crate::config::RuntimeLimits;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
 use crate::profile::Profile;
@@ -156,6 +157,7 @@ pub struct WorkerCore {
     queue: VecDeque<Message>,
     /// How many inputs may wait.
     queue_limit: usize,
+    limits: RuntimeLimits,
 }
 
 pub struct CoreSettings {
@@ -172,6 +174,7 @@ pub struct CoreSettings {
     pub seq_reserved: Seq,
     /// How many inputs may wait in its queue.
     pub queue_limit: usize,
+    pub limits: RuntimeLimits,
 }
 
 impl WorkerCore {
@@ -199,6 +202,7 @@ impl WorkerCore {
             staged: Vec::new(),
             queue: VecDeque::new(),
             queue_limit: s.queue_limit,
+            limits: s.limits,
         }
     }
 
@@ -406,7 +410,16 @@ impl WorkerCore {
 
     /// Snapshot or replay, and the live receiver, taken in one step so that
     /// nothing is lost or repeated across the boundary.
-    pub fn subscribe(&mut self, from: SubscribeFrom) -> SubscribeStart {
+    /// `limit_reached` when the Worker already has as many subscribers as
+    /// it takes (a lagged subscriber starting over is not a new one).
+    pub fn subscribe(&mut self, from: SubscribeFrom) -> Result<SubscribeStart, RuntimeError> {
+        let most = self.limits.subscribers_per_worker;
+        if !matches!(from, SubscribeFrom::Lagged(_)) && self.log.subscribers() >= most {
+            return Err(RuntimeError::LimitReached(format!(
+                "worker {} has {most} event sockets open, the most it takes (limits.subscribers_per_worker); close one or try again later",
+                self.display_ref()
+            )));
+        }
         let live = self.log.live();
         let last = self.log.last_seq();
         let first = match from {
@@ -423,7 +436,7 @@ impl WorkerCore {
                 CursorFit::Ahead => vec![self.snapshot(Some(SnapshotReason::CursorAhead))],
             },
         };
-        SubscribeStart { first, live, last }
+        Ok(SubscribeStart { first, live, last })
     }
 
     /// A page of history: the newest `limit` messages, or those before
@@ -667,6 +680,19 @@ impl WorkerCore {
         if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
             return false;
         }
+        if let RunItem::Event(ProviderEvent::Text(text) | ProviderEvent::Reasoning(text)) = &item {
+            if self.answer_too_long(text.len()) {
+                let most = self.limits.answer_bytes;
+                let message = format!(
+                    "the answer passed {most} bytes, the most one run may stream (limits.answer_bytes); it was stopped and its text so far is kept"
+                );
+                self.finish(RunEnd::Failed(ApiError::new(
+                    ErrorCode::LimitReached,
+                    message,
+                )));
+                return false;
+            }
+        }
         match item {
             RunItem::Event(ProviderEvent::Text(text)) => self.append_text(run_id, text),
             RunItem::Event(ProviderEvent::Reasoning(text)) => {
@@ -713,6 +739,13 @@ impl WorkerCore {
         run.unsaved = false;
         let message = run.partial_message();
         self.store.put_message(self.worker_id, message);
+    }
+
+    /// Whether `more` bytes would take the run in flight past its limit.
+    fn answer_too_long(&self, more: usize) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.text.len() + a.reasoning.len() + more > self.limits.answer_bytes)
     }
 
     /// A text delta: the assistant message joins the transcript at the first.

@@ -1,7 +1,7 @@
 //! A real backend on a real socket, against the mock OpenAI server, with a
 //! record of every answer and frame so each test can check nothing leaked.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +13,9 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use worker_runtime::RuntimeConfig;
+pub use worker_runtime::RuntimeLimits;
+pub use yoi_http::limits::ServerLimits;
+pub use yoi_http::socket::SocketPolicy;
 use yoi_protocol::RuntimeId;
 #[allow(unused_imports)]
 pub use yoi_test_support::event_socket::{seqs, text_of, types};
@@ -46,6 +49,8 @@ pub struct Options {
     pub workspace: Option<PathBuf>,
     /// `[profiles.<name>]` besides the built-in Companion's.
     pub profiles: Vec<worker_runtime::config::ProfileSpec>,
+    pub limits: ServerLimits,
+    pub runtime_limits: RuntimeLimits,
 }
 
 impl Default for Options {
@@ -59,6 +64,8 @@ impl Default for Options {
             run_timeout: Duration::from_secs(30),
             workspace: None,
             profiles: Vec::new(),
+            limits: ServerLimits::default(),
+            runtime_limits: RuntimeLimits::default(),
         }
     }
 }
@@ -86,7 +93,9 @@ impl Server {
         config.prompts_dir = Some(workspace.join("prompts"));
         config.state_dir = Some(workspace.join(".yoi"));
         config.profiles = opts.profiles;
-        let backend = Backend::start(config).await.unwrap();
+        config.limits = opts.runtime_limits;
+        let mut backend = Backend::start(config).await.unwrap();
+        backend.limits = opts.limits;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();

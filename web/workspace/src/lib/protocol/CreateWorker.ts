@@ -3,4 +3,12 @@
 /**
  * `POST /api/runtimes/{runtime_id}/workers`.
  */
-export type CreateWorker = { display_name?: string, profile?: string, };
+export type CreateWorker = {
+/**
+ * 1 to 64 characters once trimmed, no control characters, no `@`.
+ */
+display_name?: string,
+/**
+ * `companion`, the only profile of this version.
+ */
+profile?: string, };
