@@ -65,9 +65,11 @@ pub async fn get_runtime(
 pub struct WorkersQuery {
     /// At most this many workers (1 to 1000); all when absent.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Only workers created after this one (the `next_after` of the page before).
     #[serde(default)]
+    #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
     pub after: Option<String>,
 }
 
@@ -205,6 +207,7 @@ pub struct TranscriptQuery {
     pub limit: Option<u64>,
     /// Only messages older than this one (a `message_id`); the newest when absent.
     #[serde(default)]
+    #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
     pub before: Option<String>,
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use futures::stream::{BoxStream, SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -171,6 +171,46 @@ async fn send(tx: &mut Tx, message: Message, policy: &SocketPolicy) -> Result<()
     }
 }
 
+/// Most messages written together in one flush.
+const MAX_BATCH: usize = 64;
+
+/// Sends `first` and every message `source` has ready with it, flushed once:
+/// a burst of events costs one write, not one per event. Each keeps its own
+/// frame. The whole batch has the send deadline.
+async fn send_ready(
+    tx: &mut Tx,
+    first: Message,
+    source: &mut BoxStream<'static, Message>,
+    policy: &SocketPolicy,
+) -> Result<(), End> {
+    let batch = async {
+        tx.feed(first).await?;
+        let mut closing = None;
+        for _ in 1..MAX_BATCH {
+            match source.next().now_or_never() {
+                Some(Some(Message::Close(frame))) => {
+                    closing = Some(Message::Close(frame));
+                    break;
+                }
+                Some(Some(message)) => tx.feed(message).await?,
+                Some(None) => {
+                    closing = Some(close(close_code::NORMAL, "event stream ended"));
+                    break;
+                }
+                None => break,
+            }
+        }
+        tx.flush().await?;
+        Ok::<_, axum::Error>(closing)
+    };
+    match tokio::time::timeout(policy.send_deadline, batch).await {
+        Ok(Ok(None)) => Ok(()),
+        Ok(Ok(Some(closing))) => Err(End::Closing(closing)),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Stalled),
+    }
+}
+
 /// Sends `source` until it ends, the client stops answering pings, or the
 /// server shuts down (then what `source` still has is drained first).
 async fn send_all(
@@ -195,7 +235,7 @@ async fn send_all(
             }
             next = source.next() => match next {
                 Some(Message::Close(frame)) => return End::Closing(Message::Close(frame)),
-                Some(message) => send(tx, message, &policy).await,
+                Some(message) => send_ready(tx, message, source, &policy).await,
                 None => return End::Closing(close(close_code::NORMAL, "event stream ended")),
             },
         };

@@ -51,20 +51,20 @@ impl WorkerPage {
 /// `POST /api/runtimes/{runtime_id}/workers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct CreateWorker {
-    /// 1 to 64 characters once trimmed, no control characters, no `@`.
+    /// 1 to 80 characters once trimmed, no control characters, no `@`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    // Whitespace around 1 to 64 characters that start and end with neither
+    // Whitespace around 1 to 80 characters that start and end with neither
     // whitespace nor `@`, no control character or `@` anywhere (Rust's
     // whitespace: what `str::trim` removes).
     #[schema(
-        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@]([^\\u0000-\\u001f\\u007f-\\u009f@]{0,62}[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@])?[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@]([^\\u0000-\\u001f\\u007f-\\u009f@]{0,78}[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@])?[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
     )]
     pub display_name: Option<String>,
-    /// `companion`, the only profile of this version.
+    /// A profile the runtime offers (`GET /api/profiles`); `companion` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    #[schema(pattern = "^companion$")]
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub profile: Option<String>,
 }
 
@@ -77,6 +77,10 @@ pub struct ProfileList {
 /// `PATCH /api/runtimes/{runtime_id}/workers/{worker_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct RenameWorker {
+    /// 1 to 80 characters once trimmed, no control characters, no `@`.
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@]([^\\u0000-\\u001f\\u007f-\\u009f@]{0,78}[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000-\\u001f\\u007f-\\u009f@])?[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub display_name: String,
 }
 

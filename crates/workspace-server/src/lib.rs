@@ -62,6 +62,8 @@ pub struct ProviderStatus {
 #[derive(Clone)]
 pub struct Backend {
     pub registry: Registry,
+    /// The names of the backend's own profiles, for the API's document.
+    pub profiles: Vec<String>,
     companion: Arc<Mutex<WorkerRef>>,
     pub provider: ProviderStatus,
     /// What clients may hold at a time (sockets, connections).
@@ -88,11 +90,13 @@ impl Backend {
             .map_or(Ok(()), |spec| spec.provider.check_configured())
             .err();
         let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
+        let profiles = runtime.profiles().iter().map(|p| p.name.clone()).collect();
         let registry = Registry::start().await?;
         registry.register(Arc::new(runtime)).await?;
         let companion = find_or_create_companion(&registry).await?;
         Ok(Backend {
             registry,
+            profiles,
             companion: Arc::new(Mutex::new(companion)),
             provider: ProviderStatus {
                 configured: hint.is_none(),
@@ -193,6 +197,7 @@ impl FromRef<AppState> for Host {
 /// list builds both the router and the OpenAPI document.
 pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>) -> Router {
     let (api, doc) = api_routes().split_for_parts();
+    let document = openapi::finish(doc, &backend.profiles);
     let limits = backend.limits;
     let state = AppState {
         host: Host::new(
@@ -202,7 +207,7 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .with_sockets(backend.limits.sockets),
         backend,
         access: Arc::new(access),
-        openapi: Arc::new(openapi::finish(doc)),
+        openapi: Arc::new(document),
     };
     api.route("/api", get(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -10,7 +10,7 @@ use axum::Json;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{
-    Content, Info, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder,
+    Content, Info, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Schema,
 };
 
 use crate::AppState;
@@ -20,7 +20,7 @@ const RUNTIME_PREFIX: &str = "/api/runtimes/{runtime_id}";
 
 /// What `{runtime_id}` accepts (`RuntimeId::parse`).
 const RUNTIME_ID_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,63}$";
-/// What `{worker_id}` accepts: a ULID, either case.
+/// What `{worker_id}` (and every other ULID id) accepts: a ULID, either case.
 const WORKER_ID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
 
 /// Answers every route can give: a malformed `Host` or query, a missing or
@@ -56,7 +56,8 @@ const BODY_ROUTE: &[(&str, &str)] = &[("413", "`payload_too_large`: the body is 
 /// Completes the generated document: its title, and the `{runtime_id}`
 /// parameter of the routes mounted under [`RUNTIME_PREFIX`] (their
 /// annotations are relative to the runtime they act on).
-pub fn finish(mut doc: OpenApi) -> OpenApi {
+pub fn finish(mut doc: OpenApi, profiles: &[String]) -> OpenApi {
+    name_profiles(&mut doc, profiles);
     let mut info = Info::new("yoi workspace API", env!("CARGO_PKG_VERSION"));
     info.description = Some(
         "REST commands and WebSocket events of a yoi backend. The contract is docs/api.md."
@@ -132,12 +133,33 @@ fn link_to_worker_routes(create: &mut Operation) {
     }
 }
 
+/// A new worker's `profile` is one of the backend's own (a remote runtime's
+/// summary lists what it offers besides).
+fn name_profiles(doc: &mut OpenApi, profiles: &[String]) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(create))) = components.schemas.get_mut("CreateWorker") else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(profile))) = create.properties.get_mut("profile") {
+        profile.enum_values = Some(profiles.iter().map(|p| p.as_str().into()).collect());
+        profile.pattern = None;
+    }
+}
+
 /// Gives ids their patterns and adds the error answers the route shares.
 fn complete_operation(operation: &mut Operation, under_runtime: bool) {
     for param in operation.parameters.iter_mut().flatten() {
         if let RefOr::T(p) = param {
             if p.name == "worker_id" {
                 *p = id_parameter("worker_id", "The worker, a ULID", WORKER_ID_PATTERN);
+            } else if p.name == "message_id" && p.parameter_in == ParameterIn::Path {
+                *p = id_parameter(
+                    "message_id",
+                    "A queued input's message, a ULID",
+                    WORKER_ID_PATTERN,
+                );
             }
         }
     }

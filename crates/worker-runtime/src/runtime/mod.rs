@@ -118,6 +118,11 @@ impl Runtime {
         }
     }
 
+    /// The profiles Workers of this runtime can be created with.
+    pub fn profiles(&self) -> &[ProfileSummary] {
+        &self.profiles
+    }
+
     /// Waits for a run to end: its outcome, or its typed error.
     pub async fn await_run(
         &self,

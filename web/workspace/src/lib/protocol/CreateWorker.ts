@@ -5,10 +5,10 @@
  */
 export type CreateWorker = {
 /**
- * 1 to 64 characters once trimmed, no control characters, no `@`.
+ * 1 to 80 characters once trimmed, no control characters, no `@`.
  */
 display_name?: string,
 /**
- * `companion`, the only profile of this version.
+ * A profile the runtime offers (`GET /api/profiles`); `companion` when absent.
  */
 profile?: string, };

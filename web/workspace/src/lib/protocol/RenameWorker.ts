@@ -3,4 +3,8 @@
 /**
  * `PATCH /api/runtimes/{runtime_id}/workers/{worker_id}`.
  */
-export type RenameWorker = { display_name: string, };
+export type RenameWorker = {
+/**
+ * 1 to 80 characters once trimmed, no control characters, no `@`.
+ */
+display_name: string, };
