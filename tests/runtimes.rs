@@ -358,24 +358,28 @@ async fn a_local_runtime_that_dies_is_restarted() {
         .status()
         .unwrap();
     assert!(killed.success());
-    // Until the runtime is back after going down: its `unavailable` may be
-    // missed when the restart beats the health check, so a new child that is
-    // available counts too. Bounded: pings keep the socket itself alive.
+    // The runtime went down and is back: reported on the workspace socket,
+    // or (when the restart beat the health check, or a lagging listener got a
+    // fresh snapshot instead) seen in its summary with a new child. Bounded:
+    // pings keep the socket itself alive.
     let backend = b.proc.pid();
+    let restarted_child = || children_of(backend).iter().any(|c| *c != children[0]);
     let back = tokio::time::timeout(support::WAIT, async {
         let mut saw_down = false;
         loop {
-            let f = workspace.frame().await;
-            if f["type"] == "runtime_status" && f["runtime"]["runtime_id"] == "near" {
-                match f["runtime"]["status"].as_str() {
-                    Some("unavailable") => saw_down = true,
-                    Some("available")
-                        if saw_down || children_of(backend).iter().any(|c| *c != children[0]) =>
-                    {
-                        break
+            let polled = tokio::time::timeout(Duration::from_millis(500), workspace.frame()).await;
+            if let Ok(f) = polled {
+                if f["type"] == "runtime_status" && f["runtime"]["runtime_id"] == "near" {
+                    match f["runtime"]["status"].as_str() {
+                        Some("unavailable") => saw_down = true,
+                        Some("available") if saw_down => return,
+                        _ => {}
                     }
-                    _ => {}
                 }
+            }
+            let (_, near) = b.get("/api/runtimes/near").await;
+            if near["status"] == "available" && restarted_child() {
+                return;
             }
         }
     })
