@@ -19,8 +19,10 @@ export const paths = {
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,
   queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
-  transcript: (ref: WorkerRef, limit?: number) =>
-    `${workerPath(ref)}/transcript${limit === undefined ? '' : `?limit=${limit}`}`,
+  transcript: (ref: WorkerRef, limit?: number, before?: string) =>
+    withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
+  workerPage: (runtimeId: string, limit: number, after: string | null) =>
+    withQuery(`/api/runtimes/${enc(runtimeId)}/workers`, { limit, after }),
 };
 
 /** The page's own origin, which the API shares. */
