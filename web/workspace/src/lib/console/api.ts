@@ -12,7 +12,6 @@ import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
 import type { InputRequest } from '../protocol/InputRequest';
 import type { Transcript } from '../protocol/Transcript';
-import type { WorkerList } from '../protocol/WorkerList';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import { clientError, fromApiError, type ConsoleError } from './errors';
 import { paths } from './urls';
@@ -103,11 +102,6 @@ export class ApiClient {
   /** The newest `limit` messages, or with `before` the `limit` just older than that one. */
   transcript(ref: WorkerRef, limit?: number, before?: string): Promise<Transcript> {
     return this.#request('GET', paths.transcript(ref, limit, before));
-  }
-
-  /** One page of a runtime's workers in creation order; `after` is the last page's `next_after`. */
-  workerPage(runtimeId: string, limit: number, after: string | null): Promise<WorkerList> {
-    return this.#request('GET', paths.workerPage(runtimeId, limit, after));
   }
 
   input(ref: WorkerRef, request: InputRequest): Promise<InputAccepted> {

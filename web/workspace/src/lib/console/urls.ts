@@ -21,8 +21,6 @@ export const paths = {
   queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
   transcript: (ref: WorkerRef, limit?: number, before?: string) =>
     withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
-  workerPage: (runtimeId: string, limit: number, after: string | null) =>
-    withQuery(`/api/runtimes/${enc(runtimeId)}/workers`, { limit, after }),
 };
 
 /** The page's own origin, which the API shares. */
