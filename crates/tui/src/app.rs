@@ -3,7 +3,7 @@
 //! Everything that happens, a key press or a frame from the server, arrives
 //! as an [`AppEvent`]. [`update`] folds it into the [`App`] and returns the
 //! [`Command`]s the event loop must carry out (subscribe, send, cancel,
-//! remove a queued input, quit).
+//! remove a queued input, fetch earlier messages, quit).
 //! It does no I/O and reads no clock, so every behaviour of the console, from
 //! dedupe and cursors to what Esc does, is tested by calling it.
 //!
@@ -161,6 +161,12 @@ pub enum AppEvent {
         generation: u64,
         result: Result<(), ClientError>,
     },
+    /// The page of messages just older than `before`.
+    OlderAnswered {
+        generation: u64,
+        before: MessageId,
+        result: Result<yoi_protocol::Transcript, ClientError>,
+    },
 }
 
 /// I/O for the event loop to carry out.
@@ -199,6 +205,12 @@ pub enum Command {
         target: WorkerRef,
         message_id: MessageId,
     },
+    /// Fetch the page of messages just older than `before`.
+    LoadOlder {
+        generation: u64,
+        target: WorkerRef,
+        before: MessageId,
+    },
     Quit,
 }
 
@@ -236,6 +248,8 @@ pub struct App {
     /// The send in flight is a retry: its answer leaves the draft alone.
     retrying: bool,
     pub scroll: Scroll,
+    /// A page of earlier messages is on its way.
+    pub loading_older: bool,
     pub show_reasoning: bool,
     /// Ctrl-C was pressed once; a second one quits.
     pub quit_armed: bool,
@@ -279,6 +293,7 @@ impl App {
             form: None,
             retrying: false,
             scroll: Scroll::Follow,
+            loading_older: false,
             show_reasoning: false,
             quit_armed: false,
             quitting: false,
@@ -350,6 +365,7 @@ impl App {
         self.active_run = None;
         self.last_run = None;
         self.scroll = Scroll::Follow;
+        self.loading_older = false;
     }
 }
 
@@ -370,10 +386,9 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
         AppEvent::Wheel(notches) => {
             let lines = notches.unsigned_abs() as usize * WHEEL_LINES;
             if notches < 0 {
-                scroll_up(app, lines);
-            } else {
-                scroll_down(app, lines);
+                return scroll_up(app, lines);
             }
+            scroll_down(app, lines);
             Vec::new()
         }
         AppEvent::Resize { width, height } => {
@@ -422,6 +437,16 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
         AppEvent::RemoveAnswered { generation, result } => {
             if generation == app.generation {
                 remove_answered(app, result);
+            }
+            Vec::new()
+        }
+        AppEvent::OlderAnswered {
+            generation,
+            before,
+            result,
+        } => {
+            if generation == app.generation {
+                history::answered(app, before, result);
             }
             Vec::new()
         }
@@ -478,13 +503,14 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Retry => return workers::retry(app),
         Action::ToggleReasoning => app.show_reasoning = !app.show_reasoning,
-        Action::PageUp => scroll_up(app, page(app)),
+        Action::PageUp => return scroll_up(app, page(app)),
         Action::PageDown => scroll_down(app, page(app)),
         Action::ScrollTop => {
             let (total, height) = app.transcript_extent();
             if total > height {
                 app.scroll = Scroll::At(0);
             }
+            return history::at_top(app);
         }
         Action::ScrollBottom => app.scroll = Scroll::Follow,
         Action::Up if app.focus == Focus::Picker => app.picker.move_selection(-1),
@@ -953,12 +979,13 @@ fn top_line(app: &App) -> (usize, usize) {
     (top, max_top)
 }
 
-fn scroll_up(app: &mut App, lines: usize) {
+/// Scrolls back; at the top, asks for earlier messages.
+fn scroll_up(app: &mut App, lines: usize) -> Vec<Command> {
     let (top, max_top) = top_line(app);
-    if max_top == 0 {
-        return;
+    if max_top > 0 {
+        app.scroll = Scroll::At(top.saturating_sub(lines));
     }
-    app.scroll = Scroll::At(top.saturating_sub(lines));
+    history::at_top(app)
 }
 
 fn scroll_down(app: &mut App, lines: usize) {
@@ -973,6 +1000,10 @@ fn scroll_down(app: &mut App, lines: usize) {
 
 #[path = "app_workers.rs"]
 mod workers;
+
+#[path = "app_history.rs"]
+mod history;
+pub use history::HISTORY_PAGE;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

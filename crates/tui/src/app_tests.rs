@@ -16,7 +16,7 @@ use crate::notice::Level;
 use crate::picker::worker_ref;
 use crate::render::transcript_extent;
 use crate::testing::{detail, event, message, runtime, snapshot, worker};
-use crate::transcript::Body;
+use crate::transcript::{Body, History};
 
 struct Console {
     app: App,
@@ -1477,4 +1477,193 @@ fn a_snapshot_carries_the_queue_and_a_stop_empties_it() {
     assert_eq!(c.app.queue.items().len(), 1);
     c.frame(4, EventKind::WorkerStopped);
     assert!(c.app.queue.is_empty());
+}
+
+// --- earlier history -------------------------------------------------------------
+
+fn users(n: usize, prefix: &str) -> Vec<Message> {
+    (0..n)
+        .map(|i| {
+            let run = RunId::new();
+            message(
+                Role::User,
+                run,
+                &format!("{prefix} {i}"),
+                MessageState::Complete,
+            )
+        })
+        .collect()
+}
+
+/// A console showing `shown` from a snapshot, on a small screen.
+fn showing(shown: Vec<Message>) -> Console {
+    let mut c = Console::live();
+    update(
+        &mut c.app,
+        AppEvent::Resize {
+            width: 40,
+            height: 12,
+        },
+    );
+    let w = c.worker.clone();
+    c.frame(1, snapshot(&w, shown, None, None));
+    c
+}
+
+fn older_answer(c: &mut Console, before: MessageId, messages: Vec<Message>, truncated: bool) {
+    let generation = c.app.generation;
+    update(
+        &mut c.app,
+        AppEvent::OlderAnswered {
+            generation,
+            before,
+            result: Ok(yoi_protocol::Transcript {
+                messages,
+                seq: Seq(1),
+                truncated,
+            }),
+        },
+    );
+}
+
+fn load_older_before(commands: &[Command]) -> Option<MessageId> {
+    commands.iter().find_map(|c| match c {
+        Command::LoadOlder { before, .. } => Some(*before),
+        _ => None,
+    })
+}
+
+#[test]
+fn at_the_top_the_page_before_the_oldest_message_goes_in_front_and_the_view_stays() {
+    let newest = users(30, "new");
+    let oldest_shown = newest[0].id;
+    let mut c = showing(newest.clone());
+    assert_eq!(c.app.transcript.history(), History::Unknown);
+    // Scrolling up short of the top asks nothing.
+    assert!(load_older_before(&c.press(KeyCode::PageUp)).is_none());
+    assert_eq!(
+        load_older_before(&c.press(KeyCode::Home)),
+        Some(oldest_shown)
+    );
+    // Only one page at a time.
+    assert!(load_older_before(&c.press(KeyCode::Home)).is_none());
+    update(&mut c.app, AppEvent::Wheel(1));
+    let (total, _) = c.app.transcript_extent();
+
+    let mut page = users(5, "old");
+    page.push(newest[0].clone()); // already shown: not shown twice
+    let first_old = page[0].id;
+    older_answer(&mut c, oldest_shown, page, true);
+    assert_eq!(c.app.transcript.entries().len(), 35);
+    assert_eq!(c.app.transcript.entries()[0].id, Some(first_old));
+    assert_eq!(c.app.transcript.history(), History::More);
+    let (grown, _) = c.app.transcript_extent();
+    assert_eq!(
+        c.app.scroll,
+        Scroll::At(3 + grown - total),
+        "the same line stays at the top"
+    );
+
+    assert_eq!(load_older_before(&c.press(KeyCode::Home)), Some(first_old));
+    older_answer(&mut c, first_old, Vec::new(), false);
+    assert_eq!(c.app.transcript.history(), History::Complete);
+    assert!(load_older_before(&c.press(KeyCode::Home)).is_none());
+    assert!(load_older_before(&c.press(KeyCode::PageUp)).is_none());
+}
+
+#[test]
+fn page_up_past_the_top_and_the_wheel_ask_for_earlier_messages() {
+    let shown = users(2, "short");
+    let mut c = showing(shown.clone());
+    // Nothing to scroll: PageUp still asks.
+    assert_eq!(
+        load_older_before(&c.press(KeyCode::PageUp)),
+        Some(shown[0].id)
+    );
+    older_answer(&mut c, shown[0].id, users(1, "older"), true);
+    let first = c.app.transcript.entries()[0].id;
+    assert!(first.is_some() && first != Some(shown[0].id));
+    let commands = update(&mut c.app, AppEvent::Wheel(-20));
+    assert_eq!(load_older_before(&commands), first);
+}
+
+#[test]
+fn a_page_for_a_view_that_moved_on_is_dropped() {
+    let shown = users(3, "a");
+    let mut c = showing(shown.clone());
+    c.press(KeyCode::Home);
+    // A reset snapshot of something else replaced the view meanwhile.
+    let other = users(2, "b");
+    let w = c.worker.clone();
+    c.frame(
+        9,
+        snapshot(&w, other.clone(), None, Some(SnapshotReason::CursorExpired)),
+    );
+    older_answer(&mut c, shown[0].id, users(4, "old"), false);
+    let ids: Vec<_> = c.app.transcript.entries().iter().map(|e| e.id).collect();
+    assert_eq!(ids, other.iter().map(|m| Some(m.id)).collect::<Vec<_>>());
+    assert!(!c.app.loading_older);
+    // An answer of an older generation is ignored.
+    c.app.loading_older = true;
+    let stale = c.app.generation - 1;
+    update(
+        &mut c.app,
+        AppEvent::OlderAnswered {
+            generation: stale,
+            before: other[0].id,
+            result: Ok(yoi_protocol::Transcript {
+                messages: users(1, "stale"),
+                seq: Seq(1),
+                truncated: false,
+            }),
+        },
+    );
+    assert_eq!(c.app.transcript.entries().len(), 2);
+}
+
+#[test]
+fn a_snapshot_that_joins_the_pages_shown_keeps_them() {
+    let newest = users(3, "new");
+    let mut c = showing(newest.clone());
+    c.press(KeyCode::Home);
+    let page = users(2, "old");
+    older_answer(&mut c, newest[0].id, page.clone(), false);
+    // A reconnect's snapshot starts at the second message and adds one.
+    let mut again = newest[1..].to_vec();
+    again.extend(users(1, "newer"));
+    let w = c.worker.clone();
+    c.frame(
+        5,
+        snapshot(&w, again.clone(), None, Some(SnapshotReason::CursorExpired)),
+    );
+    let ids: Vec<_> = c.app.transcript.entries().iter().map(|e| e.id).collect();
+    let mut want: Vec<_> = page
+        .iter()
+        .chain(newest.iter().take(1))
+        .map(|m| Some(m.id))
+        .collect();
+    want.extend(again.iter().map(|m| Some(m.id)));
+    assert_eq!(ids, want);
+    assert_eq!(c.app.transcript.history(), History::Complete);
+}
+
+#[test]
+fn a_failed_page_says_why_and_can_be_asked_again() {
+    let shown = users(2, "a");
+    let mut c = showing(shown.clone());
+    c.press(KeyCode::Home);
+    let generation = c.app.generation;
+    update(
+        &mut c.app,
+        AppEvent::OlderAnswered {
+            generation,
+            before: shown[0].id,
+            result: Err(ClientError::Unreachable("refused".into())),
+        },
+    );
+    assert!(!c.notice().is_empty());
+    assert_eq!(
+        load_older_before(&c.press(KeyCode::Home)),
+        Some(shown[0].id)
+    );
 }

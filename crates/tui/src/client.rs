@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
-    InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, WorkerDetail,
-    WorkerRef, WorkerSummary,
+    InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, Transcript,
+    WorkerDetail, WorkerRef, WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -150,6 +150,21 @@ impl ApiClient {
     /// `GET /api/runtimes/{runtime_id}/workers/{worker_id}`.
     pub async fn worker(&self, target: &WorkerRef) -> Result<WorkerDetail, ClientError> {
         self.get(&worker_path(target, "")).await
+    }
+
+    /// `GET .../transcript?limit=N&before=<message_id>`: the `limit` messages
+    /// just older than `before`, oldest first; `truncated` while older ones exist.
+    pub async fn transcript_before(
+        &self,
+        target: &WorkerRef,
+        before: MessageId,
+        limit: usize,
+    ) -> Result<Transcript, ClientError> {
+        self.get(&worker_path(
+            target,
+            &format!("/transcript?limit={limit}&before={before}"),
+        ))
+        .await
     }
 
     /// `POST .../input` with a `client_message_id`, so that a retry after a

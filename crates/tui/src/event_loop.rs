@@ -17,7 +17,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{sleep, Duration};
 use yoi_protocol::{ClientMessageId, InputAccepted, Seq, WorkerRef};
 
-use crate::app::{update, App, AppEvent, Command, Target};
+use crate::app::{update, App, AppEvent, Command, Target, HISTORY_PAGE};
 use crate::client::{ApiClient, ClientError};
 use crate::error::TuiError;
 use crate::feed::{worker_feed, workspace_feed};
@@ -193,6 +193,24 @@ impl Io {
                     let result = client.remove_queued(&target, message_id).await;
                     let _ = tx
                         .send(AppEvent::RemoveAnswered { generation, result })
+                        .await;
+                });
+            }
+            Command::LoadOlder {
+                generation,
+                target,
+                before,
+            } => {
+                self.tasks.spawn(async move {
+                    let result = client
+                        .transcript_before(&target, before, HISTORY_PAGE)
+                        .await;
+                    let _ = tx
+                        .send(AppEvent::OlderAnswered {
+                            generation,
+                            before,
+                            result,
+                        })
                         .await;
                 });
             }

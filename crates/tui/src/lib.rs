@@ -41,6 +41,12 @@
 //!    ([`app::apply_worker_event`]), to the transcript; `event_loop` publishes
 //!    the new cursor to the feed and draws [`render()`] once per batch.
 //!
+//! A snapshot holds only the newest messages. Scrolled to the top (Home,
+//! PageUp, the wheel), [`update`] returns [`Command::LoadOlder`]; `client`
+//! GETs `.../transcript?before=<oldest id>` and the page comes back as
+//! `AppEvent::OlderAnswered`, put in front of the transcript with the view
+//! held where it was.
+//!
 //! # Modules
 //!
 //! - [`app`]: the console model ([`App`]) and the pure [`update`] that folds

@@ -13,7 +13,7 @@ use yoi_protocol::{
 };
 
 use super::*;
-use crate::app::{update, AppEvent, FeedEvent};
+use crate::app::{update, AppEvent, Command, FeedEvent};
 use crate::client::ClientError;
 use crate::notice::Notice;
 use crate::picker::worker_ref;
@@ -594,4 +594,54 @@ fn queued_messages_show_dimmed_under_the_answer_and_the_keys_say_so() {
         .unwrap();
     let cell = &buffer[(u16::try_from(x).unwrap() + 2, u16::try_from(y).unwrap())];
     assert_eq!(cell.fg, Color::DarkGray, "queued text is dimmed");
+}
+
+#[test]
+fn above_the_oldest_message_the_transcript_says_whether_earlier_ones_load_or_it_starts_there() {
+    let mut s = Screen::live();
+    let run = RunId::new();
+    let shown = message(
+        Role::User,
+        run,
+        "the newest question",
+        MessageState::Complete,
+    );
+    let w = s.worker.clone();
+    s.frame(1, snapshot(&w, vec![shown.clone()], None, None));
+    assert!(
+        !s.text().contains("earlier messages"),
+        "nothing before scrolling up"
+    );
+
+    let commands = update(
+        &mut s.app,
+        AppEvent::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Home,
+        )),
+    );
+    assert!(matches!(commands.as_slice(), [Command::LoadOlder { .. }]));
+    assert!(s.text().contains("… loading earlier messages"));
+
+    let older = message(
+        Role::User,
+        run,
+        "the first question",
+        MessageState::Complete,
+    );
+    let generation = s.app.generation;
+    update(
+        &mut s.app,
+        AppEvent::OlderAnswered {
+            generation,
+            before: shown.id,
+            result: Ok(yoi_protocol::Transcript {
+                messages: vec![older],
+                seq: Seq(1),
+                truncated: false,
+            }),
+        },
+    );
+    let text = s.text();
+    assert!(text.contains("beginning of the conversation"), "{text}");
+    assert!(text.find("the first question") < text.find("the newest question"));
 }

@@ -10,6 +10,13 @@
 //! streamed (then its text is empty), and a failed one carries its error. So a
 //! snapshot's transcript says how each run ended, and the live `run_failed`
 //! only repeats an error the answer already has: an answer holds one error.
+//!
+//! A snapshot carries only the newest messages; older ones are paged in on
+//! request (`transcript?before=`) and put in front ([`Transcript::prepend`]).
+//! Stored messages never change and their ids are unique, so a page is
+//! placed before the oldest message it was asked for, copies are dropped by
+//! id, and a later snapshot that still starts inside what is shown keeps the
+//! earlier pages.
 
 use yoi_protocol::{ApiError, InFlight, Message, MessageId, MessageState, Role, RunId};
 
@@ -49,10 +56,28 @@ pub enum Body {
     },
 }
 
+/// Whether messages older than the first entry exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum History {
+    /// A snapshot gave the newest messages; the first page fetched tells.
+    #[default]
+    Unknown,
+    /// The last page said older ones exist.
+    More,
+    /// The first entry is the conversation's first message.
+    Complete,
+}
+
 /// The conversation: entries in order of arrival.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transcript {
     entries: Vec<Entry>,
+    history: History,
+    /// Entries paged in on request, on top of [`MAX_ENTRIES`]: trimming never
+    /// drops what the person just asked to see.
+    paged: usize,
+    /// A page was put in front since the last switch of worker.
+    paged_in: bool,
 }
 
 impl Transcript {
@@ -66,11 +91,76 @@ impl Transcript {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.history = History::Unknown;
+        self.paged = 0;
+        self.paged_in = false;
+    }
+
+    pub fn history(&self) -> History {
+        self.history
+    }
+
+    /// Whether earlier pages were asked for (and so the start is worth marking).
+    pub fn paged_in(&self) -> bool {
+        self.paged_in
+    }
+
+    /// The oldest message shown: what the page of earlier ones is asked before.
+    /// `None` when none is shown or the conversation's start is.
+    pub fn older_anchor(&self) -> Option<MessageId> {
+        if self.history == History::Complete {
+            return None;
+        }
+        self.entries.iter().find_map(|e| e.id)
+    }
+
+    /// Puts `page` (the messages just older than `before`) in front. False,
+    /// and nothing changes, when `before` is no longer the oldest message
+    /// shown (a snapshot replaced the view meanwhile).
+    pub fn prepend(&mut self, before: MessageId, page: Vec<Message>, truncated: bool) -> bool {
+        if self.entries.iter().find_map(|e| e.id) != Some(before) {
+            return false;
+        }
+        let mut older: Vec<Entry> = Vec::with_capacity(page.len());
+        for m in page {
+            if self.position_of(m.id).is_none() && !older.iter().any(|e| e.id == Some(m.id)) {
+                older.push(Entry::from_message(m));
+            }
+        }
+        self.paged += older.len();
+        self.paged_in = true;
+        older.append(&mut self.entries);
+        self.entries = older;
+        self.history = if truncated {
+            History::More
+        } else {
+            History::Complete
+        };
+        true
     }
 
     /// Replaces everything with a snapshot's transcript and the run in flight.
+    /// The earlier pages shown stay when the snapshot starts inside them.
     pub fn replace(&mut self, messages: Vec<Message>, in_flight: Option<InFlight>) {
-        self.entries = messages.into_iter().map(Entry::from_message).collect();
+        let first = messages.first().map(|m| m.id);
+        let at = first.and_then(|id| self.position_of(id));
+        let mut entries: Vec<Entry> = match at {
+            Some(at) => self.entries[..at]
+                .iter()
+                .filter(|e| e.id.is_some_and(|id| !messages.iter().any(|m| m.id == id)))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        self.history = match (first, at) {
+            // A snapshot holds the newest messages: an empty one is all of them.
+            (None, _) => History::Complete,
+            (Some(_), Some(_)) => self.history,
+            (Some(_), None) => History::Unknown,
+        };
+        self.paged = entries.len();
+        entries.extend(messages.into_iter().map(Entry::from_message));
+        self.entries = entries;
         if let Some(run) = in_flight {
             let entry = self.streaming_answer(run.run_id);
             if let Body::Assistant {
@@ -287,9 +377,11 @@ impl Transcript {
     }
 
     fn trim(&mut self) {
-        if self.entries.len() > MAX_ENTRIES {
-            let excess = self.entries.len() - MAX_ENTRIES;
+        let bound = MAX_ENTRIES.saturating_add(self.paged);
+        if self.entries.len() > bound {
+            let excess = self.entries.len() - bound;
             self.entries.drain(..excess);
+            self.history = History::More;
         }
     }
 }

@@ -24,6 +24,9 @@
 #   - in the picker, `n` starts a new worker (runtime, then the `terse` profile
 #     of yoi.toml, then a name) and opens it; `r` renames it; `d` asks before it
 #     stops it (`n` keeps it, `y` stops it);
+#   - a worker with more history than a snapshot holds (260 runs, 520 messages)
+#     opened with --runtime/--worker: Home at the top loads the earlier
+#     messages until the conversation's start shows;
 #   - Ctrl-C twice quits with status 0.
 # Prints `N passed, N failed`; exits non-zero on a failure. Everything it starts
 # (processes, the tmux server on its own socket, the temp dir) is cleaned up.
@@ -351,6 +354,42 @@ until gone || ((tries-- <= 0)); do sleep 0.2; done
 if gone; then pass "y stops the worker"; else fail "y stops the worker"; fi
 check "the console says the worker was stopped" "(Stopped renamed chat|This worker was stopped)" 10
 tm send-keys -t "$SESSION" Escape
+
+# A long conversation in a second console: Home loads the earlier messages.
+long_id=$(curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' \
+    -d '{"display_name":"long history"}' "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers" |
+    sed -n 's/.*"worker_id":"\([^"]*\)".*/\1/p')
+long_ok=0
+if [ -n "$long_id" ]; then
+    long_ok=1
+    for i in $(seq 1 260); do
+        curl -fsS --max-time 30 -o /dev/null -X POST -H 'Content-Type: application/json' \
+            -d "{\"text\":\"history $i\"}" \
+            "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers/$long_id/input?wait=true" || { long_ok=0; break; }
+    done
+fi
+if [ "$long_ok" = 1 ]; then pass "a worker with 260 runs of history"; else fail "a worker with 260 runs of history"; fi
+MAIN_SESSION=$SESSION
+SESSION="long"
+tm new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS"
+tm respawn-pane -k -t "$SESSION" \
+    "env -u YOI_TOKEN TERM=xterm-256color '$YOI' tui --server http://127.0.0.1:$PORT --runtime backend-internal --worker '$long_id' 2>>'$WORK/tui.err'"
+check "the long conversation opens at its newest message" "You said: history 260 " 30
+if screen | grep -q "beginning of the conversation"; then
+    fail "its start is not shown before scrolling up"
+else
+    pass "its start is not shown before scrolling up"
+fi
+# Home goes to the top, which asks for the earlier page; Home again shows it.
+tries=75
+until screen | grep -q "beginning of the conversation" || ((tries-- <= 0)); do
+    tm send-keys -t "$SESSION" Home
+    sleep 0.2
+done
+check "Home at the top loads earlier messages up to the start" "beginning of the conversation" 5
+check "the first message is there" "You said: history 1 " 5
+tm kill-session -t "$SESSION"
+SESSION=$MAIN_SESSION
 
 # Ctrl-C twice quits and gives the terminal back.
 tm send-keys -t "$SESSION" C-c

@@ -1032,6 +1032,68 @@ async function main() {
     }
   });
 
+  await scenario('a long conversation: scrolled to the top, earlier messages load above the one being read, each once', async () => {
+    const b = server.base;
+    const created = await fetch(`${b}/api/runtimes/backend-internal/workers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ display_name: 'long-history' }),
+    });
+    assert(created.ok, `worker created (HTTP ${created.status})`);
+    const worker = await created.json();
+    const path = `/api/runtimes/backend-internal/workers/${worker.worker_id}`;
+    // 260 runs: 520 messages, more than a snapshot's 500; the mock answers at once.
+    const RUNS = 260;
+    for (let i = 1; i <= RUNS; i++) {
+      const res = await fetch(`${b}${path}/input?wait=true`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: `history ${i}` }),
+      });
+      assert(res.ok, `input ${i} answered (HTTP ${res.status})`);
+    }
+    await page.goto(`${b}/#/w/backend-internal/${worker.worker_id}`);
+    await page.reload();
+    await waitReady(page);
+    await page.waitForFunction((sel) => document.querySelectorAll(sel).length >= 500, MESSAGE, { timeout: 20_000 });
+    const before = await messages(page);
+    assert(before.length === 500, `the snapshot shows the newest 500 (got ${before.length})`);
+    const stored = await (await fetch(`${b}${path}/transcript?limit=1000`)).json();
+    assert(stored.messages.length === 2 * RUNS, `the server keeps all ${2 * RUNS} (got ${stored.messages.length})`);
+    assert(before[0].id === stored.messages[20].id, 'the 20 oldest are not shown yet');
+    const anchor = before[0].id;
+    // Scroll to the top: the page before the oldest message loads above it.
+    await page.$eval('[data-testid="transcript"]', (el) => el.scrollTo({ top: 0 }));
+    await page.waitForFunction(
+      (sel) => document.querySelector('[data-testid="history-marker"]')?.textContent?.includes('Beginning') && document.querySelectorAll(sel).length > 500,
+      MESSAGE,
+      { timeout: 20_000 },
+    );
+    const after = await messages(page);
+    const ids = after.map((m) => m.id);
+    assert(new Set(ids).size === ids.length, 'no message is shown twice');
+    assert(
+      JSON.stringify(ids) === JSON.stringify(stored.messages.map((m) => m.id)),
+      `the page shows the whole history in order (${ids.length} of ${stored.messages.length})`,
+    );
+    // The message that was the oldest shown is still in view.
+    const inView = await page.$eval(
+      `[data-message-id="${anchor}"]`,
+      (el) => {
+        const box = el.getBoundingClientRect();
+        const view = document.querySelector('[data-testid="transcript"]').getBoundingClientRect();
+        return box.bottom > view.top && box.top < view.bottom;
+      },
+    );
+    assert(inView, 'the message being read stays in view');
+    // Live messages still arrive after the earlier ones, once.
+    await send(page, 'after the history');
+    await waitAnswer(page, { state: 'complete', includes: 'after the history' });
+    const last = await messages(page);
+    assert(new Set(last.map((m) => m.id)).size === last.length && last.length === 522, `522 messages, each once (got ${last.length})`);
+    await page.goto(`${b}/`);
+  });
+
   await scenario('the page never shows the API key or the workspace path', async () => {
     await checkNoSecrets('at the end');
     assert(leaks.length === 0, leaks.join('; '));

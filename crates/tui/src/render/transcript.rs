@@ -12,7 +12,7 @@ use super::wrap::{expand_tabs, str_width, wrap_chars, wrap_styled, wrap_words};
 use crate::app::App;
 use crate::markdown::{to_lines, LineKind, Marks, MdLine};
 use crate::notice::describe_api_error;
-use crate::transcript::{Body, Entry};
+use crate::transcript::{Body, Entry, History};
 
 const INDENT: &str = "  ";
 
@@ -35,6 +35,7 @@ fn code_style() -> Style {
 /// Every row of the transcript at `width` columns.
 pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let mut out = Vec::new();
+    history_marker(app, &mut out);
     for (i, entry) in app.transcript.entries().iter().enumerate() {
         if i > 0 && !matches!(entry.body, Body::Tool { .. }) {
             out.push(Line::default());
@@ -43,6 +44,21 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     queued_lines(app, width, &mut out);
     out
+}
+
+/// Above the oldest message: whether earlier ones are on their way, or the
+/// conversation starts here. Nothing before the person has scrolled up.
+fn history_marker(app: &App, out: &mut Vec<Line<'static>>) {
+    let text = match (app.loading_older, app.transcript.history()) {
+        (true, _) => "… loading earlier messages",
+        (false, History::Complete) if app.transcript.paged_in() => {
+            "─ beginning of the conversation ─"
+        }
+        (false, History::More) => "↑ earlier messages: scroll up",
+        _ => return,
+    };
+    out.push(Line::from(Span::styled(text, dim())));
+    out.push(Line::default());
 }
 
 /// The messages waiting for the answer in flight, dimmed under it.

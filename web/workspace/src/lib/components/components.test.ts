@@ -42,6 +42,24 @@ function render<P extends Record<string, unknown>>(component: Component<P>, prop
 }
 
 describe('Transcript', () => {
+  it('above the oldest message: a way to load earlier ones, loading, or the start', () => {
+    const base = { messages: [msg('u1', 'user', 'hi', 'r1')], live: null, reasoning: {}, runErrors: {}, tools: [], emptyHint: '' };
+    const onloadolder = vi.fn();
+    let target = render(Transcript, { ...base, history: 'unknown' as const, onloadolder });
+    (target.querySelector('[data-testid="load-older"]') as HTMLButtonElement).click();
+    expect(onloadolder).toHaveBeenCalledTimes(1);
+    cleanup?.();
+    target = render(Transcript, { ...base, history: 'more' as const, loadingOlder: true });
+    expect(target.querySelector('[data-testid="history-marker"]')?.textContent).toContain('Loading earlier messages');
+    cleanup?.();
+    target = render(Transcript, { ...base, history: 'more' as const, olderError: 'the server is unreachable' });
+    expect(target.querySelector('[data-testid="history-marker"]')?.textContent).toContain('could not be loaded: the server is unreachable');
+    cleanup?.();
+    target = render(Transcript, { ...base, history: 'complete' as const });
+    expect(target.querySelector('[data-testid="history-marker"]')?.textContent).toContain('Beginning of the conversation');
+    expect(target.querySelector('[data-testid="load-older"]')).toBeNull();
+  });
+
   it('shows messages, markers and the live answer; model HTML never runs', () => {
     const payload = 'Here: <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\n\n```sh\necho hi\n```';
     const target = render(Transcript, {

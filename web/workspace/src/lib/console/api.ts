@@ -99,8 +99,9 @@ export class ApiClient {
     return this.#request('DELETE', paths.worker(ref));
   }
 
-  transcript(ref: WorkerRef, limit?: number): Promise<Transcript> {
-    return this.#request('GET', paths.transcript(ref, limit));
+  /** The newest `limit` messages, or with `before` the `limit` just older than that one. */
+  transcript(ref: WorkerRef, limit?: number, before?: string): Promise<Transcript> {
+    return this.#request('GET', paths.transcript(ref, limit, before));
   }
 
   input(ref: WorkerRef, request: InputRequest): Promise<InputAccepted> {

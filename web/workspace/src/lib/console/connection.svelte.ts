@@ -28,6 +28,7 @@ import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
 import { ApiClient, toConsoleError, type FetchLike } from './api';
 import { backoffDelay } from './backoff';
+import { canLoadOlder, HISTORY_PAGE, oldestStored, prependPage } from './history';
 import { retryText } from './conversation';
 import { clientError, type ConsoleError } from './errors';
 import { newClientMessageId } from './ids';
@@ -75,6 +76,11 @@ export class ConsoleConnection {
   readonly lastRun = $derived(this.#state.lastRun);
   readonly lastReset = $derived(this.#state.lastReset);
   readonly seq = $derived(this.#state.seq);
+  readonly history = $derived(this.#state.history);
+  /** A page of earlier messages is on its way. */
+  loadingOlder = $state(false);
+  /** Why the last page of earlier messages could not be fetched. */
+  olderError = $state.raw<ConsoleError | null>(null);
 
   /** The worker shown; null while the Companion is being resolved. */
   target = $state.raw<WorkerRef | null>(null);
@@ -292,6 +298,30 @@ export class ConsoleConnection {
     }
   }
 
+  /**
+   * Fetches the page before the oldest message shown and puts it in front. Does
+   * nothing while a page is on its way or the conversation's start is shown. A
+   * page that arrives after the view changed (another worker, a reset) is dropped.
+   */
+  async loadOlder(): Promise<void> {
+    const ref = this.target;
+    const oldest = oldestStored(this.#state.messages);
+    if (!ref || this.loadingOlder || !canLoadOlder(this.#state.history, this.#state.messages) || !oldest) return;
+    const gen = this.#generation;
+    this.loadingOlder = true;
+    this.olderError = null;
+    try {
+      const page = await this.#api.transcript(ref, HISTORY_PAGE, oldest.id);
+      if (gen !== this.#generation) return;
+      const paged = prependPage(this.#state.messages, oldest.id, page);
+      if (paged) this.#state = { ...this.#state, ...paged };
+    } catch (e) {
+      if (gen === this.#generation) this.olderError = toConsoleError(e);
+    } finally {
+      if (gen === this.#generation) this.loadingOlder = false;
+    }
+  }
+
   clearSendError(): void {
     this.sendError = null;
   }
@@ -347,6 +377,8 @@ export class ConsoleConnection {
     this.sendError = null;
     this.cancelError = null;
     this.cancelRequested = null;
+    this.loadingOlder = false;
+    this.olderError = null;
     return this.#generation;
   }
 

@@ -394,3 +394,70 @@ describe('connection', () => {
     expect(h.sockets.filter((x) => x.url.endsWith('/api/events'))).toHaveLength(2);
   });
 });
+
+describe('earlier history', () => {
+  it('fetches the page before the oldest message and puts it in front, once', async () => {
+    const pages: string[] = [];
+    const h = await started(
+      serverWith(
+        () => 3,
+        (call) => {
+          if (!call.path.includes('before=')) return undefined;
+          pages.push(call.path);
+          if (call.path.includes('before=u2')) {
+            return { status: 200, body: { messages: [msg('u1', 'user', 'one', 'r1'), msg('a1', 'assistant', 'uno', 'r1')], seq: 3, truncated: true } };
+          }
+          return { status: 200, body: { messages: [], seq: 3, truncated: false } };
+        },
+      ),
+    );
+    const s = h.lastWorkerSocket();
+    s.open();
+    s.send(snapshot(3, [msg('u2', 'user', 'two', 'r2'), msg('a2', 'assistant', 'dos', 'r2')]));
+    expect(h.conn.history).toBe('unknown');
+    const first = h.conn.loadOlder();
+    void h.conn.loadOlder(); // a second scroll while the page is on its way asks nothing
+    expect(h.conn.loadingOlder).toBe(true);
+    await first;
+    expect(h.conn.loadingOlder).toBe(false);
+    expect(h.conn.messages.map((x) => x.id)).toEqual(['u1', 'a1', 'u2', 'a2']);
+    expect(h.conn.history).toBe('more');
+    await h.conn.loadOlder();
+    expect(h.conn.history).toBe('complete');
+    await h.conn.loadOlder();
+    expect(pages).toEqual([
+      `/api/runtimes/${RUNTIME}/workers/${WORKER}/transcript?limit=100&before=u2`,
+      `/api/runtimes/${RUNTIME}/workers/${WORKER}/transcript?limit=100&before=u1`,
+    ]);
+  });
+
+  it('drops a page that arrives after another worker was opened', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const sockets: FakeSocket[] = [];
+    const conn = new ConsoleConnection({
+      fetch: async () => {
+        await gate;
+        return json(200, { messages: [msg('u1', 'user', 'one', 'r1')], seq: 1, truncated: false });
+      },
+      openSocket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+      origin: { protocol: 'http:', host: '127.0.0.1:7760' },
+      token: null,
+    });
+    conn.open({ runtime_id: RUNTIME, worker_id: WORKER });
+    sockets[0]!.open();
+    sockets[0]!.send(snapshot(1, [msg('u2', 'user', 'two', 'r2')]));
+    const pending = conn.loadOlder();
+    expect(conn.loadingOlder).toBe(true);
+    conn.open({ runtime_id: RUNTIME, worker_id: 'OTHER' });
+    release();
+    await pending;
+    expect(conn.messages).toEqual([]);
+    expect(conn.loadingOlder).toBe(false);
+    conn.dispose();
+  });
+});

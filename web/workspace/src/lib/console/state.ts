@@ -17,6 +17,7 @@ import type { SnapshotReason } from '../protocol/SnapshotReason';
 import type { WorkerDetail } from '../protocol/WorkerDetail';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerStatus } from '../protocol/WorkerStatus';
+import { keepEarlier, type History } from './history';
 
 /** The run in flight: its text as streamed so far, keyed by `run_id`. */
 export interface LiveRun {
@@ -57,6 +58,8 @@ export interface ConsoleState {
   status: WorkerStatus | null;
   /** User and assistant messages in order, without the run in flight. */
   messages: readonly Message[];
+  /** Whether messages older than the first of `messages` exist (see `history.ts`). */
+  history: History;
   live: LiveRun | null;
   lastRun: RunRecord | null;
   /**
@@ -86,6 +89,7 @@ export function initialState(): ConsoleState {
     worker: null,
     status: null,
     messages: [],
+    history: 'unknown',
     live: null,
     lastRun: null,
     reasoning: {},
@@ -132,7 +136,8 @@ type SnapshotEvent = Extract<WorkerEvent, { type: 'snapshot' }>;
 /** A snapshot replaces the whole picture; with `reset: true` it says why. */
 export function applySnapshot(state: ConsoleState, event: SnapshotEvent): ConsoleState {
   const inFlight = event.in_flight ?? null;
-  let messages: readonly Message[] = event.transcript;
+  const kept = keepEarlier(state.messages, state.history, event.transcript);
+  let messages: readonly Message[] = kept.messages;
   let live: LiveRun | null = null;
   if (inFlight) {
     // The transcript may already hold the run's assistant message (state
@@ -155,6 +160,7 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
     worker: event.worker,
     status: event.worker.status,
     messages,
+    history: kept.history,
     live,
     lastRun,
     runErrors: lastRun?.error ? { ...state.runErrors, [lastRun.run_id]: lastRun.error } : state.runErrors,

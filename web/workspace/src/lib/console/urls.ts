@@ -19,8 +19,8 @@ export const paths = {
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,
   queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
-  transcript: (ref: WorkerRef, limit?: number) =>
-    `${workerPath(ref)}/transcript${limit === undefined ? '' : `?limit=${limit}`}`,
+  transcript: (ref: WorkerRef, limit?: number, before?: string) =>
+    withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
 };
 
 /** The page's own origin, which the API shares. */
