@@ -143,7 +143,11 @@ fn name_profiles(doc: &mut OpenApi, profiles: &[String]) {
         return;
     };
     if let Some(RefOr::T(Schema::Object(profile))) = create.properties.get_mut("profile") {
-        profile.enum_values = Some(profiles.iter().map(|p| p.as_str().into()).collect());
+        // `null` reads as absent: the Companion's profile.
+        let mut names: Vec<serde_json::Value> =
+            profiles.iter().map(|p| p.as_str().into()).collect();
+        names.push(serde_json::Value::Null);
+        profile.enum_values = Some(names);
         profile.pattern = None;
     }
 }
