@@ -36,6 +36,9 @@ pub enum BenchError {
     Shape(&'static str),
 }
 
+/// Limits far above what the benchmark asks for: it measures speed, not the caps.
+pub const LIMITS: &str = "[limits]\nworkers_per_runtime = 100000\nsubscribers_per_worker = 100000\nconnections = 1000000\n";
+
 /// How long a run takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Size {

@@ -437,7 +437,10 @@ fn lag_of(text: &str, now: std::time::SystemTime) -> Option<Duration> {
 
 async fn start(mock: &MockOpenAi) -> Result<(Yoi, Client, TempDir), BenchError> {
     let dir = TempDir::new("relay")?;
-    std::fs::write(dir.0.join("yoi.toml"), "bind = \"127.0.0.1:0\"\n")?;
+    std::fs::write(
+        dir.0.join("yoi.toml"),
+        format!("bind = \"127.0.0.1:0\"\n{}", crate::LIMITS),
+    )?;
     let env = vec![
         ("OPENAI_BASE_URL", mock.base_url()),
         ("OPENAI_API_KEY", "sk-bench".to_owned()),

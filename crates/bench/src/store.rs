@@ -29,7 +29,7 @@ async fn backend(mock: &MockOpenAi, toml: &str) -> Result<(Yoi, Client, TempDir)
     let dir = TempDir::new("serve")?;
     std::fs::write(
         dir.0.join("yoi.toml"),
-        format!("bind = \"127.0.0.1:0\"\n{toml}"),
+        format!("bind = \"127.0.0.1:0\"\n{toml}\n{}", crate::LIMITS),
     )?;
     let yoi = Yoi::start(
         &["serve"],

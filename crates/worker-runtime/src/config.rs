@@ -24,7 +24,7 @@ pub const DEFAULT_QUEUE_LIMIT: usize = 8;
 /// The largest `queue_limit` a configuration may set.
 pub const MAX_QUEUE_LIMIT: usize = 256;
 /// Default `limits.workers_per_runtime`.
-pub const DEFAULT_MAX_WORKERS: usize = 100;
+pub const DEFAULT_MAX_WORKERS: usize = 10_000;
 /// Default `limits.subscribers_per_worker`.
 pub const DEFAULT_MAX_SUBSCRIBERS: usize = 32;
 /// Default `limits.answer_bytes`: 1 MiB of text and reasoning per run.
