@@ -34,11 +34,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 Failure::invalid("the request body could not be read")
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
+        // No body at all stands for `{}` (optional bodies may be left out);
+        // a body of only whitespace is not JSON.
+        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         // Every body of the contract is an object (serde would also take a
         // struct written as an array).
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {

@@ -46,8 +46,9 @@ pub enum RuntimeError {
 impl From<crate::store::StoreError> for RuntimeError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
+            // A page before a message this worker never had: nothing is there.
             crate::store::StoreError::UnknownMessage(_) => {
-                RuntimeError::InvalidInput(e.to_string())
+                RuntimeError::Api(ApiError::new(ErrorCode::NotFound, e.to_string()))
             }
             other => RuntimeError::Store(other.to_string()),
         }

@@ -1090,7 +1090,7 @@ async fn history_past_the_memory_bound_pages_from_the_store_and_survives_a_resta
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    assert_eq!(err.code(), ErrorCode::NotFound);
     rt.shutdown().await;
 
     let mut c = config(&mock);

@@ -44,7 +44,10 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
 ];
 /// More answers of a route under `{runtime_id}`.
 const RUNTIME_ROUTE: &[(&str, &str)] = &[
-    ("404", "`runtime_not_found` or `worker_not_found`"),
+    (
+        "404",
+        "`runtime_not_found` or `worker_not_found` (or `not_found`: a message the worker does not have)",
+    ),
     (
         "503",
         "`runtime_unavailable`: the runtime cannot be reached, or is shutting down",

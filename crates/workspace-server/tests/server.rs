@@ -1181,14 +1181,16 @@ async fn worker_lists_and_transcripts_page_through_everything() {
     assert_eq!(older["messages"].as_array().unwrap().len(), 4);
     assert_eq!(older["truncated"], false);
     assert_eq!(older["messages"][0]["text"], "q0");
-    for bad in [
-        "before=nope",
-        &format!("before={}", yoi_protocol::MessageId::new()),
-    ] {
-        let (status, body) = s.get(&format!("{worker}/transcript?{bad}")).await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["error"]["code"], "invalid_input");
-    }
+    let (status, body) = s.get(&format!("{worker}/transcript?before=nope")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input");
+    // A message this worker never had: nothing before it.
+    let unknown = yoi_protocol::MessageId::new();
+    let (status, body) = s
+        .get(&format!("{worker}/transcript?before={unknown}"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
     s.assert_no_leaks();
 }
 
