@@ -24,7 +24,7 @@ use yoi_protocol::{
 use crate::extract::{Body, PathMessage, Query, RuntimeTarget, WorkerTarget};
 use crate::failure::Failure;
 use crate::host::Host;
-use crate::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
+use crate::limits::ConnectionSlot;
 use crate::socket::{pump_frames, upgrade, Upgrade};
 
 /// The runtime's own summary, at the runtime's root.
@@ -259,7 +259,5 @@ pub async fn worker_events(
         .subscribe(target.worker_id, query.cursor.map(Seq))
         .await?;
     let ctx = host.pump().holding(slot.map(|Extension(slot)| slot));
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| pump_frames(socket, stream, ctx)))
+    Ok(ws.on_upgrade(move |socket| pump_frames(socket, stream, ctx)))
 }

@@ -33,6 +33,8 @@ use worker_runtime::{EventFrame, WorkerStream};
 use crate::failure::Failure;
 use crate::limits::ConnectionSlot;
 
+/// What a socket reads the client into (the library's default is 128 KiB).
+const READ_BUFFER: usize = 8 * 1024;
 /// After shutdown starts, how long a socket keeps sending the last events.
 const DRAIN_FOR: Duration = Duration::from_millis(300);
 
@@ -81,8 +83,15 @@ pub type Upgrade =
     Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 /// The upgrade, or `invalid_input` for a plain request to a socket route.
+/// Every event socket takes client messages up to
+/// [`crate::limits::MAX_CLIENT_MESSAGE`] and reads them through a small
+/// buffer: clients send nothing that matters, and a socket costs less.
 pub fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, Failure> {
-    ws.map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))
+    ws.map(|ws| {
+        ws.max_message_size(crate::limits::MAX_CLIENT_MESSAGE)
+            .read_buffer_size(READ_BUFFER)
+    })
+    .map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))
 }
 
 /// Counts the sockets dropped because their client stopped reading, for the

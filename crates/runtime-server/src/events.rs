@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use worker_runtime::RuntimeApi;
-use yoi_http::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
+use yoi_http::limits::ConnectionSlot;
 use yoi_http::socket::{pump_workspace, upgrade, Upgrade};
 use yoi_http::Failure;
 use yoi_protocol::WorkspaceEvent;
@@ -19,14 +19,12 @@ pub async fn runtime_events(
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| {
-            // Listen before the snapshot, so no change falls between the two.
-            let events = state.runtime.workspace_events();
-            let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
-            pump_workspace(socket, events, move || snapshot(state.clone()), ctx)
-        }))
+    Ok(ws.on_upgrade(move |socket| {
+        // Listen before the snapshot, so no change falls between the two.
+        let events = state.runtime.workspace_events();
+        let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
+        pump_workspace(socket, events, move || snapshot(state.clone()), ctx)
+    }))
 }
 
 /// The first frame of `/v1/events`: this runtime and its workers.

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
-use yoi_http::limits::{ConnectionSlot, MAX_CLIENT_MESSAGE};
+use yoi_http::limits::ConnectionSlot;
 use yoi_http::socket::{pump_workspace, upgrade, Upgrade};
 use yoi_http::Failure;
 use yoi_protocol::WorkspaceEvent;
@@ -20,21 +20,19 @@ pub async fn workspace_events(
     ws: Upgrade,
 ) -> Result<Response, Failure> {
     let ws = upgrade(ws)?;
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| {
-            // Listen before the snapshot, so no change falls between the two.
-            let events = state.registry().workspace_events();
-            let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
-            let registry = state.registry().clone();
-            pump_workspace(
-                socket,
-                events,
-                move || {
-                    let registry = registry.clone();
-                    async move { registry.workspace_snapshot().await.ok() }
-                },
-                ctx,
-            )
-        }))
+    Ok(ws.on_upgrade(move |socket| {
+        // Listen before the snapshot, so no change falls between the two.
+        let events = state.registry().workspace_events();
+        let ctx = state.host.pump().holding(slot.map(|Extension(slot)| slot));
+        let registry = state.registry().clone();
+        pump_workspace(
+            socket,
+            events,
+            move || {
+                let registry = registry.clone();
+                async move { registry.workspace_snapshot().await.ok() }
+            },
+            ctx,
+        )
+    }))
 }
