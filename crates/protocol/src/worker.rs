@@ -11,6 +11,8 @@ use crate::{ApiError, MessageId, RunId, RuntimeId, Timestamp, WorkerId};
 pub enum WorkerStatus {
     Idle,
     Running,
+    /// A run waits for a person to decide on a tool call.
+    WaitingApproval,
     Stopped,
 }
 
@@ -92,10 +94,8 @@ pub struct WorkerDetail {
     #[serde(flatten)]
     pub summary: WorkerSummary,
     pub created_at: Timestamp,
-    /// Always empty in this version: no Worker has tools.
-    #[ts(type = "Array<never>")]
-    #[schema(value_type = Vec<Object>)]
-    pub tools: Vec<serde_json::Value>,
+    /// The tools the worker may use, and how (from its profile's grants).
+    pub tools: Vec<crate::GrantedTool>,
     pub usage: Usage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -103,6 +103,9 @@ pub struct WorkerDetail {
     /// Inputs waiting for the run in flight to end, the next first.
     #[serde(default)]
     pub queue: Vec<QueuedInput>,
+    /// Tool calls that wait for a person's decision.
+    #[serde(default)]
+    pub pending_approvals: Vec<crate::PendingApproval>,
 }
 
 /// An input waiting in a worker's queue.
@@ -145,4 +148,7 @@ pub struct ProfileSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub hint: Option<String>,
+    /// The tools its workers may use, and how (none unless granted).
+    #[serde(default)]
+    pub tools: Vec<crate::GrantedTool>,
 }

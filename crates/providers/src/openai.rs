@@ -19,7 +19,7 @@ use yoi_protocol::RunUsage;
 
 use worker_runtime::config::ProviderConfig;
 use worker_runtime::provider::{
-    ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream,
+    ChatRequest, ChatToolCall, Provider, ProviderError, ProviderEvent, ProviderStream,
 };
 
 pub struct OpenAiProvider {
@@ -53,16 +53,7 @@ impl Provider for OpenAiProvider {
     ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
         let client = self.client.clone();
         let key = self.config.api_key.clone();
-        let body = json!({
-            "model": request.model,
-            "messages": request
-                .messages
-                .iter()
-                .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-                .collect::<Vec<_>>(),
-            "stream": true,
-            "stream_options": {"include_usage": true},
-        });
+        let body = request_body(&request);
         Box::pin(async move {
             let chat = client.chat();
             let stream = chat
@@ -70,9 +61,10 @@ impl Provider for OpenAiProvider {
                 .await
                 .map_err(|e| map_error(e, key.as_deref()))?;
             let key_for_stream = key.clone();
+            let mut calls = ToolCallParts::default();
             let events = stream.flat_map(move |item| {
                 let out: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                    Ok(chunk) => chunk.into_events(key_for_stream.as_deref()),
+                    Ok(chunk) => chunk.into_events(key_for_stream.as_deref(), &mut calls),
                     Err(e) => vec![Err(map_error(e, key_for_stream.as_deref()))],
                 };
                 futures::stream::iter(out)
@@ -80,6 +72,60 @@ impl Provider for OpenAiProvider {
             Ok(events.boxed())
         })
     }
+}
+
+/// Most bytes of one tool call's arguments (what a worker takes anyway).
+const MAX_TOOL_ARGUMENTS: usize = worker_runtime::tools::MAX_ARGUMENT_BYTES;
+
+/// The request's JSON: messages (with tool calls and results) and tools.
+fn request_body(request: &ChatRequest) -> serde_json::Value {
+    let messages: Vec<serde_json::Value> = request
+        .messages
+        .iter()
+        .map(|m| {
+            let mut message = json!({"role": m.role.as_str(), "content": m.content});
+            if !m.tool_calls.is_empty() {
+                message["tool_calls"] = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments},
+                        })
+                    })
+                    .collect();
+            }
+            if let Some(id) = &m.tool_call_id {
+                message["tool_call_id"] = json!(id);
+            }
+            message
+        })
+        .collect();
+    let mut body = json!({
+        "model": request.model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|t| {
+                json!({
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                })
+            })
+            .collect();
+    }
+    body
 }
 
 /// One `chat.completion.chunk`, with the fields async-openai's own type drops.
@@ -112,6 +158,88 @@ struct Delta {
     /// Ollama and OpenRouter.
     #[serde(default)]
     reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A fragment of one tool call: the first names it, the rest add to its
+/// arguments; `index` says which call of the turn it belongs to.
+#[derive(Debug, Default, Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: usize,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// Most tool calls one turn may make.
+const MAX_TOOL_CALLS: usize = 64;
+
+/// The tool calls of the turn being streamed, assembled per index.
+#[derive(Debug, Default)]
+struct ToolCallParts {
+    calls: Vec<ChatToolCall>,
+}
+
+impl ToolCallParts {
+    fn add(&mut self, delta: ToolCallDelta) -> Result<(), ProviderError> {
+        if delta.index >= MAX_TOOL_CALLS {
+            return Err(ProviderError::Protocol(format!(
+                "the model made more than {MAX_TOOL_CALLS} tool calls in one turn"
+            )));
+        }
+        while self.calls.len() <= delta.index {
+            self.calls.push(ChatToolCall {
+                id: String::new(),
+                name: String::new(),
+                arguments: String::new(),
+            });
+        }
+        let call = &mut self.calls[delta.index];
+        if let Some(id) = delta.id.filter(|id| !id.is_empty()) {
+            call.id = id;
+        }
+        if let Some(function) = delta.function {
+            if let Some(name) = function.name {
+                call.name.push_str(&name);
+            }
+            if let Some(arguments) = function.arguments {
+                if call.arguments.len() + arguments.len() > MAX_TOOL_ARGUMENTS {
+                    return Err(ProviderError::Protocol(format!(
+                        "the arguments of a tool call passed {MAX_TOOL_ARGUMENTS} bytes"
+                    )));
+                }
+                call.arguments.push_str(&arguments);
+            }
+        }
+        Ok(())
+    }
+
+    /// The calls assembled so far, each with an id (made up when the
+    /// server sent none), in index order.
+    fn take(&mut self) -> Vec<ChatToolCall> {
+        std::mem::take(&mut self.calls)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| !c.name.is_empty())
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{i}");
+                }
+                c
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,7 +257,11 @@ struct StreamErrorBody {
 }
 
 impl Chunk {
-    fn into_events(self, key: Option<&str>) -> Vec<Result<ProviderEvent, ProviderError>> {
+    fn into_events(
+        self,
+        key: Option<&str>,
+        calls: &mut ToolCallParts,
+    ) -> Vec<Result<ProviderEvent, ProviderError>> {
         let mut out = Vec::new();
         if let Some(err) = self.error {
             let message = err.message.unwrap_or_default();
@@ -147,7 +279,19 @@ impl Chunk {
             if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
                 out.push(Ok(ProviderEvent::Text(t)));
             }
+            for delta in choice.delta.tool_calls {
+                if let Err(e) = calls.add(delta) {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
             if let Some(reason) = choice.finish_reason {
+                out.extend(
+                    calls
+                        .take()
+                        .into_iter()
+                        .map(|c| Ok(ProviderEvent::ToolCall(c))),
+                );
                 out.push(Ok(ProviderEvent::Finished { reason }));
             }
         }

@@ -23,6 +23,8 @@ pub enum ChatRole {
     System,
     User,
     Assistant,
+    /// The result of one tool call, answering the assistant's call.
+    Tool,
 }
 
 impl ChatRole {
@@ -31,6 +33,7 @@ impl ChatRole {
             ChatRole::System => "system",
             ChatRole::User => "user",
             ChatRole::Assistant => "assistant",
+            ChatRole::Tool => "tool",
         }
     }
 }
@@ -39,14 +42,60 @@ impl ChatRole {
 pub struct ChatMessage {
     pub role: ChatRole,
     pub content: String,
+    /// The tools an assistant message called.
+    pub tool_calls: Vec<ChatToolCall>,
+    /// The call a `tool` message answers.
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// The result of call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: ChatRole::Tool,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+        }
+    }
+}
+
+/// A tool call as the model made it (OpenAI `tool_calls`), assembled from
+/// its streamed fragments. `name` is the model-facing name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatToolCall {
+    pub id: String,
+    pub name: String,
+    /// JSON text as the model wrote it (it may not be valid JSON).
+    pub arguments: String,
+}
+
+/// A tool offered to the model (OpenAI `tools`, type `function`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Model-facing name (`^[a-zA-Z0-9_-]{1,64}$`).
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: serde_json::Value,
 }
 
 /// What is sent to the provider: the system prompt, the bounded history, the
-/// new message. Nothing else.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// new message, and the tools the Worker may call. Nothing else.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSpec>,
 }
 
 /// One item of a provider's answer.
@@ -55,6 +104,9 @@ pub enum ProviderEvent {
     Text(String),
     Reasoning(String),
     Usage(RunUsage),
+    /// A tool call of this turn, whole (its fragments assembled); they come
+    /// before `Finished` with the reason `tool_calls`.
+    ToolCall(ChatToolCall),
     /// The model finished (`stop`, `length`, ...). Only after this is a run complete.
     Finished {
         reason: String,

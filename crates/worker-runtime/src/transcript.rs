@@ -120,6 +120,8 @@ mod tests {
 
     fn msg(text: &str) -> Message {
         Message {
+            sender: None,
+            tool_calls: Vec::new(),
             id: MessageId::new(),
             role: Role::User,
             text: text.into(),

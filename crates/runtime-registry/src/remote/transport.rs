@@ -226,6 +226,29 @@ impl Transport {
         }
     }
 
+    /// [`Transport::json`] for a call whose `not_found` is the runtime's own
+    /// answer (an unknown tool call), not a sign of another program.
+    pub async fn json_or_not_found<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+        timeout: Option<Duration>,
+    ) -> Result<T, CallError> {
+        let (status, bytes) = self.send(method, path, body, timeout).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| Unreachable::Incompatible.into());
+        }
+        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
+            Ok(envelope)
+                if status.as_u16() == 404 && envelope.error.code == ErrorCode::NotFound =>
+            {
+                Err(CallError::Api(envelope.error))
+            }
+            _ => Err(error_answer(status.as_u16(), &bytes)),
+        }
+    }
+
     /// A call answered with no body (204).
     pub async fn empty(
         &self,

@@ -99,6 +99,8 @@ pub struct SavedWorker {
     /// Inputs waiting in its queue, the next first: the user messages they
     /// become when their runs start.
     pub queue: Vec<Message>,
+    /// Tool decisions a person made for the rest of its life.
+    pub tool_decisions: Vec<(String, yoi_protocol::ApprovalDecision)>,
 }
 
 /// One page of a Worker's history, oldest first, and whether older exist.
@@ -150,6 +152,12 @@ pub enum Op {
         upto: u64,
         confirmed: Arc<AtomicU64>,
         done: Option<std::sync::mpsc::Sender<()>>,
+    },
+    /// A person's decision on a tool for the rest of the Worker's life.
+    ToolDecision {
+        worker_id: WorkerId,
+        tool: String,
+        decision: yoi_protocol::ApprovalDecision,
     },
     /// The process ends cleanly: the next `seq` is `last + 1`, with no gap.
     Settle {
@@ -270,6 +278,19 @@ impl Store {
         self.send(Op::Unqueued {
             message_id,
             started,
+        });
+    }
+
+    pub fn put_tool_decision(
+        &self,
+        worker_id: WorkerId,
+        tool: String,
+        decision: yoi_protocol::ApprovalDecision,
+    ) {
+        self.send(Op::ToolDecision {
+            worker_id,
+            tool,
+            decision,
         });
     }
 

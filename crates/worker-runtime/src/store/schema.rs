@@ -47,6 +47,16 @@ CREATE TABLE queued_inputs (
 );
 CREATE INDEX queued_inputs_by_worker ON queued_inputs(worker_id, id);
 ",
+    r"
+-- Tool decisions a person made for the rest of a worker's life
+-- (`scope: worker`); `decision` is JSON: the string allow or deny.
+CREATE TABLE tool_decisions (
+    worker_id TEXT NOT NULL REFERENCES workers(worker_id),
+    tool      TEXT NOT NULL,
+    decision  TEXT NOT NULL,
+    PRIMARY KEY (worker_id, tool)
+);
+",
 ];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {

@@ -226,6 +226,18 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             )
             .map_err(sql)?;
         }
+        Op::ToolDecision {
+            worker_id,
+            tool,
+            decision,
+        } => {
+            tx.execute(
+                "INSERT INTO tool_decisions (worker_id, tool, decision) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(worker_id, tool) DO UPDATE SET decision = excluded.decision",
+                params![worker_id.to_string(), tool, to_json(&decision)?],
+            )
+            .map_err(sql)?;
+        }
         Op::Settle { worker_id, last } => {
             tx.execute(
                 "UPDATE workers SET seq_reserved = ?2 WHERE worker_id = ?1",
@@ -366,6 +378,7 @@ pub fn load(conn: &Connection, recent: usize) -> Result<Vec<SavedWorker>, StoreE
         out.push(SavedWorker {
             last_run: last_run(conn, worker_id)?,
             queue: queue(conn, worker_id)?,
+            tool_decisions: tool_decisions(conn, worker_id)?,
             row,
             recent,
             older,
@@ -384,4 +397,25 @@ fn last_run(conn: &Connection, worker_id: WorkerId) -> Result<Option<LastRun>, S
         .optional()
         .map_err(sql)?;
     data.map(|d| from_json(&d)).transpose()
+}
+
+/// Decisions a person made for the rest of a Worker's life, by tool.
+fn tool_decisions(
+    conn: &Connection,
+    worker_id: WorkerId,
+) -> Result<Vec<(String, yoi_protocol::ApprovalDecision)>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT tool, decision FROM tool_decisions WHERE worker_id = ?1")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([worker_id.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (tool, decision) = row.map_err(sql)?;
+        out.push((tool, from_json(&decision)?));
+    }
+    Ok(out)
 }
