@@ -48,6 +48,12 @@ pub struct ToolInfo {
     pub may_change: bool,
 }
 
+/// `GET /api/tools`: every tool the backend can offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ToolList {
+    pub tools: Vec<ToolInfo>,
+}
+
 /// A tool a profile (or a worker) may use, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct GrantedTool {

@@ -32,6 +32,44 @@ struct Directives {
     cut: Option<usize>,
     reasoning: bool,
     markdown: bool,
+    /// `[[tool:NAME ARGS]]`: tool calls of each tool turn, in order.
+    tools: Vec<(String, String)>,
+    /// `[[tool_rounds:N]]`: how many turns make the calls (default 1).
+    tool_rounds: Option<usize>,
+}
+
+/// A number that makes every tool call id of this process unique.
+pub(crate) fn call_serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The echo reply for a request, tool turns included: while the message's
+/// `[[tool:...]]` turns are not all made, the next one; after them (or after
+/// tool calls a test pushed), an answer that quotes each result of the last
+/// turn (`[call_id] content`).
+pub(crate) fn echo_reply_for(base: &Reply, request: &serde_json::Value) -> Reply {
+    let last = crate::request::last_user_message(request);
+    let (directives, rest) = parse(&last);
+    let (rounds, results) = crate::request::tool_progress(request);
+    let wants_calls =
+        !directives.tools.is_empty() && directives.error.is_none() && !directives.hang;
+    if !wants_calls && rounds == 0 {
+        return echo_reply(base, &last);
+    }
+    if wants_calls && rounds < directives.tool_rounds.unwrap_or(1) {
+        let mut reply = base.clone();
+        reply.kind = Reply::text(rest.trim()).kind;
+        return reply.with_tool_calls(directives.tools);
+    }
+    let answer = results
+        .iter()
+        .map(|(id, content)| format!("[{id}] {content}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut reply = base.clone();
+    reply.kind = Reply::text(&answer).kind;
+    reply
 }
 
 /// Builds the echo reply for a last user message, honouring its directives.
@@ -124,6 +162,14 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
             Err(_) => return false,
         },
         ("hang", None) => d.hang = true,
+        ("tool", Some(call)) => {
+            let (name, arguments) = call.split_once(char::is_whitespace).unwrap_or((call, "{}"));
+            d.tools.push((name.to_owned(), arguments.trim().to_owned()));
+        }
+        ("tool_rounds", Some(n)) => match n.parse() {
+            Ok(n) => d.tool_rounds = Some(n),
+            Err(_) => return false,
+        },
         ("reasoning", None) => d.reasoning = true,
         ("markdown", None) => d.markdown = true,
         _ => return false,

@@ -34,6 +34,8 @@
 //! | `[[cut:N]]` | N content chunks, then the connection is dropped |
 //! | `[[reasoning]]` | a few `reasoning_content` chunks before the content |
 //! | `[[markdown]]` | a heading, a list, a fenced `rust` block and an inline `<script>` |
+//! | `[[tool:NAME ARGS]]` | a tool call of NAME (`yoi.list_workers`, matched to the request's `tools`) with the JSON ARGS, streamed in fragments; several make several calls in one turn; the rest of the message is the turn's text |
+//! | `[[tool_rounds:N]]` | the same calls in N turns in a row (default 1); after them the answer is `[call_id] result` for each result of the last turn |
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -57,6 +59,6 @@ mod server;
 mod wire;
 
 pub use event_socket::{Ending, EventSocket};
-pub use reply::{ApiError, Reply, Usage};
+pub use reply::{ApiError, MockToolCall, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};

@@ -23,6 +23,17 @@ pub struct Reply {
     pub(crate) finish_reason: String,
     /// Sent as an `{"error": ...}` chunk after the content, ending the stream.
     pub(crate) stream_error: Option<String>,
+    /// Tool calls the model makes after the content (finish reason `tool_calls`).
+    pub(crate) tool_calls: Vec<MockToolCall>,
+}
+
+/// A tool call the mock makes: the name as the request's `tools` spell it
+/// and the arguments' JSON text, streamed in several fragments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 #[derive(Clone, Debug)]
@@ -98,7 +109,31 @@ impl Reply {
             ending: Ending::Complete,
             stream_error: None,
             finish_reason: "stop".to_owned(),
+            tool_calls: Vec::new(),
         }
+    }
+
+    /// After the content, these tool calls (name, arguments JSON), each
+    /// streamed as real providers do: the name first, then the arguments in
+    /// fragments; the finish reason is `tool_calls`. A name is matched to the
+    /// request's tools (`yoi.list_workers` finds `yoi__list_workers`).
+    pub fn with_tool_calls<I, N, A>(mut self, calls: I) -> Reply
+    where
+        I: IntoIterator<Item = (N, A)>,
+        N: Into<String>,
+        A: Into<String>,
+    {
+        self.tool_calls = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, arguments))| MockToolCall {
+                id: format!("call_{}_{i}", crate::directive::call_serial()),
+                name: name.into(),
+                arguments: arguments.into(),
+            })
+            .collect();
+        self.finish_reason = "tool_calls".to_owned();
+        self
     }
 
     /// Streams `s` split into word pieces; the pieces keep their leading whitespace,

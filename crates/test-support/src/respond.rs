@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::body::{scripted, OpenStream, Step};
-use crate::directive::echo_reply;
+use crate::directive::echo_reply_for;
 use crate::reply::{ApiError, Ending, Reply, ReplyKind, Usage};
-use crate::request::{last_user_message, rough_prompt_tokens};
+use crate::request::rough_prompt_tokens;
 use crate::wire::{self, Completion, DONE_FRAME};
 
 /// What a response needs besides the reply itself.
@@ -28,7 +28,7 @@ pub(crate) struct Context<'a> {
 
 pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
     let reply = match reply.kind {
-        ReplyKind::Echo => echo_reply(&reply, &last_user_message(cx.request)),
+        ReplyKind::Echo => echo_reply_for(&reply, cx.request),
         _ => reply,
     };
     match &reply.kind {
@@ -99,6 +99,23 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         steps.push(Step::Send(wire::frame(&c.chunk(delta, None))));
     }
 
+    for (index, call) in reply.tool_calls.iter().enumerate() {
+        let name = crate::request::tool_name(cx.request, &call.name);
+        steps.push(Step::Send(wire::frame(&c.chunk(
+            json!({"tool_calls": [{
+                "index": index, "id": call.id, "type": "function",
+                "function": {"name": name, "arguments": ""}
+            }]}),
+            None,
+        ))));
+        for fragment in argument_fragments(&call.arguments) {
+            steps.push(Step::Send(wire::frame(&c.chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}),
+                None,
+            ))));
+        }
+    }
+
     if let Some(message) = &reply.stream_error {
         let chunk = json!({"error": {"message": message, "type": "server_error"}});
         steps.push(Step::Send(wire::frame(&chunk)));
@@ -120,6 +137,14 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         Ending::HangAfter => steps.push(Step::Hang),
     }
     steps
+}
+
+/// Arguments in about three fragments, cut at character boundaries, as
+/// providers stream them.
+fn argument_fragments(arguments: &str) -> Vec<String> {
+    let chars: Vec<char> = arguments.chars().collect();
+    let size = chars.len().div_ceil(3).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
 fn push_wait(steps: &mut Vec<Step>, delay: Duration) {

@@ -175,7 +175,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_of_the_first_schema_gains_the_queue_table() {
+    fn a_database_of_the_first_schema_gains_the_later_tables() {
         let dir = scratch("v1");
         let path = dir.join("yoi.db");
         {
@@ -184,11 +184,15 @@ mod tests {
             conn.pragma_update(None, "user_version", 1).unwrap();
         }
         let conn = open(&path).unwrap();
-        assert_eq!(version(&conn), 2);
-        let queued: i64 = conn
-            .query_row("SELECT count(*) FROM queued_inputs", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(queued, 0);
+        assert_eq!(version(&conn), i64::try_from(MIGRATIONS.len()).unwrap());
+        for table in ["queued_inputs", "tool_decisions"] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

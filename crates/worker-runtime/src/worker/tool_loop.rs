@@ -530,7 +530,7 @@ impl WorkerCore {
 
     fn transcript_knows_call(&self, call_id: &str) -> bool {
         self.transcript
-            .history()
+            .iter()
             .any(|m| m.tool_calls.iter().any(|c| c.call_id == call_id))
     }
 
@@ -783,7 +783,9 @@ fn history_turns(m: &Message, names: &ModelNames, out: &mut Vec<ChatMessage>) {
         }
     }
     let _ = round;
-    out.push(ChatMessage::new(ChatRole::Assistant, m.text.clone()));
+    if !m.text.is_empty() {
+        out.push(ChatMessage::new(ChatRole::Assistant, m.text.clone()));
+    }
 }
 
 fn state_word(state: ToolCallState) -> &'static str {
