@@ -134,6 +134,34 @@ where
     }
 }
 
+/// The `{call_id}` of a route: `call_` and letters, digits, `_` or `-`.
+pub struct PathCall(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathCall {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Failure::invalid("bad path"))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == "call_id")
+            .map(|(_, value)| value)
+            .ok_or_else(|| Failure::invalid("bad path: no call_id"))?;
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(Failure::invalid(
+                "bad call_id: 1 to 64 letters, digits, '_' or '-'",
+            ));
+        }
+        Ok(PathCall(raw.to_owned()))
+    }
+}
+
 /// The `{message_id}` of a route.
 pub struct PathMessage(pub MessageId);
 

@@ -256,7 +256,12 @@ impl WorkerCore {
         }
         run.tools.round += 1;
         let round = run.tools.round;
-        let calls = std::mem::take(&mut run.tools.streamed);
+        // Ids are ours: unique in the worker's life and safe in a path,
+        // whatever the provider sent (some send `call_0` every turn).
+        let mut calls = std::mem::take(&mut run.tools.streamed);
+        for call in &mut calls {
+            call.id = format!("call_{}", yoi_protocol::MessageId::new());
+        }
         // The text of this turn stays with its calls; the answer's text is
         // that of the last turn.
         let text_before = std::mem::take(&mut run.text);
