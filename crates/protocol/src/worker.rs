@@ -103,8 +103,9 @@ pub struct WorkerDetail {
     /// Inputs waiting for the run in flight to end, the next first.
     #[serde(default)]
     pub queue: Vec<QueuedInput>,
-    /// Tool calls that wait for a person's decision.
-    #[serde(default)]
+    /// Tool calls that wait for a person's decision (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::PendingApproval>>", optional)]
     pub pending_approvals: Vec<crate::PendingApproval>,
 }
 

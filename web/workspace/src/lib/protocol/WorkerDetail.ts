@@ -20,9 +20,9 @@ tools: Array<GrantedTool>, usage: Usage, last_run?: LastRun,
  */
 queue: Array<QueuedInput>,
 /**
- * Tool calls that wait for a person's decision.
+ * Tool calls that wait for a person's decision (absent when none).
  */
-pending_approvals: Array<PendingApproval>, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string,
+pending_approvals?: Array<PendingApproval>, runtime_id: RuntimeId, worker_id: WorkerId, display_name: string,
 /**
  * `<display_name>@<runtime_id>`.
  */
