@@ -25,6 +25,10 @@ fn roomy() -> RuntimeLimits {
     }
 }
 
+/// A shared machine may stream a flood slowly (minutes on a loaded debug
+/// build); the run must still end well, so its timeout is far away.
+const FLOOD_RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A long answer of big tokens: 4000 frames of 8 KiB, far more than the
 /// socket buffers between server and client hold.
 fn flood() -> Reply {
@@ -57,6 +61,7 @@ async fn a_close_is_answered_while_replaying_a_cursor() {
     let s = Server::start_with(Options {
         event_ring: 8192,
         runtime_limits: roomy(),
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
@@ -92,6 +97,7 @@ async fn a_close_is_answered_after_a_lag() {
             },
             ..ServerLimits::default()
         },
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
@@ -145,8 +151,7 @@ async fn a_client_that_stops_reading_is_dropped_and_holds_nothing_up() {
             ..ServerLimits::default()
         },
         runtime_limits: roomy(),
-        // A shared machine may stream the flood slowly; it must end well.
-        run_timeout: Duration::from_secs(300),
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
