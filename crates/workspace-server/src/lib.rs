@@ -42,6 +42,7 @@ use utoipa_axum::routes;
 use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use yoi_http::failure::method_not_allowed;
 use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
+use yoi_http::socket::StalledDrops;
 use yoi_http::{Failure, Host, Runtimes};
 use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
 
@@ -68,6 +69,8 @@ pub struct Backend {
     pub provider: ProviderStatus,
     /// What clients may hold at a time (sockets, connections).
     pub limits: ServerLimits,
+    /// The sockets this backend dropped because their client stopped reading.
+    pub stalled_drops: StalledDrops,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,7 @@ impl Backend {
                 hint,
             },
             limits: ServerLimits::default(),
+            stalled_drops: StalledDrops::default(),
         })
     }
 
@@ -204,7 +208,8 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
             Arc::new(RegistryRuntimes(backend.registry.clone())),
             shutdown,
         )
-        .with_sockets(backend.limits.sockets),
+        .with_sockets(backend.limits.sockets)
+        .with_stalled_drops(backend.stalled_drops.clone()),
         backend,
         access: Arc::new(access),
         openapi: Arc::new(document),

@@ -30,6 +30,11 @@ use yoi_protocol::{ApiError, ErrorCode, ErrorEnvelope};
 pub enum Unreachable {
     #[error("cannot connect")]
     Refused,
+    /// The runtime's TLS certificate is not one the backend trusts (signed by
+    /// another CA than `ca_file` or the system's roots, for another name,
+    /// expired).
+    #[error("certificate not trusted")]
+    Untrusted,
     #[error("timed out")]
     TimedOut,
     #[error("connection lost")]
@@ -330,7 +335,9 @@ fn error_answer(status: u16, body: &[u8]) -> CallError {
 }
 
 fn classify(e: reqwest::Error) -> CallError {
-    let reason = if e.is_timeout() {
+    let reason = if untrusted_certificate(&e) {
+        Unreachable::Untrusted
+    } else if e.is_timeout() {
         Unreachable::TimedOut
     } else if e.is_connect() {
         Unreachable::Refused
@@ -341,8 +348,30 @@ fn classify(e: reqwest::Error) -> CallError {
     reason.into()
 }
 
+/// Whether `e`, or an error that caused it, is a certificate TLS refused.
+fn untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        // An `io::Error`'s `source` skips the error it wraps: look inside.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref);
+        if let Some(inner) = wrapped {
+            return untrusted_certificate(inner);
+        }
+        next = e.source();
+    }
+    false
+}
+
 fn classify_io(e: &std::io::Error) -> Unreachable {
     use std::io::ErrorKind;
+    if untrusted_certificate(e) {
+        return Unreachable::Untrusted;
+    }
     match e.kind() {
         ErrorKind::TimedOut => Unreachable::TimedOut,
         ErrorKind::ConnectionRefused
@@ -360,6 +389,7 @@ fn classify_ws(e: WsError) -> CallError {
             error_answer(response.status().as_u16(), body)
         }
         WsError::Io(io) => classify_io(&io).into(),
+        WsError::Tls(tls) if untrusted_certificate(&tls) => Unreachable::Untrusted.into(),
         _ => Unreachable::Lost.into(),
     }
 }
