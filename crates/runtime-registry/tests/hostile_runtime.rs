@@ -58,7 +58,7 @@ async fn stand_in(sent: Arc<AtomicUsize>) -> String {
         )
         .route(
             "/v1/workers/{worker_id}/input",
-            post(|| std::future::pending::<Response>()),
+            post(std::future::pending::<Response>),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
