@@ -8,7 +8,9 @@
 //! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
-//! builds the router).
+//! builds the router). [`serve`] serves connections through
+//! `yoi_http::connection` (a slot of `limits.connections` per connection,
+//! header-read and idle timeouts).
 //!
 //! The path of one input:
 //!
