@@ -6,11 +6,15 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use std::time::Duration;
 use worker_runtime::config::{
     DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_SUBSCRIBERS, DEFAULT_MAX_WORKERS,
 };
 use worker_runtime::RuntimeLimits;
-use yoi_http::limits::{ServerLimits, DEFAULT_MAX_CONNECTIONS};
+
+use yoi_http::limits::{
+    ServerLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 
 use crate::config::ConfigError;
 
@@ -22,6 +26,8 @@ pub struct FileLimits {
     pub subscribers_per_worker: Option<u64>,
     pub connections: Option<u64>,
     pub answer_bytes: Option<u64>,
+    pub header_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// Every limit, checked.
@@ -60,6 +66,20 @@ const CONNECTIONS: Limit = Limit {
     default: DEFAULT_MAX_CONNECTIONS,
     min: 1,
     max: 1_000_000,
+};
+const HEADER_TIMEOUT_MS: Limit = Limit {
+    key: "limits.header_timeout_ms",
+    var: "YOI_HEADER_TIMEOUT_MS",
+    default: DEFAULT_HEADER_TIMEOUT.as_millis() as usize,
+    min: 100,
+    max: 600_000,
+};
+const IDLE_TIMEOUT_MS: Limit = Limit {
+    key: "limits.idle_timeout_ms",
+    var: "YOI_IDLE_TIMEOUT_MS",
+    default: DEFAULT_IDLE_TIMEOUT.as_millis() as usize,
+    min: 100,
+    max: 3_600_000,
 };
 const ANSWER_BYTES: Limit = Limit {
     key: "limits.answer_bytes",
@@ -116,9 +136,15 @@ pub fn resolve(file: &FileLimits, env: &HashMap<String, String>) -> Result<Limit
         },
         server: ServerLimits {
             max_connections: CONNECTIONS.resolve(file.connections, env)?,
+            header_timeout: millis(HEADER_TIMEOUT_MS.resolve(file.header_timeout_ms, env)?),
+            idle_timeout: millis(IDLE_TIMEOUT_MS.resolve(file.idle_timeout_ms, env)?),
             ..ServerLimits::default()
         },
     })
+}
+
+fn millis(ms: usize) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// The variables that hand `limits` to a local runtime.
@@ -128,10 +154,19 @@ pub fn to_env(limits: &Limits) -> Vec<(String, String)> {
         (SUBSCRIBERS.var, limits.runtime.subscribers_per_worker),
         (CONNECTIONS.var, limits.server.max_connections),
         (ANSWER_BYTES.var, limits.runtime.answer_bytes),
+        (
+            HEADER_TIMEOUT_MS.var,
+            duration_ms(limits.server.header_timeout),
+        ),
+        (IDLE_TIMEOUT_MS.var, duration_ms(limits.server.idle_timeout)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_string()))
     .collect()
+}
+
+fn duration_ms(d: Duration) -> usize {
+    usize::try_from(d.as_millis()).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]
@@ -149,8 +184,10 @@ mod tests {
     fn defaults_file_and_environment() {
         let none = resolve(&FileLimits::default(), &env(&[])).unwrap();
         assert_eq!(none, Limits::default());
-        let file: FileLimits =
-            toml::from_str("workers_per_runtime = 3\nanswer_bytes = 4096").unwrap();
+        let file: FileLimits = toml::from_str(
+            "workers_per_runtime = 3\nanswer_bytes = 4096\nheader_timeout_ms = 2500",
+        )
+        .unwrap();
         let l = resolve(
             &file,
             &env(&[("YOI_MAX_WORKERS", "5"), ("YOI_MAX_CONNECTIONS", "9")]),
@@ -159,6 +196,8 @@ mod tests {
         assert_eq!(l.runtime.workers, 5);
         assert_eq!(l.runtime.answer_bytes, 4096);
         assert_eq!(l.server.max_connections, 9);
+        assert_eq!(l.server.header_timeout, Duration::from_millis(2500));
+        assert_eq!(l.server.idle_timeout, DEFAULT_IDLE_TIMEOUT);
         assert_eq!(
             resolve(
                 &FileLimits::default(),
@@ -182,6 +221,14 @@ mod tests {
             ),
             (vec![("YOI_MAX_ANSWER_BYTES", "10")], "limits.answer_bytes"),
             (vec![("YOI_MAX_CONNECTIONS", "-1")], "limits.connections"),
+            (
+                vec![("YOI_HEADER_TIMEOUT_MS", "5")],
+                "limits.header_timeout_ms",
+            ),
+            (
+                vec![("YOI_IDLE_TIMEOUT_MS", "soon")],
+                "limits.idle_timeout_ms",
+            ),
         ] {
             let err = resolve(&FileLimits::default(), &env(&vars)).unwrap_err();
             assert!(err.to_string().starts_with(key), "{key}: {err}");

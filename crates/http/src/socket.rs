@@ -85,12 +85,17 @@ pub type Upgrade =
     Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 /// The upgrade, or `invalid_input` for a plain request to a socket route.
-/// Every event socket takes client messages up to
+/// Every event socket takes client messages, and frames, up to
 /// [`crate::limits::MAX_CLIENT_MESSAGE`] and reads them through a small
-/// buffer: clients send nothing that matters, and a socket costs less.
+/// buffer: clients send nothing that matters, and a socket costs less. The
+/// frame cap matters as much as the message cap: a declared frame is
+/// buffered whole before the message cap is checked (the library's default
+/// frame is 16 MiB), so without it each socket could make the server hold
+/// that much.
 pub fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, Failure> {
     ws.map(|ws| {
         ws.max_message_size(crate::limits::MAX_CLIENT_MESSAGE)
+            .max_frame_size(crate::limits::MAX_CLIENT_MESSAGE)
             .read_buffer_size(READ_BUFFER)
     })
     .map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))

@@ -8,7 +8,9 @@
 //! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
-//! builds the router).
+//! builds the router). [`serve`] serves connections through
+//! `yoi_http::connection` (a slot of `limits.connections` per connection,
+//! header-read and idle timeouts).
 //!
 //! The path of one input:
 //!
@@ -28,7 +30,6 @@ pub mod shutdown;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -41,7 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
+use yoi_http::limits::{ServerLimits, BODY_LIMIT};
 use yoi_http::socket::StalledDrops;
 use yoi_http::{Failure, Host, Runtimes};
 use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
@@ -202,7 +203,6 @@ impl FromRef<AppState> for Host {
 pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>) -> Router {
     let (api, doc) = api_routes().split_for_parts();
     let document = openapi::finish(doc, &backend.profiles);
-    let limits = backend.limits;
     let state = AppState {
         host: Host::new(
             Arc::new(RegistryRuntimes(backend.registry.clone())),
@@ -222,10 +222,6 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            ConnectionSlots::new(limits.max_connections),
-            limit_connections,
         ))
         .layer(axum::middleware::from_fn(security::log_request))
         .with_state(state)
@@ -249,7 +245,8 @@ async fn api_not_found() -> Failure {
 }
 
 /// Serves until `stop` resolves, then shuts down gracefully: every run in
-/// flight ends with a terminal event, sockets drain and close.
+/// flight ends with a terminal event, sockets drain and close. Connections
+/// are counted and timed out as [`yoi_http::connection`] says.
 pub async fn serve(
     listener: TcpListener,
     backend: Backend,
@@ -258,20 +255,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let registry = backend.registry.clone();
+    let limits = backend.limits;
     let app = router(backend, access, shutdown_rx);
     // Frames go out as they come: a token must not wait for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    yoi_http::connection::serve(listener, app, limits, async move {
         stop.await;
         tracing::info!("shutting down: ending runs in flight");
         registry.shutdown().await;
         let _ = shutdown_tx.send(true);
     })
-    .await
+    .await;
+    Ok(())
 }

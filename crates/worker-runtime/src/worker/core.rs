@@ -21,6 +21,7 @@ use yoi_protocol::{
 };
 
 use super::run::RunItem;
+use super::snapshot_cache::{SnapshotCache, SnapshotKey};
 use crate::config::RuntimeLimits;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
@@ -158,6 +159,7 @@ pub struct WorkerCore {
     /// How many inputs may wait.
     queue_limit: usize,
     limits: RuntimeLimits,
+    snapshots: SnapshotCache,
 }
 
 pub struct CoreSettings {
@@ -203,6 +205,7 @@ impl WorkerCore {
             queue: VecDeque::new(),
             queue_limit: s.queue_limit,
             limits: s.limits,
+            snapshots: SnapshotCache::default(),
         }
     }
 
@@ -393,18 +396,28 @@ impl WorkerCore {
         }
     }
 
-    fn snapshot(&self, reason: Option<SnapshotReason>) -> Arc<EventFrame> {
-        let in_flight = self.active.as_ref().map(|a| InFlight {
-            run_id: a.run_id,
-            text: a.text.clone(),
-            reasoning: (!a.reasoning.is_empty()).then(|| a.reasoning.clone()),
-        });
-        self.log.snapshot_frame(EventKind::Snapshot {
-            worker: Box::new(self.detail()),
-            transcript: self.transcript.all(),
-            in_flight,
-            reset: reason.is_some(),
+    /// Shared by the subscribers that ask while nothing changed.
+    fn snapshot(&mut self, reason: Option<SnapshotReason>) -> Arc<EventFrame> {
+        let key = SnapshotKey {
+            seq: self.log.last_seq(),
+            transcript_version: self.transcript.version(),
             reason,
+            detail: self.detail(),
+            in_flight: self.active.as_ref().map(|a| InFlight {
+                run_id: a.run_id,
+                text: a.text.clone(),
+                reasoning: (!a.reasoning.is_empty()).then(|| a.reasoning.clone()),
+            }),
+        };
+        let (log, transcript) = (&self.log, &self.transcript);
+        self.snapshots.get_or_make(key, |key| {
+            log.snapshot_frame(EventKind::Snapshot {
+                worker: Box::new(key.detail.clone()),
+                transcript: transcript.all(),
+                in_flight: key.in_flight.clone(),
+                reset: reason.is_some(),
+                reason,
+            })
         })
     }
 
