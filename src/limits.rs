@@ -22,6 +22,7 @@ pub struct FileLimits {
     pub subscribers_per_worker: Option<u64>,
     pub connections: Option<u64>,
     pub answer_bytes: Option<u64>,
+    pub store_bytes: Option<u64>,
 }
 
 /// Every limit, checked.
@@ -69,6 +70,15 @@ const ANSWER_BYTES: Limit = Limit {
     max: 256 * 1024 * 1024,
 };
 
+/// No default: the store grows as the disk allows unless this is set.
+const STORE_BYTES: Limit = Limit {
+    key: "limits.store_bytes",
+    var: "YOI_MAX_STORE_BYTES",
+    default: 0,
+    min: 64 * 1024,
+    max: 1 << 50,
+};
+
 impl Limit {
     fn resolve(
         &self,
@@ -113,6 +123,10 @@ pub fn resolve(file: &FileLimits, env: &HashMap<String, String>) -> Result<Limit
             workers: WORKERS.resolve(file.workers_per_runtime, env)?,
             subscribers_per_worker: SUBSCRIBERS.resolve(file.subscribers_per_worker, env)?,
             answer_bytes: ANSWER_BYTES.resolve(file.answer_bytes, env)?,
+            store_bytes: match STORE_BYTES.resolve(file.store_bytes, env)? {
+                0 => None,
+                n => Some(n as u64),
+            },
         },
         server: ServerLimits {
             max_connections: CONNECTIONS.resolve(file.connections, env)?,
@@ -131,6 +145,12 @@ pub fn to_env(limits: &Limits) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_string()))
+    .chain(
+        limits
+            .runtime
+            .store_bytes
+            .map(|n| (STORE_BYTES.var.to_owned(), n.to_string())),
+    )
     .collect()
 }
 

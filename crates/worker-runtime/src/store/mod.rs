@@ -21,6 +21,13 @@
 //!   any `seq` in it is used, so a restarted Worker never hands out a `seq`
 //!   twice, however the process ended.
 //!
+//! A batch whose write or commit fails is rolled back as a whole and every
+//! reply that waited for it hears [`StoreError::Unavailable`] (clients get
+//! `store_unavailable`, 503, retryable), never success; the store counts as
+//! unavailable ([`Store::is_available`]) until a later batch commits, so
+//! yoi recovers by itself when the disk does. A reservation of `seq`s
+//! counts only once committed.
+//!
 //! Without a state directory the store is in memory only: nothing is
 //! written and replies run at once.
 //!
@@ -35,7 +42,7 @@ mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +80,10 @@ pub enum StoreError {
     UnknownMessage(MessageId),
     #[error("the database failed: {0}")]
     Sql(String),
+    /// A write or commit failed (disk full, I/O error, read-only file):
+    /// nothing of its batch was kept.
+    #[error("the store cannot write now ({0}); nothing of this request was kept")]
+    Unavailable(String),
 }
 
 /// A Worker as the store keeps it.
@@ -99,19 +110,25 @@ pub struct SavedWorker {
     /// Inputs waiting in its queue, the next first: the user messages they
     /// become when their runs start.
     pub queue: Vec<Message>,
+    /// The reservation committed at open (above `row.seq_reserved`), which
+    /// its lease starts with.
+    pub lease: Seq,
+    /// Why its rows cannot be read, when they cannot: the Worker is then
+    /// quarantined (listed, never run) and the fields above are empty.
+    pub damaged: Option<String>,
 }
 
 /// One page of a Worker's history, oldest first, and whether older exist.
 pub type Page = (Vec<Message>, bool);
 
-/// A reply that runs once everything queued before it is committed.
-pub type AfterCommit = Box<dyn FnOnce() + Send>;
+/// A reply that runs once everything queued before it is committed, with
+/// whether that commit succeeded.
+pub type AfterCommit = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// What the writer thread is asked to do, in order.
 pub enum Op {
     CreateWorker {
         row: WorkerRow,
-        done: oneshot::Sender<Result<(), StoreError>>,
     },
     Message {
         worker_id: WorkerId,
@@ -144,12 +161,11 @@ pub enum Op {
         message_id: MessageId,
         started: Option<(WorkerId, Message)>,
     },
-    /// Raise the Worker's reservation to `upto`; `confirmed` follows once committed.
+    /// Raise the Worker's reservation to `upto` (the lease counts it once
+    /// the [`Op::AfterCommit`] it queues behind says it was committed).
     Reserve {
         worker_id: WorkerId,
         upto: u64,
-        confirmed: Arc<AtomicU64>,
-        done: Option<std::sync::mpsc::Sender<()>>,
     },
     /// The process ends cleanly: the next `seq` is `last + 1`, with no gap.
     Settle {
@@ -174,12 +190,16 @@ pub enum Op {
 #[derive(Clone)]
 pub struct Store {
     tx: Option<mpsc::UnboundedSender<Op>>,
+    /// Whether the last batch committed; shared with the writer thread,
+    /// which alone sets it, so that `/api/health` can read it without a message.
+    available: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("durable", &self.is_durable())
+            .field("available", &self.is_available())
             .finish()
     }
 }
@@ -191,21 +211,47 @@ pub const LOCK_FILE: &str = "yoi.lock";
 
 /// Opens (or creates) the store of `dir`: locks it, checks and migrates the
 /// database, imports Workers saved as JSON by earlier versions, and starts
-/// the writer thread. Returns the Workers to restore (not stopped ones).
-pub fn open(dir: &Path, recent: usize) -> Result<(Store, Vec<SavedWorker>), StoreError> {
+/// the writer thread. Returns the Workers to restore (not stopped ones),
+/// each with a first reservation already committed, so that restoring one
+/// never waits for the store. `max_bytes` caps the database's size
+/// (`limits.store_bytes`): past it, writes fail as on a full disk.
+pub fn open(
+    dir: &Path,
+    recent: usize,
+    max_bytes: Option<u64>,
+) -> Result<(Store, Vec<SavedWorker>), StoreError> {
     prepare_dir(dir)?;
     let lock = lock(dir)?;
     let mut conn = schema::open(&dir.join(DB_FILE))?;
+    if let Some(bytes) = max_bytes {
+        schema::cap_size(&conn, bytes)?;
+    }
     import::json_workers(&mut conn, dir)?;
-    let saved = writer::load(&conn, recent)?;
-    let tx = writer::start(conn, lock)?;
-    Ok((Store { tx: Some(tx) }, saved))
+    let mut saved = writer::load(&conn, recent)?;
+    writer::reserve_ahead(&mut conn, &mut saved, lease::BLOCK)?;
+    let available = Arc::new(AtomicBool::new(true));
+    let tx = writer::start(conn, lock, available.clone())?;
+    Ok((
+        Store {
+            tx: Some(tx),
+            available,
+        },
+        saved,
+    ))
 }
 
 impl Store {
     /// A store that keeps nothing: replies run at once.
     pub fn memory() -> Store {
-        Store { tx: None }
+        Store {
+            tx: None,
+            available: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Whether the last batch was committed (always in memory).
+    pub fn is_available(&self) -> bool {
+        self.available.load(Ordering::Acquire)
     }
 
     /// Whether anything is written.
@@ -223,18 +269,18 @@ impl Store {
     }
 
     /// Runs `reply` once everything queued before it is committed (at once
-    /// in memory).
-    pub fn after_commit(&self, reply: impl FnOnce() + Send + 'static) {
+    /// in memory), with whether that commit succeeded.
+    pub fn after_commit(&self, reply: impl FnOnce(Result<(), StoreError>) + Send + 'static) {
         match &self.tx {
             Some(tx) => {
                 if let Err(mpsc::error::SendError(Op::AfterCommit(reply))) =
                     tx.send(Op::AfterCommit(Box::new(reply)))
                 {
                     // Answer anyway: the caller must not hang on a store that is gone.
-                    reply();
+                    reply(Err(StoreError::Closed));
                 }
             }
-            None => reply(),
+            None => reply(Ok(())),
         }
     }
 
@@ -244,7 +290,10 @@ impl Store {
             return Ok(());
         }
         let (done, rx) = oneshot::channel();
-        self.send(Op::CreateWorker { row, done });
+        self.send(Op::CreateWorker { row });
+        self.after_commit(move |outcome| {
+            let _ = done.send(outcome);
+        });
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 

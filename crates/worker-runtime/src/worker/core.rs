@@ -29,6 +29,9 @@ use crate::provider::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
 use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
 use crate::transcript::Transcript;
 
+mod guard;
+pub(crate) use guard::store_unavailable;
+
 /// Client message ids remembered per Worker for idempotent input.
 const IDEMPOTENCY_MEMORY: usize = 256;
 /// Outcomes of ended runs remembered for `wait=true` callers that arrive late.
@@ -158,6 +161,8 @@ pub struct WorkerCore {
     /// How many inputs may wait.
     queue_limit: usize,
     limits: RuntimeLimits,
+    /// Set once the last `seq` was written at shutdown: nothing more is emitted.
+    settled: bool,
 }
 
 pub struct CoreSettings {
@@ -203,6 +208,7 @@ impl WorkerCore {
             queue: VecDeque::new(),
             queue_limit: s.queue_limit,
             limits: s.limits,
+            settled: false,
         }
     }
 
@@ -266,8 +272,9 @@ impl WorkerCore {
     }
 
     /// The process ends cleanly: the next `seq` after a restart is the next
-    /// one, with no gap.
-    pub fn settle(&self) {
+    /// one, with no gap; this Worker emits nothing more.
+    pub fn settle(&mut self) {
+        self.settled = true;
         self.store.send(crate::store::Op::Settle {
             worker_id: self.worker_id,
             last: self.log.last_seq(),
@@ -350,11 +357,21 @@ impl WorkerCore {
     }
 
     fn emit_announced(&mut self, kind: EventKind, announce: bool) -> Seq {
+        if self.settled {
+            tracing::debug!(worker_id = %self.worker_id, "an event after settling is dropped");
+            return self.log.last_seq();
+        }
         if self.staging {
             self.staged.push((kind, announce));
             return self.log.last_seq();
         }
-        self.lease.cover(self.log.last_seq().next());
+        if let Err(e) = self.lease.cover(self.log.last_seq().next()) {
+            // Runs end while MARGIN seqs are left, so only a flood of
+            // dequeues gets here: a seq no reservation covers could be
+            // handed out again after a crash, so the event is dropped.
+            tracing::error!(worker_id = %self.worker_id, error = %e, "an event was dropped: the store keeps no reservation for it");
+            return self.log.last_seq();
+        }
         let announced = match (&kind, announce) {
             (EventKind::Status { status }, true) => Some(*status),
             _ => None,
@@ -517,6 +534,7 @@ impl WorkerCore {
         provider_ready: Result<(), String>,
     ) -> Result<Accepted, RuntimeError> {
         yoi_protocol::validate_input_text(&text)?;
+        self.check_writable()?;
         if let Some(first) = client_message_id
             .as_ref()
             .and_then(|id| self.idempotency.get(id))
@@ -576,7 +594,11 @@ impl WorkerCore {
     /// Starts the run of the next queued input, when no run is in flight:
     /// its `input_dequeued` (`started`), then the events of a new run.
     pub fn start_next(&mut self) -> Option<(InputAccepted, ChatRequest)> {
-        if self.active.is_some() || self.staging || self.status == WorkerStatus::Stopped {
+        if self.active.is_some()
+            || self.staging
+            || self.settled
+            || self.status != WorkerStatus::Idle
+        {
             return None;
         }
         let mut message = self.queue.pop_front()?;
@@ -594,6 +616,9 @@ impl WorkerCore {
     /// Removes a queued input before its run starts; `not_found` when it is
     /// not (or no longer) queued.
     pub fn remove_queued(&mut self, message_id: MessageId) -> Result<(), RuntimeError> {
+        if self.settled {
+            return Err(RuntimeError::Unavailable(self.runtime_id.clone()));
+        }
         let index = self
             .queue
             .iter()
@@ -619,7 +644,7 @@ impl WorkerCore {
             format!("input {} left the queue before it ran", message.id),
         );
         self.remember_outcome(message.run_id, Err(error.clone()));
-        self.store.after_commit(move || {
+        self.store.after_commit(move |_| {
             for waiter in waiters {
                 let _ = waiter.send(Err(error.clone()));
             }
@@ -677,7 +702,8 @@ impl WorkerCore {
     /// ended (cancelled, timed out) are dropped. `true` when the actor
     /// should schedule [`WorkerCore::flush_partial`].
     pub fn apply_run_item(&mut self, run_id: RunId, item: RunItem) -> bool {
-        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
+        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) || self.end_if_lease_lost(run_id)
+        {
             return false;
         }
         if let RunItem::Event(ProviderEvent::Text(text) | ProviderEvent::Reasoning(text)) = &item {
@@ -783,8 +809,8 @@ impl WorkerCore {
             self.waiters.entry(run_id).or_default().push(waiter);
         } else if let Some((_, result)) = self.outcomes.iter().find(|(id, _)| *id == run_id) {
             let result = result.clone();
-            self.store.after_commit(move || {
-                let _ = waiter.send(result);
+            self.store.after_commit(move |outcome| {
+                let _ = waiter.send(outcome.map_err(|_| store_unavailable()).and(result));
             });
         } else {
             let _ = waiter.send(Err(ApiError::new(
@@ -855,7 +881,9 @@ impl WorkerCore {
         // `wait=true` callers hear of the end once it is committed.
         let waiters = self.waiters.remove(&run_id).unwrap_or_default();
         let answer = result.clone();
-        self.store.after_commit(move || {
+        self.store.after_commit(move |outcome| {
+            // Nothing reports a run done that the store did not keep.
+            let answer = outcome.map_err(|_| store_unavailable()).and(answer);
             for waiter in waiters {
                 let _ = waiter.send(answer.clone());
             }
