@@ -132,10 +132,8 @@ async fn a_full_store_answers_store_unavailable_and_nothing_reports_done() {
         }
     }
     let refused = refused.expect("the capped store fills up");
-    assert!(
-        !rt.store_available(),
-        "health reports the store unavailable"
-    );
+    // (Health is not checked here: smaller writes may still fit in a capped
+    // database. The locked store below fails every write.)
     // Every run that started ended with its one terminal event; the last
     // one failed with store_unavailable, not completed.
     for _ in &kept {

@@ -191,12 +191,13 @@ impl Actor for RuntimeActor {
                 display_name,
                 reply,
             } => {
+                let since = state.store.mark();
                 let answer = match state.workers.get(&worker_id) {
                     Some(entry) => lock(&entry.core).rename(display_name),
                     None => Err(RuntimeError::WorkerNotFound(worker_id.to_string())),
                 };
                 // The new name is answered once it is stored.
-                state.store.after_commit(move |outcome| {
+                state.store.after_commit_since(since, move |outcome| {
                     let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
                 });
             }
@@ -291,6 +292,9 @@ async fn create_worker(
             "runtime `{}` holds {most} workers, the most it takes (limits.workers_per_runtime); stop one first",
             state.config.runtime_id
         )));
+    }
+    if state.store.is_backlogged() {
+        return Err(RuntimeError::StoreUnavailable);
     }
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {

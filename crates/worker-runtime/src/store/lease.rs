@@ -86,18 +86,20 @@ impl SeqLease {
     /// Queues a reservation up to `upto`; it counts once committed.
     fn request(&mut self, upto: u64) {
         self.requested = upto;
+        let since = self.store.mark();
         self.store.send(Op::Reserve {
             worker_id: self.worker_id,
             upto,
         });
         let confirmed = self.confirmed.clone();
         let failed = self.failed.clone();
-        self.store.after_commit(move |outcome| match outcome {
-            Ok(()) => {
-                confirmed.fetch_max(upto, Ordering::AcqRel);
-            }
-            Err(_) => failed.store(true, Ordering::Release),
-        });
+        self.store
+            .after_commit_since(since, move |outcome| match outcome {
+                Ok(()) => {
+                    confirmed.fetch_max(upto, Ordering::AcqRel);
+                }
+                Err(_) => failed.store(true, Ordering::Release),
+            });
     }
 
     /// Asks ahead for the next block when `seq` nears the end of what was

@@ -6,7 +6,7 @@
 //! A batch is all or nothing: when one write of it or its commit fails, it
 //! is rolled back and every reply of it hears [`StoreError::Unavailable`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rusqlite::types::Value;
@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use yoi_protocol::{LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
 
-use super::{AfterCommit, Op, Page, SavedWorker, StoreError, WorkerRow};
+use super::{AfterCommit, Mark, Op, Page, SavedWorker, StoreError, WorkerRow};
 
 /// Most operations written in one transaction.
 const BATCH: usize = 4096;
@@ -38,14 +38,15 @@ pub fn start(
     conn: Connection,
     lock: std::fs::File,
     available: Arc<AtomicBool>,
-) -> Result<mpsc::UnboundedSender<Op>, StoreError> {
+    pending: Arc<AtomicUsize>,
+) -> Result<mpsc::UnboundedSender<(Mark, Op)>, StoreError> {
     // Unbounded: a batch drains everything queued, and what actors queue is
     // bounded by what their runs produce between two commits.
     let (tx, rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()
         .name("yoi-store".to_owned())
         .spawn(move || {
-            let closed = run(conn, rx, &available);
+            let closed = run(conn, rx, &available, &pending);
             // Let go of the database and the lock before saying so.
             drop(lock);
             if let Some(done) = closed {
@@ -59,18 +60,30 @@ pub fn start(
 /// Writes until closed (returns who asked) or until every handle is gone.
 fn run(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Op>,
+    mut rx: mpsc::UnboundedReceiver<(Mark, Op)>,
     available: &AtomicBool,
+    pending: &AtomicUsize,
 ) -> Option<std::sync::mpsc::Sender<()>> {
-    while let Some(first) = rx.blocking_recv() {
+    // The number of the last operation of a batch that was not committed.
+    let mut last_failed: Mark = 0;
+    while let Some((mut newest, first)) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok((number, op)) => {
+                    newest = number;
+                    batch.push(op);
+                }
                 Err(_) => break,
             }
         }
+        let taken = batch.len();
         let (after, close, outcome) = write_batch(&mut conn, batch);
+        let failed_before = last_failed;
+        if outcome.is_err() {
+            last_failed = newest;
+        }
+        pending.fetch_sub(taken, Ordering::AcqRel);
         let was = available.swap(outcome.is_ok(), Ordering::AcqRel);
         match (&outcome, was) {
             (Err(e), true) => tracing::error!(
@@ -80,8 +93,15 @@ fn run(
             (Ok(()), false) => tracing::info!("the store writes again"),
             _ => {}
         }
-        for reply in after {
-            reply(outcome.clone());
+        for (since, reply) in after {
+            // A request whose earlier write went in a failed batch failed too.
+            let answer = match &outcome {
+                Ok(()) if failed_before > since => Err(StoreError::Unavailable(
+                    "an earlier write of this request was not committed".to_owned(),
+                )),
+                other => other.clone(),
+            };
+            reply(answer);
         }
         if close.is_some() {
             return close;
@@ -92,7 +112,7 @@ fn run(
 
 /// What a batch leaves to do once committed (or not), and whether it was.
 type Afterwards = (
-    Vec<AfterCommit>,
+    Vec<(Mark, AfterCommit)>,
     Option<std::sync::mpsc::Sender<()>>,
     Result<(), StoreError>,
 );
@@ -102,13 +122,13 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn write_batch(conn: &mut Connection, batch: Vec<Op>) -> Afterwards {
-    let mut after: Vec<AfterCommit> = Vec::new();
+    let mut after: Vec<(Mark, AfterCommit)> = Vec::new();
     let mut close = None;
     let mut reads = Vec::new();
     let mut writes = Vec::new();
     for op in batch {
         match op {
-            Op::AfterCommit(reply) => after.push(reply),
+            Op::AfterCommit { since, reply } => after.push((since, reply)),
             Op::Close { done } => close = Some(done),
             Op::Page {
                 worker_id,
@@ -122,7 +142,7 @@ fn write_batch(conn: &mut Connection, batch: Vec<Op>) -> Afterwards {
     let outcome = commit(conn, writes);
     for (worker_id, before, limit, reply) in reads {
         let page = page(conn, worker_id, before, limit);
-        after.push(Box::new(move |_| reply(page)));
+        after.push((Mark::MAX, Box::new(move |_| reply(page))));
     }
     (after, close, outcome)
 }
@@ -174,6 +194,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         Op::CreateWorker { row } => insert_worker(tx, &row)?,
         Op::Reserve { worker_id, upto } => reserve(tx, worker_id, upto)?,
         Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
+        Op::Partial { worker_id, slot } => put_partial(tx, worker_id, &slot)?,
         Op::Queued { worker_id, message } => {
             tx.execute(
                 "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
@@ -242,9 +263,26 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             .map_err(sql)?;
         }
         // Handled by the batch itself.
-        Op::Page { .. } | Op::AfterCommit(_) | Op::Close { .. } => {}
+        Op::Page { .. } | Op::AfterCommit { .. } | Op::Close { .. } => {}
     }
     Ok(())
+}
+
+/// Writes the partial answer waiting in `slot`, if any (a later flush may
+/// have been written with an earlier op).
+fn put_partial(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    slot: &super::PartialSlot,
+) -> Result<(), StoreError> {
+    let message = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match message {
+        Some(message) => put_message(tx, worker_id, &message),
+        None => Ok(()),
+    }
 }
 
 fn put_message(

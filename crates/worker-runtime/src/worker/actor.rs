@@ -117,6 +117,7 @@ impl WorkerState {
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
     ) {
         let mut core = self.core();
+        let since = core.store().mark();
         let ready = self.provider.check_configured();
         let answer = core
             .accept_input(text, client_message_id.clone(), on_busy, ready)
@@ -136,32 +137,30 @@ impl WorkerState {
             }
         };
         let worker = myself.clone();
-        core.store().after_commit(move |outcome| match outcome {
-            Ok(()) => {
-                let _ = reply.send(Ok(accepted));
-            }
-            Err(e) => {
-                // Never a `202` for an input the store did not keep.
-                let _ = reply.send(Err(e.into()));
-                if new {
-                    let _ = worker.send_message(WorkerMsg::InputLost {
-                        run_id: accepted.run_id,
-                        client_message_id,
-                    });
+        core.store()
+            .after_commit_since(since, move |outcome| match outcome {
+                Ok(()) => {
+                    let _ = reply.send(Ok(accepted));
                 }
-            }
-        });
+                Err(e) => {
+                    // Never a `202` for an input the store did not keep.
+                    let _ = reply.send(Err(e.into()));
+                    if new {
+                        let _ = worker.send_message(WorkerMsg::InputLost {
+                            run_id: accepted.run_id,
+                            client_message_id,
+                        });
+                    }
+                }
+            });
     }
 
     /// Takes an input out of the queue; answered once that is committed.
-    fn remove_queued(
-        &self,
-        message_id: MessageId,
-        reply: RpcReplyPort<Result<(), RuntimeError>>,
-    ) {
+    fn remove_queued(&self, message_id: MessageId, reply: RpcReplyPort<Result<(), RuntimeError>>) {
         let mut core = self.core();
+        let since = core.store().mark();
         let answer = core.remove_queued(message_id);
-        core.store().after_commit(move |outcome| {
+        core.store().after_commit_since(since, move |outcome| {
             let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
         });
     }
@@ -206,9 +205,10 @@ impl WorkerState {
                 return;
             }
             let (tx, rx) = tokio::sync::oneshot::channel();
-            core.store().after_commit(move |outcome| {
-                let _ = tx.send(outcome.is_ok());
-            });
+            core.store()
+                .after_commit_since(core.end_mark(), move |outcome| {
+                    let _ = tx.send(outcome.is_ok());
+                });
             rx
         };
         // Released even when the commit failed: the run ended all the same

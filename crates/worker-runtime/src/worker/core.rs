@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::AbortHandle;
@@ -29,7 +28,9 @@ use crate::provider::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
 use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
 use crate::transcript::Transcript;
 
+mod active_run;
 mod guard;
+use active_run::ActiveRun;
 pub(crate) use guard::store_unavailable;
 
 /// Client message ids remembered per Worker for idempotent input.
@@ -81,54 +82,6 @@ pub enum RunEnd {
     Cancelled,
 }
 
-/// The run in flight.
-struct ActiveRun {
-    run_id: RunId,
-    assistant_id: MessageId,
-    /// Whether the assistant message joined the transcript (at the first delta).
-    assistant_started: bool,
-    started: Instant,
-    text: String,
-    reasoning: String,
-    usage: Option<RunUsage>,
-    task: Option<AbortHandle>,
-    /// Text or reasoning arrived since the last write of the partial answer.
-    unsaved: bool,
-    /// A write of the partial answer is scheduled.
-    flush_scheduled: bool,
-}
-
-impl ActiveRun {
-    fn new(run_id: RunId) -> Self {
-        Self {
-            run_id,
-            assistant_id: MessageId::new(),
-            assistant_started: false,
-            started: Instant::now(),
-            text: String::new(),
-            reasoning: String::new(),
-            usage: None,
-            task: None,
-            unsaved: false,
-            flush_scheduled: false,
-        }
-    }
-
-    /// The assistant message as it stands mid-run.
-    fn partial_message(&self) -> Message {
-        Message {
-            id: self.assistant_id,
-            role: Role::Assistant,
-            text: self.text.clone(),
-            at: Timestamp::now(),
-            run_id: self.run_id,
-            state: MessageState::Streaming,
-            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
-            error: None,
-        }
-    }
-}
-
 /// A Worker's data, kept across actor restarts.
 pub struct WorkerCore {
     pub(crate) runtime_id: RuntimeId,
@@ -163,6 +116,8 @@ pub struct WorkerCore {
     limits: RuntimeLimits,
     /// Set once the last `seq` was written at shutdown: nothing more is emitted.
     settled: bool,
+    /// Taken before the writes of the last run's end (see [`Self::end_mark`]).
+    end_mark: crate::store::Mark,
 }
 
 pub struct CoreSettings {
@@ -209,6 +164,7 @@ impl WorkerCore {
             queue_limit: s.queue_limit,
             limits: s.limits,
             settled: false,
+            end_mark: 0,
         }
     }
 
@@ -764,7 +720,9 @@ impl WorkerCore {
         run.flush_scheduled = false;
         run.unsaved = false;
         let message = run.partial_message();
-        self.store.put_message(self.worker_id, message);
+        // A flush the store has not written yet is replaced, not queued again.
+        self.store
+            .put_partial(self.worker_id, &run.partial, message);
     }
 
     /// Whether `more` bytes would take the run in flight past its limit.
@@ -856,6 +814,7 @@ impl WorkerCore {
         let Some(mut run) = self.active.take() else {
             return;
         };
+        self.end_mark = self.store.mark();
         self.staging = true;
         if let Some(task) = run.task.take() {
             task.abort();
@@ -881,13 +840,14 @@ impl WorkerCore {
         // `wait=true` callers hear of the end once it is committed.
         let waiters = self.waiters.remove(&run_id).unwrap_or_default();
         let answer = result.clone();
-        self.store.after_commit(move |outcome| {
-            // Nothing reports a run done that the store did not keep.
-            let answer = outcome.map_err(|_| store_unavailable()).and(answer);
-            for waiter in waiters {
-                let _ = waiter.send(answer.clone());
-            }
-        });
+        self.store
+            .after_commit_since(self.end_mark, move |outcome| {
+                // Nothing reports a run done that the store did not keep.
+                let answer = outcome.map_err(|_| store_unavailable()).and(answer);
+                for waiter in waiters {
+                    let _ = waiter.send(answer.clone());
+                }
+            });
         self.remember_outcome(run_id, result);
     }
 

@@ -60,7 +60,7 @@ impl WorkerCore {
             self.lease.retry(self.log.last_seq());
             return Err(RuntimeError::StoreUnavailable);
         }
-        if self.lease.short(self.log.last_seq()) {
+        if self.lease.short(self.log.last_seq()) || self.store.is_backlogged() {
             return Err(RuntimeError::StoreUnavailable);
         }
         Ok(())
@@ -93,6 +93,12 @@ impl WorkerCore {
                 self.drop_queued(&message, DequeueReason::Removed);
             }
         }
+    }
+
+    /// The mark taken before the writes of the last run's end: its staged
+    /// events are released once they are committed (or said not to be).
+    pub fn end_mark(&self) -> crate::store::Mark {
+        self.end_mark
     }
 
     /// The end of a run was not committed: what it staged says so. A
@@ -135,5 +141,72 @@ impl WorkerCore {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use tokio::sync::broadcast;
+    use yoi_protocol::{MessageId, OnBusy, RuntimeId, Seq, WorkerId};
+
+    use super::super::{Accepted, CoreSettings, RunEnd, WorkerCore};
+    use crate::config::RuntimeLimits;
+    use crate::error::RuntimeError;
+    use crate::profile::Profile;
+    use crate::store::Store;
+
+    fn core() -> WorkerCore {
+        WorkerCore::new(CoreSettings {
+            runtime_id: RuntimeId::backend_internal(),
+            worker_id: WorkerId::new(),
+            display_name: "w".to_owned(),
+            profile: Arc::new(Profile {
+                name: "companion".to_owned(),
+                model: "m".to_owned(),
+                system_prompt: "be brief".to_owned(),
+            }),
+            event_ring: 64,
+            transcript_bound: 64,
+            workspace: broadcast::channel(16).0,
+            store: Store::memory(),
+            seq_reserved: Seq(0),
+            queue_limit: 4,
+            limits: RuntimeLimits::default(),
+        })
+    }
+
+    /// What raced a shutdown after it settled the worker emits nothing and
+    /// starts nothing: no `seq` above the settled one exists.
+    #[test]
+    fn nothing_is_emitted_after_settle() {
+        let mut core = core();
+        let started = core
+            .accept_input("one".to_owned(), None, OnBusy::Reject, Ok(()))
+            .unwrap();
+        assert!(matches!(started, Accepted::Started { .. }));
+        let queued = core
+            .accept_input("two".to_owned(), None, OnBusy::Queue, Ok(()))
+            .unwrap();
+        let Accepted::Queued(queued) = queued else {
+            panic!("queued")
+        };
+        // What shutdown does: end the run, release its events, settle.
+        core.finish(RunEnd::Cancelled);
+        core.release_ended();
+        core.settle();
+        let settled = core.last_seq();
+
+        let input = core.accept_input("three".to_owned(), None, OnBusy::Queue, Ok(()));
+        assert!(matches!(input, Err(RuntimeError::Unavailable(_))));
+        assert!(core.start_next().is_none(), "the queued input stays queued");
+        assert!(core.remove_queued(queued.message_id).is_err());
+        assert!(core.remove_queued(MessageId::new()).is_err());
+        assert!(core.cancel().is_err());
+        core.stop();
+        assert_eq!(core.last_seq(), settled, "nothing was emitted after settle");
     }
 }
