@@ -125,7 +125,7 @@ pub fn resolve(file: &FileLimits, env: &HashMap<String, String>) -> Result<Limit
             answer_bytes: ANSWER_BYTES.resolve(file.answer_bytes, env)?,
             store_bytes: match STORE_BYTES.resolve(file.store_bytes, env)? {
                 0 => None,
-                n => Some(n as u64),
+                n => Some(u64::try_from(n).unwrap_or(u64::MAX)),
             },
         },
         server: ServerLimits {
@@ -207,5 +207,25 @@ mod tests {
             assert!(err.to_string().starts_with(key), "{key}: {err}");
         }
         assert!(toml::from_str::<FileLimits>("workers = 3").is_err());
+    }
+
+    #[test]
+    fn store_bytes_has_no_default_and_reaches_a_local_runtime() {
+        let none = resolve(&FileLimits::default(), &env(&[])).unwrap();
+        assert_eq!(none.runtime.store_bytes, None);
+        assert!(!to_env(&none)
+            .iter()
+            .any(|(k, _)| k == "YOI_MAX_STORE_BYTES"));
+        let file: FileLimits = toml::from_str("store_bytes = 1048576").unwrap();
+        let l = resolve(&file, &env(&[])).unwrap();
+        assert_eq!(l.runtime.store_bytes, Some(1_048_576));
+        let passed = to_env(&l);
+        assert!(passed.contains(&("YOI_MAX_STORE_BYTES".to_owned(), "1048576".to_owned())));
+        let err = resolve(
+            &FileLimits::default(),
+            &env(&[("YOI_MAX_STORE_BYTES", "10")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("limits.store_bytes"), "{err}");
     }
 }
