@@ -245,13 +245,25 @@ async fn a_reservation_that_was_not_committed_is_not_used_and_no_seq_is_reused_a
     );
     // The status after the terminal event.
     highest = highest.max(next(&mut sub).await.seq());
-    lock.release();
+    // Crash while the store still cannot write: what was queued is lost.
     rt.crash().await;
+    lock.release();
 
     let rt = start(config(&mock, &dir)).await;
     let t = rt.transcript(w, TranscriptPage::newest(10)).await.unwrap();
-    // Restored above every seq handed out before the crash.
-    assert!(t.seq >= highest, "{:?} below {highest:?}", t.seq);
+    // The restored worker ends the interrupted run with three events
+    // (assistant_message, run_failed, status), all above every seq handed
+    // out before the crash.
+    let mut ended = rt.subscribe(w, Some(Seq(t.seq.0 - 3))).await.unwrap();
+    for _ in 0..3 {
+        let f = next(&mut ended).await;
+        assert!(!f.event.is_snapshot());
+        assert!(
+            f.seq() > highest,
+            "{:?} reuses a seq up to {highest:?}",
+            f.seq()
+        );
+    }
     mock.push(Reply::text("fresh"));
     let mut after = rt.subscribe(w, Some(t.seq)).await.unwrap();
     rt.input_wait(w, input("after the crash")).await.unwrap();
