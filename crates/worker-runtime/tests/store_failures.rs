@@ -196,6 +196,12 @@ async fn a_store_that_cannot_write_refuses_input_and_recovers_by_itself() {
         .await
         .unwrap_err();
     assert_eq!(e.to_api_error().code, ErrorCode::StoreUnavailable);
+    // A worker whose row was not kept is not created (before: created, and
+    // every later write of it failed, logged only).
+    let e = rt.create_worker(CreateWorker::default()).await.unwrap_err();
+    assert_eq!(e.to_api_error().code, ErrorCode::StoreUnavailable);
+    let listed = rt.list_workers(WorkerPage::all()).await.unwrap().workers;
+    assert_eq!(listed.len(), 1, "only the first worker exists");
 
     // The disk comes back: the next input is kept, without a restart.
     lock.release();
