@@ -28,6 +28,7 @@ pub struct FileLimits {
     pub answer_bytes: Option<u64>,
     pub header_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
+    pub store_bytes: Option<u64>,
 }
 
 /// Every limit, checked.
@@ -89,6 +90,15 @@ const ANSWER_BYTES: Limit = Limit {
     max: 256 * 1024 * 1024,
 };
 
+/// No default: the store grows as the disk allows unless this is set.
+const STORE_BYTES: Limit = Limit {
+    key: "limits.store_bytes",
+    var: "YOI_MAX_STORE_BYTES",
+    default: 0,
+    min: 64 * 1024,
+    max: 1 << 50,
+};
+
 impl Limit {
     fn resolve(
         &self,
@@ -133,6 +143,10 @@ pub fn resolve(file: &FileLimits, env: &HashMap<String, String>) -> Result<Limit
             workers: WORKERS.resolve(file.workers_per_runtime, env)?,
             subscribers_per_worker: SUBSCRIBERS.resolve(file.subscribers_per_worker, env)?,
             answer_bytes: ANSWER_BYTES.resolve(file.answer_bytes, env)?,
+            store_bytes: match STORE_BYTES.resolve(file.store_bytes, env)? {
+                0 => None,
+                n => Some(u64::try_from(n).unwrap_or(u64::MAX)),
+            },
         },
         server: ServerLimits {
             max_connections: CONNECTIONS.resolve(file.connections, env)?,
@@ -162,6 +176,12 @@ pub fn to_env(limits: &Limits) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_string()))
+    .chain(
+        limits
+            .runtime
+            .store_bytes
+            .map(|n| (STORE_BYTES.var.to_owned(), n.to_string())),
+    )
     .collect()
 }
 
@@ -234,5 +254,25 @@ mod tests {
             assert!(err.to_string().starts_with(key), "{key}: {err}");
         }
         assert!(toml::from_str::<FileLimits>("workers = 3").is_err());
+    }
+
+    #[test]
+    fn store_bytes_has_no_default_and_reaches_a_local_runtime() {
+        let none = resolve(&FileLimits::default(), &env(&[])).unwrap();
+        assert_eq!(none.runtime.store_bytes, None);
+        assert!(!to_env(&none)
+            .iter()
+            .any(|(k, _)| k == "YOI_MAX_STORE_BYTES"));
+        let file: FileLimits = toml::from_str("store_bytes = 1048576").unwrap();
+        let l = resolve(&file, &env(&[])).unwrap();
+        assert_eq!(l.runtime.store_bytes, Some(1_048_576));
+        let passed = to_env(&l);
+        assert!(passed.contains(&("YOI_MAX_STORE_BYTES".to_owned(), "1048576".to_owned())));
+        let err = resolve(
+            &FileLimits::default(),
+            &env(&[("YOI_MAX_STORE_BYTES", "10")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("limits.store_bytes"), "{err}");
     }
 }

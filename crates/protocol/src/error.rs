@@ -35,6 +35,9 @@ pub enum ErrorCode {
     /// A configured limit is reached (workers, subscribers, connections): an
     /// addition to the contract's table.
     LimitReached,
+    /// The runtime's store cannot write (disk full, I/O error, read-only
+    /// file): nothing of the request was kept. An addition to the contract's table.
+    StoreUnavailable,
 }
 
 impl ErrorCode {
@@ -52,7 +55,9 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
             ErrorCode::Unsupported => 501,
             ErrorCode::ProviderError => 502,
-            ErrorCode::RuntimeUnavailable | ErrorCode::ProviderUnconfigured => 503,
+            ErrorCode::RuntimeUnavailable
+            | ErrorCode::ProviderUnconfigured
+            | ErrorCode::StoreUnavailable => 503,
             ErrorCode::Timeout => 504,
         }
     }
@@ -67,6 +72,7 @@ impl ErrorCode {
                 | ErrorCode::RuntimeUnavailable
                 | ErrorCode::Timeout
                 | ErrorCode::LimitReached
+                | ErrorCode::StoreUnavailable
         )
     }
 
@@ -90,6 +96,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::StoreUnavailable => "store_unavailable",
         }
     }
 }

@@ -12,6 +12,9 @@ pub enum WorkerStatus {
     Idle,
     Running,
     Stopped,
+    /// Its stored row is damaged: it was not restored, takes no input
+    /// (`store_unavailable`), and can only be stopped. An addition to the contract.
+    Quarantined,
 }
 
 /// The profile a Worker runs with, as far as clients need to know it.

@@ -556,6 +556,7 @@ fn worker_status(status: WorkerStatus) -> (&'static str, Color) {
         WorkerStatus::Idle => ("idle", Color::Green),
         WorkerStatus::Running => ("running", Color::Yellow),
         WorkerStatus::Stopped => ("stopped", Color::Red),
+        WorkerStatus::Quarantined => ("quarantined", Color::Red),
     }
 }
 

@@ -156,6 +156,9 @@ pub struct RuntimeLimits {
     pub subscribers_per_worker: usize,
     /// Bytes of text and reasoning one run may stream.
     pub answer_bytes: usize,
+    /// Bytes the store's database may grow to (`None`: as the disk allows);
+    /// past it, writes fail as on a full disk (`store_unavailable`).
+    pub store_bytes: Option<u64>,
 }
 
 impl Default for RuntimeLimits {
@@ -164,6 +167,7 @@ impl Default for RuntimeLimits {
             workers: DEFAULT_MAX_WORKERS,
             subscribers_per_worker: DEFAULT_MAX_SUBSCRIBERS,
             answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            store_bytes: None,
         }
     }
 }

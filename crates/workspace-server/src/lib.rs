@@ -72,6 +72,8 @@ pub struct Backend {
     pub limits: ServerLimits,
     /// The sockets this backend dropped because their client stopped reading.
     pub stalled_drops: StalledDrops,
+    /// The embedded runtime, for `/api/health`'s `store`.
+    internal: Runtime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ impl Backend {
         let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
         let profiles = runtime.profiles().iter().map(|p| p.name.clone()).collect();
         let registry = Registry::start().await?;
+        let internal = runtime.clone();
         registry.register(Arc::new(runtime)).await?;
         let companion = find_or_create_companion(&registry).await?;
         Ok(Backend {
@@ -108,7 +111,13 @@ impl Backend {
             },
             limits: ServerLimits::default(),
             stalled_drops: StalledDrops::default(),
+            internal,
         })
+    }
+
+    /// Whether the embedded runtime's store writes.
+    pub fn store_available(&self) -> bool {
+        self.internal.store_available()
     }
 
     /// The Companion; made anew if it was deleted.
@@ -140,7 +149,10 @@ async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, Star
         .await?
         .workers
         .into_iter()
-        .filter(|w| w.profile.name == worker_runtime::profile::COMPANION)
+        .filter(|w| {
+            w.profile.name == worker_runtime::profile::COMPANION
+                && w.status != yoi_protocol::WorkerStatus::Quarantined
+        })
         .collect();
     // ULIDs sort by creation time.
     candidates.sort_by_key(|w| (w.display_name != COMPANION_NAME, w.worker_id.to_string()));

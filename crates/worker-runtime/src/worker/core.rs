@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::AbortHandle;
@@ -29,6 +28,11 @@ use crate::profile::Profile;
 use crate::provider::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
 use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
 use crate::transcript::Transcript;
+
+mod active_run;
+mod guard;
+use active_run::ActiveRun;
+pub(crate) use guard::store_unavailable;
 
 /// Client message ids remembered per Worker for idempotent input.
 const IDEMPOTENCY_MEMORY: usize = 256;
@@ -79,54 +83,6 @@ pub enum RunEnd {
     Cancelled,
 }
 
-/// The run in flight.
-struct ActiveRun {
-    run_id: RunId,
-    assistant_id: MessageId,
-    /// Whether the assistant message joined the transcript (at the first delta).
-    assistant_started: bool,
-    started: Instant,
-    text: String,
-    reasoning: String,
-    usage: Option<RunUsage>,
-    task: Option<AbortHandle>,
-    /// Text or reasoning arrived since the last write of the partial answer.
-    unsaved: bool,
-    /// A write of the partial answer is scheduled.
-    flush_scheduled: bool,
-}
-
-impl ActiveRun {
-    fn new(run_id: RunId) -> Self {
-        Self {
-            run_id,
-            assistant_id: MessageId::new(),
-            assistant_started: false,
-            started: Instant::now(),
-            text: String::new(),
-            reasoning: String::new(),
-            usage: None,
-            task: None,
-            unsaved: false,
-            flush_scheduled: false,
-        }
-    }
-
-    /// The assistant message as it stands mid-run.
-    fn partial_message(&self) -> Message {
-        Message {
-            id: self.assistant_id,
-            role: Role::Assistant,
-            text: self.text.clone(),
-            at: Timestamp::now(),
-            run_id: self.run_id,
-            state: MessageState::Streaming,
-            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
-            error: None,
-        }
-    }
-}
-
 /// A Worker's data, kept across actor restarts.
 pub struct WorkerCore {
     pub(crate) runtime_id: RuntimeId,
@@ -160,6 +116,10 @@ pub struct WorkerCore {
     queue_limit: usize,
     limits: RuntimeLimits,
     snapshots: SnapshotCache,
+    /// Set once the last `seq` was written at shutdown: nothing more is emitted.
+    settled: bool,
+    /// Taken before the writes of the last run's end (see [`Self::end_mark`]).
+    end_mark: crate::store::Mark,
 }
 
 pub struct CoreSettings {
@@ -206,6 +166,8 @@ impl WorkerCore {
             queue_limit: s.queue_limit,
             limits: s.limits,
             snapshots: SnapshotCache::default(),
+            settled: false,
+            end_mark: 0,
         }
     }
 
@@ -269,8 +231,9 @@ impl WorkerCore {
     }
 
     /// The process ends cleanly: the next `seq` after a restart is the next
-    /// one, with no gap.
-    pub fn settle(&self) {
+    /// one, with no gap; this Worker emits nothing more.
+    pub fn settle(&mut self) {
+        self.settled = true;
         self.store.send(crate::store::Op::Settle {
             worker_id: self.worker_id,
             last: self.log.last_seq(),
@@ -353,11 +316,21 @@ impl WorkerCore {
     }
 
     fn emit_announced(&mut self, kind: EventKind, announce: bool) -> Seq {
+        if self.settled {
+            tracing::debug!(worker_id = %self.worker_id, "an event after settling is dropped");
+            return self.log.last_seq();
+        }
         if self.staging {
             self.staged.push((kind, announce));
             return self.log.last_seq();
         }
-        self.lease.cover(self.log.last_seq().next());
+        if let Err(e) = self.lease.cover(self.log.last_seq().next()) {
+            // Runs end while MARGIN seqs are left, so only a flood of
+            // dequeues gets here: a seq no reservation covers could be
+            // handed out again after a crash, so the event is dropped.
+            tracing::error!(worker_id = %self.worker_id, error = %e, "an event was dropped: the store keeps no reservation for it");
+            return self.log.last_seq();
+        }
         let announced = match (&kind, announce) {
             (EventKind::Status { status }, true) => Some(*status),
             _ => None,
@@ -530,6 +503,7 @@ impl WorkerCore {
         provider_ready: Result<(), String>,
     ) -> Result<Accepted, RuntimeError> {
         yoi_protocol::validate_input_text(&text)?;
+        self.check_writable()?;
         if let Some(first) = client_message_id
             .as_ref()
             .and_then(|id| self.idempotency.get(id))
@@ -589,7 +563,11 @@ impl WorkerCore {
     /// Starts the run of the next queued input, when no run is in flight:
     /// its `input_dequeued` (`started`), then the events of a new run.
     pub fn start_next(&mut self) -> Option<(InputAccepted, ChatRequest)> {
-        if self.active.is_some() || self.staging || self.status == WorkerStatus::Stopped {
+        if self.active.is_some()
+            || self.staging
+            || self.settled
+            || self.status != WorkerStatus::Idle
+        {
             return None;
         }
         let mut message = self.queue.pop_front()?;
@@ -607,6 +585,9 @@ impl WorkerCore {
     /// Removes a queued input before its run starts; `not_found` when it is
     /// not (or no longer) queued.
     pub fn remove_queued(&mut self, message_id: MessageId) -> Result<(), RuntimeError> {
+        if self.settled {
+            return Err(RuntimeError::Unavailable(self.runtime_id.clone()));
+        }
         let index = self
             .queue
             .iter()
@@ -632,7 +613,7 @@ impl WorkerCore {
             format!("input {} left the queue before it ran", message.id),
         );
         self.remember_outcome(message.run_id, Err(error.clone()));
-        self.store.after_commit(move || {
+        self.store.after_commit(move |_| {
             for waiter in waiters {
                 let _ = waiter.send(Err(error.clone()));
             }
@@ -690,7 +671,8 @@ impl WorkerCore {
     /// ended (cancelled, timed out) are dropped. `true` when the actor
     /// should schedule [`WorkerCore::flush_partial`].
     pub fn apply_run_item(&mut self, run_id: RunId, item: RunItem) -> bool {
-        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
+        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) || self.end_if_lease_lost(run_id)
+        {
             return false;
         }
         if let RunItem::Event(ProviderEvent::Text(text) | ProviderEvent::Reasoning(text)) = &item {
@@ -751,7 +733,9 @@ impl WorkerCore {
         run.flush_scheduled = false;
         run.unsaved = false;
         let message = run.partial_message();
-        self.store.put_message(self.worker_id, message);
+        // A flush the store has not written yet is replaced, not queued again.
+        self.store
+            .put_partial(self.worker_id, &run.partial, message);
     }
 
     /// Whether `more` bytes would take the run in flight past its limit.
@@ -796,8 +780,8 @@ impl WorkerCore {
             self.waiters.entry(run_id).or_default().push(waiter);
         } else if let Some((_, result)) = self.outcomes.iter().find(|(id, _)| *id == run_id) {
             let result = result.clone();
-            self.store.after_commit(move || {
-                let _ = waiter.send(result);
+            self.store.after_commit(move |outcome| {
+                let _ = waiter.send(outcome.map_err(|_| store_unavailable()).and(result));
             });
         } else {
             let _ = waiter.send(Err(ApiError::new(
@@ -843,6 +827,7 @@ impl WorkerCore {
         let Some(mut run) = self.active.take() else {
             return;
         };
+        self.end_mark = self.store.mark();
         self.staging = true;
         if let Some(task) = run.task.take() {
             task.abort();
@@ -868,11 +853,14 @@ impl WorkerCore {
         // `wait=true` callers hear of the end once it is committed.
         let waiters = self.waiters.remove(&run_id).unwrap_or_default();
         let answer = result.clone();
-        self.store.after_commit(move || {
-            for waiter in waiters {
-                let _ = waiter.send(answer.clone());
-            }
-        });
+        self.store
+            .after_commit_since(self.end_mark, move |outcome| {
+                // Nothing reports a run done that the store did not keep.
+                let answer = outcome.map_err(|_| store_unavailable()).and(answer);
+                for waiter in waiters {
+                    let _ = waiter.send(answer.clone());
+                }
+            });
         self.remember_outcome(run_id, result);
     }
 
