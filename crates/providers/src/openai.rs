@@ -1,18 +1,22 @@
-//! The real provider: OpenAI-compatible chat completion streaming through
-//! async-openai, against any base URL (OpenAI, Ollama, vLLM, llama.cpp...).
+//! The real provider: OpenAI-compatible chat completion streaming against any
+//! base URL (OpenAI, Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
 //!
-//! async-openai's typed chunks drop `reasoning_content`, so we use its
-//! bring-your-own-types (`byot`) entry point with our own chunk type. Its
-//! default executor retries 429 and 500 on its own; we install the plain
-//! reqwest service instead, so a failure reaches the user at once and the
-//! Worker's timeouts mean what they say.
+//! The request is one `POST {base_url}/chat/completions` with `stream: true`;
+//! the answer is read through [`SseDecoder`], which refuses a line or an
+//! event longer than [`MAX_EVENT_BYTES`], and an error answer's body is read
+//! up to [`MAX_ERROR_BODY_BYTES`] only. We speak HTTP through reqwest
+//! ourselves rather than through async-openai's streaming client: that one
+//! buffers a line and an error body without bound, keeps parsed events in an
+//! unbounded channel, and logs raw error bodies and unparsable chunks (the
+//! conversation, the model's text) at warn and error. There are no retries:
+//! a failure reaches the user at once, and the Worker's timeouts mean what
+//! they say.
 
-use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
-use async_openai::middleware::ReqwestService;
-use async_openai::Client;
-use futures::future::BoxFuture;
+use std::collections::VecDeque;
+
+use futures::stream::BoxStream;
 use futures::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::json;
 use yoi_protocol::RunUsage;
@@ -22,23 +26,27 @@ use worker_runtime::provider::{
     ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream,
 };
 
+use crate::redact::clean_message;
+use crate::sse::SseDecoder;
+
+/// The longest line, or event, of a provider's stream: no chunk of a chat
+/// completion comes near it.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// The most of an error answer's body that is read.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 pub struct OpenAiProvider {
-    client: Client<OpenAIConfig>,
+    http: reqwest::Client,
     config: ProviderConfig,
 }
 
 impl OpenAiProvider {
     pub fn new(config: ProviderConfig) -> Self {
-        let mut openai = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
-        if let Some(key) = &config.api_key {
-            openai = openai.with_api_key(key.clone());
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        let client = Client::with_config(openai).with_http_service(ReqwestService::new(http));
-        Self { client, config }
+        Self { http, config }
     }
 }
 
@@ -50,39 +58,142 @@ impl Provider for OpenAiProvider {
     fn stream(
         &self,
         request: ChatRequest,
-    ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
-        let client = self.client.clone();
-        let key = self.config.api_key.clone();
-        let body = json!({
-            "model": request.model,
-            "messages": request
-                .messages
-                .iter()
-                .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-                .collect::<Vec<_>>(),
-            "stream": true,
-            "stream_options": {"include_usage": true},
-        });
+    ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
+        let url = format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let key = self.config.api_key.clone().filter(|k| !k.trim().is_empty());
+        let mut post = self
+            .http
+            .post(url)
+            .header(ACCEPT, "text/event-stream")
+            .header(CONTENT_TYPE, "application/json")
+            .body(request_body(&request).to_string());
+        if let Some(k) = &key {
+            post = post.bearer_auth(k);
+        }
         Box::pin(async move {
-            let chat = client.chat();
-            let stream = chat
-                .create_stream_byot::<_, Chunk>(body)
-                .await
-                .map_err(|e| map_error(e, key.as_deref()))?;
-            let key_for_stream = key.clone();
-            let events = stream.flat_map(move |item| {
-                let out: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                    Ok(chunk) => chunk.into_events(key_for_stream.as_deref()),
-                    Err(e) => vec![Err(map_error(e, key_for_stream.as_deref()))],
-                };
-                futures::stream::iter(out)
-            });
-            Ok(events.boxed())
+            let response = post.send().await.map_err(|e| connection_error(&e))?;
+            if !response.status().is_success() {
+                return Err(http_error(response, key.as_deref()).await);
+            }
+            Ok(answer_events(response.bytes_stream().boxed(), key))
         })
     }
 }
 
-/// One `chat.completion.chunk`, with the fields async-openai's own type drops.
+fn request_body(request: &ChatRequest) -> serde_json::Value {
+    json!({
+        "model": request.model,
+        "messages": request
+            .messages
+            .iter()
+            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+            .collect::<Vec<_>>(),
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    })
+}
+
+type Body = BoxStream<'static, reqwest::Result<bytes::Bytes>>;
+
+/// Reading an answer: what came off the wire, decoded into provider events.
+struct Answer {
+    body: Body,
+    decoder: SseDecoder,
+    ready: VecDeque<Result<ProviderEvent, ProviderError>>,
+    /// `[DONE]`, the end of the body, or an error: nothing more is read.
+    over: bool,
+    key: Option<String>,
+}
+
+/// The events of a streamed answer. Bytes are read only as fast as the
+/// Worker takes events, so a fast provider cannot fill memory either.
+fn answer_events(body: Body, key: Option<String>) -> ProviderStream {
+    let answer = Answer {
+        body,
+        decoder: SseDecoder::new(MAX_EVENT_BYTES),
+        ready: VecDeque::new(),
+        over: false,
+        key,
+    };
+    futures::stream::unfold(answer, |mut a| async move {
+        loop {
+            if let Some(item) = a.ready.pop_front() {
+                return Some((item, a));
+            }
+            if a.over {
+                return None;
+            }
+            match a.body.next().await {
+                Some(Ok(bytes)) => a.read(&bytes),
+                Some(Err(_)) => a.fail(ProviderError::Connection(
+                    "the connection to the provider broke mid-answer".to_owned(),
+                )),
+                None => a.over = true,
+            }
+        }
+    })
+    .boxed()
+}
+
+impl Answer {
+    fn read(&mut self, bytes: &[u8]) {
+        let events = match self.decoder.push(bytes) {
+            Ok(events) => events,
+            Err(too_long) => {
+                return self.fail(ProviderError::Protocol(format!(
+                    "{too_long}; the answer was stopped"
+                )))
+            }
+        };
+        for data in events {
+            if data.trim() == "[DONE]" {
+                self.over = true;
+                return;
+            }
+            match serde_json::from_str::<Chunk>(&data) {
+                Ok(chunk) => {
+                    for item in chunk.into_events(self.key.as_deref()) {
+                        let failed = item.is_err();
+                        self.ready.push_back(item);
+                        if failed {
+                            self.over = true;
+                            return;
+                        }
+                    }
+                }
+                // The chunk itself may be the conversation: only say where it broke.
+                Err(e) => {
+                    return self.fail(ProviderError::Protocol(format!(
+                        "the provider sent a chunk that is not a chat completion ({} at line {} column {})",
+                        json_problem(&e),
+                        e.line(),
+                        e.column()
+                    )))
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: ProviderError) {
+        self.ready.push_back(Err(error));
+        self.over = true;
+    }
+}
+
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field of the wrong type",
+        serde_json::error::Category::Eof => "cut short",
+        serde_json::error::Category::Io => "unreadable",
+    }
+}
+
+/// One `chat.completion.chunk`: the fields we use, including the reasoning
+/// that servers other than OpenAI send.
 #[derive(Debug, Deserialize)]
 struct Chunk {
     #[serde(default)]
@@ -132,10 +243,10 @@ impl Chunk {
     fn into_events(self, key: Option<&str>) -> Vec<Result<ProviderEvent, ProviderError>> {
         let mut out = Vec::new();
         if let Some(err) = self.error {
-            let message = err.message.unwrap_or_default();
+            let message = clean_message(&err.message.unwrap_or_default(), key);
+            tracing::warn!(%message, "the provider reported an error mid-answer");
             out.push(Err(ProviderError::Protocol(format!(
-                "the provider reported an error mid-stream: {}",
-                clean_message(&message, key)
+                "the provider reported an error mid-stream: {message}"
             ))));
             return out;
         }
@@ -161,67 +272,90 @@ impl Chunk {
     }
 }
 
-/// The longest provider message passed on, in characters.
-const MESSAGE_LIMIT: usize = 500;
-
-fn redact(message: &str, key: Option<&str>) -> String {
-    match key {
-        Some(k) if k.len() >= 4 => message.replace(k, "<redacted>"),
-        _ => message.to_owned(),
-    }
-}
-
-/// A provider's words as clients may see them: the key redacted first (so
-/// that a cut cannot leave part of it), then at most [`MESSAGE_LIMIT`]
-/// characters.
-fn clean_message(message: &str, key: Option<&str>) -> String {
-    let redacted = redact(message.trim(), key);
-    if redacted.is_empty() {
-        return "no message".to_owned();
-    }
-    let mut chars = redacted.chars();
-    let mut out: String = chars.by_ref().take(MESSAGE_LIMIT).collect();
-    if chars.next().is_some() {
-        out.push('…');
-    }
-    out
-}
-
-fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
-    match e {
-        OpenAIError::ApiError(resp) => {
-            let raw = resp.api_error.message.trim();
-            // A server error's message is its raw body, often OpenAI's error JSON.
-            let message = serde_json::from_str::<serde_json::Value>(raw)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| raw.to_owned());
-            ProviderError::Http {
-                status: resp.status_code.as_u16(),
-                message: clean_message(&message, key),
+/// An error answer: its message (OpenAI's `error.message` when the body is
+/// that JSON, else the body), read up to [`MAX_ERROR_BODY_BYTES`], masked
+/// and cut short.
+async fn http_error(mut response: reqwest::Response, key: Option<&str>) -> ProviderError {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
+            // What was read is all there is to say.
+            Ok(None) | Err(_) => break,
         }
-        OpenAIError::Reqwest(e) => {
-            // reqwest's own text names the URL; describe the failure instead.
-            let what = if e.is_connect() {
-                "could not connect to the provider"
-            } else if e.is_timeout() {
-                "the connection to the provider timed out"
-            } else if e.is_body() || e.is_decode() {
-                "the connection to the provider broke mid-answer"
-            } else {
-                "the request to the provider failed"
-            };
-            ProviderError::Connection(what.to_owned())
+    }
+    let raw = String::from_utf8_lossy(&body);
+    let message = serde_json::from_str::<serde_json::Value>(&raw)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| raw.into_owned());
+    let message = clean_message(&message, key);
+    tracing::warn!(status, %message, "the provider answered with an error");
+    ProviderError::Http { status, message }
+}
+
+/// reqwest's own text names the URL; describe the failure instead.
+fn connection_error(e: &reqwest::Error) -> ProviderError {
+    let what = if e.is_connect() {
+        "could not connect to the provider"
+    } else if e.is_timeout() {
+        "the connection to the provider timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the connection to the provider broke mid-answer"
+    } else {
+        "the request to the provider failed"
+    };
+    ProviderError::Connection(what.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(data: &str) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let mut answer = Answer {
+            body: futures::stream::empty().boxed(),
+            decoder: SseDecoder::new(MAX_EVENT_BYTES),
+            ready: VecDeque::new(),
+            over: false,
+            key: None,
+        };
+        answer.read(data.as_bytes());
+        answer.ready.into()
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_parse_is_described_not_quoted() {
+        let items = read(
+            "data: {\"usage\":{\"prompt_tokens\":\"the user's secret words\"}}\n\ndata: not json at all\n\n",
+        );
+        assert_eq!(items.len(), 1, "reading stops at the first bad chunk");
+        match &items[0] {
+            Err(ProviderError::Protocol(m)) => {
+                assert!(!m.contains("secret"), "{m}");
+                assert!(m.contains("a field of the wrong type at line 1"), "{m}");
+            }
+            other => panic!("unexpected {other:?}"),
         }
-        OpenAIError::StreamError(_) => {
-            ProviderError::Connection("the connection to the provider broke mid-answer".to_owned())
-        }
-        OpenAIError::JSONDeserialize(err, _) => ProviderError::Protocol(format!(
-            "the provider sent a chunk that is not a chat completion: {}",
-            clean_message(&err.to_string(), key)
-        )),
-        OpenAIError::InvalidArgument(m) => ProviderError::Protocol(clean_message(&m, key)),
-        other => ProviderError::Protocol(clean_message(&other.to_string(), key)),
+    }
+
+    #[test]
+    fn done_ends_the_answer() {
+        let items = read(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n",
+        );
+        assert_eq!(
+            items,
+            [
+                Ok(ProviderEvent::Text("a".to_owned())),
+                Ok(ProviderEvent::Finished {
+                    reason: "stop".to_owned()
+                })
+            ]
+        );
     }
 }

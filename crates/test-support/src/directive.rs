@@ -3,8 +3,9 @@
 //! End-to-end tests drive a real `yoi serve` from a browser or a terminal and cannot
 //! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
 //! reads directives from the last user message and builds the reply from them.
-//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, and a hang
-//! over any streamed answer. Unknown `[[...]]` text is left alone.
+//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, a hang
+//! over a long line, and a long line over any streamed answer. Unknown `[[...]]` text
+//! is left alone.
 
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ pub const SLOW_TOKEN_DELAY: Duration = Duration::from_millis(300);
 pub const SLOW_TOKEN_COUNT: usize = 40;
 /// Upper bound for `[[tokens:N]]`, so a typo cannot exhaust memory.
 const MAX_TOKENS: usize = 100_000;
+
+/// Upper bound for `[[long-line:BYTES]]`.
+const MAX_LONG_LINE: usize = 64 * 1024 * 1024;
 
 /// The answer `[[markdown]]` streams.
 pub const MARKDOWN_REPLY: &str = include_str!("markdown_reply.md");
@@ -32,6 +36,8 @@ struct Directives {
     cut: Option<usize>,
     reasoning: bool,
     markdown: bool,
+    long_line: Option<usize>,
+    usage: Option<(u64, u64)>,
 }
 
 /// Builds the echo reply for a last user message, honouring its directives.
@@ -44,6 +50,9 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     }
     if directives.hang {
         return Reply::hang();
+    }
+    if let Some(bytes) = directives.long_line {
+        return Reply::long_line(bytes);
     }
 
     let text = if directives.markdown {
@@ -67,7 +76,18 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     if let Some(n) = directives.cut {
         reply = reply.cut_after(n);
     }
+    if let Some((prompt, completion)) = directives.usage {
+        reply = reply.usage(prompt, completion);
+    }
     reply
+}
+
+/// A token count of `[[usage:P:C]]`: a number, or `max` for `u64::MAX`.
+fn count(raw: &str) -> Option<u64> {
+    match raw.trim() {
+        "max" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
 }
 
 fn numbered_tokens(n: usize) -> String {
@@ -123,6 +143,19 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
             Ok(n) => d.cut = Some(n),
             Err(_) => return false,
         },
+        ("long-line", Some(n)) => match n.parse::<usize>() {
+            Ok(n) => d.long_line = Some(n.min(MAX_LONG_LINE)),
+            Err(_) => return false,
+        },
+        ("usage", Some(counts)) => {
+            match counts
+                .split_once(':')
+                .and_then(|(p, c)| Some((count(p)?, count(c)?)))
+            {
+                Some(usage) => d.usage = Some(usage),
+                None => return false,
+            }
+        }
         ("hang", None) => d.hang = true,
         ("reasoning", None) => d.reasoning = true,
         ("markdown", None) => d.markdown = true,
@@ -171,6 +204,28 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn long_line_and_usage_are_read() {
+        let reply = echo_reply(&Reply::echo(), "[[long-line:100]]");
+        assert!(matches!(
+            reply.kind,
+            ReplyKind::LongLine {
+                status: 200,
+                bytes: 100
+            }
+        ));
+        let reply = echo_reply(&Reply::echo(), "hi [[usage:max:7]]");
+        assert_eq!(
+            reply.usage,
+            Some(crate::Usage {
+                prompt_tokens: u64::MAX,
+                completion_tokens: 7
+            })
+        );
+        let (d, _) = parse("[[usage:1]] [[usage:x:2]]");
+        assert_eq!(d.usage, None);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
             let open = OpenStream::new(cx.open_streams.clone());
             with_body(cx.stream, scripted(vec![Step::Hang], cx.shutdown, open))
         }
+        ReplyKind::LongLine { status, bytes } => {
+            long_line(*status, *bytes, reply.stream_error.as_deref(), cx)
+        }
         ReplyKind::Tokens(tokens) if cx.stream => {
             let open = OpenStream::new(cx.open_streams.clone());
             let steps = stream_script(&reply, tokens, &cx);
@@ -120,6 +123,26 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         Ending::HangAfter => steps.push(Step::Hang),
     }
     steps
+}
+
+/// One line of `bytes` bytes without an end, sent in 64 KiB pieces, then a hang.
+fn long_line(status: u16, bytes: usize, prefix: Option<&str>, cx: Context<'_>) -> Response {
+    const PIECE: usize = 64 * 1024;
+    let head = if status == 200 {
+        r#"data: {"choices":[{"index":0,"delta":{"content":""#.to_owned()
+    } else {
+        format!(r#"{{"error":{{"message":"{}"#, prefix.unwrap_or_default())
+    };
+    let piece = Bytes::from(vec![b'a'; PIECE]);
+    let mut steps = vec![Step::Send(Bytes::from(head))];
+    steps.extend((0..bytes / PIECE).map(|_| Step::Send(piece.clone())));
+    steps.push(Step::Send(piece.slice(..bytes % PIECE)));
+    steps.push(Step::Hang);
+    let open = OpenStream::new(cx.open_streams.clone());
+    let mut response = with_body(status == 200, scripted(steps, cx.shutdown, open));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
 }
 
 fn push_wait(steps: &mut Vec<Step>, delay: Duration) {
