@@ -707,7 +707,8 @@ impl WorkerCore {
                     active.usage = Some(usage);
                 }
             }
-            RunItem::Event(ProviderEvent::Finished { .. }) => {}
+            // Tool calls are the tool loop's; a run without tools gets none.
+            RunItem::Event(ProviderEvent::Finished { .. } | ProviderEvent::ToolCall { .. }) => {}
             RunItem::End => self.finish(RunEnd::Completed),
             RunItem::Failed(error) => self.finish(RunEnd::Failed(error)),
         }
