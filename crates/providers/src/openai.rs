@@ -12,7 +12,7 @@
 //! a failure reaches the user at once, and the Worker's timeouts mean what
 //! they say.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -23,7 +23,8 @@ use yoi_protocol::RunUsage;
 
 use worker_runtime::config::ProviderConfig;
 use worker_runtime::provider::{
-    ChatRequest, Provider, ProviderError, ProviderEvent, ProviderStream,
+    ChatRequest, Provider, ProviderError, ProviderEvent, ProviderMessage, ProviderRequest,
+    ProviderStream, ToolCall,
 };
 
 use crate::redact::clean_message;
@@ -34,6 +35,8 @@ use crate::sse::SseDecoder;
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// The most of an error answer's body that is read.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The most tool calls one turn may make.
+pub const MAX_TOOL_CALLS: u32 = 128;
 
 pub struct OpenAiProvider {
     http: reqwest::Client,
@@ -59,6 +62,13 @@ impl Provider for OpenAiProvider {
         &self,
         request: ChatRequest,
     ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
+        self.stream_request(request.into())
+    }
+
+    fn stream_request(
+        &self,
+        request: ProviderRequest,
+    ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
@@ -83,17 +93,48 @@ impl Provider for OpenAiProvider {
     }
 }
 
-fn request_body(request: &ChatRequest) -> serde_json::Value {
-    json!({
+fn request_body(request: &ProviderRequest) -> serde_json::Value {
+    let mut body = json!({
         "model": request.model,
-        "messages": request
-            .messages
-            .iter()
-            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-            .collect::<Vec<_>>(),
+        "messages": request.messages.iter().map(message_json).collect::<Vec<_>>(),
         "stream": true,
         "stream_options": {"include_usage": true},
-    })
+    });
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                }})
+            })
+            .collect();
+    }
+    body
+}
+
+/// One message as OpenAI's chat completions API spells it.
+fn message_json(message: &ProviderMessage) -> serde_json::Value {
+    match message {
+        ProviderMessage::Chat(m) => json!({"role": m.role.as_str(), "content": m.content}),
+        ProviderMessage::ToolCalls { content, calls } => json!({
+            "role": "assistant",
+            "content": if content.is_empty() { serde_json::Value::Null } else { json!(content) },
+            "tool_calls": calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {
+                    "name": c.name,
+                    "arguments": c.arguments,
+                }}))
+                .collect::<Vec<_>>(),
+        }),
+        ProviderMessage::ToolResult { call_id, content } => {
+            json!({"role": "tool", "tool_call_id": call_id, "content": content})
+        }
+    }
 }
 
 type Body = BoxStream<'static, reqwest::Result<bytes::Bytes>>;
@@ -106,6 +147,10 @@ struct Answer {
     /// `[DONE]`, the end of the body, or an error: nothing more is read.
     over: bool,
     key: Option<String>,
+    /// Tool calls of this turn by index, assembled from their fragments.
+    calls: BTreeMap<u32, ToolCall>,
+    /// Bytes of names and arguments in `calls`.
+    call_bytes: usize,
 }
 
 /// The events of a streamed answer. Bytes are read only as fast as the
@@ -117,6 +162,8 @@ fn answer_events(body: Body, key: Option<String>) -> ProviderStream {
         ready: VecDeque::new(),
         over: false,
         key,
+        calls: BTreeMap::new(),
+        call_bytes: 0,
     };
     futures::stream::unfold(answer, |mut a| async move {
         loop {
@@ -131,7 +178,10 @@ fn answer_events(body: Body, key: Option<String>) -> ProviderStream {
                 Some(Err(_)) => a.fail(ProviderError::Connection(
                     "the connection to the provider broke mid-answer".to_owned(),
                 )),
-                None => a.over = true,
+                None => {
+                    a.flush_calls();
+                    a.over = true;
+                }
             }
         }
     })
@@ -150,18 +200,14 @@ impl Answer {
         };
         for data in events {
             if data.trim() == "[DONE]" {
+                self.flush_calls();
                 self.over = true;
                 return;
             }
             match serde_json::from_str::<Chunk>(&data) {
                 Ok(chunk) => {
-                    for item in chunk.into_events(self.key.as_deref()) {
-                        let failed = item.is_err();
-                        self.ready.push_back(item);
-                        if failed {
-                            self.over = true;
-                            return;
-                        }
+                    if let Err(e) = self.take(chunk) {
+                        return self.fail(e);
                     }
                 }
                 // The chunk itself may be the conversation: only say where it broke.
@@ -174,6 +220,89 @@ impl Answer {
                     )))
                 }
             }
+        }
+    }
+
+    /// The events of one chunk; tool call fragments are kept until the turn ends.
+    fn take(&mut self, chunk: Chunk) -> Result<(), ProviderError> {
+        if let Some(err) = chunk.error {
+            let message = clean_message(&err.message.unwrap_or_default(), self.key.as_deref());
+            tracing::warn!(%message, "the provider reported an error mid-answer");
+            return Err(ProviderError::Protocol(format!(
+                "the provider reported an error mid-stream: {message}"
+            )));
+        }
+        for choice in chunk.choices {
+            let reasoning = choice.delta.reasoning_content.or(choice.delta.reasoning);
+            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
+                self.ready.push_back(Ok(ProviderEvent::Reasoning(r)));
+            }
+            if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
+                self.ready.push_back(Ok(ProviderEvent::Text(t)));
+            }
+            for fragment in choice.delta.tool_calls.unwrap_or_default() {
+                self.add_call_fragment(fragment)?;
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.flush_calls();
+                self.ready.push_back(Ok(ProviderEvent::Finished { reason }));
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.ready.push_back(Ok(ProviderEvent::Usage(RunUsage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            })));
+        }
+        Ok(())
+    }
+
+    /// Joins one fragment to its call: the id and the name come once (first
+    /// one wins), the arguments in pieces.
+    fn add_call_fragment(&mut self, fragment: ToolCallDelta) -> Result<(), ProviderError> {
+        if fragment.index >= MAX_TOOL_CALLS {
+            return Err(ProviderError::Protocol(format!(
+                "the provider sent tool call number {}; a turn may hold {MAX_TOOL_CALLS}",
+                fragment.index
+            )));
+        }
+        let function = fragment.function.unwrap_or_default();
+        let more = [&fragment.id, &function.name, &function.arguments]
+            .iter()
+            .map(|part| part.as_ref().map_or(0, String::len))
+            .fold(0usize, usize::saturating_add);
+        self.call_bytes = self.call_bytes.saturating_add(more);
+        if self.call_bytes > MAX_EVENT_BYTES {
+            return Err(ProviderError::Protocol(format!(
+                "the provider's tool calls passed {MAX_EVENT_BYTES} bytes; the answer was stopped"
+            )));
+        }
+        let call = self
+            .calls
+            .entry(fragment.index)
+            .or_insert_with(|| ToolCall {
+                id: String::new(),
+                name: String::new(),
+                arguments: String::new(),
+            });
+        if let Some(id) = fragment.id.filter(|_| call.id.is_empty()) {
+            call.id = id;
+        }
+        if let Some(name) = function.name.filter(|_| call.name.is_empty()) {
+            call.name = name;
+        }
+        if let Some(arguments) = function.arguments {
+            call.arguments.push_str(&arguments);
+        }
+        Ok(())
+    }
+
+    /// The turn ended: every call it made, whole, in index order.
+    fn flush_calls(&mut self) {
+        self.call_bytes = 0;
+        for (index, call) in std::mem::take(&mut self.calls) {
+            self.ready
+                .push_back(Ok(ProviderEvent::ToolCall { index, call }));
         }
     }
 
@@ -223,6 +352,27 @@ struct Delta {
     /// Ollama and OpenRouter.
     #[serde(default)]
     reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+/// A fragment of one tool call (`delta.tool_calls[]`).
+#[derive(Debug, Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,39 +387,6 @@ struct ChunkUsage {
 struct StreamErrorBody {
     #[serde(default)]
     message: Option<String>,
-}
-
-impl Chunk {
-    fn into_events(self, key: Option<&str>) -> Vec<Result<ProviderEvent, ProviderError>> {
-        let mut out = Vec::new();
-        if let Some(err) = self.error {
-            let message = clean_message(&err.message.unwrap_or_default(), key);
-            tracing::warn!(%message, "the provider reported an error mid-answer");
-            out.push(Err(ProviderError::Protocol(format!(
-                "the provider reported an error mid-stream: {message}"
-            ))));
-            return out;
-        }
-        for choice in self.choices {
-            let reasoning = choice.delta.reasoning_content.or(choice.delta.reasoning);
-            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
-                out.push(Ok(ProviderEvent::Reasoning(r)));
-            }
-            if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
-                out.push(Ok(ProviderEvent::Text(t)));
-            }
-            if let Some(reason) = choice.finish_reason {
-                out.push(Ok(ProviderEvent::Finished { reason }));
-            }
-        }
-        if let Some(u) = self.usage {
-            out.push(Ok(ProviderEvent::Usage(RunUsage {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-            })));
-        }
-        out
-    }
 }
 
 /// An error answer: its message (OpenAI's `error.message` when the body is
@@ -323,6 +440,8 @@ mod tests {
             ready: VecDeque::new(),
             over: false,
             key: None,
+            calls: BTreeMap::new(),
+            call_bytes: 0,
         };
         answer.read(data.as_bytes());
         answer.ready.into()
@@ -341,6 +460,56 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    fn tool_delta(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> String {
+        let call =
+            json!({"index": index, "id": id, "function": {"name": name, "arguments": arguments}});
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"delta": {"tool_calls": [call]}}]})
+        )
+    }
+
+    #[test]
+    fn interleaved_tool_call_fragments_are_joined_per_index() {
+        let mut stream = String::new();
+        stream += &tool_delta(1, Some("call_b"), Some("b"), "");
+        stream += &tool_delta(0, Some("call_a"), Some("a"), "{\"x\"");
+        stream += &tool_delta(1, None, None, "{}");
+        stream += &tool_delta(0, None, None, ":1}");
+        stream += "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+        let items: Vec<ProviderEvent> = read(&stream).into_iter().map(Result::unwrap).collect();
+        let call = |id: &str, name: &str, arguments: &str| ToolCall {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            arguments: arguments.to_owned(),
+        };
+        assert_eq!(
+            items,
+            [
+                ProviderEvent::ToolCall {
+                    index: 0,
+                    call: call("call_a", "a", "{\"x\":1}")
+                },
+                ProviderEvent::ToolCall {
+                    index: 1,
+                    call: call("call_b", "b", "{}")
+                },
+                ProviderEvent::Finished {
+                    reason: "tool_calls".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tool_call_index_past_the_bound_fails_the_answer() {
+        let items = read(&tool_delta(MAX_TOOL_CALLS, Some("c"), Some("n"), "{}"));
+        assert!(
+            matches!(&items[..], [Err(ProviderError::Protocol(m))] if m.contains("tool call number")),
+            "{items:?}"
+        );
     }
 
     #[test]

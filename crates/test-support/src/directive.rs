@@ -4,8 +4,15 @@
 //! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
 //! reads directives from the last user message and builds the reply from them.
 //! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, a hang
-//! over a long line, and a long line over any streamed answer. Unknown `[[...]]` text
-//! is left alone.
+//! over a long line, a long line over tool calls, and tool calls over any streamed
+//! text. Unknown `[[...]]` text is left alone.
+//!
+//! `[[tool:NAME:ARGS]]` (repeat it for several calls in one turn) answers with a
+//! tool call of NAME with the JSON arguments ARGS (`{}` when left out; ARGS may not
+//! hold `]]`), streamed in fragments like OpenAI's. The next request, the one that
+//! ends with the `tool` messages, is answered `tool <call_id>: <content>`, one line
+//! per message, instead of by these directives, so a test sees what each tool
+//! returned.
 
 use std::time::Duration;
 
@@ -38,6 +45,8 @@ struct Directives {
     markdown: bool,
     long_line: Option<usize>,
     usage: Option<(u64, u64)>,
+    /// `(name, JSON arguments)` of `[[tool:NAME:ARGS]]`, in order.
+    tools: Vec<(String, String)>,
 }
 
 /// Builds the echo reply for a last user message, honouring its directives.
@@ -53,6 +62,15 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     }
     if let Some(bytes) = directives.long_line {
         return Reply::long_line(bytes);
+    }
+    if !directives.tools.is_empty() {
+        let mut reply = Reply::tool_calls(directives.tools);
+        reply.token_delay = directives.slow.unwrap_or(base.token_delay);
+        reply.usage = directives.usage.map(|(p, c)| crate::Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+        });
+        return reply;
     }
 
     let text = if directives.markdown {
@@ -156,6 +174,14 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
                 None => return false,
             }
         }
+        ("tool", Some(call)) => {
+            let (name, arguments) = call.split_once(':').unwrap_or((call, "{}"));
+            if name.trim().is_empty() {
+                return false;
+            }
+            d.tools
+                .push((name.trim().to_owned(), arguments.trim().to_owned()));
+        }
         ("hang", None) => d.hang = true,
         ("reasoning", None) => d.reasoning = true,
         ("markdown", None) => d.markdown = true,
@@ -226,6 +252,25 @@ mod tests {
         );
         let (d, _) = parse("[[usage:1]] [[usage:x:2]]");
         assert_eq!(d.usage, None);
+    }
+
+    #[test]
+    fn tool_directives_make_tool_calls_in_order() {
+        let reply = echo_reply(
+            &Reply::echo(),
+            r#"[[tool:yoi__list_workers]] [[tool:time__now:{"tz":"UTC"}]]"#,
+        );
+        assert_eq!(reply.finish_reason, "tool_calls");
+        match reply.kind {
+            ReplyKind::ToolCalls(calls) => assert_eq!(
+                calls,
+                [
+                    ("yoi__list_workers".to_owned(), "{}".to_owned()),
+                    ("time__now".to_owned(), r#"{"tz":"UTC"}"#.to_owned())
+                ]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //! | `[[markdown]]` | a heading, a list, a fenced `rust` block and an inline `<script>` |
 //! | `[[long-line:BYTES]]` | one SSE line of BYTES bytes with no newline, then nothing |
 //! | `[[usage:P:C]]` | report P prompt and C completion tokens (`max` is `u64::MAX`) |
+//! | `[[tool:NAME:ARGS]]` | a tool call of NAME with JSON arguments ARGS, streamed in fragments (repeat for several calls); the request that follows with `tool` messages is answered `tool <call_id>: <content>` per message |
 //!
 //! ```no_run
 //! # async fn demo() {

@@ -35,6 +35,9 @@ pub(crate) enum ReplyKind {
     HttpError(ApiError),
     /// Send 200 and the headers, then nothing, ever.
     Hang,
+    /// Stream these tool calls (`(name, JSON arguments)`), the arguments in
+    /// several fragments, then finish with `tool_calls`.
+    ToolCalls(Vec<(String, String)>),
     /// Send one line of `bytes` bytes with no end (an SSE `data:` line for
     /// 200, an error JSON otherwise), then nothing, ever.
     LongLine { status: u16, bytes: usize },
@@ -154,6 +157,25 @@ impl Reply {
     /// byte until the client goes away (or the mock is dropped).
     pub fn hang() -> Reply {
         Reply::with_kind(ReplyKind::Hang)
+    }
+
+    /// Answers with these tool calls, `(name, JSON arguments)`, in one turn: each
+    /// call's first chunk carries its `index`, `id` (`call_<n>`) and name, its
+    /// arguments follow in several fragments, as OpenAI streams them; the finish
+    /// reason is `tool_calls`.
+    pub fn tool_calls<I, N, A>(calls: I) -> Reply
+    where
+        I: IntoIterator<Item = (N, A)>,
+        N: Into<String>,
+        A: Into<String>,
+    {
+        let calls = calls
+            .into_iter()
+            .map(|(n, a)| (n.into(), a.into()))
+            .collect();
+        let mut reply = Reply::with_kind(ReplyKind::ToolCalls(calls));
+        reply.finish_reason = "tool_calls".to_owned();
+        reply
     }
 
     /// A 200 SSE answer whose first line, `data: {"choices":[{"delta":{"content":"aaa...`,

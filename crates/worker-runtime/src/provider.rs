@@ -80,7 +80,10 @@ pub enum ProviderMessage {
     /// A system, user or assistant message of text.
     Chat(ChatMessage),
     /// An assistant turn that called tools (with whatever text came first).
-    ToolCalls { content: String, calls: Vec<ToolCall> },
+    ToolCalls {
+        content: String,
+        calls: Vec<ToolCall>,
+    },
     /// What one call returned, for the model to read.
     ToolResult { call_id: String, content: String },
 }
@@ -117,7 +120,10 @@ pub enum ProviderEvent {
     /// One tool call, whole: sent once per call, in `index` order, when the
     /// model's turn ends (before [`ProviderEvent::Finished`], whose reason is
     /// then `tool_calls`).
-    ToolCall { index: u32, call: ToolCall },
+    ToolCall {
+        index: u32,
+        call: ToolCall,
+    },
     /// The model finished (`stop`, `length`, `tool_calls`, ...). Only after
     /// this is a run complete.
     Finished {

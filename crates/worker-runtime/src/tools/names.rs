@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn source_and_tool_become_a_valid_name_and_back() {
         let names = ToolNames::new(["yoi.list_workers", "time.get_current_time"]);
-        assert_eq!(names.model_name("yoi.list_workers"), Some("yoi__list_workers"));
+        assert_eq!(
+            names.model_name("yoi.list_workers"),
+            Some("yoi__list_workers")
+        );
         assert_eq!(
             names.contract_name("time__get_current_time"),
             Some("time.get_current_time")
