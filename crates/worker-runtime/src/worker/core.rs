@@ -845,8 +845,10 @@ impl WorkerCore {
         // The counts are the provider's: saturate, a panic here would lose the run's end.
         self.usage.runs = self.usage.runs.saturating_add(1);
         self.usage.prompt_tokens = self.usage.prompt_tokens.saturating_add(usage.prompt_tokens);
-        self.usage.completion_tokens =
-            (self.usage.completion_tokens).saturating_add(usage.completion_tokens);
+        self.usage.completion_tokens = self
+            .usage
+            .completion_tokens
+            .saturating_add(usage.completion_tokens);
         let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.store.put_message(self.worker_id, message.clone());
         let result = self.record_end(run_id, end, usage, duration_ms, message);
