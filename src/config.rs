@@ -417,6 +417,7 @@ fn profile_spec(
         if p.api_key_env.is_none() && !same_origin(url, &base.base_url) {
             // `[provider]`'s key is for `[provider]`'s host: never sent elsewhere.
             provider.api_key = None;
+            provider.api_key_env = String::new();
             if !provider_is_loopback(url) {
                 tracing::warn!(
                     profile = name,
@@ -1125,6 +1126,12 @@ base_url = "https://llm.example.com:8443/v1"
         };
         assert_eq!(key("same").as_deref(), Some("sk-base"));
         assert_eq!(key("elsewhere"), None);
+        let elsewhere = &c.runtime.profiles.iter().find(|p| p.name == "elsewhere");
+        let hint = elsewhere.unwrap().provider.check_configured().unwrap_err();
+        assert!(
+            hint.contains("api_key_env") && !hint.contains("OPENAI_API_KEY"),
+            "{hint}"
+        );
         assert_eq!(key("port"), None);
         assert_eq!(key("own").as_deref(), Some("sk-own"));
     }
