@@ -239,7 +239,8 @@ mod tests {
             reply.kind,
             ReplyKind::LongLine {
                 status: 200,
-                bytes: 100
+                bytes: 100,
+                ..
             }
         ));
         let reply = echo_reply(&Reply::echo(), "hi [[usage:max:7]]");

@@ -49,9 +49,11 @@ pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
             let open = OpenStream::new(cx.open_streams.clone());
             with_body(cx.stream, scripted(vec![Step::Hang], cx.shutdown, open))
         }
-        ReplyKind::LongLine { status, bytes } => {
-            long_line(*status, *bytes, reply.stream_error.as_deref(), cx)
-        }
+        ReplyKind::LongLine {
+            status,
+            bytes,
+            prefix,
+        } => long_line(*status, *bytes, prefix, cx),
         ReplyKind::ToolCalls(calls) => {
             let open = OpenStream::new(cx.open_streams.clone());
             let steps = tool_call_script(&reply, calls, &cx);
@@ -183,12 +185,12 @@ fn fragments(s: &str, n: usize) -> Vec<String> {
 }
 
 /// One line of `bytes` bytes without an end, sent in 64 KiB pieces, then a hang.
-fn long_line(status: u16, bytes: usize, prefix: Option<&str>, cx: Context<'_>) -> Response {
+fn long_line(status: u16, bytes: usize, prefix: &str, cx: Context<'_>) -> Response {
     const PIECE: usize = 64 * 1024;
     let head = if status == 200 {
         r#"data: {"choices":[{"index":0,"delta":{"content":""#.to_owned()
     } else {
-        format!(r#"{{"error":{{"message":"{}"#, prefix.unwrap_or_default())
+        format!(r#"{{"error":{{"message":"{prefix}"#)
     };
     let piece = Bytes::from(vec![b'a'; PIECE]);
     let mut steps = vec![Step::Send(Bytes::from(head))];
