@@ -3,8 +3,16 @@
 //! End-to-end tests drive a real `yoi serve` from a browser or a terminal and cannot
 //! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
 //! reads directives from the last user message and builds the reply from them.
-//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, and a hang
-//! over any streamed answer. Unknown `[[...]]` text is left alone.
+//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, a hang
+//! over a long line, a long line over tool calls, and tool calls over any streamed
+//! text. Unknown `[[...]]` text is left alone.
+//!
+//! `[[tool:NAME:ARGS]]` (repeat it for several calls in one turn) answers with a
+//! tool call of NAME with the JSON arguments ARGS (`{}` when left out; ARGS may not
+//! hold `]]`), streamed in fragments like OpenAI's. The next request, the one that
+//! ends with the `tool` messages, is answered `tool <call_id>: <content>`, one line
+//! per message, instead of by these directives, so a test sees what each tool
+//! returned.
 
 use std::time::Duration;
 
@@ -16,6 +24,9 @@ pub const SLOW_TOKEN_DELAY: Duration = Duration::from_millis(300);
 pub const SLOW_TOKEN_COUNT: usize = 40;
 /// Upper bound for `[[tokens:N]]`, so a typo cannot exhaust memory.
 const MAX_TOKENS: usize = 100_000;
+
+/// Upper bound for `[[long-line:BYTES]]`.
+const MAX_LONG_LINE: usize = 64 * 1024 * 1024;
 
 /// The answer `[[markdown]]` streams.
 pub const MARKDOWN_REPLY: &str = include_str!("markdown_reply.md");
@@ -32,6 +43,10 @@ struct Directives {
     cut: Option<usize>,
     reasoning: bool,
     markdown: bool,
+    long_line: Option<usize>,
+    usage: Option<(u64, u64)>,
+    /// `(name, JSON arguments)` of `[[tool:NAME:ARGS]]`, in order.
+    tools: Vec<(String, String)>,
 }
 
 /// Builds the echo reply for a last user message, honouring its directives.
@@ -44,6 +59,18 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     }
     if directives.hang {
         return Reply::hang();
+    }
+    if let Some(bytes) = directives.long_line {
+        return Reply::long_line(bytes);
+    }
+    if !directives.tools.is_empty() {
+        let mut reply = Reply::tool_calls(directives.tools);
+        reply.token_delay = directives.slow.unwrap_or(base.token_delay);
+        reply.usage = directives.usage.map(|(p, c)| crate::Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+        });
+        return reply;
     }
 
     let text = if directives.markdown {
@@ -67,7 +94,18 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     if let Some(n) = directives.cut {
         reply = reply.cut_after(n);
     }
+    if let Some((prompt, completion)) = directives.usage {
+        reply = reply.usage(prompt, completion);
+    }
     reply
+}
+
+/// A token count of `[[usage:P:C]]`: a number, or `max` for `u64::MAX`.
+fn count(raw: &str) -> Option<u64> {
+    match raw.trim() {
+        "max" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
 }
 
 fn numbered_tokens(n: usize) -> String {
@@ -123,6 +161,27 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
             Ok(n) => d.cut = Some(n),
             Err(_) => return false,
         },
+        ("long-line", Some(n)) => match n.parse::<usize>() {
+            Ok(n) => d.long_line = Some(n.min(MAX_LONG_LINE)),
+            Err(_) => return false,
+        },
+        ("usage", Some(counts)) => {
+            match counts
+                .split_once(':')
+                .and_then(|(p, c)| Some((count(p)?, count(c)?)))
+            {
+                Some(usage) => d.usage = Some(usage),
+                None => return false,
+            }
+        }
+        ("tool", Some(call)) => {
+            let (name, arguments) = call.split_once(':').unwrap_or((call, "{}"));
+            if name.trim().is_empty() {
+                return false;
+            }
+            d.tools
+                .push((name.trim().to_owned(), arguments.trim().to_owned()));
+        }
         ("hang", None) => d.hang = true,
         ("reasoning", None) => d.reasoning = true,
         ("markdown", None) => d.markdown = true,
@@ -169,6 +228,48 @@ mod tests {
                 assert_eq!(e.status, 503);
                 assert_eq!(e.message, "mock error 503");
             }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_line_and_usage_are_read() {
+        let reply = echo_reply(&Reply::echo(), "[[long-line:100]]");
+        assert!(matches!(
+            reply.kind,
+            ReplyKind::LongLine {
+                status: 200,
+                bytes: 100,
+                ..
+            }
+        ));
+        let reply = echo_reply(&Reply::echo(), "hi [[usage:max:7]]");
+        assert_eq!(
+            reply.usage,
+            Some(crate::Usage {
+                prompt_tokens: u64::MAX,
+                completion_tokens: 7
+            })
+        );
+        let (d, _) = parse("[[usage:1]] [[usage:x:2]]");
+        assert_eq!(d.usage, None);
+    }
+
+    #[test]
+    fn tool_directives_make_tool_calls_in_order() {
+        let reply = echo_reply(
+            &Reply::echo(),
+            r#"[[tool:yoi__list_workers]] [[tool:time__now:{"tz":"UTC"}]]"#,
+        );
+        assert_eq!(reply.finish_reason, "tool_calls");
+        match reply.kind {
+            ReplyKind::ToolCalls(calls) => assert_eq!(
+                calls,
+                [
+                    ("yoi__list_workers".to_owned(), "{}".to_owned()),
+                    ("time__now".to_owned(), r#"{"tz":"UTC"}"#.to_owned())
+                ]
+            ),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -15,7 +15,8 @@
 //!   and the number of streams still open. Waiting helpers use `tokio::sync::watch`,
 //!   never polling sleeps.
 //! - [`Reply`] (`reply.rs`) describes one answer: tokens, reasoning, delays, an HTTP
-//!   error, a hang, or a stream that is cut or ends without `[DONE]`.
+//!   error, a hang, a stream that is cut or ends without `[DONE]`, or a line (of a
+//!   stream or an error body) that never ends.
 //! - `respond.rs` turns a reply into a response; `body.rs` plays streamed bodies step
 //!   by step and kills the connection for a cut; `wire.rs` holds the JSON shapes.
 //! - [`event_socket`]: a WebSocket client for tests of the event sockets, which
@@ -34,6 +35,9 @@
 //! | `[[cut:N]]` | N content chunks, then the connection is dropped |
 //! | `[[reasoning]]` | a few `reasoning_content` chunks before the content |
 //! | `[[markdown]]` | a heading, a list, a fenced `rust` block and an inline `<script>` |
+//! | `[[long-line:BYTES]]` | one SSE line of BYTES bytes with no newline, then nothing |
+//! | `[[usage:P:C]]` | report P prompt and C completion tokens (`max` is `u64::MAX`) |
+//! | `[[tool:NAME:ARGS]]` | a tool call of NAME with JSON arguments ARGS, streamed in fragments (repeat for several calls); the request that follows with `tool` messages is answered `tool <call_id>: <content>` per message |
 //!
 //! ```no_run
 //! # async fn demo() {

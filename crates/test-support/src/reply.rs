@@ -35,6 +35,17 @@ pub(crate) enum ReplyKind {
     HttpError(ApiError),
     /// Send 200 and the headers, then nothing, ever.
     Hang,
+    /// Stream these tool calls (`(name, JSON arguments)`), the arguments in
+    /// several fragments, then finish with `tool_calls`.
+    ToolCalls(Vec<(String, String)>),
+    /// Send one line of `bytes` bytes with no end (an SSE `data:` line for
+    /// 200, an error JSON otherwise), then nothing, ever.
+    LongLine {
+        status: u16,
+        bytes: usize,
+        /// Text the error message starts with (unused for 200).
+        prefix: String,
+    },
 }
 
 /// How a successful stream ends.
@@ -151,6 +162,48 @@ impl Reply {
     /// byte until the client goes away (or the mock is dropped).
     pub fn hang() -> Reply {
         Reply::with_kind(ReplyKind::Hang)
+    }
+
+    /// Answers with these tool calls, `(name, JSON arguments)`, in one turn: each
+    /// call's first chunk carries its `index`, `id` (`call_<n>`) and name, its
+    /// arguments follow in several fragments, as OpenAI streams them; the finish
+    /// reason is `tool_calls`.
+    pub fn tool_calls<I, N, A>(calls: I) -> Reply
+    where
+        I: IntoIterator<Item = (N, A)>,
+        N: Into<String>,
+        A: Into<String>,
+    {
+        let calls = calls
+            .into_iter()
+            .map(|(n, a)| (n.into(), a.into()))
+            .collect();
+        let mut reply = Reply::with_kind(ReplyKind::ToolCalls(calls));
+        reply.finish_reason = "tool_calls".to_owned();
+        reply
+    }
+
+    /// A 200 SSE answer whose first line, `data: {"choices":[{"delta":{"content":"aaa...`,
+    /// runs for `bytes` bytes without a newline; then nothing more is sent and the
+    /// connection stays open. A client that buffers lines without a bound waits
+    /// for its own timeout.
+    pub fn long_line(bytes: usize) -> Reply {
+        Reply::with_kind(ReplyKind::LongLine {
+            status: 200,
+            bytes,
+            prefix: String::new(),
+        })
+    }
+
+    /// An HTTP error whose body, `{"error":{"message":"<prefix>aaa...`, runs for
+    /// `bytes` bytes and never ends: the connection stays open. `prefix` may hold
+    /// what a test wants to see masked (a key, a marker).
+    pub fn long_error_body(status: u16, prefix: &str, bytes: usize) -> Reply {
+        Reply::with_kind(ReplyKind::LongLine {
+            status,
+            bytes,
+            prefix: prefix.to_owned(),
+        })
     }
 
     /// `reasoning_content` chunks sent before the content chunks.

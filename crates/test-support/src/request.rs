@@ -55,6 +55,28 @@ fn content_text(content: Option<&Value>) -> String {
     }
 }
 
+/// The `(tool_call_id, content)` of the `tool` messages that end the
+/// conversation (after the last message of any other role).
+pub(crate) fn trailing_tool_results(body: &Value) -> Vec<(String, String)> {
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = messages
+        .iter()
+        .rev()
+        .take_while(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
+        .map(|m| {
+            let id = m
+                .get("tool_call_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (id.to_owned(), content_text(m.get("content")))
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
 pub(crate) fn is_stream(body: &Value) -> bool {
     body.get("stream").and_then(Value::as_bool).unwrap_or(false)
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::body::{scripted, OpenStream, Step};
 use crate::directive::echo_reply;
 use crate::reply::{ApiError, Ending, Reply, ReplyKind, Usage};
-use crate::request::{last_user_message, rough_prompt_tokens};
+use crate::request::{last_user_message, rough_prompt_tokens, trailing_tool_results};
 use crate::wire::{self, Completion, DONE_FRAME};
 
 /// What a response needs besides the reply itself.
@@ -27,7 +27,19 @@ pub(crate) struct Context<'a> {
 }
 
 pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
+    let results = trailing_tool_results(cx.request);
     let reply = match reply.kind {
+        // A conversation that ends with tool results: say what the tools returned.
+        ReplyKind::Echo if !results.is_empty() => {
+            let text = results
+                .iter()
+                .map(|(id, content)| format!("tool {id}: {content}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut answer = reply.clone();
+            answer.kind = Reply::text(&text).kind;
+            answer
+        }
         ReplyKind::Echo => echo_reply(&reply, &last_user_message(cx.request)),
         _ => reply,
     };
@@ -36,6 +48,16 @@ pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
         ReplyKind::Hang => {
             let open = OpenStream::new(cx.open_streams.clone());
             with_body(cx.stream, scripted(vec![Step::Hang], cx.shutdown, open))
+        }
+        ReplyKind::LongLine {
+            status,
+            bytes,
+            prefix,
+        } => long_line(*status, *bytes, prefix, cx),
+        ReplyKind::ToolCalls(calls) => {
+            let open = OpenStream::new(cx.open_streams.clone());
+            let steps = tool_call_script(&reply, calls, &cx);
+            with_body(true, scripted(steps, cx.shutdown, open))
         }
         ReplyKind::Tokens(tokens) if cx.stream => {
             let open = OpenStream::new(cx.open_streams.clone());
@@ -120,6 +142,66 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         Ending::HangAfter => steps.push(Step::Hang),
     }
     steps
+}
+
+/// Tool calls as OpenAI streams them: per call a chunk with its index, id and
+/// name, then its arguments in up to three fragments; several calls one after
+/// the other; then the finish chunk (`tool_calls`), usage and `[DONE]`.
+fn tool_call_script(reply: &Reply, calls: &[(String, String)], cx: &Context<'_>) -> Vec<Step> {
+    let c = &cx.completion;
+    let mut steps = vec![Step::Send(wire::frame(
+        &c.chunk(json!({"role": "assistant", "content": null}), None),
+    ))];
+    for (index, (name, arguments)) in calls.iter().enumerate() {
+        let id = format!("call_{}_{index}", c.id);
+        let head = json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+            "function": {"name": name, "arguments": ""}}]});
+        steps.push(Step::Send(wire::frame(&c.chunk(head, None))));
+        for piece in fragments(arguments, 3) {
+            let delta = json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]});
+            push_wait(&mut steps, reply.token_delay);
+            steps.push(Step::Send(wire::frame(&c.chunk(delta, None))));
+        }
+    }
+    steps.push(Step::Send(wire::frame(
+        &c.chunk(json!({}), Some(&reply.finish_reason)),
+    )));
+    if c.include_usage {
+        let usage = reply.usage.unwrap_or(Usage {
+            prompt_tokens: rough_prompt_tokens(cx.request),
+            completion_tokens: calls.len() as u64,
+        });
+        steps.push(Step::Send(wire::frame(&c.usage_chunk(usage))));
+    }
+    steps.push(Step::Send(Bytes::from_static(DONE_FRAME)));
+    steps
+}
+
+/// `s` in at most `n` pieces of about equal length, cut at character boundaries.
+fn fragments(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let size = chars.len().div_ceil(n.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// One line of `bytes` bytes without an end, sent in 64 KiB pieces, then a hang.
+fn long_line(status: u16, bytes: usize, prefix: &str, cx: Context<'_>) -> Response {
+    const PIECE: usize = 64 * 1024;
+    let head = if status == 200 {
+        r#"data: {"choices":[{"index":0,"delta":{"content":""#.to_owned()
+    } else {
+        format!(r#"{{"error":{{"message":"{prefix}"#)
+    };
+    let piece = Bytes::from(vec![b'a'; PIECE]);
+    let mut steps = vec![Step::Send(Bytes::from(head))];
+    steps.extend((0..bytes / PIECE).map(|_| Step::Send(piece.clone())));
+    steps.push(Step::Send(piece.slice(..bytes % PIECE)));
+    steps.push(Step::Hang);
+    let open = OpenStream::new(cx.open_streams.clone());
+    let mut response = with_body(status == 200, scripted(steps, cx.shutdown, open));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
 }
 
 fn push_wait(steps: &mut Vec<Step>, delay: Duration) {

@@ -49,6 +49,7 @@ pub mod provider;
 pub mod runtime;
 pub mod store;
 pub mod subscription;
+pub mod tools;
 pub mod transcript;
 pub mod worker;
 

@@ -5,6 +5,12 @@
 //! stream says the model finished. Timeouts and cancellation are the Worker's
 //! business, not the provider's: the Worker drops the stream to abort.
 //!
+//! With tools, the Worker hands a [`ProviderRequest`] to
+//! [`Provider::stream_request`] instead: the tools the model may call
+//! ([`ToolSpec`], by model-facing name), and a conversation that holds the
+//! model's earlier [`ToolCall`]s and their results. The model's calls come
+//! back whole, one [`ProviderEvent::ToolCall`] each, before `Finished`.
+//!
 //! A Runtime is given a [`ProviderFactory`] and asks it for the provider its
 //! configuration names; the implementations live in the `yoi-providers`
 //! crate, so that this crate carries no HTTP client.
@@ -49,13 +55,77 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
 }
 
+/// A tool the model may call, as the model sees it: `name` is the
+/// model-facing name (see `tools::names`), `parameters` a JSON Schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// One tool call the model made, whole: the id the provider gave it, the
+/// model-facing name, and the arguments as the model wrote them (JSON text,
+/// not checked here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// One message of a conversation that may hold tool calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderMessage {
+    /// A system, user or assistant message of text.
+    Chat(ChatMessage),
+    /// An assistant turn that called tools (with whatever text came first).
+    ToolCalls {
+        content: String,
+        calls: Vec<ToolCall>,
+    },
+    /// What one call returned, for the model to read.
+    ToolResult { call_id: String, content: String },
+}
+
+/// A request that may offer tools and carry earlier calls and their results.
+/// A [`ChatRequest`] is the same with no tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderRequest {
+    pub model: String,
+    pub messages: Vec<ProviderMessage>,
+    pub tools: Vec<ToolSpec>,
+}
+
+impl From<ChatRequest> for ProviderRequest {
+    fn from(request: ChatRequest) -> Self {
+        ProviderRequest {
+            model: request.model,
+            messages: request
+                .messages
+                .into_iter()
+                .map(ProviderMessage::Chat)
+                .collect(),
+            tools: Vec::new(),
+        }
+    }
+}
+
 /// One item of a provider's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderEvent {
     Text(String),
     Reasoning(String),
     Usage(RunUsage),
-    /// The model finished (`stop`, `length`, ...). Only after this is a run complete.
+    /// One tool call, whole: sent once per call, in `index` order, when the
+    /// model's turn ends (before [`ProviderEvent::Finished`], whose reason is
+    /// then `tool_calls`).
+    ToolCall {
+        index: u32,
+        call: ToolCall,
+    },
+    /// The model finished (`stop`, `length`, `tool_calls`, ...). Only after
+    /// this is a run complete.
     Finished {
         reason: String,
     },
@@ -87,6 +157,42 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         request: ChatRequest,
     ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>>;
+
+    /// Opens a streaming chat completion that may offer tools; the stream
+    /// may then yield [`ProviderEvent::ToolCall`]s. A provider that knows no
+    /// tools takes a request without any and refuses the others.
+    fn stream_request(
+        &self,
+        request: ProviderRequest,
+    ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
+        match plain_chat(request) {
+            Some(chat) => self.stream(chat),
+            None => Box::pin(async {
+                Err(ProviderError::Protocol(
+                    "this provider cannot offer tools to the model".to_owned(),
+                ))
+            }),
+        }
+    }
+}
+
+/// The request as a [`ChatRequest`], when it has no tools and no tool messages.
+fn plain_chat(request: ProviderRequest) -> Option<ChatRequest> {
+    if !request.tools.is_empty() {
+        return None;
+    }
+    let messages = request
+        .messages
+        .into_iter()
+        .map(|m| match m {
+            ProviderMessage::Chat(m) => Some(m),
+            ProviderMessage::ToolCalls { .. } | ProviderMessage::ToolResult { .. } => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(ChatRequest {
+        model: request.model,
+        messages,
+    })
 }
 
 /// Builds the provider a configuration names ([`ProviderConfig::kind`]).

@@ -702,7 +702,8 @@ impl WorkerCore {
                     active.usage = Some(usage);
                 }
             }
-            RunItem::Event(ProviderEvent::Finished { .. }) => {}
+            // Tool calls are the tool loop's; a run without tools gets none.
+            RunItem::Event(ProviderEvent::Finished { .. } | ProviderEvent::ToolCall { .. }) => {}
             RunItem::End => self.finish(RunEnd::Completed),
             RunItem::Failed(error) => self.finish(RunEnd::Failed(error)),
         }
@@ -839,9 +840,13 @@ impl WorkerCore {
             message: message.clone(),
         });
         let usage = run.usage.unwrap_or_default();
-        self.usage.runs += 1;
-        self.usage.prompt_tokens += usage.prompt_tokens;
-        self.usage.completion_tokens += usage.completion_tokens;
+        // The counts are the provider's: saturate, a panic here would lose the run's end.
+        self.usage.runs = self.usage.runs.saturating_add(1);
+        self.usage.prompt_tokens = self.usage.prompt_tokens.saturating_add(usage.prompt_tokens);
+        self.usage.completion_tokens = self
+            .usage
+            .completion_tokens
+            .saturating_add(usage.completion_tokens);
         let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.store.put_message(self.worker_id, message.clone());
         let result = self.record_end(run_id, end, usage, duration_ms, message);

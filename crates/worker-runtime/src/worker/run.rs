@@ -52,7 +52,9 @@ impl Progress {
             ))),
             Some(Ok(event)) => {
                 match &event {
-                    ProviderEvent::Text(_) | ProviderEvent::Reasoning(_) => self.got_first = true,
+                    ProviderEvent::Text(_)
+                    | ProviderEvent::Reasoning(_)
+                    | ProviderEvent::ToolCall { .. } => self.got_first = true,
                     ProviderEvent::Finished { .. } => {
                         self.got_first = true;
                         self.finished = true;
