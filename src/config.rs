@@ -163,7 +163,6 @@ impl std::fmt::Debug for RuntimeEntry {
 }
 
 /// Everything `yoi serve` runs with.
-#[derive(Debug)]
 pub struct ServeConfig {
     pub bind: SocketAddr,
     pub token: Option<String>,
@@ -175,6 +174,20 @@ pub struct ServeConfig {
     /// profiles from it too.
     pub config_file: Option<PathBuf>,
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of logs and panics (the provider masks its key).
+        f.debug_struct("ServeConfig")
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("token_env", &self.token_env)
+            .field("runtime", &self.runtime)
+            .field("runtimes", &self.runtimes)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Flags of `yoi serve`.
@@ -420,6 +433,17 @@ fn profile_spec(
                 "base_url must start with http:// or https://".to_owned()
             ));
         }
+        if p.api_key_env.is_none() && !same_origin(url, &base.base_url) {
+            // `[provider]`'s key is for `[provider]`'s host: never sent elsewhere.
+            provider.api_key = None;
+            provider.api_key_env = String::new();
+            if !provider_is_loopback(url) {
+                tracing::warn!(
+                    profile = name,
+                    "profile `{name}` points at another host than [provider] and sends it no API key; set api_key_env in [profiles.{name}] if that host needs one"
+                );
+            }
+        }
         provider.base_url = url.clone();
     }
     if let Some(var) = &p.api_key_env {
@@ -533,6 +557,22 @@ fn tool_limits(file: &FileTools) -> Result<ToolLimits, ConfigError> {
             ms(d.approval_timeout),
         )?),
     })
+}
+
+/// Whether two base URLs share scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+fn provider_is_loopback(base_url: &str) -> bool {
+    ProviderConfig {
+        base_url: base_url.to_owned(),
+        ..ProviderConfig::default()
+    }
+    .base_url_is_loopback()
 }
 
 /// The provider: `[provider]` of the file, overridden by the environment.
@@ -791,7 +831,6 @@ pub struct RuntimeFlags {
 }
 
 /// Everything `yoi runtime serve` runs with.
-#[derive(Debug)]
 pub struct RuntimeServeConfig {
     pub listen: Listen,
     /// Required on TCP; a Unix socket is guarded by its permissions instead.
@@ -800,6 +839,19 @@ pub struct RuntimeServeConfig {
     pub limits: Limits,
     /// TLS on TCP, from `--tls-cert` and `--tls-key`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for RuntimeServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of logs and panics (the provider masks its key).
+        f.debug_struct("RuntimeServeConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("runtime", &self.runtime)
+            .field("limits", &self.limits)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 /// `yoi runtime serve`: the flags, the provider from the environment, and
@@ -1127,7 +1179,10 @@ language = "German"
         );
         assert_eq!(hosted.language.as_deref(), Some("German"));
         assert_eq!(local.provider.model, "llama3.2");
-        assert_eq!(local.provider.api_key.as_deref(), Some("sk-base"));
+        assert_eq!(
+            local.provider.api_key, None,
+            "another host: not [provider]'s key"
+        );
         assert_eq!(local.description.as_deref(), Some("On this machine"));
         assert!(local.prompt.is_none(), "the Companion's prompt");
 
@@ -1142,6 +1197,64 @@ language = "German"
         let bad_name = "[profiles.\"Big One\"]\nmodel = \"m\"";
         assert!(resolve(&dir, file(bad_name), &ServeFlags::default(), &vars).is_err());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_profile_gets_the_providers_key_only_on_the_providers_origin() {
+        let text = r#"
+[provider]
+base_url = "https://llm.example.com/v1"
+[profiles.same]
+base_url = "https://llm.example.com:443/other/v1"
+[profiles.elsewhere]
+base_url = "https://other.example.net/v1"
+[profiles.own]
+base_url = "https://other.example.net/v1"
+api_key_env = "OWN_KEY"
+[profiles.port]
+base_url = "https://llm.example.com:8443/v1"
+"#;
+        let vars = env(&[("OPENAI_API_KEY", "sk-base"), ("OWN_KEY", "sk-own")]);
+        let c = resolve(&ws(), file(text), &ServeFlags::default(), &vars).unwrap();
+        let key = |name: &str| {
+            c.runtime
+                .profiles
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap()
+                .provider
+                .api_key
+                .clone()
+        };
+        assert_eq!(key("same").as_deref(), Some("sk-base"));
+        assert_eq!(key("elsewhere"), None);
+        let elsewhere = &c.runtime.profiles.iter().find(|p| p.name == "elsewhere");
+        let hint = elsewhere.unwrap().provider.check_configured().unwrap_err();
+        assert!(
+            hint.contains("api_key_env") && !hint.contains("OPENAI_API_KEY"),
+            "{hint}"
+        );
+        assert_eq!(key("port"), None);
+        assert_eq!(key("own").as_deref(), Some("sk-own"));
+    }
+
+    #[test]
+    fn debug_never_prints_a_token_or_key() {
+        let vars = env(&[
+            ("OPENAI_API_KEY", "sk-base-never-printed"),
+            ("YOI_TOKEN", "serve-token-never-printed"),
+            ("YOI_RUNTIME_TOKEN", "runtime-token-never-printed"),
+        ]);
+        let serve = resolve(&ws(), file(""), &ServeFlags::default(), &vars).unwrap();
+        let flags = RuntimeFlags {
+            bind: Some("127.0.0.1:0".into()),
+            ..RuntimeFlags::default()
+        };
+        let runtime = resolve_runtime(&ws(), &flags, file(""), &vars).unwrap();
+        for shown in [format!("{serve:?}"), format!("{runtime:?}")] {
+            assert!(!shown.contains("never-printed"), "{shown}");
+            assert!(shown.contains("<set>"), "{shown}");
+        }
     }
 
     const RUNTIMES: &str = r#"

@@ -173,6 +173,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let runtimes = std::mem::take(&mut config.runtimes);
     let local_env = local_runtime_env(&config, &env);
     let (workspace, config_file) = (config.workspace.clone(), config.config_file.clone());
+    // `wait=true` through a runtime process: its run timeout (the backend's,
+    // which a local runtime is given) plus a margin for the answer.
+    let timing = Timing {
+        wait_timeout: config.runtime.provider.run_timeout + std::time::Duration::from_secs(60),
+        ..Timing::default()
+    };
     let backend = match Backend::start(config.runtime).await {
         Ok(mut b) => {
             b.limits = config.limits.server;
@@ -187,6 +193,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         workspace: &workspace,
         env: &local_env,
         config_file: config_file.as_deref(),
+        timing,
     };
     for entry in runtimes {
         if let Err(e) = register_runtime(&backend, entry, &local).await {
@@ -311,6 +318,8 @@ struct LocalSetup<'a> {
     env: &'a [(String, String)],
     /// The backend's yoi.toml: the child offers the same profiles.
     config_file: Option<&'a std::path::Path>,
+    /// How every runtime process is followed.
+    timing: Timing,
 }
 
 async fn register_runtime(
@@ -337,7 +346,7 @@ async fn register_runtime(
                     token: Some(token),
                     ca,
                 },
-                timing: Timing::default(),
+                timing: local.timing,
             })
             .await
             .map_err(|e| e.to_string())?
@@ -357,7 +366,7 @@ async fn register_runtime(
                 workdir: workspace.to_path_buf(),
                 env: local.env.to_vec(),
                 config_file: local.config_file.map(std::path::Path::to_path_buf),
-                timing: Timing::default(),
+                timing: local.timing,
             })
             .await
             .map_err(|e| e.to_string())?

@@ -494,6 +494,8 @@ async fn a_local_runtime_inherits_only_allowlisted_variables() {
             "PATH",
             "RUST_LOG",
             "YOI_FIRST_TOKEN_TIMEOUT_MS",
+            "YOI_HEADER_TIMEOUT_MS",
+            "YOI_IDLE_TIMEOUT_MS",
             "YOI_MAX_ANSWER_BYTES",
             "YOI_MAX_CONNECTIONS",
             "YOI_MAX_SUBSCRIBERS",

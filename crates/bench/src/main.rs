@@ -9,6 +9,7 @@
 //! well under a minute.
 
 mod client;
+mod hostile;
 mod procs;
 mod relay;
 mod store;
@@ -127,6 +128,8 @@ enum Part {
     Relay,
     /// The store: creates, lists, input, history, the store's CPU cost.
     Store,
+    /// Hostile clients: what they can make the server hold.
+    Hostile,
     /// Both.
     All,
 }
@@ -165,6 +168,13 @@ fn to_json(figures: &[Figure]) -> serde_json::Value {
         .collect::<Vec<_>>())
 }
 
+async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
+    let mut figures = relay::run(size).await?;
+    figures.extend(store::run(size).await?);
+    figures.extend(hostile::run(size).await?);
+    Ok(figures)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -172,13 +182,8 @@ async fn main() -> ExitCode {
     let result = match args.part {
         Part::Relay => relay::run(size).await,
         Part::Store => store::run(size).await,
-        Part::All => match relay::run(size).await {
-            Ok(mut figures) => store::run(size).await.map(|more| {
-                figures.extend(more);
-                figures
-            }),
-            Err(e) => Err(e),
-        },
+        Part::Hostile => hostile::run(size).await,
+        Part::All => all(size).await,
     };
     let figures = match result {
         Ok(f) => f,

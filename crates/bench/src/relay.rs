@@ -435,7 +435,7 @@ fn lag_of(text: &str, now: std::time::SystemTime) -> Option<Duration> {
     Some(now.duration_since(stamped).unwrap_or_default())
 }
 
-async fn start(mock: &MockOpenAi) -> Result<(Yoi, Client, TempDir), BenchError> {
+pub(crate) async fn start(mock: &MockOpenAi) -> Result<(Yoi, Client, TempDir), BenchError> {
     let dir = TempDir::new("relay")?;
     std::fs::write(
         dir.0.join("yoi.toml"),

@@ -9,7 +9,7 @@ use worker_runtime::RuntimeApi;
 use yoi_protocol::RuntimeId;
 
 use crate::failure::Failure;
-use crate::socket::{PumpContext, SocketPolicy};
+use crate::socket::{PumpContext, SocketPolicy, StalledDrops};
 
 /// Finds the runtime a request names.
 #[async_trait::async_trait]
@@ -38,6 +38,7 @@ pub struct Host {
     runtimes: Arc<dyn Runtimes>,
     shutdown: watch::Receiver<bool>,
     sockets: SocketPolicy,
+    stalled: StalledDrops,
 }
 
 impl Host {
@@ -48,6 +49,7 @@ impl Host {
             runtimes,
             shutdown,
             sockets: SocketPolicy::default(),
+            stalled: StalledDrops::default(),
         }
     }
 
@@ -55,6 +57,14 @@ impl Host {
     #[must_use]
     pub fn with_sockets(mut self, sockets: SocketPolicy) -> Self {
         self.sockets = sockets;
+        self
+    }
+
+    /// Counts this server's stalled drops in `stalled` (by default in a
+    /// counter of its own).
+    #[must_use]
+    pub fn with_stalled_drops(mut self, stalled: StalledDrops) -> Self {
+        self.stalled = stalled;
         self
     }
 
@@ -75,6 +85,7 @@ impl Host {
             shutdown: self.shutdown.clone(),
             policy: self.sockets,
             slot: None,
+            stalled: self.stalled.clone(),
         }
     }
 }

@@ -13,8 +13,10 @@
 //!   Close is answered at once, sends with a deadline, pings, drain at
 //!   shutdown, frames shared, never copied per socket).
 //! - [`limits`]: body and message limits, and [`limits::ServerLimits`]: the
-//!   socket policy and the connection slots a server hands out
-//!   (`limit_reached` when none is free).
+//!   socket policy, the connection slots a server hands out
+//!   (`limit_reached` when none is free) and its connection timeouts.
+//! - [`connection`]: [`connection::serve`], how both servers serve their
+//!   connections: one slot per connection, header-read and idle timeouts.
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -24,6 +26,7 @@
 //! frames <-- socket::pump_frames <-- RuntimeApi::subscribe stream
 //! ```
 
+pub mod connection;
 pub mod extract;
 pub mod failure;
 pub mod host;

@@ -10,26 +10,33 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use yoi_protocol::ErrorCode;
 
-use crate::failure::Failure;
 use crate::socket::SocketPolicy;
 
 /// Default for [`ServerLimits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default for [`ServerLimits::header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerLimits::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one server allows its clients at a time, set from `yoi.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
     /// How sockets treat slow and silent clients.
     pub sockets: SocketPolicy,
-    /// Requests in flight plus open WebSockets; past it, `limit_reached`.
+    /// Open connections (idle ones included) plus open WebSockets; past it,
+    /// `limit_reached`.
     pub max_connections: usize,
+    /// How long a connection has to send a request's head once its first
+    /// byte arrived.
+    pub header_timeout: Duration,
+    /// How long a connection may sit with no request in flight and nothing
+    /// read or written before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -37,12 +44,14 @@ impl Default for ServerLimits {
         Self {
             sockets: SocketPolicy::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
 
-/// The open connections of one server: a request holds a slot while it is
-/// answered, a WebSocket for as long as it is open.
+/// The connection slots of one server: a connection holds one from accept
+/// to close, and a WebSocket upgraded from it keeps it while it is open.
 #[derive(Clone, Debug)]
 pub struct ConnectionSlots(Arc<Semaphore>);
 
@@ -54,23 +63,10 @@ impl ConnectionSlots {
     pub fn new(most: usize) -> Self {
         Self(Arc::new(Semaphore::new(most)))
     }
-}
 
-/// Middleware: `limit_reached` once every slot is taken; otherwise the
-/// request carries its slot (as an extension) to the handler.
-pub async fn limit_connections(
-    State(slots): State<ConnectionSlots>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let Ok(permit) = slots.0.clone().try_acquire_owned() else {
-        return Failure::new(
-            ErrorCode::LimitReached,
-            "the server has as many open connections as it takes (limits.connections); try again later",
-        )
-        .into_response();
-    };
-    req.extensions_mut()
-        .insert(ConnectionSlot(Arc::new(permit)));
-    next.run(req).await
+    /// A free slot, or `None` when every one is taken.
+    pub fn try_take(&self) -> Option<ConnectionSlot> {
+        let permit = self.0.clone().try_acquire_owned().ok()?;
+        Some(ConnectionSlot(Arc::new(permit)))
+    }
 }

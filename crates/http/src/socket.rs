@@ -16,7 +16,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -67,6 +67,8 @@ pub struct PumpContext {
     pub policy: SocketPolicy,
     /// The connection slot the socket holds while it is open.
     pub slot: Option<ConnectionSlot>,
+    /// Where the server counts sockets dropped as stalled.
+    pub stalled: StalledDrops,
 }
 
 impl PumpContext {
@@ -83,29 +85,50 @@ pub type Upgrade =
     Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 /// The upgrade, or `invalid_input` for a plain request to a socket route.
-/// Every event socket takes client messages up to
+/// Every event socket takes client messages, and frames, up to
 /// [`crate::limits::MAX_CLIENT_MESSAGE`] and reads them through a small
-/// buffer: clients send nothing that matters, and a socket costs less.
+/// buffer: clients send nothing that matters, and a socket costs less. The
+/// frame cap matters as much as the message cap: a declared frame is
+/// buffered whole before the message cap is checked (the library's default
+/// frame is 16 MiB), so without it each socket could make the server hold
+/// that much.
 pub fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, Failure> {
     ws.map(|ws| {
         ws.max_message_size(crate::limits::MAX_CLIENT_MESSAGE)
+            .max_frame_size(crate::limits::MAX_CLIENT_MESSAGE)
             .read_buffer_size(READ_BUFFER)
     })
     .map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))
 }
 
-/// Counts the sockets dropped because their client stopped reading, for the
-/// log (and for tests, which wait on it). A process-wide counter is a metric,
-/// not shared state anything decides on.
-fn stalled_counter() -> &'static watch::Sender<u64> {
-    static DROPPED: OnceLock<watch::Sender<u64>> = OnceLock::new();
-    DROPPED.get_or_init(|| watch::channel(0).0)
+/// Counts one server's sockets dropped because their client stopped reading:
+/// a metric for the log, and what tests wait on. Each server has its own, so
+/// one server's drops never show in another's count.
+#[derive(Clone, Debug)]
+pub struct StalledDrops(Arc<watch::Sender<u64>>);
+
+impl Default for StalledDrops {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
 }
 
-/// How many sockets this process dropped because their client stopped
-/// reading; it changes each time one is dropped.
-pub fn stalled_drops() -> watch::Receiver<u64> {
-    stalled_counter().subscribe()
+impl StalledDrops {
+    /// How many sockets this server dropped so far; it changes each time one
+    /// is dropped.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+
+    /// Counts one more drop; returns the new total.
+    fn count(&self) -> u64 {
+        let mut total = 0;
+        self.0.send_modify(|n| {
+            *n += 1;
+            total = *n;
+        });
+        total
+    }
 }
 
 /// Shares the frame's text with the socket without copying it.
@@ -296,11 +319,7 @@ async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ct
             let _ = tokio::time::timeout(deadline, tx.send(message)).await;
         }
         End::Stalled => {
-            let mut total = 0;
-            stalled_counter().send_modify(|n| {
-                *n += 1;
-                total = *n;
-            });
+            let total = ctx.stalled.count();
             tracing::warn!(
                 deadline_ms = deadline.as_millis() as u64,
                 dropped_so_far = total,

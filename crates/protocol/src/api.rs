@@ -12,8 +12,22 @@ use crate::{
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` while `store` is `unavailable`.
     pub status: String,
     pub version: String,
+    /// Whether the embedded runtime's store writes (an addition to the contract).
+    pub store: StoreHealth,
+}
+
+/// The embedded runtime's store in `/api/health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreHealth {
+    /// Its last write was committed (or it keeps nothing on disk).
+    Ok,
+    /// Its last write failed (disk full, I/O error): inputs answer
+    /// `store_unavailable` until a write succeeds again.
+    Unavailable,
 }
 
 /// `GET /api/runtimes`.

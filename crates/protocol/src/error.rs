@@ -38,6 +38,9 @@ pub enum ErrorCode {
     /// An approval for a tool call that is no longer waiting (decided,
     /// cancelled or timed out).
     NotPending,
+    /// The runtime's store cannot write (disk full, I/O error, read-only
+    /// file): nothing of the request was kept. An addition to the contract's table.
+    StoreUnavailable,
 }
 
 impl ErrorCode {
@@ -58,7 +61,9 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
             ErrorCode::Unsupported => 501,
             ErrorCode::ProviderError => 502,
-            ErrorCode::RuntimeUnavailable | ErrorCode::ProviderUnconfigured => 503,
+            ErrorCode::RuntimeUnavailable
+            | ErrorCode::ProviderUnconfigured
+            | ErrorCode::StoreUnavailable => 503,
             ErrorCode::Timeout => 504,
         }
     }
@@ -73,6 +78,7 @@ impl ErrorCode {
                 | ErrorCode::RuntimeUnavailable
                 | ErrorCode::Timeout
                 | ErrorCode::LimitReached
+                | ErrorCode::StoreUnavailable
         )
     }
 
@@ -97,6 +103,7 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotPending => "not_pending",
+            ErrorCode::StoreUnavailable => "store_unavailable",
         }
     }
 }

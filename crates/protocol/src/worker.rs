@@ -14,6 +14,9 @@ pub enum WorkerStatus {
     /// A run waits for a person to decide on a tool call.
     WaitingApproval,
     Stopped,
+    /// Its stored row is damaged: it was not restored, takes no input
+    /// (`store_unavailable`), and can only be stopped. An addition to the contract.
+    Quarantined,
 }
 
 /// The profile a Worker runs with, as far as clients need to know it.

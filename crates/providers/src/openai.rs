@@ -1,44 +1,55 @@
-//! The real provider: OpenAI-compatible chat completion streaming through
-//! async-openai, against any base URL (OpenAI, Ollama, vLLM, llama.cpp...).
+//! The real provider: OpenAI-compatible chat completion streaming against any
+//! base URL (OpenAI, Ollama, vLLM, llama.cpp, LM Studio, OpenRouter).
 //!
-//! async-openai's typed chunks drop `reasoning_content`, so we use its
-//! bring-your-own-types (`byot`) entry point with our own chunk type. Its
-//! default executor retries 429 and 500 on its own; we install the plain
-//! reqwest service instead, so a failure reaches the user at once and the
-//! Worker's timeouts mean what they say.
+//! The request is one `POST {base_url}/chat/completions` with `stream: true`;
+//! the answer is read through [`SseDecoder`], which refuses a line or an
+//! event longer than [`MAX_EVENT_BYTES`], and an error answer's body is read
+//! up to [`MAX_ERROR_BODY_BYTES`] only. We speak HTTP through reqwest
+//! ourselves rather than through async-openai's streaming client: that one
+//! buffers a line and an error body without bound, keeps parsed events in an
+//! unbounded channel, and logs raw error bodies and unparsable chunks (the
+//! conversation, the model's text) at warn and error. There are no retries:
+//! a failure reaches the user at once, and the Worker's timeouts mean what
+//! they say.
 
-use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
-use async_openai::middleware::ReqwestService;
-use async_openai::Client;
-use futures::future::BoxFuture;
+use std::collections::{BTreeMap, VecDeque};
+
+use futures::stream::BoxStream;
 use futures::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::json;
 use yoi_protocol::RunUsage;
 
 use worker_runtime::config::ProviderConfig;
 use worker_runtime::provider::{
-    ChatRequest, ChatToolCall, Provider, ProviderError, ProviderEvent, ProviderStream,
+    ChatMessage, ChatRequest, ChatRole, ChatToolCall, Provider, ProviderError, ProviderEvent,
+    ProviderStream,
 };
 
+use crate::redact::clean_message;
+use crate::sse::SseDecoder;
+
+/// The longest line, or event, of a provider's stream: no chunk of a chat
+/// completion comes near it.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// The most of an error answer's body that is read.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The most tool calls one turn may make.
+pub const MAX_TOOL_CALLS: u32 = 128;
+
 pub struct OpenAiProvider {
-    client: Client<OpenAIConfig>,
+    http: reqwest::Client,
     config: ProviderConfig,
 }
 
 impl OpenAiProvider {
     pub fn new(config: ProviderConfig) -> Self {
-        let mut openai = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
-        if let Some(key) = &config.api_key {
-            openai = openai.with_api_key(key.clone());
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        let client = Client::with_config(openai).with_http_service(ReqwestService::new(http));
-        Self { client, config }
+        Self { http, config }
     }
 }
 
@@ -50,62 +61,35 @@ impl Provider for OpenAiProvider {
     fn stream(
         &self,
         request: ChatRequest,
-    ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
-        let client = self.client.clone();
-        let key = self.config.api_key.clone();
-        let body = request_body(&request);
+    ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
+        let url = format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let key = self.config.api_key.clone().filter(|k| !k.trim().is_empty());
+        let mut post = self
+            .http
+            .post(url)
+            .header(ACCEPT, "text/event-stream")
+            .header(CONTENT_TYPE, "application/json")
+            .body(request_body(&request).to_string());
+        if let Some(k) = &key {
+            post = post.bearer_auth(k);
+        }
         Box::pin(async move {
-            let chat = client.chat();
-            let stream = chat
-                .create_stream_byot::<_, Chunk>(body)
-                .await
-                .map_err(|e| map_error(e, key.as_deref()))?;
-            let key_for_stream = key.clone();
-            let mut calls = ToolCallParts::default();
-            let events = stream.flat_map(move |item| {
-                let out: Vec<Result<ProviderEvent, ProviderError>> = match item {
-                    Ok(chunk) => chunk.into_events(key_for_stream.as_deref(), &mut calls),
-                    Err(e) => vec![Err(map_error(e, key_for_stream.as_deref()))],
-                };
-                futures::stream::iter(out)
-            });
-            Ok(events.boxed())
+            let response = post.send().await.map_err(|e| connection_error(&e))?;
+            if !response.status().is_success() {
+                return Err(http_error(response, key.as_deref()).await);
+            }
+            Ok(answer_events(response.bytes_stream().boxed(), key))
         })
     }
 }
 
-/// Most bytes of one tool call's arguments (what a worker takes anyway).
-const MAX_TOOL_ARGUMENTS: usize = worker_runtime::tools::MAX_ARGUMENT_BYTES;
-
-/// The request's JSON: messages (with tool calls and results) and tools.
 fn request_body(request: &ChatRequest) -> serde_json::Value {
-    let messages: Vec<serde_json::Value> = request
-        .messages
-        .iter()
-        .map(|m| {
-            let mut message = json!({"role": m.role.as_str(), "content": m.content});
-            if !m.tool_calls.is_empty() {
-                message["tool_calls"] = m
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": c.arguments},
-                        })
-                    })
-                    .collect();
-            }
-            if let Some(id) = &m.tool_call_id {
-                message["tool_call_id"] = json!(id);
-            }
-            message
-        })
-        .collect();
     let mut body = json!({
         "model": request.model,
-        "messages": messages,
+        "messages": request.messages.iter().map(message_json).collect::<Vec<_>>(),
         "stream": true,
         "stream_options": {"include_usage": true},
     });
@@ -114,21 +98,231 @@ fn request_body(request: &ChatRequest) -> serde_json::Value {
             .tools
             .iter()
             .map(|t| {
-                json!({
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                })
+                json!({"type": "function", "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                }})
             })
             .collect();
     }
     body
 }
 
-/// One `chat.completion.chunk`, with the fields async-openai's own type drops.
+/// One message as OpenAI's chat completions API spells it: an assistant
+/// turn with its tool calls, a `tool` message with the call it answers.
+fn message_json(message: &ChatMessage) -> serde_json::Value {
+    if message.role == ChatRole::Assistant && !message.tool_calls.is_empty() {
+        let content = if message.content.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(message.content)
+        };
+        return json!({
+            "role": "assistant",
+            "content": content,
+            "tool_calls": message
+                .tool_calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {
+                    "name": c.name,
+                    "arguments": c.arguments,
+                }}))
+                .collect::<Vec<_>>(),
+        });
+    }
+    let mut out = json!({"role": message.role.as_str(), "content": message.content});
+    if let Some(id) = &message.tool_call_id {
+        out["tool_call_id"] = json!(id);
+    }
+    out
+}
+
+type Body = BoxStream<'static, reqwest::Result<bytes::Bytes>>;
+
+/// Reading an answer: what came off the wire, decoded into provider events.
+struct Answer {
+    body: Body,
+    decoder: SseDecoder,
+    ready: VecDeque<Result<ProviderEvent, ProviderError>>,
+    /// `[DONE]`, the end of the body, or an error: nothing more is read.
+    over: bool,
+    key: Option<String>,
+    /// Tool calls of this turn by index, assembled from their fragments.
+    calls: BTreeMap<u32, ChatToolCall>,
+    /// Bytes of names and arguments in `calls`.
+    call_bytes: usize,
+}
+
+/// The events of a streamed answer. Bytes are read only as fast as the
+/// Worker takes events, so a fast provider cannot fill memory either.
+fn answer_events(body: Body, key: Option<String>) -> ProviderStream {
+    let answer = Answer {
+        body,
+        decoder: SseDecoder::new(MAX_EVENT_BYTES),
+        ready: VecDeque::new(),
+        over: false,
+        key,
+        calls: BTreeMap::new(),
+        call_bytes: 0,
+    };
+    futures::stream::unfold(answer, |mut a| async move {
+        loop {
+            if let Some(item) = a.ready.pop_front() {
+                return Some((item, a));
+            }
+            if a.over {
+                return None;
+            }
+            match a.body.next().await {
+                Some(Ok(bytes)) => a.read(&bytes),
+                Some(Err(_)) => a.fail(ProviderError::Connection(
+                    "the connection to the provider broke mid-answer".to_owned(),
+                )),
+                None => {
+                    a.flush_calls();
+                    a.over = true;
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+impl Answer {
+    fn read(&mut self, bytes: &[u8]) {
+        let events = match self.decoder.push(bytes) {
+            Ok(events) => events,
+            Err(too_long) => {
+                return self.fail(ProviderError::Protocol(format!(
+                    "{too_long}; the answer was stopped"
+                )))
+            }
+        };
+        for data in events {
+            if data.trim() == "[DONE]" {
+                self.flush_calls();
+                self.over = true;
+                return;
+            }
+            match serde_json::from_str::<Chunk>(&data) {
+                Ok(chunk) => {
+                    if let Err(e) = self.take(chunk) {
+                        return self.fail(e);
+                    }
+                }
+                // The chunk itself may be the conversation: only say where it broke.
+                Err(e) => {
+                    return self.fail(ProviderError::Protocol(format!(
+                        "the provider sent a chunk that is not a chat completion ({} at line {} column {})",
+                        json_problem(&e),
+                        e.line(),
+                        e.column()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The events of one chunk; tool call fragments are kept until the turn ends.
+    fn take(&mut self, chunk: Chunk) -> Result<(), ProviderError> {
+        if let Some(err) = chunk.error {
+            let message = clean_message(&err.message.unwrap_or_default(), self.key.as_deref());
+            tracing::warn!(%message, "the provider reported an error mid-answer");
+            return Err(ProviderError::Protocol(format!(
+                "the provider reported an error mid-stream: {message}"
+            )));
+        }
+        for choice in chunk.choices {
+            let reasoning = choice.delta.reasoning_content.or(choice.delta.reasoning);
+            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
+                self.ready.push_back(Ok(ProviderEvent::Reasoning(r)));
+            }
+            if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
+                self.ready.push_back(Ok(ProviderEvent::Text(t)));
+            }
+            for fragment in choice.delta.tool_calls.unwrap_or_default() {
+                self.add_call_fragment(fragment)?;
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.flush_calls();
+                self.ready.push_back(Ok(ProviderEvent::Finished { reason }));
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.ready.push_back(Ok(ProviderEvent::Usage(RunUsage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            })));
+        }
+        Ok(())
+    }
+
+    /// Joins one fragment to its call: the id and the name come once (first
+    /// one wins), the arguments in pieces.
+    fn add_call_fragment(&mut self, fragment: ToolCallDelta) -> Result<(), ProviderError> {
+        if fragment.index >= MAX_TOOL_CALLS {
+            return Err(ProviderError::Protocol(format!(
+                "the provider sent tool call number {}; a turn may hold {MAX_TOOL_CALLS}",
+                fragment.index
+            )));
+        }
+        let function = fragment.function.unwrap_or_default();
+        let more = [&fragment.id, &function.name, &function.arguments]
+            .iter()
+            .map(|part| part.as_ref().map_or(0, String::len))
+            .fold(0usize, usize::saturating_add);
+        self.call_bytes = self.call_bytes.saturating_add(more);
+        if self.call_bytes > MAX_EVENT_BYTES {
+            return Err(ProviderError::Protocol(format!(
+                "the provider's tool calls passed {MAX_EVENT_BYTES} bytes; the answer was stopped"
+            )));
+        }
+        let call = self
+            .calls
+            .entry(fragment.index)
+            .or_insert_with(|| ChatToolCall {
+                id: String::new(),
+                name: String::new(),
+                arguments: String::new(),
+            });
+        if let Some(id) = fragment.id.filter(|_| call.id.is_empty()) {
+            call.id = id;
+        }
+        if let Some(name) = function.name.filter(|_| call.name.is_empty()) {
+            call.name = name;
+        }
+        if let Some(arguments) = function.arguments {
+            call.arguments.push_str(&arguments);
+        }
+        Ok(())
+    }
+
+    /// The turn ended: every call it made, whole, in index order.
+    fn flush_calls(&mut self) {
+        self.call_bytes = 0;
+        for call in std::mem::take(&mut self.calls).into_values() {
+            self.ready.push_back(Ok(ProviderEvent::ToolCall(call)));
+        }
+    }
+
+    fn fail(&mut self, error: ProviderError) {
+        self.ready.push_back(Err(error));
+        self.over = true;
+    }
+}
+
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field of the wrong type",
+        serde_json::error::Category::Eof => "cut short",
+        serde_json::error::Category::Io => "unreadable",
+    }
+}
+
+/// One `chat.completion.chunk`: the fields we use, including the reasoning
+/// that servers other than OpenAI send.
 #[derive(Debug, Deserialize)]
 struct Chunk {
     #[serde(default)]
@@ -159,15 +353,14 @@ struct Delta {
     #[serde(default)]
     reasoning: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<ToolCallDelta>,
+    tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
-/// A fragment of one tool call: the first names it, the rest add to its
-/// arguments; `index` says which call of the turn it belongs to.
-#[derive(Debug, Default, Deserialize)]
+/// A fragment of one tool call (`delta.tool_calls[]`).
+#[derive(Debug, Deserialize)]
 struct ToolCallDelta {
     #[serde(default)]
-    index: usize,
+    index: u32,
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
@@ -180,66 +373,6 @@ struct FunctionDelta {
     name: Option<String>,
     #[serde(default)]
     arguments: Option<String>,
-}
-
-/// Most tool calls one turn may make.
-const MAX_TOOL_CALLS: usize = 64;
-
-/// The tool calls of the turn being streamed, assembled per index.
-#[derive(Debug, Default)]
-struct ToolCallParts {
-    calls: Vec<ChatToolCall>,
-}
-
-impl ToolCallParts {
-    fn add(&mut self, delta: ToolCallDelta) -> Result<(), ProviderError> {
-        if delta.index >= MAX_TOOL_CALLS {
-            return Err(ProviderError::Protocol(format!(
-                "the model made more than {MAX_TOOL_CALLS} tool calls in one turn"
-            )));
-        }
-        while self.calls.len() <= delta.index {
-            self.calls.push(ChatToolCall {
-                id: String::new(),
-                name: String::new(),
-                arguments: String::new(),
-            });
-        }
-        let call = &mut self.calls[delta.index];
-        if let Some(id) = delta.id.filter(|id| !id.is_empty()) {
-            call.id = id;
-        }
-        if let Some(function) = delta.function {
-            if let Some(name) = function.name {
-                call.name.push_str(&name);
-            }
-            if let Some(arguments) = function.arguments {
-                if call.arguments.len() + arguments.len() > MAX_TOOL_ARGUMENTS {
-                    return Err(ProviderError::Protocol(format!(
-                        "the arguments of a tool call passed {MAX_TOOL_ARGUMENTS} bytes"
-                    )));
-                }
-                call.arguments.push_str(&arguments);
-            }
-        }
-        Ok(())
-    }
-
-    /// The calls assembled so far, each with an id (made up when the
-    /// server sent none), in index order.
-    fn take(&mut self) -> Vec<ChatToolCall> {
-        std::mem::take(&mut self.calls)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, c)| !c.name.is_empty())
-            .map(|(i, mut c)| {
-                if c.id.is_empty() {
-                    c.id = format!("call_{i}");
-                }
-                c
-            })
-            .collect()
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,116 +389,136 @@ struct StreamErrorBody {
     message: Option<String>,
 }
 
-impl Chunk {
-    fn into_events(
-        self,
-        key: Option<&str>,
-        calls: &mut ToolCallParts,
-    ) -> Vec<Result<ProviderEvent, ProviderError>> {
-        let mut out = Vec::new();
-        if let Some(err) = self.error {
-            let message = err.message.unwrap_or_default();
-            out.push(Err(ProviderError::Protocol(format!(
-                "the provider reported an error mid-stream: {}",
-                clean_message(&message, key)
-            ))));
-            return out;
+/// An error answer: its message (OpenAI's `error.message` when the body is
+/// that JSON, else the body), read up to [`MAX_ERROR_BODY_BYTES`], masked
+/// and cut short.
+async fn http_error(mut response: reqwest::Response, key: Option<&str>) -> ProviderError {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            // What was read is all there is to say.
+            Ok(None) | Err(_) => break,
         }
-        for choice in self.choices {
-            let reasoning = choice.delta.reasoning_content.or(choice.delta.reasoning);
-            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
-                out.push(Ok(ProviderEvent::Reasoning(r)));
-            }
-            if let Some(t) = choice.delta.content.filter(|t| !t.is_empty()) {
-                out.push(Ok(ProviderEvent::Text(t)));
-            }
-            for delta in choice.delta.tool_calls {
-                if let Err(e) = calls.add(delta) {
-                    out.push(Err(e));
-                    return out;
-                }
-            }
-            if let Some(reason) = choice.finish_reason {
-                out.extend(
-                    calls
-                        .take()
-                        .into_iter()
-                        .map(|c| Ok(ProviderEvent::ToolCall(c))),
-                );
-                out.push(Ok(ProviderEvent::Finished { reason }));
-            }
-        }
-        if let Some(u) = self.usage {
-            out.push(Ok(ProviderEvent::Usage(RunUsage {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-            })));
-        }
-        out
     }
+    let raw = String::from_utf8_lossy(&body);
+    let message = serde_json::from_str::<serde_json::Value>(&raw)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| raw.into_owned());
+    let message = clean_message(&message, key);
+    tracing::warn!(status, %message, "the provider answered with an error");
+    ProviderError::Http { status, message }
 }
 
-/// The longest provider message passed on, in characters.
-const MESSAGE_LIMIT: usize = 500;
-
-fn redact(message: &str, key: Option<&str>) -> String {
-    match key {
-        Some(k) if k.len() >= 4 => message.replace(k, "<redacted>"),
-        _ => message.to_owned(),
-    }
+/// reqwest's own text names the URL; describe the failure instead.
+fn connection_error(e: &reqwest::Error) -> ProviderError {
+    let what = if e.is_connect() {
+        "could not connect to the provider"
+    } else if e.is_timeout() {
+        "the connection to the provider timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the connection to the provider broke mid-answer"
+    } else {
+        "the request to the provider failed"
+    };
+    ProviderError::Connection(what.to_owned())
 }
 
-/// A provider's words as clients may see them: the key redacted first (so
-/// that a cut cannot leave part of it), then at most [`MESSAGE_LIMIT`]
-/// characters.
-fn clean_message(message: &str, key: Option<&str>) -> String {
-    let redacted = redact(message.trim(), key);
-    if redacted.is_empty() {
-        return "no message".to_owned();
-    }
-    let mut chars = redacted.chars();
-    let mut out: String = chars.by_ref().take(MESSAGE_LIMIT).collect();
-    if chars.next().is_some() {
-        out.push('…');
-    }
-    out
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn map_error(e: OpenAIError, key: Option<&str>) -> ProviderError {
-    match e {
-        OpenAIError::ApiError(resp) => {
-            let raw = resp.api_error.message.trim();
-            // A server error's message is its raw body, often OpenAI's error JSON.
-            let message = serde_json::from_str::<serde_json::Value>(raw)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| raw.to_owned());
-            ProviderError::Http {
-                status: resp.status_code.as_u16(),
-                message: clean_message(&message, key),
+    fn read(data: &str) -> Vec<Result<ProviderEvent, ProviderError>> {
+        let mut answer = Answer {
+            body: futures::stream::empty().boxed(),
+            decoder: SseDecoder::new(MAX_EVENT_BYTES),
+            ready: VecDeque::new(),
+            over: false,
+            key: None,
+            calls: BTreeMap::new(),
+            call_bytes: 0,
+        };
+        answer.read(data.as_bytes());
+        answer.ready.into()
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_parse_is_described_not_quoted() {
+        let items = read(
+            "data: {\"usage\":{\"prompt_tokens\":\"the user's secret words\"}}\n\ndata: not json at all\n\n",
+        );
+        assert_eq!(items.len(), 1, "reading stops at the first bad chunk");
+        match &items[0] {
+            Err(ProviderError::Protocol(m)) => {
+                assert!(!m.contains("secret"), "{m}");
+                assert!(m.contains("a field of the wrong type at line 1"), "{m}");
             }
+            other => panic!("unexpected {other:?}"),
         }
-        OpenAIError::Reqwest(e) => {
-            // reqwest's own text names the URL; describe the failure instead.
-            let what = if e.is_connect() {
-                "could not connect to the provider"
-            } else if e.is_timeout() {
-                "the connection to the provider timed out"
-            } else if e.is_body() || e.is_decode() {
-                "the connection to the provider broke mid-answer"
-            } else {
-                "the request to the provider failed"
-            };
-            ProviderError::Connection(what.to_owned())
-        }
-        OpenAIError::StreamError(_) => {
-            ProviderError::Connection("the connection to the provider broke mid-answer".to_owned())
-        }
-        OpenAIError::JSONDeserialize(err, _) => ProviderError::Protocol(format!(
-            "the provider sent a chunk that is not a chat completion: {}",
-            clean_message(&err.to_string(), key)
-        )),
-        OpenAIError::InvalidArgument(m) => ProviderError::Protocol(clean_message(&m, key)),
-        other => ProviderError::Protocol(clean_message(&other.to_string(), key)),
+    }
+
+    fn tool_delta(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> String {
+        let call =
+            json!({"index": index, "id": id, "function": {"name": name, "arguments": arguments}});
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"delta": {"tool_calls": [call]}}]})
+        )
+    }
+
+    #[test]
+    fn interleaved_tool_call_fragments_are_joined_per_index() {
+        let mut stream = String::new();
+        stream += &tool_delta(1, Some("call_b"), Some("b"), "");
+        stream += &tool_delta(0, Some("call_a"), Some("a"), "{\"x\"");
+        stream += &tool_delta(1, None, None, "{}");
+        stream += &tool_delta(0, None, None, ":1}");
+        stream += "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+        let items: Vec<ProviderEvent> = read(&stream).into_iter().map(Result::unwrap).collect();
+        let call = |id: &str, name: &str, arguments: &str| ChatToolCall {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            arguments: arguments.to_owned(),
+        };
+        assert_eq!(
+            items,
+            [
+                ProviderEvent::ToolCall(call("call_a", "a", "{\"x\":1}")),
+                ProviderEvent::ToolCall(call("call_b", "b", "{}")),
+                ProviderEvent::Finished {
+                    reason: "tool_calls".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tool_call_index_past_the_bound_fails_the_answer() {
+        let items = read(&tool_delta(MAX_TOOL_CALLS, Some("c"), Some("n"), "{}"));
+        assert!(
+            matches!(&items[..], [Err(ProviderError::Protocol(m))] if m.contains("tool call number")),
+            "{items:?}"
+        );
+    }
+
+    #[test]
+    fn done_ends_the_answer() {
+        let items = read(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n",
+        );
+        assert_eq!(
+            items,
+            [
+                Ok(ProviderEvent::Text("a".to_owned())),
+                Ok(ProviderEvent::Finished {
+                    reason: "stop".to_owned()
+                })
+            ]
+        );
     }
 }

@@ -4,7 +4,10 @@
 //! it for the runtime ([`Registry::route`]) and then calls the runtime on the
 //! caller's task, so a slow runtime never holds the registry's mailbox.
 //! Workspace events of every runtime are merged into one broadcast for the
-//! server's `/api/events` sockets.
+//! server's `/api/events` sockets. When the forwarder of one runtime falls
+//! behind that runtime's own broadcast, what it missed is replaced by a fresh
+//! `workspace_snapshot` on the merged broadcast: listeners start over from it
+//! rather than stay stale.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,7 +65,7 @@ impl Actor for RegistryActor {
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -72,7 +75,11 @@ impl Actor for RegistryActor {
                 let answer = if state.runtimes.contains_key(&id) {
                     Err(RegistryError::DuplicateRuntime(id))
                 } else {
-                    forward_workspace_events(runtime.as_ref(), state.events.clone());
+                    let registry = Registry {
+                        actor: myself,
+                        events: state.events.clone(),
+                    };
+                    forward_workspace_events(runtime.as_ref(), registry);
                     state.runtimes.insert(id, runtime);
                     Ok(())
                 };
@@ -89,19 +96,36 @@ impl Actor for RegistryActor {
     }
 }
 
-/// Copies a runtime's workspace events into the registry's broadcast.
-fn forward_workspace_events(runtime: &dyn RuntimeApi, into: broadcast::Sender<WorkspaceEvent>) {
+/// Copies a runtime's workspace events into the registry's broadcast; when
+/// it falls behind, sends a fresh `workspace_snapshot` in place of what it
+/// missed (the snapshot is made from the registry, so it is at least as new
+/// as anything skipped).
+fn forward_workspace_events(runtime: &dyn RuntimeApi, registry: Registry) {
     let mut rx = runtime.workspace_events();
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
                 Ok(event) => {
-                    let _ = into.send(event);
+                    let _ = registry.events.send(event);
                 }
-                // Listeners resync from a snapshot when they lag
-                // themselves; a lag here is logged, not hidden.
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "workspace events lagged");
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // Skip what is still queued too: all of it is older than
+                    // the snapshot about to be made.
+                    rx = rx.resubscribe();
+                    match registry.workspace_snapshot().await {
+                        Ok(snapshot) => {
+                            tracing::warn!(
+                                missed,
+                                "workspace events lagged; listeners get a fresh snapshot"
+                            );
+                            let _ = registry.events.send(snapshot);
+                        }
+                        Err(e) => tracing::warn!(
+                            missed,
+                            error = %e,
+                            "workspace events lagged and no snapshot could be made"
+                        ),
+                    }
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }

@@ -4,6 +4,7 @@
 // read as one scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,16 @@ async fn registry(mock: &MockOpenAi) -> Registry {
     let registry = Registry::start().await.unwrap();
     registry.register(Arc::new(runtime)).await.unwrap();
     registry
+}
+
+/// How long a test waits for what it expects before it fails.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// `what`'s outcome; the test fails when it takes longer than [`WAIT`].
+async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not come in time"))
 }
 
 fn input(text: &str) -> InputRequest {
@@ -65,7 +76,7 @@ async fn the_embedded_runtime_is_registered_and_routed() {
     let w = created.summary.worker_id;
     assert_eq!(created.summary.display_ref, "helper@backend-internal");
     assert!(created.tools.is_empty());
-    match events.recv().await.unwrap() {
+    match within("worker_created", events.recv()).await.unwrap() {
         WorkspaceEvent::WorkerCreated { worker } => assert_eq!(worker.worker_id, w),
         other => panic!("unexpected {other:?}"),
     }
@@ -109,7 +120,7 @@ async fn the_embedded_runtime_is_registered_and_routed() {
         .subscribe(w, None)
         .await
         .unwrap();
-    let snap = sub.next().await.unwrap();
+    let snap = within("the snapshot", sub.next()).await.unwrap();
     assert!(snap.event.is_snapshot());
     let outcome = reg
         .route(&rid)
@@ -131,16 +142,15 @@ async fn the_embedded_runtime_is_registered_and_routed() {
     assert_eq!(err.code(), ErrorCode::NotRunning);
 
     reg.route(&rid).await.unwrap().stop_worker(w).await.unwrap();
-    let mut saw_stopped = false;
-    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+    loop {
+        let event = within("worker_stopped", events.recv()).await.unwrap();
         if matches!(event, WorkspaceEvent::WorkerStopped { worker_id, .. } if worker_id == w) {
-            saw_stopped = true;
             break;
         }
     }
-    assert!(saw_stopped);
+    // The worker's stream ends after its last event.
     let mut last = None;
-    while let Some(f) = sub.next().await {
+    while let Some(f) = within("a frame or the stream's end", sub.next()).await {
         last = Some(f);
     }
     assert!(matches!(last.unwrap().event.kind, EventKind::WorkerStopped));

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use support::{available, remote_with_ca, runtime_status, Served, TOKEN, WAIT};
 use worker_runtime::RuntimeApi;
-use yoi_protocol::{CreateWorker, EventKind, InputRequest, RuntimeStatus};
+use yoi_protocol::{CreateWorker, ErrorCode, EventKind, InputRequest, RuntimeStatus};
 use yoi_test_support::{MockOpenAi, Reply};
 
 /// A private CA and a server certificate it signed for `localhost` and
@@ -106,17 +106,27 @@ async fn a_certificate_from_another_ca_is_refused() {
     let mut events = handle.workspace_events();
     let down = runtime_status(&mut events, "gpu", |r| {
         r.status == RuntimeStatus::Unavailable
+            && r.diagnostics
+                .as_ref()
+                .is_some_and(|d| d.last_error.is_some())
     })
     .await;
     let error = down
         .diagnostics
         .and_then(|d| d.last_error)
         .unwrap_or_default();
-    assert!(!error.contains(&url), "{error}");
+    // Refused for its certificate, not for any other failure to connect.
+    assert_eq!(error, "certificate not trusted");
     // The backend does not talk to a runtime it cannot trust.
-    assert!(handle
+    let refused = handle
         .list_workers(yoi_protocol::WorkerPage::all())
         .await
-        .is_err());
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::RuntimeUnavailable, "{refused}");
+    // The same runtime, trusted through its own CA, is reached: only the CA
+    // made the difference.
+    let trusting = remote_with_ca("gpu-trusting", &url, TOKEN, Some(&served_pki.ca)).await;
+    let mut events = trusting.workspace_events();
+    available(&mut events, "gpu-trusting").await;
     served.stop().await;
 }

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use worker_runtime::{Runtime, RuntimeApi};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
+use yoi_http::limits::{ServerLimits, BODY_LIMIT};
 use yoi_http::token::{bearer, constant_time_eq};
 use yoi_http::{Failure, Host, OneRuntime};
 use yoi_protocol::ErrorCode;
@@ -89,10 +89,6 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
-        .layer(axum::middleware::from_fn_with_state(
-            ConnectionSlots::new(options.limits.max_connections),
-            limit_connections,
-        ))
         .with_state(state)
 }
 
@@ -152,7 +148,8 @@ pub async fn serve_tcp(
 
 /// Serves `runtime` on `listener` (a `TcpListener` or a `UnixListener`) until
 /// `stop` resolves, then shuts down gracefully: every run in flight ends with
-/// a terminal event, event sockets send what is left and close.
+/// a terminal event, event sockets send what is left and close. Connections
+/// are counted and timed out as [`yoi_http::connection`] says.
 pub async fn serve<L>(
     listener: L,
     runtime: Runtime,
@@ -164,13 +161,14 @@ where
     L::Addr: std::fmt::Debug,
 {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let limits = options.limits;
     let app = router(runtime.clone(), options, shutdown_rx);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("runtime shutting down: ending runs in flight");
-            runtime.shutdown().await;
-            let _ = shutdown_tx.send(true);
-        })
-        .await
+    yoi_http::connection::serve(listener, app, limits, async move {
+        stop.await;
+        tracing::info!("runtime shutting down: ending runs in flight");
+        runtime.shutdown().await;
+        let _ = shutdown_tx.send(true);
+    })
+    .await;
+    Ok(())
 }

@@ -4,7 +4,9 @@
 //!
 //! Handshakes run on tasks of their own, each bounded in time, so a client
 //! that opens a connection and says nothing holds up no other; the server
-//! only ever sees finished TLS streams.
+//! only ever sees finished TLS streams. At most [`Handshakes::at_once`] run
+//! at a time: past them, connections wait in the kernel's queue instead of
+//! each costing a task and a TLS state.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,13 +16,28 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-/// How long a client has to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How a listener bounds its clients' TLS handshakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handshakes {
+    /// How long a client has to finish its handshake.
+    pub timeout: Duration,
+    /// Handshakes in progress at a time.
+    pub at_once: usize,
+}
+
+impl Default for Handshakes {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            at_once: 64,
+        }
+    }
+}
 /// Finished handshakes waiting for the server to take them.
 const READY_QUEUE: usize = 64;
 
@@ -64,9 +81,22 @@ pub struct TlsListener {
 
 impl TlsListener {
     pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+        Self::with_handshakes(listener, config, Handshakes::default())
+    }
+
+    pub fn with_handshakes(
+        listener: TcpListener,
+        config: Arc<ServerConfig>,
+        handshakes: Handshakes,
+    ) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let acceptor = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), tx));
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(config),
+            handshakes,
+            tx,
+        ));
         Ok(Self {
             ready,
             addr,
@@ -84,9 +114,15 @@ impl Drop for TlsListener {
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    handshakes: Handshakes,
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
+    let slots = Arc::new(Semaphore::new(handshakes.at_once.max(1)));
     loop {
+        // A slot first: past the bound, connections wait unaccepted.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -99,7 +135,9 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let handshake = tokio::time::timeout(handshakes.timeout, acceptor.accept(tcp)).await;
+            drop(slot);
+            match handshake {
                 Ok(Ok(tls)) => {
                     let _ = ready.send((tls, addr)).await;
                 }

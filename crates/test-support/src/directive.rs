@@ -3,8 +3,18 @@
 //! End-to-end tests drive a real `yoi serve` from a browser or a terminal and cannot
 //! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
 //! reads directives from the last user message and builds the reply from them.
-//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, and a hang
-//! over any streamed answer. Unknown `[[...]]` text is left alone.
+//! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, a hang
+//! over a long line, a long line over tool calls. Unknown `[[...]]` text is left
+//! alone.
+//!
+//! `[[tool:NAME ARGS]]` (repeat it for several calls in one turn) answers with a
+//! tool call of NAME with the JSON arguments ARGS (`{}` when left out; ARGS may not
+//! hold `]]`), streamed in fragments like OpenAI's, after the rest of the message as
+//! the turn's text. NAME is matched to the request's `tools` (`yoi.list_workers`
+//! finds `yoi__list_workers`). `[[tool_rounds:N]]` makes the same calls in N turns.
+//! The request after the last of them, which ends with the `tool` messages, is
+//! answered `[<call_id>] <content>`, one line per result, so a test sees what each
+//! tool returned.
 
 use std::time::Duration;
 
@@ -16,6 +26,9 @@ pub const SLOW_TOKEN_DELAY: Duration = Duration::from_millis(300);
 pub const SLOW_TOKEN_COUNT: usize = 40;
 /// Upper bound for `[[tokens:N]]`, so a typo cannot exhaust memory.
 const MAX_TOKENS: usize = 100_000;
+
+/// Upper bound for `[[long-line:BYTES]]`.
+const MAX_LONG_LINE: usize = 64 * 1024 * 1024;
 
 /// The answer `[[markdown]]` streams.
 pub const MARKDOWN_REPLY: &str = include_str!("markdown_reply.md");
@@ -32,6 +45,8 @@ struct Directives {
     cut: Option<usize>,
     reasoning: bool,
     markdown: bool,
+    long_line: Option<usize>,
+    usage: Option<(u64, u64)>,
     /// `[[tool:NAME ARGS]]`: tool calls of each tool turn, in order.
     tools: Vec<(String, String)>,
     /// `[[tool_rounds:N]]`: how many turns make the calls (default 1).
@@ -52,14 +67,22 @@ pub(crate) fn echo_reply_for(base: &Reply, request: &serde_json::Value) -> Reply
     let last = crate::request::last_user_message(request);
     let (directives, rest) = parse(&last);
     let (rounds, results) = crate::request::tool_progress(request);
-    let wants_calls =
-        !directives.tools.is_empty() && directives.error.is_none() && !directives.hang;
+    let wants_calls = !directives.tools.is_empty()
+        && directives.error.is_none()
+        && !directives.hang
+        && directives.long_line.is_none();
     if !wants_calls && rounds == 0 {
         return echo_reply(base, &last);
     }
     if wants_calls && rounds < directives.tool_rounds.unwrap_or(1) {
         let mut reply = base.clone();
         reply.kind = Reply::text(rest.trim()).kind;
+        if let Some(delay) = directives.slow {
+            reply = reply.token_delay(delay);
+        }
+        if let Some((prompt, completion)) = directives.usage {
+            reply = reply.usage(prompt, completion);
+        }
         return reply.with_tool_calls(directives.tools);
     }
     let answer = results
@@ -83,6 +106,9 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     if directives.hang {
         return Reply::hang();
     }
+    if let Some(bytes) = directives.long_line {
+        return Reply::long_line(bytes);
+    }
 
     let text = if directives.markdown {
         MARKDOWN_REPLY.to_owned()
@@ -105,7 +131,18 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     if let Some(n) = directives.cut {
         reply = reply.cut_after(n);
     }
+    if let Some((prompt, completion)) = directives.usage {
+        reply = reply.usage(prompt, completion);
+    }
     reply
+}
+
+/// A token count of `[[usage:P:C]]`: a number, or `max` for `u64::MAX`.
+fn count(raw: &str) -> Option<u64> {
+    match raw.trim() {
+        "max" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
 }
 
 fn numbered_tokens(n: usize) -> String {
@@ -161,9 +198,25 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
             Ok(n) => d.cut = Some(n),
             Err(_) => return false,
         },
+        ("long-line", Some(n)) => match n.parse::<usize>() {
+            Ok(n) => d.long_line = Some(n.min(MAX_LONG_LINE)),
+            Err(_) => return false,
+        },
+        ("usage", Some(counts)) => {
+            match counts
+                .split_once(':')
+                .and_then(|(p, c)| Some((count(p)?, count(c)?)))
+            {
+                Some(usage) => d.usage = Some(usage),
+                None => return false,
+            }
+        }
         ("hang", None) => d.hang = true,
         ("tool", Some(call)) => {
             let (name, arguments) = call.split_once(char::is_whitespace).unwrap_or((call, "{}"));
+            if name.is_empty() {
+                return false;
+            }
             d.tools.push((name.to_owned(), arguments.trim().to_owned()));
         }
         ("tool_rounds", Some(n)) => match n.parse() {
@@ -215,6 +268,69 @@ mod tests {
                 assert_eq!(e.status, 503);
                 assert_eq!(e.message, "mock error 503");
             }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_line_and_usage_are_read() {
+        let reply = echo_reply(&Reply::echo(), "[[long-line:100]]");
+        assert!(matches!(
+            reply.kind,
+            ReplyKind::LongLine {
+                status: 200,
+                bytes: 100,
+                ..
+            }
+        ));
+        let reply = echo_reply(&Reply::echo(), "hi [[usage:max:7]]");
+        assert_eq!(
+            reply.usage,
+            Some(crate::Usage {
+                prompt_tokens: u64::MAX,
+                completion_tokens: 7
+            })
+        );
+        let (d, _) = parse("[[usage:1]] [[usage:x:2]]");
+        assert_eq!(d.usage, None);
+    }
+
+    #[test]
+    fn tool_directives_make_tool_calls_in_order_after_the_turns_text() {
+        let request = serde_json::json!({"messages": [{"role": "user",
+            "content": r#"Looking. [[tool:yoi.list_workers]] [[tool:time.now {"tz":"UTC"}]]"#}]});
+        let reply = echo_reply_for(&Reply::echo(), &request);
+        assert_eq!(reply.finish_reason, "tool_calls");
+        let calls: Vec<(String, String)> = reply
+            .tool_calls
+            .iter()
+            .map(|c| (c.name.clone(), c.arguments.clone()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("yoi.list_workers".to_owned(), "{}".to_owned()),
+                ("time.now".to_owned(), r#"{"tz":"UTC"}"#.to_owned())
+            ]
+        );
+        match reply.kind {
+            ReplyKind::Tokens(t) => assert_eq!(t.concat(), "Looking."),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn after_the_tool_turns_the_answer_quotes_each_result() {
+        let request = serde_json::json!({"messages": [
+            {"role": "user", "content": "[[tool:yoi.list_workers]]"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "yoi__list_workers", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "3 workers"}
+        ]});
+        let reply = echo_reply_for(&Reply::echo(), &request);
+        assert!(reply.tool_calls.is_empty());
+        match reply.kind {
+            ReplyKind::Tokens(t) => assert_eq!(t.concat(), "[c1] 3 workers"),
             other => panic!("unexpected {other:?}"),
         }
     }

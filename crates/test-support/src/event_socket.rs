@@ -54,8 +54,10 @@ impl EventSocket {
 
     /// The next text frame as JSON; `None` once the server closed the socket.
     pub async fn next(&mut self) -> Option<Value> {
+        // One deadline for the frame: pings in between do not extend it.
+        let deadline = tokio::time::Instant::now() + FRAME_WAIT;
         loop {
-            let msg = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("a frame (or the close) arrives in time: never silence");
             match msg {
@@ -131,8 +133,10 @@ impl EventSocket {
     /// Reads (and counts) frames until the server closes or drops the socket.
     pub async fn until_close(&mut self) -> Ending {
         let mut frames_before = 0;
+        // Each data frame shows progress; pings alone do not.
+        let mut deadline = tokio::time::Instant::now() + FRAME_WAIT;
         loop {
-            let msg = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+            let msg = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("a frame, the close or the end arrives in time");
             match msg {
@@ -142,7 +146,10 @@ impl EventSocket {
                         frames_before,
                     }
                 }
-                Some(Ok(Message::Text(_) | Message::Binary(_))) => frames_before += 1,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    frames_before += 1;
+                    deadline = tokio::time::Instant::now() + FRAME_WAIT;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
                     return Ending {

@@ -15,7 +15,8 @@
 //!   and the number of streams still open. Waiting helpers use `tokio::sync::watch`,
 //!   never polling sleeps.
 //! - [`Reply`] (`reply.rs`) describes one answer: tokens, reasoning, delays, an HTTP
-//!   error, a hang, or a stream that is cut or ends without `[DONE]`.
+//!   error, a hang, a stream that is cut or ends without `[DONE]`, or a line (of a
+//!   stream or an error body) that never ends.
 //! - `respond.rs` turns a reply into a response; `body.rs` plays streamed bodies step
 //!   by step and kills the connection for a cut; `wire.rs` holds the JSON shapes.
 //! - [`event_socket`]: a WebSocket client for tests of the event sockets, which
@@ -34,6 +35,8 @@
 //! | `[[cut:N]]` | N content chunks, then the connection is dropped |
 //! | `[[reasoning]]` | a few `reasoning_content` chunks before the content |
 //! | `[[markdown]]` | a heading, a list, a fenced `rust` block and an inline `<script>` |
+//! | `[[long-line:BYTES]]` | one SSE line of BYTES bytes with no newline, then nothing |
+//! | `[[usage:P:C]]` | report P prompt and C completion tokens (`max` is `u64::MAX`) |
 //! | `[[tool:NAME ARGS]]` | a tool call of NAME (`yoi.list_workers`, matched to the request's `tools`) with the JSON ARGS, streamed in fragments; several make several calls in one turn; the rest of the message is the turn's text |
 //! | `[[tool_rounds:N]]` | the same calls in N turns in a row (default 1); after them the answer is `[call_id] result` for each result of the last turn |
 //!

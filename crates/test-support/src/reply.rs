@@ -46,6 +46,14 @@ pub(crate) enum ReplyKind {
     HttpError(ApiError),
     /// Send 200 and the headers, then nothing, ever.
     Hang,
+    /// Send one line of `bytes` bytes with no end (an SSE `data:` line for
+    /// 200, an error JSON otherwise), then nothing, ever.
+    LongLine {
+        status: u16,
+        bytes: usize,
+        /// Text the error message starts with (unused for 200).
+        prefix: String,
+    },
 }
 
 /// How a successful stream ends.
@@ -186,6 +194,29 @@ impl Reply {
     /// byte until the client goes away (or the mock is dropped).
     pub fn hang() -> Reply {
         Reply::with_kind(ReplyKind::Hang)
+    }
+
+    /// A 200 SSE answer whose first line, `data: {"choices":[{"delta":{"content":"aaa...`,
+    /// runs for `bytes` bytes without a newline; then nothing more is sent and the
+    /// connection stays open. A client that buffers lines without a bound waits
+    /// for its own timeout.
+    pub fn long_line(bytes: usize) -> Reply {
+        Reply::with_kind(ReplyKind::LongLine {
+            status: 200,
+            bytes,
+            prefix: String::new(),
+        })
+    }
+
+    /// An HTTP error whose body, `{"error":{"message":"<prefix>aaa...`, runs for
+    /// `bytes` bytes and never ends: the connection stays open. `prefix` may hold
+    /// what a test wants to see masked (a key, a marker).
+    pub fn long_error_body(status: u16, prefix: &str, bytes: usize) -> Reply {
+        Reply::with_kind(ReplyKind::LongLine {
+            status,
+            bytes,
+            prefix: prefix.to_owned(),
+        })
     }
 
     /// `reasoning_content` chunks sent before the content chunks.

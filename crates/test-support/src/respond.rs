@@ -37,6 +37,11 @@ pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
             let open = OpenStream::new(cx.open_streams.clone());
             with_body(cx.stream, scripted(vec![Step::Hang], cx.shutdown, open))
         }
+        ReplyKind::LongLine {
+            status,
+            bytes,
+            prefix,
+        } => long_line(*status, *bytes, prefix, cx),
         ReplyKind::Tokens(tokens) if cx.stream => {
             let open = OpenStream::new(cx.open_streams.clone());
             let steps = stream_script(&reply, tokens, &cx);
@@ -145,6 +150,26 @@ fn argument_fragments(arguments: &str) -> Vec<String> {
     let chars: Vec<char> = arguments.chars().collect();
     let size = chars.len().div_ceil(3).max(1);
     chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// One line of `bytes` bytes without an end, sent in 64 KiB pieces, then a hang.
+fn long_line(status: u16, bytes: usize, prefix: &str, cx: Context<'_>) -> Response {
+    const PIECE: usize = 64 * 1024;
+    let head = if status == 200 {
+        r#"data: {"choices":[{"index":0,"delta":{"content":""#.to_owned()
+    } else {
+        format!(r#"{{"error":{{"message":"{prefix}"#)
+    };
+    let piece = Bytes::from(vec![b'a'; PIECE]);
+    let mut steps = vec![Step::Send(Bytes::from(head))];
+    steps.extend((0..bytes / PIECE).map(|_| Step::Send(piece.clone())));
+    steps.push(Step::Send(piece.slice(..bytes % PIECE)));
+    steps.push(Step::Hang);
+    let open = OpenStream::new(cx.open_streams.clone());
+    let mut response = with_body(status == 200, scripted(steps, cx.shutdown, open));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
 }
 
 fn push_wait(steps: &mut Vec<Step>, delay: Duration) {

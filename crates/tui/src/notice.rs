@@ -70,6 +70,9 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
         ErrorCode::RuntimeUnavailable => Notice::error(format!(
             "The worker's runtime cannot be reached right now; try again shortly ({msg})"
         )),
+        ErrorCode::StoreUnavailable => Notice::error(format!(
+            "The server cannot save right now (its disk may be full); your message is kept, try again shortly ({msg})"
+        )),
         ErrorCode::ProviderUnconfigured => {
             Notice::error(format!("No model provider is configured: {msg}"))
         }
@@ -173,6 +176,7 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::LimitReached,
+            ErrorCode::StoreUnavailable,
         ];
         for code in codes {
             let n = describe_api_error(&api(code, "detail"), "companion");

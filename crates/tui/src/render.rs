@@ -557,6 +557,7 @@ fn worker_status(status: WorkerStatus) -> (&'static str, Color) {
         WorkerStatus::Running => ("running", Color::Yellow),
         WorkerStatus::WaitingApproval => ("waiting for approval", Color::Magenta),
         WorkerStatus::Stopped => ("stopped", Color::Red),
+        WorkerStatus::Quarantined => ("quarantined", Color::Red),
     }
 }
 

@@ -56,7 +56,8 @@ impl ProviderKind {
 /// Where the provider lives and how long to wait for it.
 ///
 /// `api_key` is the value read from the variable named by `api_key_env`; it is
-/// never logged nor sent anywhere but to the provider.
+/// never logged nor sent anywhere but to the provider. An empty `api_key_env`
+/// names no variable: a profile on another host than `[provider]` that sets none.
 #[derive(Clone)]
 pub struct ProviderConfig {
     pub kind: ProviderKind,
@@ -124,6 +125,9 @@ impl ProviderConfig {
             .is_some_and(|k| !k.trim().is_empty());
         if has_key || self.base_url_is_loopback() {
             Ok(())
+        } else if self.api_key_env.is_empty() {
+            // A profile on another host than `[provider]`, which names no variable.
+            Err("no API key for this profile's provider: it points at another host than [provider], so give its [profiles.<name>] an api_key_env and restart yoi".to_owned())
         } else {
             Err(format!(
                 "no API key for the provider: set {} (or point OPENAI_BASE_URL at a local OpenAI-compatible server such as Ollama) and restart yoi",
@@ -158,6 +162,9 @@ pub struct RuntimeLimits {
     pub subscribers_per_worker: usize,
     /// Bytes of text and reasoning one run may stream.
     pub answer_bytes: usize,
+    /// Bytes the store's database may grow to (`None`: as the disk allows);
+    /// past it, writes fail as on a full disk (`store_unavailable`).
+    pub store_bytes: Option<u64>,
 }
 
 impl Default for RuntimeLimits {
@@ -166,6 +173,7 @@ impl Default for RuntimeLimits {
             workers: DEFAULT_MAX_WORKERS,
             subscribers_per_worker: DEFAULT_MAX_SUBSCRIBERS,
             answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            store_bytes: None,
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum RuntimeError {
     /// The runtime's store cannot be used (at start: locked, damaged).
     #[error("{0}")]
     Store(String),
+    /// The store cannot write now (disk full, I/O error): nothing of the
+    /// request was kept; the same request may succeed later.
+    #[error("the runtime cannot save right now (its disk may be full or failing); nothing of this request was kept, try again later")]
+    StoreUnavailable,
     /// A configured limit is reached; the message names the limit.
     #[error("{0}")]
     LimitReached(String),
@@ -55,6 +59,9 @@ impl From<crate::store::StoreError> for RuntimeError {
             // A page before a message this worker never had: nothing is there.
             crate::store::StoreError::UnknownMessage(_) => {
                 RuntimeError::Api(ApiError::new(ErrorCode::NotFound, e.to_string()))
+            }
+            crate::store::StoreError::Unavailable(_) | crate::store::StoreError::Closed => {
+                RuntimeError::StoreUnavailable
             }
             other => RuntimeError::Store(other.to_string()),
         }
@@ -90,6 +97,9 @@ impl ToApiError for RuntimeError {
             }
             RuntimeError::Api(e) => e.clone(),
             RuntimeError::LimitReached(m) => ApiError::new(ErrorCode::LimitReached, m.clone()),
+            RuntimeError::StoreUnavailable => {
+                ApiError::new(ErrorCode::StoreUnavailable, self.to_string())
+            }
             RuntimeError::Internal(_) | RuntimeError::Store(_) => ApiError::new(
                 ErrorCode::Internal,
                 "internal error in the runtime; see the server log",

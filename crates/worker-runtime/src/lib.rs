@@ -24,6 +24,9 @@
 //! - [`store`] keeps Workers, their whole history and runs in SQLite when the
 //!   Runtime has a state directory; the transcript and event ring in memory
 //!   are its caches, and a restarted Worker never hands out a `seq` twice.
+//!   A write it cannot commit is answered `store_unavailable`, never
+//!   success; a Worker whose rows cannot be read is `quarantined`
+//!   ([`runtime`] restores the others).
 //!
 //! The path of one input, from the HTTP request to the provider and back:
 //!

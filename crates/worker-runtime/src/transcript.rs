@@ -13,6 +13,8 @@ pub struct Transcript {
     /// Whether older messages exist than those held (dropped to keep the
     /// bound, or left in the store).
     older: bool,
+    /// Changes with every change to the messages, for snapshot sharing.
+    version: u64,
 }
 
 impl Transcript {
@@ -21,10 +23,17 @@ impl Transcript {
             messages: VecDeque::new(),
             bound: bound.max(2),
             older: false,
+            version: 0,
         }
     }
 
+    /// A number that changes whenever the transcript may have.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     pub fn push(&mut self, message: Message) {
+        self.version += 1;
         if self.messages.len() == self.bound {
             self.messages.pop_front();
             self.older = true;
@@ -34,6 +43,7 @@ impl Transcript {
 
     /// Says that older messages exist than those that will be pushed.
     pub fn set_older(&mut self, older: bool) {
+        self.version += 1;
         self.older = older;
     }
 
@@ -43,6 +53,7 @@ impl Transcript {
     }
 
     pub fn get_mut(&mut self, id: MessageId) -> Option<&mut Message> {
+        self.version += 1;
         // The message being streamed is almost always the last one.
         self.messages.iter_mut().rev().find(|m| m.id == id)
     }

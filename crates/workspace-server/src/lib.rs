@@ -8,7 +8,9 @@
 //! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
-//! builds the router).
+//! builds the router). [`serve`] serves connections through
+//! `yoi_http::connection` (a slot of `limits.connections` per connection,
+//! header-read and idle timeouts).
 //!
 //! The path of one input:
 //!
@@ -28,7 +30,6 @@ pub mod shutdown;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -41,7 +42,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use worker_runtime::{Runtime, RuntimeConfig, RuntimeError};
 use yoi_http::failure::method_not_allowed;
-use yoi_http::limits::{limit_connections, ConnectionSlots, ServerLimits, BODY_LIMIT};
+use yoi_http::limits::{ServerLimits, BODY_LIMIT};
+use yoi_http::socket::StalledDrops;
 use yoi_http::{Failure, Host, Runtimes};
 use yoi_protocol::{CreateWorker, ErrorCode, RuntimeId, WorkerDetail, WorkerRef};
 
@@ -68,6 +70,10 @@ pub struct Backend {
     pub provider: ProviderStatus,
     /// What clients may hold at a time (sockets, connections).
     pub limits: ServerLimits,
+    /// The sockets this backend dropped because their client stopped reading.
+    pub stalled_drops: StalledDrops,
+    /// The embedded runtime, for `/api/health`'s `store`.
+    internal: Runtime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +98,7 @@ impl Backend {
         let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
         let profiles = runtime.profiles().iter().map(|p| p.name.clone()).collect();
         let registry = Registry::start().await?;
+        let internal = runtime.clone();
         registry.register(Arc::new(runtime)).await?;
         let companion = find_or_create_companion(&registry).await?;
         Ok(Backend {
@@ -103,7 +110,14 @@ impl Backend {
                 hint,
             },
             limits: ServerLimits::default(),
+            stalled_drops: StalledDrops::default(),
+            internal,
         })
+    }
+
+    /// Whether the embedded runtime's store writes.
+    pub fn store_available(&self) -> bool {
+        self.internal.store_available()
     }
 
     /// The Companion; made anew if it was deleted.
@@ -135,7 +149,10 @@ async fn find_or_create_companion(registry: &Registry) -> Result<WorkerRef, Star
         .await?
         .workers
         .into_iter()
-        .filter(|w| w.profile.name == worker_runtime::profile::COMPANION)
+        .filter(|w| {
+            w.profile.name == worker_runtime::profile::COMPANION
+                && w.status != yoi_protocol::WorkerStatus::Quarantined
+        })
         .collect();
     // ULIDs sort by creation time.
     candidates.sort_by_key(|w| (w.display_name != COMPANION_NAME, w.worker_id.to_string()));
@@ -198,13 +215,13 @@ impl FromRef<AppState> for Host {
 pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>) -> Router {
     let (api, doc) = api_routes().split_for_parts();
     let document = openapi::finish(doc, &backend.profiles);
-    let limits = backend.limits;
     let state = AppState {
         host: Host::new(
             Arc::new(RegistryRuntimes(backend.registry.clone())),
             shutdown,
         )
-        .with_sockets(backend.limits.sockets),
+        .with_sockets(backend.limits.sockets)
+        .with_stalled_drops(backend.stalled_drops.clone()),
         backend,
         access: Arc::new(access),
         openapi: Arc::new(document),
@@ -217,10 +234,6 @@ pub fn router(backend: Backend, access: Access, shutdown: watch::Receiver<bool>)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            ConnectionSlots::new(limits.max_connections),
-            limit_connections,
         ))
         .layer(axum::middleware::from_fn(security::log_request))
         .with_state(state)
@@ -245,7 +258,8 @@ async fn api_not_found() -> Failure {
 }
 
 /// Serves until `stop` resolves, then shuts down gracefully: every run in
-/// flight ends with a terminal event, sockets drain and close.
+/// flight ends with a terminal event, sockets drain and close. Connections
+/// are counted and timed out as [`yoi_http::connection`] says.
 pub async fn serve(
     listener: TcpListener,
     backend: Backend,
@@ -254,20 +268,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let registry = backend.registry.clone();
+    let limits = backend.limits;
     let app = router(backend, access, shutdown_rx);
     // Frames go out as they come: a token must not wait for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    yoi_http::connection::serve(listener, app, limits, async move {
         stop.await;
         tracing::info!("shutting down: ending runs in flight");
         registry.shutdown().await;
         let _ = shutdown_tx.send(true);
     })
-    .await
+    .await;
+    Ok(())
 }

@@ -50,7 +50,7 @@ const RUNTIME_ROUTE: &[(&str, &str)] = &[
     ),
     (
         "503",
-        "`runtime_unavailable`: the runtime cannot be reached, or is shutting down",
+        "`runtime_unavailable`: the runtime cannot be reached, or is shutting down; `store_unavailable`: the runtime cannot save (disk full, I/O error), nothing was kept",
     ),
 ];
 /// More answers of a route that takes a body.

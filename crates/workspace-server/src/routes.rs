@@ -6,17 +6,23 @@ use axum::extract::State;
 use axum::Json;
 use yoi_http::Failure;
 use yoi_protocol::{
-    CompanionInfo, Health, ProfileList, ProviderInfo, RuntimeId, RuntimeList, ToolList,
+    CompanionInfo, Health, ProfileList, ProviderInfo, RuntimeId, RuntimeList, StoreHealth, ToolList,
 };
 
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/health", tag = "backend",
-    responses((status = 200, description = "The backend is up", body = Health)))]
-pub async fn health() -> Json<Health> {
+    responses((status = 200, description = "The backend is up; `degraded` while its store cannot write", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let (status, store) = if state.backend.store_available() {
+        ("ok", StoreHealth::Ok)
+    } else {
+        ("degraded", StoreHealth::Unavailable)
+    };
     Json(Health {
-        status: "ok".to_owned(),
+        status: status.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        store,
     })
 }
 

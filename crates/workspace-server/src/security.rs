@@ -22,12 +22,22 @@ use yoi_http::Failure;
 use crate::AppState;
 
 /// What the security layer checks, fixed at start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Access {
     /// Whether the server is bound to a loopback address.
     pub loopback: bool,
     /// The bearer token, when one is required.
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of logs and panics.
+        f.debug_struct("Access")
+            .field("loopback", &self.loopback)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// The name of a `Host` value (`name`, `name:port`, `[v6]`, `[v6]:port`), or
@@ -208,6 +218,17 @@ pub async fn log_request(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let access = Access {
+            loopback: false,
+            token: Some("backend-token-never-printed".into()),
+        };
+        let shown = format!("{access:?}");
+        assert!(!shown.contains("never-printed"), "{shown}");
+        assert!(shown.contains("<set>"), "{shown}");
+    }
 
     #[test]
     fn host_names_parse_with_and_without_ports() {

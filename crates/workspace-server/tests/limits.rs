@@ -80,26 +80,38 @@ async fn event_sockets_per_worker_are_limited() {
 async fn open_connections_are_limited() {
     let s = Server::start_with(Options {
         limits: ServerLimits {
-            max_connections: 2,
+            max_connections: 3,
             ..ServerLimits::default()
         },
         ..Options::default()
     })
     .await;
+    // The test client's kept-alive connection holds the first slot.
     let path = s.companion_path().await;
     let mut a = s.ws(&format!("{path}/events")).await;
     a.frame().await;
     let mut b = s.ws("/api/events").await;
     b.frame().await;
-    // Both slots are held by the sockets: a request is refused.
-    let (status, body) = s.get("/api/health").await;
+    // Every slot is held: a request on a new connection is refused.
+    let (status, body) = fresh_get(&s, "/api/health").await;
     assert_limit_reached(status, &body, "limits.connections");
     assert_eq!(s.ws_with("/api/events", |_| {}).await.err(), Some(429));
     let ending = b.close_handshake().await;
     assert_eq!(ending.close_code, Some(1000));
-    let (status, body) = s.get("/api/health").await;
+    let (status, body) = fresh_get(&s, "/api/health").await;
     assert_eq!(status, 200, "{body}");
     s.assert_no_leaks();
+}
+
+/// A GET on a connection of its own (the server's client keeps one alive).
+async fn fresh_get(s: &Server, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(s.url(path))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

@@ -891,6 +891,11 @@ async fn every_documented_route_is_served_and_nothing_else() {
     s.assert_no_leaks();
 }
 
+/// What a console check says when the test binary holds no built console.
+const CONSOLE_NOT_BUILT: &str = "the web console is not built into this test binary: build it \
+     (`npm install && npx vite build` in web/workspace, as scripts/test-all does; or let the \
+     build make it: Node.js installed and YOI_SKIP_WEB_BUILD unset), then run the tests again";
+
 #[tokio::test]
 async fn the_console_is_served_at_the_root() {
     let s = Server::start().await;
@@ -923,8 +928,19 @@ async fn the_console_is_served_at_the_root() {
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
     let html = resp.text().await.unwrap();
     assert!(html.to_lowercase().contains("<!doctype html>"));
+    // Without the built console the page is the build's stand-in, which has
+    // no script and no asset: the checks below would check nothing.
+    assert!(
+        !html.contains("was not built into this binary"),
+        "{CONSOLE_NOT_BUILT}"
+    );
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(
+        !scripts.is_empty(),
+        "no script in the page: {CONSOLE_NOT_BUILT}"
+    );
     // No inline script: every script comes from a file the policy allows.
-    for script in html.split("<script").skip(1) {
+    for script in scripts {
         let tag = script.split('>').next().unwrap();
         assert!(
             tag.contains("src=\"/assets/"),
@@ -935,15 +951,17 @@ async fn the_console_is_served_at_the_root() {
             "inline script body"
         );
     }
-    // Hashed assets, when the console is built, are cached for a year.
-    if let Some(asset) = html.split('"').find(|p| p.starts_with("/assets/")) {
-        let resp = s.http.get(s.url(asset)).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(resp.headers()["cache-control"]
-            .to_str()
-            .unwrap()
-            .contains("max-age=31536000"));
-    }
+    // Hashed assets are cached for a year.
+    let asset = html
+        .split('"')
+        .find(|p| p.starts_with("/assets/"))
+        .unwrap_or_else(|| panic!("no asset in the page: {CONSOLE_NOT_BUILT}"));
+    let resp = s.http.get(s.url(asset)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{asset}");
+    assert!(resp.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
     let missing = s
         .http
         .get(s.url("/assets/nope-123.js"))

@@ -25,11 +25,20 @@ fn roomy() -> RuntimeLimits {
     }
 }
 
+/// A shared machine may stream a flood slowly (minutes on a loaded debug
+/// build); the run must still end well, so its timeout is far away.
+const FLOOD_RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A long answer of big tokens: 4000 frames of 8 KiB, far more than the
 /// socket buffers between server and client hold.
 fn flood() -> Reply {
+    flood_of(4000)
+}
+
+/// `frames` tokens of 8 KiB each.
+fn flood_of(frames: usize) -> Reply {
     let chunk = "z".repeat(8 * 1024);
-    Reply::tokens((0..4000).map(move |i| format!("{i}:{chunk}")))
+    Reply::tokens((0..frames).map(move |i| format!("{i}:{chunk}")))
 }
 
 #[tokio::test]
@@ -52,6 +61,7 @@ async fn a_close_is_answered_while_replaying_a_cursor() {
     let s = Server::start_with(Options {
         event_ring: 8192,
         runtime_limits: roomy(),
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
@@ -87,6 +97,7 @@ async fn a_close_is_answered_after_a_lag() {
             },
             ..ServerLimits::default()
         },
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
@@ -129,39 +140,66 @@ async fn client_messages_over_64_kib_end_the_socket() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_holds_nothing_up() {
+    // The deadline only decides when the stalled socket goes; every frame a
+    // reading client gets below is small, so no reader comes near it.
     let s = Server::start_with(Options {
         limits: ServerLimits {
             sockets: SocketPolicy {
-                send_deadline: Duration::from_millis(500),
+                send_deadline: Duration::from_secs(3),
                 ..SocketPolicy::default()
             },
             ..ServerLimits::default()
         },
         runtime_limits: roomy(),
+        run_timeout: FLOOD_RUN_TIMEOUT,
         ..Options::default()
     })
     .await;
-    s.mock.push(flood());
+    // About 12 MiB: several times what the socket buffers between server
+    // and client take in (Linux lets a send buffer grow to 4 MiB).
+    s.mock.push(flood_of(1500));
     let path = s.companion_path().await;
-    let mut drops = yoi_http::socket::stalled_drops();
-    let before = *drops.borrow_and_update();
+    // This server's own count: no other test's socket moves it.
+    let mut drops = s.stalled_drops.watch();
+    assert_eq!(*drops.borrow_and_update(), 0);
     let mut stalled = s.ws(&format!("{path}/events")).await;
-    stalled.frame().await;
+    assert_eq!(stalled.frame().await["type"], "snapshot");
     // The run streams to its end while this socket reads nothing.
     let (status, _) = s
         .post(&format!("{path}/input?wait=true"), json!({"text": "flood"}))
         .await;
     assert_eq!(status, 200);
-    tokio::time::timeout(WAIT, drops.wait_for(|n| *n > before))
+    tokio::time::timeout(WAIT, drops.wait_for(|n| *n >= 1))
         .await
         .expect("the stalled socket is dropped")
         .unwrap();
-    // Nothing else was held up: the server answers, a new socket gets its
-    // snapshot.
+    assert_eq!(*drops.borrow(), 1, "only the stalled socket was dropped");
+    // Nothing else was held up: the server and the flooded worker answer,
+    // and another worker streams a run to a new socket. (Not the flooded
+    // worker: its history is now too big a request for the mock provider,
+    // and a new socket of its own would read a snapshot of the flood.)
     let (status, _) = s.get("/api/health").await;
     assert_eq!(status, 200);
-    let mut fresh = s.ws(&format!("{path}/events")).await;
+    let (status, flooded) = s.get(&path).await;
+    assert_eq!(status, 200, "{flooded}");
+    assert_eq!(flooded["status"], "idle");
+    let (status, other) = s
+        .post("/api/runtimes/backend-internal/workers", json!({}))
+        .await;
+    assert_eq!(status, 201, "{other}");
+    let other = format!(
+        "/api/runtimes/backend-internal/workers/{}",
+        other["worker_id"].as_str().unwrap()
+    );
+    let mut fresh = s.ws(&format!("{other}/events")).await;
     assert_eq!(fresh.frame().await["type"], "snapshot");
+    s.mock.push(Reply::text("after the drop"));
+    let (status, accepted) = s
+        .post(&format!("{other}/input"), json!({"text": "again"}))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let frames = fresh.until("run_completed").await;
+    assert_eq!(text_of(&frames), "after the drop");
     // What it had buffered, then the end: no Close could be sent.
     let ending = stalled.until_close().await;
     assert_eq!(ending.close_code, None, "{ending:?}");

@@ -35,9 +35,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, MessageId, RenameWorker, RunOutcome,
-    RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail,
-    WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    ApiError, CancelAccepted, CreateWorker, ErrorCode, InputAccepted, InputRequest, MessageId,
+    RenameWorker, RunOutcome, RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript,
+    TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -69,7 +69,15 @@ pub struct Timing {
     pub connect_timeout: Duration,
     /// Longest wait for a command's answer (not for `wait=true` input).
     pub request_timeout: Duration,
+    /// Longest wait for `wait=true` input's answer; past it the call answers
+    /// `timeout` (the run goes on in the runtime).
+    pub wait_timeout: Duration,
 }
+
+/// Default for [`Timing::wait_timeout`]: the default run timeout plus a
+/// margin for the runtime to answer after its own timeout.
+pub const DEFAULT_WAIT_TIMEOUT: Duration =
+    Duration::from_secs(worker_runtime::config::DEFAULT_RUN_TIMEOUT.as_secs() + 60);
 
 impl Default for Timing {
     fn default() -> Self {
@@ -81,6 +89,7 @@ impl Default for Timing {
             silence_limit: Duration::from_secs(40),
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(30),
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
         }
     }
 }
@@ -336,24 +345,30 @@ impl RuntimeApi for RemoteRuntime {
         .await
     }
 
-    /// Input that answers when the run ends: no timeout of ours, the
-    /// runtime's run timeout bounds it.
+    /// Input that answers when the run ends. The runtime's run timeout
+    /// should end it; ours ([`Timing::wait_timeout`]) bounds it whatever the
+    /// runtime does, with the contract's `timeout`. A runtime that is slow
+    /// to answer is not taken for an unreachable one.
     async fn input_wait(
         &self,
         worker_id: WorkerId,
         input: InputRequest,
     ) -> Result<RunOutcome, RuntimeError> {
-        let result = self
+        let path = format!("/v1/workers/{worker_id}/input?wait=true");
+        let call = self
             .inner
             .transport
-            .json(
-                Method::POST,
-                &format!("/v1/workers/{worker_id}/input?wait=true"),
-                Some(&input),
-                None,
-            )
-            .await;
-        self.outcome(result)
+            .json(Method::POST, &path, Some(&input), None);
+        match tokio::time::timeout(self.inner.timing.wait_timeout, call).await {
+            Ok(result) => self.outcome(result),
+            Err(_) => Err(RuntimeError::Api(ApiError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "the runtime did not answer within {} s; the run may still go on (see the worker's events)",
+                    self.inner.timing.wait_timeout.as_secs()
+                ),
+            ))),
+        }
     }
 
     async fn approve(

@@ -513,11 +513,26 @@ mod tests {
 
     #[test]
     fn a_snapshot_without_an_older_worker_stops_it() {
-        let (mut s, _rx) = state();
+        let (mut s, mut rx) = state();
         let w = worker();
         s.created(w.clone());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WorkspaceEvent::WorkerCreated { .. })
+        ));
         s.epoch += 1; // reconnecting after the runtime restarted without it
         s.resync(Vec::new());
         assert_eq!(s.summary().worker_count, 0);
+        match rx.try_recv() {
+            Ok(WorkspaceEvent::WorkerStopped {
+                runtime_id,
+                worker_id,
+            }) => {
+                assert_eq!(worker_id, w.worker_id);
+                assert_eq!(runtime_id, s.runtime_id);
+            }
+            other => panic!("expected worker_stopped, got {other:?}"),
+        }
+        assert!(rx.try_recv().is_err(), "stopped once");
     }
 }

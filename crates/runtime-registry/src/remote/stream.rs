@@ -25,13 +25,13 @@ use ractor::ActorRef;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use worker_runtime::{EventFrame, WorkerStream};
 use yoi_protocol::{EventKind, RuntimeId, Seq, WorkerEvent, WorkerId};
 
 use super::monitor::{report, MonitorMsg};
 use super::rewrite;
-use super::transport::{CallError, Transport, WsStream};
+use super::transport::{CallError, Transport, Unreachable, WsStream};
 use super::Timing;
 
 /// Frames buffered between the socket task and the subscriber.
@@ -128,6 +128,16 @@ impl Follow {
             };
             let text = match message {
                 Some(Ok(Message::Text(text))) => text,
+                // A message or frame past the cap: the runtime is broken, not
+                // the link, and resuming would only fetch it again.
+                Some(Err(WsError::Capacity(_))) => {
+                    tracing::warn!(runtime = %self.runtime_id, "a runtime sent an event past the size cap; ending the stream");
+                    report::<()>(
+                        &self.monitor,
+                        &Err(CallError::Unreachable(Unreachable::Oversized)),
+                    );
+                    return Relay::Ended;
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Relay::Lost,
                 Some(Ok(_)) => continue,
             };

@@ -20,9 +20,16 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use yoi_protocol::{ApiError, ErrorCode, ErrorEnvelope};
+
+/// Largest REST answer, and largest WebSocket message or frame, the backend
+/// reads from a runtime. A faulty runtime (or a tampered link) must not make
+/// the backend hold more per call or socket; a bigger answer is taken for a
+/// broken runtime.
+pub const MAX_RUNTIME_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Why a runtime could not be reached. The text is shown to clients as
 /// `diagnostics.last_error`, so it never holds an address or a secret.
@@ -30,6 +37,11 @@ use yoi_protocol::{ApiError, ErrorCode, ErrorEnvelope};
 pub enum Unreachable {
     #[error("cannot connect")]
     Refused,
+    /// The runtime's TLS certificate is not one the backend trusts (signed by
+    /// another CA than `ca_file` or the system's roots, for another name,
+    /// expired).
+    #[error("certificate not trusted")]
+    Untrusted,
     #[error("timed out")]
     TimedOut,
     #[error("connection lost")]
@@ -42,6 +54,9 @@ pub enum Unreachable {
     Incompatible,
     #[error("unexpected answer (HTTP {0})")]
     Unexpected(u16),
+    /// An answer or event frame past [`MAX_RUNTIME_ANSWER`].
+    #[error("answer too large")]
+    Oversized,
 }
 
 /// How a call failed.
@@ -206,7 +221,7 @@ impl Transport {
         }
         let response = request.send().await.map_err(classify)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(classify)?;
+        let bytes = read_capped(response).await?;
         Ok((status, bytes))
     }
 
@@ -303,7 +318,10 @@ impl Transport {
                     }
                     let connector = self.tls.clone().map(tokio_tungstenite::Connector::Rustls);
                     let (stream, _) = tokio_tungstenite::connect_async_tls_with_config(
-                        request, None, true, connector,
+                        request,
+                        Some(socket_config()),
+                        true,
+                        connector,
                     )
                     .await
                     .map_err(classify_ws)?;
@@ -316,10 +334,13 @@ impl Transport {
                     let request = format!("ws://localhost{path_and_query}")
                         .into_client_request()
                         .map_err(|_| CallError::from(Unreachable::Refused))?;
-                    let (stream, _) =
-                        tokio_tungstenite::client_async_with_config(request, unix, None)
-                            .await
-                            .map_err(classify_ws)?;
+                    let (stream, _) = tokio_tungstenite::client_async_with_config(
+                        request,
+                        unix,
+                        Some(socket_config()),
+                    )
+                    .await
+                    .map_err(classify_ws)?;
                     Ok::<WsStream, CallError>(Box::pin(stream))
                 }
             }
@@ -330,6 +351,33 @@ impl Transport {
             .await
             .map_err(|_| CallError::from(Unreachable::TimedOut))?
     }
+}
+
+/// The body of `response`, or [`Unreachable::Oversized`] as soon as it
+/// passes [`MAX_RUNTIME_ANSWER`] (declared or read).
+async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, CallError> {
+    let too_large = |n: usize| n > MAX_RUNTIME_ANSWER;
+    if response
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).map_or(true, too_large))
+    {
+        return Err(Unreachable::Oversized.into());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if too_large(body.len() + chunk.len()) {
+            return Err(Unreachable::Oversized.into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// What the backend takes on a runtime's event socket.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_RUNTIME_ANSWER))
+        .max_frame_size(Some(MAX_RUNTIME_ANSWER))
 }
 
 /// A non-2xx answer: the runtime's own error, or a sign that we are not
@@ -353,7 +401,9 @@ fn error_answer(status: u16, body: &[u8]) -> CallError {
 }
 
 fn classify(e: reqwest::Error) -> CallError {
-    let reason = if e.is_timeout() {
+    let reason = if untrusted_certificate(&e) {
+        Unreachable::Untrusted
+    } else if e.is_timeout() {
         Unreachable::TimedOut
     } else if e.is_connect() {
         Unreachable::Refused
@@ -364,8 +414,30 @@ fn classify(e: reqwest::Error) -> CallError {
     reason.into()
 }
 
+/// Whether `e`, or an error that caused it, is a certificate TLS refused.
+fn untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        // An `io::Error`'s `source` skips the error it wraps: look inside.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref);
+        if let Some(inner) = wrapped {
+            return untrusted_certificate(inner);
+        }
+        next = e.source();
+    }
+    false
+}
+
 fn classify_io(e: &std::io::Error) -> Unreachable {
     use std::io::ErrorKind;
+    if untrusted_certificate(e) {
+        return Unreachable::Untrusted;
+    }
     match e.kind() {
         ErrorKind::TimedOut => Unreachable::TimedOut,
         ErrorKind::ConnectionRefused
@@ -383,6 +455,8 @@ fn classify_ws(e: WsError) -> CallError {
             error_answer(response.status().as_u16(), body)
         }
         WsError::Io(io) => classify_io(&io).into(),
+        WsError::Tls(tls) if untrusted_certificate(&tls) => Unreachable::Untrusted.into(),
+        WsError::Capacity(_) => Unreachable::Oversized.into(),
         _ => Unreachable::Lost.into(),
     }
 }

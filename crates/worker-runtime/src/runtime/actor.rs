@@ -78,17 +78,17 @@ pub struct ProfileProvider {
     pub tools: Arc<crate::tools::WorkerTools>,
 }
 
-struct WorkerEntry {
+pub(super) struct WorkerEntry {
     core: Arc<Mutex<WorkerCore>>,
     actor: ActorRef<WorkerMsg>,
     provider: ProfileProvider,
 }
 
 pub struct RuntimeState {
-    config: RuntimeConfig,
+    pub(super) config: RuntimeConfig,
     /// Each profile's provider, by profile name.
-    providers: HashMap<String, ProfileProvider>,
-    workers: HashMap<WorkerId, WorkerEntry>,
+    pub(super) providers: HashMap<String, ProfileProvider>,
+    pub(super) workers: HashMap<WorkerId, WorkerEntry>,
     /// Creation order, for stable listings.
     order: Vec<WorkerId>,
     workspace: broadcast::Sender<WorkspaceEvent>,
@@ -160,10 +160,7 @@ impl Actor for RuntimeActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         for saved in std::mem::take(&mut state.saved) {
-            let worker_id = saved.row.worker_id;
-            if let Err(e) = restore_worker(&myself, state, saved).await {
-                tracing::warn!(%worker_id, error = %e, "a saved worker was not restored");
-            }
+            super::restore::restore_worker(&myself, state, saved).await;
         }
         Ok(())
     }
@@ -196,13 +193,14 @@ impl Actor for RuntimeActor {
                 display_name,
                 reply,
             } => {
+                let since = state.store.mark();
                 let answer = match state.workers.get(&worker_id) {
                     Some(entry) => lock(&entry.core).rename(display_name),
                     None => Err(RuntimeError::WorkerNotFound(worker_id.to_string())),
                 };
                 // The new name is answered once it is stored.
-                state.store.after_commit(move || {
-                    let _ = reply.send(answer);
+                state.store.after_commit_since(since, move |outcome| {
+                    let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
                 });
             }
             RuntimeMsg::Remove { worker_id } => {
@@ -297,6 +295,9 @@ async fn create_worker(
             state.config.runtime_id
         )));
     }
+    if state.store.is_backlogged() {
+        return Err(RuntimeError::StoreUnavailable);
+    }
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {
         ProfileError::Unknown { .. } => RuntimeError::UnknownProfile(e.to_string()),
@@ -322,7 +323,7 @@ async fn create_worker(
     Ok(detail)
 }
 
-fn settings(
+pub(super) fn settings(
     state: &RuntimeState,
     worker_id: WorkerId,
     display_name: String,
@@ -350,16 +351,23 @@ fn settings(
 }
 
 /// Spawns the Worker's actor under this Runtime and records it.
-async fn add_worker(
+pub(super) async fn add_worker(
     myself: &ActorRef<RuntimeMsg>,
     state: &mut RuntimeState,
     core: WorkerCore,
 ) -> Result<WorkerDetail, RuntimeError> {
     let worker_id = core.worker_id;
     let detail = core.detail();
+    let quarantined = detail.summary.status == yoi_protocol::WorkerStatus::Quarantined;
     let provider = state
         .providers
         .get(&detail.summary.profile.name)
+        // A quarantined Worker never runs: any provider fills the slot.
+        .or_else(|| {
+            quarantined
+                .then(|| state.providers.values().next())
+                .flatten()
+        })
         .cloned()
         .ok_or_else(|| RuntimeError::Internal("a profile without a provider".to_owned()))?;
     let core = Arc::new(Mutex::new(core));
@@ -382,30 +390,4 @@ async fn add_worker(
     );
     state.order.push(worker_id);
     Ok(detail)
-}
-
-async fn restore_worker(
-    myself: &ActorRef<RuntimeMsg>,
-    state: &mut RuntimeState,
-    saved: SavedWorker,
-) -> Result<(), RuntimeError> {
-    let profile = load_profile(&saved.row.profile, &state.config)
-        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    let display_name = yoi_protocol::validate_display_name(&saved.row.display_name)?;
-    let worker_id = saved.row.worker_id;
-    if state.workers.contains_key(&worker_id) {
-        return Err(RuntimeError::Internal(
-            "a worker with this id already runs".to_owned(),
-        ));
-    }
-    let settings = settings(
-        state,
-        worker_id,
-        display_name,
-        profile,
-        saved.row.seq_reserved.0,
-    );
-    let core = WorkerCore::restore(settings, saved);
-    add_worker(myself, state, core).await?;
-    Ok(())
 }

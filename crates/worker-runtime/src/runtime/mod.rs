@@ -3,6 +3,7 @@
 //! message to the Runtime (to find the Worker) and one to the Worker.
 
 pub mod actor;
+mod restore;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,9 +45,15 @@ pub struct Runtime {
     profiles: Arc<Vec<ProfileSummary>>,
     tools: crate::tools::ToolRegistry,
     workspace: broadcast::Sender<WorkspaceEvent>,
+    store: Store,
 }
 
 impl Runtime {
+    /// Whether the store writes (its last batch committed); always in memory.
+    pub fn store_available(&self) -> bool {
+        self.store.is_available()
+    }
+
     /// Starts a Runtime whose Workers talk to the provider their profile
     /// names, each built once by `providers`.
     pub async fn start(
@@ -83,7 +90,9 @@ impl Runtime {
         let kind = config.kind;
         let display_name = config.display_name.clone();
         let (store, saved) = match &config.state_dir {
-            Some(dir) => crate::store::open(dir, config.transcript_bound)?,
+            Some(dir) => {
+                crate::store::open(dir, config.transcript_bound, config.limits.store_bytes)?
+            }
             None => (Store::memory(), Vec::new()),
         };
         let specs = crate::profile::specs(&config);
@@ -119,7 +128,7 @@ impl Runtime {
             providers: built,
             config,
             workspace: workspace.clone(),
-            store,
+            store: store.clone(),
             saved,
         };
         let (actor, _) = Actor::spawn(None, RuntimeActor, args)
@@ -133,6 +142,7 @@ impl Runtime {
             profiles,
             tools,
             workspace,
+            store,
         };
         yoi.connect(Arc::new(runtime.clone()));
         Ok(runtime)

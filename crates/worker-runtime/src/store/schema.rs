@@ -112,6 +112,19 @@ fn check(conn: &Connection, file: &str) -> Result<(), StoreError> {
     }
 }
 
+/// Caps the database at about `bytes` (`limits.store_bytes`): past it
+/// SQLite answers every write as it would on a full disk. A database
+/// already larger keeps its size as the cap.
+pub fn cap_size(conn: &Connection, bytes: u64) -> Result<(), StoreError> {
+    let page: i64 = conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .map_err(|e| StoreError::Sql(e.to_string()))?;
+    let page = u64::try_from(page).unwrap_or(4096).max(512);
+    let pages = i64::try_from(bytes / page).unwrap_or(i64::MAX).max(1);
+    conn.pragma_update(None, "max_page_count", pages)
+        .map_err(|e| StoreError::Sql(e.to_string()))
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // WAL: readers never wait for the writer. NORMAL: a commit survives the
     // process being killed; only a power loss may take the last ones back.

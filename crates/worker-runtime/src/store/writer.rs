@@ -2,16 +2,21 @@
 //! transaction per batch (so streaming pays no disk round trip per token),
 //! then runs the replies that waited for the commit. Reads of older history
 //! run on the same thread, after the writes queued before them.
+//!
+//! A batch is all or nothing: when one write of it or its commit fails, it
+//! is rolled back and every reply of it hears [`StoreError::Unavailable`].
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use yoi_protocol::{LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
 
-use super::{AfterCommit, Op, Page, SavedWorker, StoreError, WorkerRow};
+use super::{AfterCommit, Mark, Op, Page, SavedWorker, StoreError, WorkerRow};
 
 /// Most operations written in one transaction.
 const BATCH: usize = 4096;
@@ -32,14 +37,16 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
 pub fn start(
     conn: Connection,
     lock: std::fs::File,
-) -> Result<mpsc::UnboundedSender<Op>, StoreError> {
+    available: Arc<AtomicBool>,
+    pending: Arc<AtomicUsize>,
+) -> Result<mpsc::UnboundedSender<(Mark, Op)>, StoreError> {
     // Unbounded: a batch drains everything queued, and what actors queue is
     // bounded by what their runs produce between two commits.
     let (tx, rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()
         .name("yoi-store".to_owned())
         .spawn(move || {
-            let closed = run(conn, rx);
+            let closed = run(conn, rx, &available, &pending);
             // Let go of the database and the lock before saying so.
             drop(lock);
             if let Some(done) = closed {
@@ -53,19 +60,48 @@ pub fn start(
 /// Writes until closed (returns who asked) or until every handle is gone.
 fn run(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Op>,
+    mut rx: mpsc::UnboundedReceiver<(Mark, Op)>,
+    available: &AtomicBool,
+    pending: &AtomicUsize,
 ) -> Option<std::sync::mpsc::Sender<()>> {
-    while let Some(first) = rx.blocking_recv() {
+    // The number of the last operation of a batch that was not committed.
+    let mut last_failed: Mark = 0;
+    while let Some((mut newest, first)) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok((number, op)) => {
+                    newest = number;
+                    batch.push(op);
+                }
                 Err(_) => break,
             }
         }
-        let (after, close) = write_batch(&mut conn, batch);
-        for reply in after {
-            reply();
+        let taken = batch.len();
+        let (after, close, outcome) = write_batch(&mut conn, batch);
+        let failed_before = last_failed;
+        if outcome.is_err() {
+            last_failed = newest;
+        }
+        pending.fetch_sub(taken, Ordering::AcqRel);
+        let was = available.swap(outcome.is_ok(), Ordering::AcqRel);
+        match (&outcome, was) {
+            (Err(e), true) => tracing::error!(
+                error = %e,
+                "the store cannot write: requests are answered store_unavailable until a write succeeds (free disk space or fix the file's permissions)"
+            ),
+            (Ok(()), false) => tracing::info!("the store writes again"),
+            _ => {}
+        }
+        for (since, reply) in after {
+            // A request whose earlier write went in a failed batch failed too.
+            let answer = match &outcome {
+                Ok(()) if failed_before > since => Err(StoreError::Unavailable(
+                    "an earlier write of this request was not committed".to_owned(),
+                )),
+                other => other.clone(),
+            };
+            reply(answer);
         }
         if close.is_some() {
             return close;
@@ -74,23 +110,25 @@ fn run(
     None
 }
 
-/// What a batch leaves to do once committed.
-type Afterwards = (Vec<AfterCommit>, Option<std::sync::mpsc::Sender<()>>);
+/// What a batch leaves to do once committed (or not), and whether it was.
+type Afterwards = (
+    Vec<(Mark, AfterCommit)>,
+    Option<std::sync::mpsc::Sender<()>>,
+    Result<(), StoreError>,
+);
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
 
 fn write_batch(conn: &mut Connection, batch: Vec<Op>) -> Afterwards {
-    let mut after: Vec<AfterCommit> = Vec::new();
+    let mut after: Vec<(Mark, AfterCommit)> = Vec::new();
     let mut close = None;
     let mut reads = Vec::new();
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, "the store cannot write; a batch was lost");
-            return (after, None);
-        }
-    };
+    let mut writes = Vec::new();
     for op in batch {
         match op {
-            Op::AfterCommit(reply) => after.push(reply),
+            Op::AfterCommit { since, reply } => after.push((since, reply)),
             Op::Close { done } => close = Some(done),
             Op::Page {
                 worker_id,
@@ -98,43 +136,31 @@ fn write_batch(conn: &mut Connection, batch: Vec<Op>) -> Afterwards {
                 limit,
                 reply,
             } => reads.push((worker_id, before, limit, reply)),
-            Op::CreateWorker { row, done } => {
-                let result = insert_worker(&tx, &row);
-                after.push(Box::new(move || {
-                    let _ = done.send(result);
-                }));
-            }
-            Op::Reserve {
-                worker_id,
-                upto,
-                confirmed,
-                done,
-            } => {
-                log(reserve(&tx, worker_id, upto));
-                after.push(Box::new(move || {
-                    confirmed.fetch_max(upto, Ordering::AcqRel);
-                    if let Some(done) = done {
-                        let _ = done.send(());
-                    }
-                }));
-            }
-            other => log(apply(&tx, other)),
+            other => writes.push(other),
         }
     }
-    if let Err(e) = tx.commit() {
-        tracing::error!(error = %e, "the store could not commit; a batch was lost");
-    }
+    let outcome = commit(conn, writes);
     for (worker_id, before, limit, reply) in reads {
         let page = page(conn, worker_id, before, limit);
-        after.push(Box::new(move || reply(page)));
+        after.push((Mark::MAX, Box::new(move |_| reply(page))));
     }
-    (after, close)
+    (after, close, outcome)
 }
 
-fn log(result: Result<(), StoreError>) {
-    if let Err(e) = result {
-        tracing::error!(error = %e, "a write to the store failed");
+/// Applies `writes` in one transaction: all of them or, when one fails,
+/// none (dropping the transaction rolls it back).
+fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
+    if writes.is_empty() {
+        return Ok(());
     }
+    let tx = conn.transaction().map_err(unavailable)?;
+    for op in writes {
+        apply(&tx, op).map_err(|e| match e {
+            StoreError::Sql(why) => StoreError::Unavailable(why),
+            other => other,
+        })?;
+    }
+    tx.commit().map_err(unavailable)
 }
 
 fn insert_worker(tx: &Transaction<'_>, row: &WorkerRow) -> Result<(), StoreError> {
@@ -165,7 +191,10 @@ fn reserve(tx: &Transaction<'_>, worker_id: WorkerId, upto: u64) -> Result<(), S
 
 fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
     match op {
+        Op::CreateWorker { row } => insert_worker(tx, &row)?,
+        Op::Reserve { worker_id, upto } => reserve(tx, worker_id, upto)?,
         Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
+        Op::Partial { worker_id, slot } => put_partial(tx, worker_id, &slot)?,
         Op::Queued { worker_id, message } => {
             tx.execute(
                 "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
@@ -246,13 +275,26 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             .map_err(sql)?;
         }
         // Handled by the batch itself.
-        Op::CreateWorker { .. }
-        | Op::Reserve { .. }
-        | Op::Page { .. }
-        | Op::AfterCommit(_)
-        | Op::Close { .. } => {}
+        Op::Page { .. } | Op::AfterCommit { .. } | Op::Close { .. } => {}
     }
     Ok(())
+}
+
+/// Writes the partial answer waiting in `slot`, if any (a later flush may
+/// have been written with an earlier op).
+fn put_partial(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    slot: &super::PartialSlot,
+) -> Result<(), StoreError> {
+    let message = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match message {
+        Some(message) => put_message(tx, worker_id, &message),
+        None => Ok(()),
+    }
 }
 
 fn put_message(
@@ -342,49 +384,142 @@ fn newest_messages(
 }
 
 /// Every Worker that was not stopped, in creation order, with its newest
-/// `recent` messages and its last run.
+/// `recent` messages and its last run. A Worker whose rows cannot be read
+/// is quarantined (returned with `damaged` set) so that the others load; a
+/// row whose id cannot be read is left out. Both are logged with what to do.
 pub fn load(conn: &Connection, recent: usize) -> Result<Vec<SavedWorker>, StoreError> {
     let mut stmt = conn
         .prepare(
-            "SELECT worker_id, display_name, profile, created_at, seq_reserved, usage
+            "SELECT rowid, worker_id, display_name, profile, created_at, seq_reserved, usage
              FROM workers WHERE stopped_at IS NULL ORDER BY rowid",
         )
         .map_err(sql)?;
     let rows = stmt
         .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, i64>(4)?,
-                row.get::<_, String>(5)?,
-            ))
+            let mut cols = Vec::with_capacity(6);
+            for i in 1..=6 {
+                cols.push(row.get::<_, Value>(i)?);
+            }
+            Ok((row.get::<_, i64>(0)?, cols))
         })
         .map_err(sql)?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, display_name, profile, created_at, seq, usage) = row.map_err(sql)?;
-        let worker_id: WorkerId = id.parse().map_err(sql)?;
-        let row = WorkerRow {
-            worker_id,
-            display_name,
-            profile,
-            created_at: from_json::<Timestamp>(&created_at)?,
-            usage: from_json::<Usage>(&usage)?,
-            seq_reserved: Seq(u64::try_from(seq).map_err(sql)?),
+        let (rowid, cols) = row.map_err(sql)?;
+        let worker_id = match text(&cols[0]).and_then(|id| id.parse::<WorkerId>().map_err(sql)) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(
+                    rowid,
+                    error = %e,
+                    "a worker row of yoi.db has an id that cannot be read; it is left out. Restore yoi.db from a backup, or delete that row (workers.rowid) to silence this"
+                );
+                continue;
+            }
         };
-        let (recent, older) = newest_messages(conn, worker_id, i64::MAX, recent)?;
-        out.push(SavedWorker {
-            last_run: last_run(conn, worker_id)?,
-            queue: queue(conn, worker_id)?,
-            tool_decisions: tool_decisions(conn, worker_id)?,
-            row,
-            recent,
-            older,
-        });
+        match saved_worker(conn, worker_id, &cols, recent) {
+            Ok(saved) => out.push(saved),
+            Err(e) => {
+                tracing::error!(
+                    %worker_id,
+                    error = %e,
+                    "worker {worker_id} is quarantined: its rows in yoi.db cannot be read. It is listed as `quarantined` and takes no input; restore yoi.db from a backup, or stop the worker to drop it"
+                );
+                out.push(quarantined(worker_id, &cols, e));
+            }
+        }
     }
     Ok(out)
+}
+
+/// A column that must be text.
+fn text(value: &Value) -> Result<&str, StoreError> {
+    match value {
+        Value::Text(t) => Ok(t),
+        other => Err(StoreError::Sql(format!(
+            "a {:?} where text belongs",
+            other.data_type()
+        ))),
+    }
+}
+
+/// A Worker read back from its row (`cols` as `load` selects them).
+fn saved_worker(
+    conn: &Connection,
+    worker_id: WorkerId,
+    cols: &[Value],
+    recent: usize,
+) -> Result<SavedWorker, StoreError> {
+    let seq = match &cols[4] {
+        Value::Integer(n) => u64::try_from(*n)
+            .map_err(|_| StoreError::Sql(format!("a negative reservation ({n})")))?,
+        other => {
+            return Err(StoreError::Sql(format!(
+                "a {:?} reservation",
+                other.data_type()
+            )))
+        }
+    };
+    let row = WorkerRow {
+        worker_id,
+        display_name: text(&cols[1])?.to_owned(),
+        profile: text(&cols[2])?.to_owned(),
+        created_at: from_json::<Timestamp>(text(&cols[3])?)?,
+        usage: from_json::<Usage>(text(&cols[5])?)?,
+        seq_reserved: Seq(seq),
+    };
+    let (recent, older) = newest_messages(conn, worker_id, i64::MAX, recent)?;
+    Ok(SavedWorker {
+        last_run: last_run(conn, worker_id)?,
+        queue: queue(conn, worker_id)?,
+        tool_decisions: tool_decisions(conn, worker_id)?,
+        lease: row.seq_reserved,
+        row,
+        recent,
+        older,
+        damaged: None,
+    })
+}
+
+/// A Worker that cannot be read: what of its row can be, and why not.
+fn quarantined(worker_id: WorkerId, cols: &[Value], why: StoreError) -> SavedWorker {
+    let name = |col: &Value| text(col).map(str::to_owned).unwrap_or_default();
+    SavedWorker {
+        row: WorkerRow {
+            worker_id,
+            display_name: name(&cols[1]),
+            profile: name(&cols[2]),
+            created_at: text(&cols[3])
+                .and_then(from_json::<Timestamp>)
+                .unwrap_or_else(|_| Timestamp::now()),
+            usage: Usage::default(),
+            seq_reserved: Seq(0),
+        },
+        lease: Seq(0),
+        recent: Vec::new(),
+        older: false,
+        last_run: None,
+        queue: Vec::new(),
+        tool_decisions: Vec::new(),
+        damaged: Some(why.to_string()),
+    }
+}
+
+/// Commits a first reservation of `block` more `seq`s for every Worker to
+/// restore, before any is restored: restoring one then never waits for the
+/// store (and never on a tokio thread).
+pub fn reserve_ahead(
+    conn: &mut Connection,
+    saved: &mut [SavedWorker],
+    block: u64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    for worker in saved.iter_mut().filter(|w| w.damaged.is_none()) {
+        let upto = worker.row.seq_reserved.0.saturating_add(block);
+        reserve(&tx, worker.row.worker_id, upto).map_err(|e| unavailable(&e))?;
+        worker.lease = Seq(upto);
+    }
+    tx.commit().map_err(unavailable)
 }
 
 fn last_run(conn: &Connection, worker_id: WorkerId) -> Result<Option<LastRun>, StoreError> {

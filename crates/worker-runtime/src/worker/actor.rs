@@ -90,6 +90,11 @@ pub enum WorkerMsg {
     Flush {
         run_id: RunId,
     },
+    /// The write of an accepted input was not committed: undo it.
+    InputLost {
+        run_id: RunId,
+        client_message_id: Option<ClientMessageId>,
+    },
     /// Test hook: panic inside the actor to exercise supervision.
     #[cfg(feature = "test-hooks")]
     InjectPanic,
@@ -133,24 +138,52 @@ impl WorkerState {
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
     ) {
         let mut core = self.core();
+        let since = core.store().mark();
         let ready = self.provider.check_configured();
         let answer = core
-            .accept_input(text, client_message_id, on_busy, ready, origin)
+            .accept_input(text, client_message_id.clone(), on_busy, ready, origin)
             .map(|accepted| match accepted {
-                Accepted::Repeat(first) | Accepted::Queued(first) => first,
+                Accepted::Repeat(first) => (first, false),
+                Accepted::Queued(first) => (first, true),
                 Accepted::Started { accepted, request } => {
                     self.spawn_run(&mut core, myself, accepted, request);
-                    accepted
+                    (accepted, true)
                 }
             });
-        match answer {
-            Ok(accepted) => core.store().after_commit(move || {
-                let _ = reply.send(Ok(accepted));
-            }),
+        let (accepted, new) = match answer {
+            Ok(answer) => answer,
             Err(e) => {
                 let _ = reply.send(Err(e));
+                return;
             }
-        }
+        };
+        let worker = myself.clone();
+        core.store()
+            .after_commit_since(since, move |outcome| match outcome {
+                Ok(()) => {
+                    let _ = reply.send(Ok(accepted));
+                }
+                Err(e) => {
+                    // Never a `202` for an input the store did not keep.
+                    let _ = reply.send(Err(e.into()));
+                    if new {
+                        let _ = worker.send_message(WorkerMsg::InputLost {
+                            run_id: accepted.run_id,
+                            client_message_id,
+                        });
+                    }
+                }
+            });
+    }
+
+    /// Takes an input out of the queue; answered once that is committed.
+    fn remove_queued(&self, message_id: MessageId, reply: RpcReplyPort<Result<(), RuntimeError>>) {
+        let mut core = self.core();
+        let since = core.store().mark();
+        let answer = core.remove_queued(message_id);
+        core.store().after_commit_since(since, move |outcome| {
+            let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
+        });
     }
 
     /// Starts the task of a run the core began.
@@ -261,13 +294,20 @@ impl WorkerState {
                 return;
             }
             let (tx, rx) = tokio::sync::oneshot::channel();
-            core.store().after_commit(move || {
-                let _ = tx.send(());
-            });
+            core.store()
+                .after_commit_since(core.end_mark(), move |outcome| {
+                    let _ = tx.send(outcome.is_ok());
+                });
             rx
         };
-        let _ = committed.await;
-        self.core().release_ended();
+        // Released even when the commit failed: the run ended all the same
+        // and its one terminal event must be heard, saying it was not kept.
+        let kept = committed.await.unwrap_or(false);
+        let mut core = self.core();
+        if !kept {
+            core.fail_staged_end();
+        }
+        core.release_ended();
     }
 
     /// A page of history: from memory, or from the store when older.
@@ -397,11 +437,7 @@ impl Actor for WorkerActor {
                 state.after_tool_change(&myself, run_id).await;
             }
             WorkerMsg::RemoveQueued { message_id, reply } => {
-                let answer = state.core().remove_queued(message_id);
-                let store = state.core().store().clone();
-                store.after_commit(move || {
-                    let _ = reply.send(answer);
-                });
+                state.remove_queued(message_id, reply);
             }
             WorkerMsg::AwaitRun { run_id, reply } => state.core().await_run(run_id, reply),
             WorkerMsg::Cancel { reply } => {
@@ -431,9 +467,9 @@ impl Actor for WorkerActor {
                 state.core().finish(RunEnd::Cancelled);
                 state.settle_ended().await;
                 // Only now is the last `seq` known: the next start goes on from it.
-                let core = state.core();
+                let mut core = state.core();
                 core.settle();
-                core.store().after_commit(move || {
+                core.store().after_commit(move |_| {
                     let _ = reply.send(());
                 });
             }
@@ -454,6 +490,14 @@ impl Actor for WorkerActor {
                 state.start_next(&myself);
             }
             WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
+            WorkerMsg::InputLost {
+                run_id,
+                client_message_id,
+            } => {
+                state.core().undo_input(run_id, client_message_id.as_ref());
+                state.settle_ended().await;
+                state.start_next(&myself);
+            }
             #[cfg(feature = "test-hooks")]
             WorkerMsg::InjectPanic => {
                 panic!("panic injected into a worker (test hook)");

@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::AbortHandle;
@@ -20,10 +19,10 @@ use yoi_protocol::{
     WorkerId, WorkerStatus, WorkerSummary, WorkspaceEvent,
 };
 
-#[path = "tool_loop.rs"]
 pub mod tool_loop;
 
 use super::run::RunItem;
+use super::snapshot_cache::{SnapshotCache, SnapshotKey};
 use crate::config::RuntimeLimits;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
@@ -33,6 +32,11 @@ use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
 use crate::tools::WorkerTools;
 use crate::transcript::Transcript;
 use tool_loop::{AskOrigin, RunTools, ToolStep};
+
+mod active_run;
+mod guard;
+use active_run::ActiveRun;
+pub(crate) use guard::store_unavailable;
 
 /// Client message ids remembered per Worker for idempotent input.
 const IDEMPOTENCY_MEMORY: usize = 256;
@@ -83,61 +87,6 @@ pub enum RunEnd {
     Cancelled,
 }
 
-/// The run in flight.
-struct ActiveRun {
-    run_id: RunId,
-    assistant_id: MessageId,
-    /// Whether the assistant message joined the transcript (at the first delta).
-    assistant_started: bool,
-    started: Instant,
-    text: String,
-    reasoning: String,
-    usage: Option<RunUsage>,
-    task: Option<AbortHandle>,
-    /// Text or reasoning arrived since the last write of the partial answer.
-    unsaved: bool,
-    /// A write of the partial answer is scheduled.
-    flush_scheduled: bool,
-    /// Bytes of text and reasoning streamed in every turn of the run.
-    streamed: usize,
-    tools: RunTools,
-}
-
-impl ActiveRun {
-    fn new(run_id: RunId) -> Self {
-        Self {
-            run_id,
-            assistant_id: MessageId::new(),
-            assistant_started: false,
-            started: Instant::now(),
-            text: String::new(),
-            reasoning: String::new(),
-            usage: None,
-            task: None,
-            unsaved: false,
-            flush_scheduled: false,
-            streamed: 0,
-            tools: RunTools::default(),
-        }
-    }
-
-    /// The assistant message as it stands mid-run.
-    fn partial_message(&self) -> Message {
-        Message {
-            id: self.assistant_id,
-            role: Role::Assistant,
-            text: self.text.clone(),
-            at: Timestamp::now(),
-            run_id: self.run_id,
-            state: MessageState::Streaming,
-            reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
-            error: None,
-            tool_calls: self.tools.calls.clone(),
-            sender: None,
-        }
-    }
-}
-
 /// A Worker's data, kept across actor restarts.
 pub struct WorkerCore {
     pub(crate) runtime_id: RuntimeId,
@@ -178,6 +127,11 @@ pub struct WorkerCore {
     steps: Vec<ToolStep>,
     /// Who asked for queued inputs that another worker sent, by run.
     origins: HashMap<RunId, AskOrigin>,
+    snapshots: SnapshotCache,
+    /// Set once the last `seq` was written at shutdown: nothing more is emitted.
+    settled: bool,
+    /// Taken before the writes of the last run's end (see [`Self::end_mark`]).
+    end_mark: crate::store::Mark,
 }
 
 pub struct CoreSettings {
@@ -228,6 +182,9 @@ impl WorkerCore {
             remembered: HashMap::new(),
             steps: Vec::new(),
             origins: HashMap::new(),
+            snapshots: SnapshotCache::default(),
+            settled: false,
+            end_mark: 0,
         }
     }
 
@@ -294,8 +251,9 @@ impl WorkerCore {
     }
 
     /// The process ends cleanly: the next `seq` after a restart is the next
-    /// one, with no gap.
-    pub fn settle(&self) {
+    /// one, with no gap; this Worker emits nothing more.
+    pub fn settle(&mut self) {
+        self.settled = true;
         self.store.send(crate::store::Op::Settle {
             worker_id: self.worker_id,
             last: self.log.last_seq(),
@@ -379,11 +337,21 @@ impl WorkerCore {
     }
 
     fn emit_announced(&mut self, kind: EventKind, announce: bool) -> Seq {
+        if self.settled {
+            tracing::debug!(worker_id = %self.worker_id, "an event after settling is dropped");
+            return self.log.last_seq();
+        }
         if self.staging {
             self.staged.push((kind, announce));
             return self.log.last_seq();
         }
-        self.lease.cover(self.log.last_seq().next());
+        if let Err(e) = self.lease.cover(self.log.last_seq().next()) {
+            // Runs end while MARGIN seqs are left, so only a flood of
+            // dequeues gets here: a seq no reservation covers could be
+            // handed out again after a crash, so the event is dropped.
+            tracing::error!(worker_id = %self.worker_id, error = %e, "an event was dropped: the store keeps no reservation for it");
+            return self.log.last_seq();
+        }
         let announced = match (&kind, announce) {
             (EventKind::Status { status }, true) => Some(*status),
             _ => None,
@@ -422,18 +390,28 @@ impl WorkerCore {
         }
     }
 
-    fn snapshot(&self, reason: Option<SnapshotReason>) -> Arc<EventFrame> {
-        let in_flight = self.active.as_ref().map(|a| InFlight {
-            run_id: a.run_id,
-            text: a.text.clone(),
-            reasoning: (!a.reasoning.is_empty()).then(|| a.reasoning.clone()),
-        });
-        self.log.snapshot_frame(EventKind::Snapshot {
-            worker: Box::new(self.detail()),
-            transcript: self.transcript.all(),
-            in_flight,
-            reset: reason.is_some(),
+    /// Shared by the subscribers that ask while nothing changed.
+    fn snapshot(&mut self, reason: Option<SnapshotReason>) -> Arc<EventFrame> {
+        let key = SnapshotKey {
+            seq: self.log.last_seq(),
+            transcript_version: self.transcript.version(),
             reason,
+            detail: self.detail(),
+            in_flight: self.active.as_ref().map(|a| InFlight {
+                run_id: a.run_id,
+                text: a.text.clone(),
+                reasoning: (!a.reasoning.is_empty()).then(|| a.reasoning.clone()),
+            }),
+        };
+        let (log, transcript) = (&self.log, &self.transcript);
+        self.snapshots.get_or_make(key, |key| {
+            log.snapshot_frame(EventKind::Snapshot {
+                worker: Box::new(key.detail.clone()),
+                transcript: transcript.all(),
+                in_flight: key.in_flight.clone(),
+                reset: reason.is_some(),
+                reason,
+            })
         })
     }
 
@@ -528,6 +506,7 @@ impl WorkerCore {
         origin: Option<AskOrigin>,
     ) -> Result<Accepted, RuntimeError> {
         yoi_protocol::validate_input_text(&text)?;
+        self.check_writable()?;
         if let Some(first) = client_message_id
             .as_ref()
             .and_then(|id| self.idempotency.get(id))
@@ -591,7 +570,11 @@ impl WorkerCore {
     /// Starts the run of the next queued input, when no run is in flight:
     /// its `input_dequeued` (`started`), then the events of a new run.
     pub fn start_next(&mut self) -> Option<(InputAccepted, ChatRequest)> {
-        if self.active.is_some() || self.staging || self.status == WorkerStatus::Stopped {
+        if self.active.is_some()
+            || self.staging
+            || self.settled
+            || self.status != WorkerStatus::Idle
+        {
             return None;
         }
         let mut message = self.queue.pop_front()?;
@@ -609,6 +592,9 @@ impl WorkerCore {
     /// Removes a queued input before its run starts; `not_found` when it is
     /// not (or no longer) queued.
     pub fn remove_queued(&mut self, message_id: MessageId) -> Result<(), RuntimeError> {
+        if self.settled {
+            return Err(RuntimeError::Unavailable(self.runtime_id.clone()));
+        }
         let index = self
             .queue
             .iter()
@@ -634,7 +620,7 @@ impl WorkerCore {
             format!("input {} left the queue before it ran", message.id),
         );
         self.remember_outcome(message.run_id, Err(error.clone()));
-        self.store.after_commit(move || {
+        self.store.after_commit(move |_| {
             for waiter in waiters {
                 let _ = waiter.send(Err(error.clone()));
             }
@@ -699,7 +685,8 @@ impl WorkerCore {
     /// ended (cancelled, timed out) are dropped. `true` when the actor
     /// should schedule [`WorkerCore::flush_partial`].
     pub fn apply_run_item(&mut self, run_id: RunId, item: RunItem) -> bool {
-        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
+        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) || self.end_if_lease_lost(run_id)
+        {
             return false;
         }
         if let RunItem::Event(ProviderEvent::Text(text) | ProviderEvent::Reasoning(text)) = &item {
@@ -781,7 +768,9 @@ impl WorkerCore {
         run.flush_scheduled = false;
         run.unsaved = false;
         let message = run.partial_message();
-        self.store.put_message(self.worker_id, message);
+        // A flush the store has not written yet is replaced, not queued again.
+        self.store
+            .put_partial(self.worker_id, &run.partial, message);
     }
 
     /// Whether `more` bytes would take the run in flight past its limit.
@@ -829,8 +818,8 @@ impl WorkerCore {
             self.waiters.entry(run_id).or_default().push(waiter);
         } else if let Some((_, result)) = self.outcomes.iter().find(|(id, _)| *id == run_id) {
             let result = result.clone();
-            self.store.after_commit(move || {
-                let _ = waiter.send(result);
+            self.store.after_commit(move |outcome| {
+                let _ = waiter.send(outcome.map_err(|_| store_unavailable()).and(result));
             });
         } else {
             let _ = waiter.send(Err(ApiError::new(
@@ -885,6 +874,7 @@ impl WorkerCore {
             return;
         };
         self.steps.clear();
+        self.end_mark = self.store.mark();
         self.staging = true;
         if let Some(task) = run.task.take() {
             task.abort();
@@ -896,9 +886,13 @@ impl WorkerCore {
             message: message.clone(),
         });
         let usage = run.usage.unwrap_or_default();
-        self.usage.runs += 1;
-        self.usage.prompt_tokens += usage.prompt_tokens;
-        self.usage.completion_tokens += usage.completion_tokens;
+        // The counts are the provider's: saturate, a panic here would lose the run's end.
+        self.usage.runs = self.usage.runs.saturating_add(1);
+        self.usage.prompt_tokens = self.usage.prompt_tokens.saturating_add(usage.prompt_tokens);
+        self.usage.completion_tokens = self
+            .usage
+            .completion_tokens
+            .saturating_add(usage.completion_tokens);
         let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.store.put_message(self.worker_id, message.clone());
         let result = self.record_end(run_id, end, usage, duration_ms, message);
@@ -910,11 +904,14 @@ impl WorkerCore {
         // `wait=true` callers hear of the end once it is committed.
         let waiters = self.waiters.remove(&run_id).unwrap_or_default();
         let answer = result.clone();
-        self.store.after_commit(move || {
-            for waiter in waiters {
-                let _ = waiter.send(answer.clone());
-            }
-        });
+        self.store
+            .after_commit_since(self.end_mark, move |outcome| {
+                // Nothing reports a run done that the store did not keep.
+                let answer = outcome.map_err(|_| store_unavailable()).and(answer);
+                for waiter in waiters {
+                    let _ = waiter.send(answer.clone());
+                }
+            });
         self.remember_outcome(run_id, result);
     }
 

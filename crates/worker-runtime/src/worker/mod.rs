@@ -8,6 +8,8 @@
 //!   snapshots and `busy` are answered while a run streams.
 //! - [`run`]: the run task that streams from the provider, enforces the
 //!   timeouts and reports back by message.
+//! - `snapshot_cache`: one snapshot frame shared by the subscribers that ask
+//!   while nothing changed.
 //!
 //! The core is shared with the Runtime behind a mutex, so that a Worker actor
 //! that panics is restarted with its transcript and event log intact; the
@@ -16,6 +18,7 @@
 pub mod actor;
 pub mod core;
 pub mod run;
+mod snapshot_cache;
 
 pub use self::core::{CoreSettings, SubscribeFrom, SubscribeStart, WorkerCore};
 pub use actor::{WorkerActor, WorkerArgs, WorkerMsg};

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use worker_runtime::RuntimeConfig;
 pub use worker_runtime::RuntimeLimits;
 pub use yoi_http::limits::ServerLimits;
-pub use yoi_http::socket::SocketPolicy;
+pub use yoi_http::socket::{SocketPolicy, StalledDrops};
 use yoi_protocol::RuntimeId;
 #[allow(unused_imports)]
 pub use yoi_test_support::event_socket::{seqs, text_of, types};
@@ -31,6 +31,8 @@ pub struct Server {
     pub http: reqwest::Client,
     pub workspace: PathBuf,
     pub token: Option<String>,
+    /// The sockets this server dropped because their client stopped reading.
+    pub stalled_drops: StalledDrops,
     /// Leave the workspace on disk when dropped (for restart tests).
     pub keep_workspace: bool,
     seen: Arc<Mutex<Vec<String>>>,
@@ -96,6 +98,7 @@ impl Server {
         config.limits = opts.runtime_limits;
         let mut backend = Backend::start(config).await.unwrap();
         backend.limits = opts.limits;
+        let stalled_drops = backend.stalled_drops.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -117,6 +120,7 @@ impl Server {
             http: reqwest::Client::new(),
             workspace,
             token: opts.token,
+            stalled_drops,
             keep_workspace: false,
             seen: Arc::new(Mutex::new(Vec::new())),
             stop: Some(stop_tx),

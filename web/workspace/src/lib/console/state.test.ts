@@ -331,6 +331,11 @@ describe('snapshots', () => {
     const s = applyEvent(initialState(), snapshot(1, [], { worker: { status: 'stopped' } })).state;
     expect(s.stopped).toBe(true);
   });
+
+  it('a quarantined worker in a snapshot reads as an error, not idle', () => {
+    const s = applyEvent(initialState(), snapshot(1, [], { worker: { status: 'quarantined' } })).state;
+    expect(workerActivity(s, false)).toBe('error');
+  });
 });
 
 describe('from the server after a reload', () => {

@@ -439,6 +439,8 @@ export type WorkerActivity = 'unknown' | 'idle' | 'sending' | 'generating' | 'er
 
 export function workerActivity(state: ConsoleState, sending: boolean): WorkerActivity {
   if (state.stopped || state.status === 'stopped') return 'stopped';
+  // Its stored data is damaged: it takes no input (store_unavailable).
+  if (state.status === 'quarantined') return 'error';
   if (state.status === 'running' || state.live) return 'generating';
   if (sending) return 'sending';
   if (state.status === null) return 'unknown';
