@@ -119,7 +119,8 @@ fn summaries_and_details_match_the_contract() {
 
 #[test]
 fn rest_bodies_match_the_contract() {
-    round_trip::<Health>(json!({"status": "ok", "version": "0.1.0"}));
+    round_trip::<Health>(json!({"status": "ok", "version": "0.1.0", "store": "ok"}));
+    round_trip::<Health>(json!({"status": "degraded", "version": "0.1.0", "store": "unavailable"}));
     round_trip::<InputRequest>(json!({"text": "hi", "client_message_id": "c-1"}));
     round_trip::<InputRequest>(json!({"text": "hi"}));
     round_trip::<CreateWorker>(json!({}));
