@@ -201,7 +201,7 @@ async fn tools_work_the_same_through_the_backend_a_local_and_a_remote_runtime() 
         .iter()
         .find(|p| p["name"] == "companion")
         .unwrap();
-    assert_eq!(companion["tools"], json!([]));
+    assert!(companion.get("tools").is_none(), "{companion}");
 
     for rt in ["backend-internal", "near", "gpu"] {
         lists_workers(&b, rt).await;

@@ -152,7 +152,8 @@ pub struct ProfileSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub hint: Option<String>,
-    /// The tools its workers may use, and how (none unless granted).
-    #[serde(default)]
+    /// The tools its workers may use, and how (absent when it grants none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::GrantedTool>>", optional)]
     pub tools: Vec<crate::GrantedTool>,
 }
