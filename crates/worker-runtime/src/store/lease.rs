@@ -26,6 +26,9 @@ pub const LOW_WATER: u64 = BLOCK / 2;
 /// `seq`s kept for ending a run (its message, terminal event, status and
 /// the dequeue of inputs that wait) when no new reservation comes.
 pub const MARGIN: u64 = 256;
+/// A Worker waits for its next reservation's commit when fewer than this
+/// many `seq`s are left (well above [`MARGIN`], so waiting comes first).
+pub const CATCH_UP: u64 = 4 * MARGIN;
 
 pub struct SeqLease {
     worker_id: WorkerId,
@@ -120,6 +123,19 @@ impl SeqLease {
                 seq.0
             )))
         }
+    }
+
+    /// Whether the Worker should wait for the reservation it asked for
+    /// before it hands out more: one is on its way (neither committed nor
+    /// failed) and fewer than [`CATCH_UP`] `seq`s are left after `seq`. A
+    /// fast stream then waits for the store's commit (off any thread)
+    /// instead of running out of `seq`s.
+    pub fn behind(&self, seq: Seq) -> bool {
+        let confirmed = self.confirmed.load(Ordering::Acquire);
+        confirmed != u64::MAX
+            && !self.failed()
+            && self.requested > confirmed
+            && seq.0.saturating_add(CATCH_UP) > confirmed
     }
 
     /// Whether a run must end now to end within what is committed: the

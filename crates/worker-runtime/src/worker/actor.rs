@@ -285,6 +285,23 @@ impl WorkerState {
         }
     }
 
+    /// A stream that outruns the store's reservations waits here (off any
+    /// thread, holding only this mailbox) for the reservation on its way.
+    async fn catch_up_lease(&self) {
+        let committed = {
+            let core = self.core();
+            if !core.lease_behind() {
+                return;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            core.store().after_commit(move |_| {
+                let _ = tx.send(());
+            });
+            rx
+        };
+        let _ = committed.await;
+    }
+
     /// When a run ended: waits (off any thread, holding only this mailbox)
     /// until the store committed its end, then lets its events out.
     async fn settle_ended(&self) {
@@ -474,6 +491,7 @@ impl Actor for WorkerActor {
                 });
             }
             WorkerMsg::Run { run_id, items } => {
+                state.catch_up_lease().await;
                 let flush = {
                     let mut core = state.core();
                     let mut flush = false;

@@ -66,6 +66,12 @@ impl WorkerCore {
         Ok(())
     }
 
+    /// Whether the Worker should wait for its next reservation's commit
+    /// before it takes more of a run (see [`crate::store::SeqLease::behind`]).
+    pub fn lease_behind(&self) -> bool {
+        self.lease.behind(self.log.last_seq())
+    }
+
     /// Ends the run in flight, failed, when the Worker cannot count on
     /// more `seq`s; `true` when it did (the run's items are then dropped).
     pub(super) fn end_if_lease_lost(&mut self, run_id: RunId) -> bool {
