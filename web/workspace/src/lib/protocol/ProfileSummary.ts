@@ -15,6 +15,6 @@ configured: boolean,
  */
 hint?: string,
 /**
- * The tools its workers may use, and how (none unless granted).
+ * The tools its workers may use, and how (absent when it grants none).
  */
-tools: Array<GrantedTool>, };
+tools?: Array<GrantedTool>, };
