@@ -259,14 +259,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             worker_id,
             tool,
             decision,
-        } => {
-            tx.execute(
-                "INSERT INTO tool_decisions (worker_id, tool, decision) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(worker_id, tool) DO UPDATE SET decision = excluded.decision",
-                params![worker_id.to_string(), tool, to_json(&decision)?],
-            )
-            .map_err(sql)?;
-        }
+        } => put_tool_decision(tx, worker_id, &tool, decision)?,
         Op::Settle { worker_id, last } => {
             tx.execute(
                 "UPDATE workers SET seq_reserved = ?2 WHERE worker_id = ?1",
@@ -532,6 +525,22 @@ fn last_run(conn: &Connection, worker_id: WorkerId) -> Result<Option<LastRun>, S
         .optional()
         .map_err(sql)?;
     data.map(|d| from_json(&d)).transpose()
+}
+
+/// A person's decision on `tool` for the rest of the Worker's life.
+fn put_tool_decision(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    tool: &str,
+    decision: yoi_protocol::ApprovalDecision,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO tool_decisions (worker_id, tool, decision) VALUES (?1, ?2, ?3)
+         ON CONFLICT(worker_id, tool) DO UPDATE SET decision = excluded.decision",
+        params![worker_id.to_string(), tool, to_json(&decision)?],
+    )
+    .map_err(sql)?;
+    Ok(())
 }
 
 /// Decisions a person made for the rest of a Worker's life, by tool.

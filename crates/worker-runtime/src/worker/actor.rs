@@ -266,6 +266,61 @@ impl WorkerState {
         }
     }
 
+    /// Items from the run task: applied in one step; what they lead to
+    /// (a flush, tool steps, the run's end, the next queued input) follows.
+    async fn run_items(&self, myself: &ActorRef<WorkerMsg>, run_id: RunId, items: Vec<RunItem>) {
+        self.catch_up_lease().await;
+        let flush = {
+            let mut core = self.core();
+            let mut flush = false;
+            for item in items {
+                flush |= core.apply_run_item(run_id, item);
+            }
+            flush
+        };
+        if flush {
+            myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
+        }
+        self.run_steps(myself);
+        self.settle_ended().await;
+        self.start_next(myself);
+    }
+
+    /// A decision, a call's end, or an approval's deadline.
+    async fn on_tool(&self, myself: &ActorRef<WorkerMsg>, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::Approve {
+                call_id,
+                request,
+                reply,
+            } => {
+                let answer = self.core().decide(&call_id, request);
+                let run_id = self.core().active_run_id();
+                match run_id {
+                    Some(run_id) => self.after_tool_change(myself, run_id).await,
+                    None => {
+                        self.settle_ended().await;
+                        self.start_next(myself);
+                    }
+                }
+                let _ = reply.send(answer);
+            }
+            WorkerMsg::ToolDone {
+                run_id,
+                call_id,
+                outcome,
+            } => {
+                self.core().tool_done(run_id, &call_id, outcome);
+                self.after_tool_change(myself, run_id).await;
+            }
+            WorkerMsg::ApprovalExpired { run_id, call_id } => {
+                self.core().approval_expired(run_id, &call_id);
+                self.after_tool_change(myself, run_id).await;
+            }
+            _ => {}
+        }
+    }
+
     /// After a call ended or was decided: its steps, a flush of the message
     /// that shows it, and what follows the run's end if it ended.
     async fn after_tool_change(&self, myself: &ActorRef<WorkerMsg>, run_id: RunId) {
@@ -430,29 +485,9 @@ impl Actor for WorkerActor {
             } => {
                 state.input(&myself, text, client_message_id, on_busy, origin, reply);
             }
-            WorkerMsg::Approve {
-                call_id,
-                request,
-                reply,
-            } => {
-                let answer = state.core().decide(&call_id, request);
-                state.run_steps(&myself);
-                state.settle_ended().await;
-                state.start_next(&myself);
-                let _ = reply.send(answer);
-            }
-            WorkerMsg::ToolDone {
-                run_id,
-                call_id,
-                outcome,
-            } => {
-                state.core().tool_done(run_id, &call_id, outcome);
-                state.after_tool_change(&myself, run_id).await;
-            }
-            WorkerMsg::ApprovalExpired { run_id, call_id } => {
-                state.core().approval_expired(run_id, &call_id);
-                state.after_tool_change(&myself, run_id).await;
-            }
+            msg @ (WorkerMsg::Approve { .. }
+            | WorkerMsg::ToolDone { .. }
+            | WorkerMsg::ApprovalExpired { .. }) => state.on_tool(&myself, msg).await,
             WorkerMsg::RemoveQueued { message_id, reply } => {
                 state.remove_queued(message_id, reply);
             }
@@ -490,23 +525,7 @@ impl Actor for WorkerActor {
                     let _ = reply.send(());
                 });
             }
-            WorkerMsg::Run { run_id, items } => {
-                state.catch_up_lease().await;
-                let flush = {
-                    let mut core = state.core();
-                    let mut flush = false;
-                    for item in items {
-                        flush |= core.apply_run_item(run_id, item);
-                    }
-                    flush
-                };
-                if flush {
-                    myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
-                }
-                state.run_steps(&myself);
-                state.settle_ended().await;
-                state.start_next(&myself);
-            }
+            WorkerMsg::Run { run_id, items } => state.run_items(&myself, run_id, items).await,
             WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
             WorkerMsg::InputLost {
                 run_id,

@@ -840,6 +840,11 @@ impl WorkerCore {
         }
     }
 
+    /// The run in flight, if any.
+    pub fn active_run_id(&self) -> Option<RunId> {
+        self.active.as_ref().map(|a| a.run_id)
+    }
+
     /// Whether a run is in flight.
     pub fn is_running(&self) -> bool {
         self.active.is_some()
