@@ -145,6 +145,24 @@ fn offered_tools(request: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Input whose turn calls `yoi.list_workers`, read up to its approval
+/// request: the subscription and the call waiting.
+async fn waiting_list_call(rt: &Runtime, w: WorkerId) -> (WorkerStream, String) {
+    let mut sub = rt.subscribe(w, None).await.unwrap();
+    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+        .await
+        .unwrap();
+    let frames = until(&mut sub, |k| {
+        matches!(k, EventKind::ToolApprovalRequested { .. })
+    })
+    .await;
+    (sub, approval_call(&frames))
+}
+
+fn decision(decision: ApprovalDecision, scope: ApprovalScope) -> ApprovalRequest {
+    ApprovalRequest { decision, scope }
+}
+
 const ALLOW_LIST: &[(&str, ToolPolicy)] = &[("yoi.list_workers", ToolPolicy::Allow)];
 
 #[tokio::test]
@@ -346,18 +364,12 @@ async fn an_ask_call_waits_for_a_person_and_runs_once_allowed() {
         .approve(
             w,
             "call_nope".into(),
-            ApprovalRequest {
-                decision: ApprovalDecision::Allow,
-                scope: ApprovalScope::Once,
-            },
+            decision(ApprovalDecision::Allow, ApprovalScope::Once),
         )
         .await
         .unwrap_err();
     assert_eq!(unknown.to_api_error().code, ErrorCode::NotFound);
-    let allow = ApprovalRequest {
-        decision: ApprovalDecision::Allow,
-        scope: ApprovalScope::Once,
-    };
+    let allow = decision(ApprovalDecision::Allow, ApprovalScope::Once);
     let answer = rt.approve(w, call.clone(), allow).await.unwrap();
     assert_eq!(answer.decision, ApprovalDecision::Allow);
     let again = rt.approve(w, call.clone(), allow).await.unwrap_err();
@@ -385,23 +397,11 @@ async fn a_denied_call_is_not_run_and_the_run_goes_on() {
     let mock = MockOpenAi::start().await;
     let rt = start_with(config(&mock, ASK_LIST)).await;
     let w = worker(&rt, "asker").await;
-    let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
-        .await
-        .unwrap();
-    let call = approval_call(
-        &until(&mut sub, |k| {
-            matches!(k, EventKind::ToolApprovalRequested { .. })
-        })
-        .await,
-    );
+    let (mut sub, call) = waiting_list_call(&rt, w).await;
     rt.approve(
         w,
         call,
-        ApprovalRequest {
-            decision: ApprovalDecision::Deny,
-            scope: ApprovalScope::Once,
-        },
+        decision(ApprovalDecision::Deny, ApprovalScope::Once),
     )
     .await
     .unwrap();
@@ -446,24 +446,9 @@ async fn two_people_approving_at_once_run_the_call_once() {
     let mock = MockOpenAi::start().await;
     let rt = start_with(config(&mock, ASK_LIST)).await;
     let w = worker(&rt, "asker").await;
-    let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
-        .await
-        .unwrap();
-    let call = approval_call(
-        &until(&mut sub, |k| {
-            matches!(k, EventKind::ToolApprovalRequested { .. })
-        })
-        .await,
-    );
-    let allow = ApprovalRequest {
-        decision: ApprovalDecision::Allow,
-        scope: ApprovalScope::Once,
-    };
-    let deny = ApprovalRequest {
-        decision: ApprovalDecision::Deny,
-        scope: ApprovalScope::Once,
-    };
+    let (mut sub, call) = waiting_list_call(&rt, w).await;
+    let allow = decision(ApprovalDecision::Allow, ApprovalScope::Once);
+    let deny = decision(ApprovalDecision::Deny, ApprovalScope::Once);
     let (a, b) = tokio::join!(
         rt.approve(w, call.clone(), allow),
         rt.approve(w, call.clone(), deny)
@@ -487,16 +472,7 @@ async fn cancel_while_waiting_for_approval_ends_the_run_cancelled_once() {
     let mock = MockOpenAi::start().await;
     let rt = start_with(config(&mock, ASK_LIST)).await;
     let w = worker(&rt, "asker").await;
-    let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
-        .await
-        .unwrap();
-    let call = approval_call(
-        &until(&mut sub, |k| {
-            matches!(k, EventKind::ToolApprovalRequested { .. })
-        })
-        .await,
-    );
+    let (mut sub, call) = waiting_list_call(&rt, w).await;
     rt.cancel(w).await.unwrap();
     let frames = until_terminal(&mut sub).await;
     assert_eq!(terminal_count(&frames), 1);
@@ -509,10 +485,7 @@ async fn cancel_while_waiting_for_approval_ends_the_run_cancelled_once() {
         .approve(
             w,
             call,
-            ApprovalRequest {
-                decision: ApprovalDecision::Allow,
-                scope: ApprovalScope::Once,
-            },
+            decision(ApprovalDecision::Allow, ApprovalScope::Once),
         )
         .await
         .unwrap_err();
@@ -713,23 +686,11 @@ async fn a_worker_scope_decision_is_remembered_across_a_restart() {
     c.state_dir = Some(dir.clone());
     let rt = start_with(c.clone()).await;
     let w = worker(&rt, "asker").await;
-    let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
-        .await
-        .unwrap();
-    let call = approval_call(
-        &until(&mut sub, |k| {
-            matches!(k, EventKind::ToolApprovalRequested { .. })
-        })
-        .await,
-    );
+    let (mut sub, call) = waiting_list_call(&rt, w).await;
     rt.approve(
         w,
         call,
-        ApprovalRequest {
-            decision: ApprovalDecision::Allow,
-            scope: ApprovalScope::Worker,
-        },
+        decision(ApprovalDecision::Allow, ApprovalScope::Worker),
     )
     .await
     .unwrap();
