@@ -26,7 +26,8 @@ use worker_runtime::{ProviderConfig, RuntimeConfig};
 use yoi_http::token::MIN_TOKEN_LEN;
 
 use crate::limits::{FileLimits, Limits};
-use yoi_protocol::{RuntimeId, RuntimeKind};
+use worker_runtime::tools::{ToolGrants, ToolLimits};
+use yoi_protocol::{RuntimeId, RuntimeKind, ToolPolicy};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:7760";
 pub const DEFAULT_TOKEN_ENV: &str = "YOI_TOKEN";
@@ -75,6 +76,20 @@ pub struct FileConfig {
     pub profiles: BTreeMap<String, toml::Table>,
     #[serde(default)]
     pub limits: FileLimits,
+    #[serde(default)]
+    pub tools: FileTools,
+}
+
+/// `[tools]`: the bounds of tool calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTools {
+    /// Model turns with tool calls in one run.
+    pub max_rounds: Option<u64>,
+    pub call_timeout_ms: Option<u64>,
+    /// Most bytes of one result handed to the model.
+    pub result_bytes: Option<u64>,
+    pub approval_timeout_ms: Option<u64>,
 }
 
 /// `[profiles.<name>]`: unset keys take `[provider]`'s value (and the
@@ -89,6 +104,9 @@ pub struct FileProfile {
     pub prompt: Option<String>,
     pub language: Option<String>,
     pub description: Option<String>,
+    /// `[profiles.<name>.tools]`: `pattern = "allow" | "ask" | "deny"`, in
+    /// the order written (the last matching rule wins).
+    pub tools: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,6 +361,7 @@ pub fn resolve(
     // Workers (the Companion among them) survive restarts of the backend.
     runtime.state_dir = Some(workspace.join(".yoi"));
     runtime.limits = limits.runtime;
+    runtime.tool_limits = tool_limits(&file.tools)?;
     Ok(ServeConfig {
         bind,
         token,
@@ -455,6 +474,88 @@ fn profile_spec(
         provider,
         prompt,
         language: text(&p.language),
+        tools: tool_rules(p.tools.as_ref()).map_err(bad)?,
+    })
+}
+
+/// `[profiles.<name>.tools]` in the order written.
+fn tool_rules(table: Option<&toml::Table>) -> Result<ToolGrants, String> {
+    let Some(table) = table else {
+        return Ok(ToolGrants::default());
+    };
+    let mut rules = Vec::new();
+    for (pattern, value) in table {
+        let ok_pattern = (1..=200).contains(&pattern.len())
+            && pattern
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*' | '?'));
+        if !ok_pattern {
+            return Err(format!(
+                "tool rule `{}`: a pattern is a tool name (`source.tool`) with `*` or `?` wildcards",
+                pattern.chars().take(64).collect::<String>()
+            ));
+        }
+        let policy = match value.as_str() {
+            Some("allow") => ToolPolicy::Allow,
+            Some("ask") => ToolPolicy::Ask,
+            Some("deny") => ToolPolicy::Deny,
+            _ => {
+                return Err(format!(
+                    "tool rule `{pattern}`: the value is \"allow\", \"ask\" or \"deny\""
+                ))
+            }
+        };
+        rules.push((pattern.clone(), policy));
+    }
+    Ok(ToolGrants::new(rules))
+}
+
+/// `[tools]`: the bounds of tool calls, each within a sane range.
+fn tool_limits(file: &FileTools) -> Result<ToolLimits, ConfigError> {
+    fn bounded(
+        key: &'static str,
+        value: Option<u64>,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) if range.contains(&v) => Ok(v),
+            Some(_) => Err(ConfigError::Value {
+                key,
+                why: format!("must be from {} to {}", range.start(), range.end()),
+            }),
+        }
+    }
+    let d = ToolLimits::default();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Ok(ToolLimits {
+        max_rounds: u32::try_from(bounded(
+            "tools.max_rounds",
+            file.max_rounds,
+            1..=256,
+            u64::from(d.max_rounds),
+        )?)
+        .unwrap_or(d.max_rounds),
+        call_timeout: Duration::from_millis(bounded(
+            "tools.call_timeout_ms",
+            file.call_timeout_ms,
+            100..=3_600_000,
+            ms(d.call_timeout),
+        )?),
+        result_bytes: usize::try_from(bounded(
+            "tools.result_bytes",
+            file.result_bytes,
+            1024..=16 * 1024 * 1024,
+            d.result_bytes as u64,
+        )?)
+        .unwrap_or(d.result_bytes),
+        approval_timeout: Duration::from_millis(bounded(
+            "tools.approval_timeout_ms",
+            file.approval_timeout_ms,
+            1_000..=86_400_000,
+            ms(d.approval_timeout),
+        )?),
     })
 }
 
@@ -824,6 +925,7 @@ pub fn resolve_runtime(
     runtime.state_dir = flags.state_dir.clone();
     let limits = crate::limits::resolve(&FileLimits::default(), env)?;
     runtime.limits = limits.runtime;
+    runtime.tool_limits = tool_limits(&file.tools)?;
     let tls = tls_config(flags, &listen)?;
     Ok(RuntimeServeConfig {
         listen,

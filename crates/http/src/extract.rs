@@ -134,6 +134,43 @@ where
     }
 }
 
+/// The `{call_id}` of a route: `call_` and letters, digits, `_` or `-`.
+pub struct PathCall(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathCall {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = path_param(parts, state, "call_id").await?;
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(Failure::invalid(
+                "bad call_id: 1 to 64 letters, digits, '_' or '-'",
+            ));
+        }
+        Ok(PathCall(raw))
+    }
+}
+
+/// The raw (percent-decoded) value of the path parameter `name`.
+async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, Failure> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| Failure::invalid("bad path"))?;
+    params
+        .iter()
+        .find(|(param, _)| *param == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| Failure::invalid(format!("bad path: no {name}")))
+}
+
 /// The `{message_id}` of a route.
 pub struct PathMessage(pub MessageId);
 
@@ -141,14 +178,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathMessage {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| Failure::invalid("bad path"))?;
-        let raw = params
-            .iter()
-            .find(|(name, _)| *name == "message_id")
-            .map(|(_, value)| value)
-            .ok_or_else(|| Failure::invalid("bad path: no message_id"))?;
+        let raw = path_param(parts, state, "message_id").await?;
         let id = raw
             .parse()
             .map_err(|e| Failure::invalid(format!("bad message_id: {e}")))?;

@@ -16,12 +16,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, RenameWorker,
-    RunOutcome, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerEvent,
-    WorkerList, WorkerPage, WorkerSummary,
+    ApprovalAnswer, ApprovalRequest, CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted,
+    InputRequest, RenameWorker, RunOutcome, RuntimeSummary, Seq, Transcript, TranscriptPage,
+    WorkerDetail, WorkerEvent, WorkerList, WorkerPage, WorkerSummary,
 };
 
-use crate::extract::{Body, PathMessage, Query, RuntimeTarget, WorkerTarget};
+use crate::extract::{Body, PathCall, PathMessage, Query, RuntimeTarget, WorkerTarget};
 use crate::failure::Failure;
 use crate::host::Host;
 use crate::limits::ConnectionSlot;
@@ -48,6 +48,7 @@ where
         .routes(routes!(post_input))
         .routes(routes!(post_cancel))
         .routes(routes!(delete_queued))
+        .routes(routes!(post_approval))
         .routes(routes!(get_transcript))
         .routes(routes!(worker_events))
 }
@@ -196,6 +197,26 @@ pub async fn delete_queued(
         .remove_queued(target.worker_id, message_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/workers/{worker_id}/approvals/{call_id}", tag = "workers",
+    params(("worker_id" = String, Path),
+        ("call_id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = ApprovalRequest,
+    responses((status = 200, description = "The decision was taken (`tool_approval_decided`)", body = ApprovalAnswer),
+        (status = 400, body = ErrorEnvelope),
+        (status = 404, description = "worker_not_found, or not_found for a call the worker never made", body = ErrorEnvelope),
+        (status = 409, description = "not_pending: the call was already decided, cancelled or timed out", body = ErrorEnvelope)))]
+pub async fn post_approval(
+    target: WorkerTarget,
+    PathCall(call_id): PathCall,
+    Body(body): Body<ApprovalRequest>,
+) -> Result<Json<ApprovalAnswer>, Failure> {
+    let answer = target
+        .runtime
+        .approve(target.worker_id, call_id, body)
+        .await?;
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

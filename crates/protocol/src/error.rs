@@ -35,6 +35,9 @@ pub enum ErrorCode {
     /// A configured limit is reached (workers, subscribers, connections): an
     /// addition to the contract's table.
     LimitReached,
+    /// An approval for a tool call that is no longer waiting (decided,
+    /// cancelled or timed out).
+    NotPending,
     /// The runtime's store cannot write (disk full, I/O error, read-only
     /// file): nothing of the request was kept. An addition to the contract's table.
     StoreUnavailable,
@@ -49,7 +52,10 @@ impl ErrorCode {
             ErrorCode::ForbiddenOrigin => 403,
             ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Busy | ErrorCode::NotRunning | ErrorCode::QueueFull => 409,
+            ErrorCode::Busy
+            | ErrorCode::NotRunning
+            | ErrorCode::QueueFull
+            | ErrorCode::NotPending => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::LimitReached => 429,
             ErrorCode::Internal => 500,
@@ -96,6 +102,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::NotPending => "not_pending",
             ErrorCode::StoreUnavailable => "store_unavailable",
         }
     }

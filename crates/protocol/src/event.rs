@@ -6,8 +6,9 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::{
-    ApiError, Message, MessageId, RunId, RunUsage, RuntimeId, RuntimeSummary, Seq, Timestamp,
-    WorkerDetail, WorkerId, WorkerStatus, WorkerSummary,
+    ApiError, ApprovalDecision, ApprovalScope, Message, MessageId, RunId, RunUsage, RuntimeId,
+    RuntimeSummary, Seq, Timestamp, ToolCallState, WorkerDetail, WorkerId, WorkerStatus,
+    WorkerSummary,
 };
 
 /// One frame of a Worker's event socket.
@@ -41,6 +42,8 @@ impl WorkerEvent {
             | EventKind::RunFailed { run_id, .. }
             | EventKind::RunCancelled { run_id }
             | EventKind::ToolCallStarted { run_id, .. }
+            | EventKind::ToolApprovalRequested { run_id, .. }
+            | EventKind::ToolApprovalDecided { run_id, .. }
             | EventKind::ToolCallFinished { run_id, .. } => Some(*run_id),
             EventKind::Snapshot { .. }
             | EventKind::Status { .. }
@@ -159,6 +162,7 @@ pub enum EventKind {
         status: WorkerStatus,
     },
     WorkerStopped,
+    /// The model called a tool: the call waits for approval or runs now.
     ToolCallStarted {
         run_id: RunId,
         call_id: String,
@@ -167,11 +171,34 @@ pub enum EventKind {
         #[schema(value_type = Object)]
         arguments: serde_json::Value,
     },
+    /// A call waits for a person's decision (`POST .../approvals/{call_id}`).
+    ToolApprovalRequested {
+        run_id: RunId,
+        call_id: String,
+        name: String,
+        #[ts(type = "unknown")]
+        #[schema(value_type = Object)]
+        arguments: serde_json::Value,
+    },
+    /// A person (or the approval's timeout) decided.
+    ToolApprovalDecided {
+        run_id: RunId,
+        call_id: String,
+        decision: ApprovalDecision,
+        scope: ApprovalScope,
+    },
     ToolCallFinished {
         run_id: RunId,
         call_id: String,
         ok: bool,
         summary: String,
+        /// How the call ended (an addition: `ok` alone does not tell a
+        /// denial from an error).
+        state: ToolCallState,
+        /// What the model was given, bounded for clients.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        output: Option<String>,
     },
 }
 

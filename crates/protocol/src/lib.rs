@@ -20,6 +20,7 @@ mod ids;
 mod message;
 mod runtime;
 mod time;
+mod tool;
 mod validate;
 mod worker;
 
@@ -30,6 +31,7 @@ pub use ids::*;
 pub use message::*;
 pub use runtime::*;
 pub use time::*;
+pub use tool::*;
 pub use validate::*;
 pub use worker::*;
 

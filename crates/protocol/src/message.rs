@@ -42,4 +42,14 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub error: Option<crate::ApiError>,
+    /// The tools the model called in this run, in order (assistant messages
+    /// only; an addition to the contract's `Message`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::ToolCall>>", optional)]
+    pub tool_calls: Vec<crate::ToolCall>,
+    /// Who sent a user message when it was not a person: the `display_ref`
+    /// of the worker that asked (`yoi.ask_worker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sender: Option<String>,
 }

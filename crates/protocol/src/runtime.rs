@@ -71,4 +71,8 @@ pub struct RuntimeSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub profiles: Option<Vec<ProfileSummary>>,
+    /// The tools its workers can be granted, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tools: Option<Vec<crate::ToolInfo>>,
 }

@@ -11,6 +11,8 @@ use crate::{ApiError, MessageId, RunId, RuntimeId, Timestamp, WorkerId};
 pub enum WorkerStatus {
     Idle,
     Running,
+    /// A run waits for a person to decide on a tool call.
+    WaitingApproval,
     Stopped,
     /// Its stored row is damaged: it was not restored, takes no input
     /// (`store_unavailable`), and can only be stopped. An addition to the contract.
@@ -95,10 +97,8 @@ pub struct WorkerDetail {
     #[serde(flatten)]
     pub summary: WorkerSummary,
     pub created_at: Timestamp,
-    /// Always empty in this version: no Worker has tools.
-    #[ts(type = "Array<never>")]
-    #[schema(value_type = Vec<Object>)]
-    pub tools: Vec<serde_json::Value>,
+    /// The tools the worker may use, and how (from its profile's grants).
+    pub tools: Vec<crate::GrantedTool>,
     pub usage: Usage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -106,6 +106,10 @@ pub struct WorkerDetail {
     /// Inputs waiting for the run in flight to end, the next first.
     #[serde(default)]
     pub queue: Vec<QueuedInput>,
+    /// Tool calls that wait for a person's decision (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::PendingApproval>>", optional)]
+    pub pending_approvals: Vec<crate::PendingApproval>,
 }
 
 /// An input waiting in a worker's queue.
@@ -148,4 +152,8 @@ pub struct ProfileSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub hint: Option<String>,
+    /// The tools its workers may use, and how (absent when it grants none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::GrantedTool>>", optional)]
+    pub tools: Vec<crate::GrantedTool>,
 }

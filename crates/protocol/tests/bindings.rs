@@ -40,6 +40,9 @@ fn export_roots(cfg: &Config) {
         CompanionInfo,
         WorkerRef,
         ErrorCode,
+        ToolList,
+        ApprovalRequest,
+        ApprovalAnswer,
     );
 }
 

@@ -176,7 +176,9 @@ fn every_worker_event_matches_the_contract() {
         json!({"type": "status", "status": "running"}),
         json!({"type": "worker_stopped"}),
         json!({"type": "tool_call_started", "run_id": RUN, "call_id": "c1", "name": "read", "arguments": {"path": "x"}}),
-        json!({"type": "tool_call_finished", "run_id": RUN, "call_id": "c1", "ok": true, "summary": "done"}),
+        json!({"type": "tool_call_finished", "run_id": RUN, "call_id": "c1", "ok": true, "summary": "done", "state": "ok", "output": "3 workers"}),
+        json!({"type": "tool_approval_requested", "run_id": RUN, "call_id": "c2", "name": "yoi.ask_worker", "arguments": {"worker": "notes", "text": "hi"}}),
+        json!({"type": "tool_approval_decided", "run_id": RUN, "call_id": "c2", "decision": "deny", "scope": "worker"}),
     ];
     for extra in cases {
         let e: WorkerEvent = round_trip(event(extra));

@@ -23,8 +23,8 @@ use yoi_protocol::RunUsage;
 
 use worker_runtime::config::ProviderConfig;
 use worker_runtime::provider::{
-    ChatRequest, Provider, ProviderError, ProviderEvent, ProviderMessage, ProviderRequest,
-    ProviderStream, ToolCall,
+    ChatMessage, ChatRequest, ChatRole, ChatToolCall, Provider, ProviderError, ProviderEvent,
+    ProviderStream,
 };
 
 use crate::redact::clean_message;
@@ -62,13 +62,6 @@ impl Provider for OpenAiProvider {
         &self,
         request: ChatRequest,
     ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
-        self.stream_request(request.into())
-    }
-
-    fn stream_request(
-        &self,
-        request: ProviderRequest,
-    ) -> futures::future::BoxFuture<'static, Result<ProviderStream, ProviderError>> {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
@@ -93,7 +86,7 @@ impl Provider for OpenAiProvider {
     }
 }
 
-fn request_body(request: &ProviderRequest) -> serde_json::Value {
+fn request_body(request: &ChatRequest) -> serde_json::Value {
     let mut body = json!({
         "model": request.model,
         "messages": request.messages.iter().map(message_json).collect::<Vec<_>>(),
@@ -116,25 +109,33 @@ fn request_body(request: &ProviderRequest) -> serde_json::Value {
     body
 }
 
-/// One message as OpenAI's chat completions API spells it.
-fn message_json(message: &ProviderMessage) -> serde_json::Value {
-    match message {
-        ProviderMessage::Chat(m) => json!({"role": m.role.as_str(), "content": m.content}),
-        ProviderMessage::ToolCalls { content, calls } => json!({
+/// One message as OpenAI's chat completions API spells it: an assistant
+/// turn with its tool calls, a `tool` message with the call it answers.
+fn message_json(message: &ChatMessage) -> serde_json::Value {
+    if message.role == ChatRole::Assistant && !message.tool_calls.is_empty() {
+        let content = if message.content.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(message.content)
+        };
+        return json!({
             "role": "assistant",
-            "content": if content.is_empty() { serde_json::Value::Null } else { json!(content) },
-            "tool_calls": calls
+            "content": content,
+            "tool_calls": message
+                .tool_calls
                 .iter()
                 .map(|c| json!({"id": c.id, "type": "function", "function": {
                     "name": c.name,
                     "arguments": c.arguments,
                 }}))
                 .collect::<Vec<_>>(),
-        }),
-        ProviderMessage::ToolResult { call_id, content } => {
-            json!({"role": "tool", "tool_call_id": call_id, "content": content})
-        }
+        });
     }
+    let mut out = json!({"role": message.role.as_str(), "content": message.content});
+    if let Some(id) = &message.tool_call_id {
+        out["tool_call_id"] = json!(id);
+    }
+    out
 }
 
 type Body = BoxStream<'static, reqwest::Result<bytes::Bytes>>;
@@ -148,7 +149,7 @@ struct Answer {
     over: bool,
     key: Option<String>,
     /// Tool calls of this turn by index, assembled from their fragments.
-    calls: BTreeMap<u32, ToolCall>,
+    calls: BTreeMap<u32, ChatToolCall>,
     /// Bytes of names and arguments in `calls`.
     call_bytes: usize,
 }
@@ -280,7 +281,7 @@ impl Answer {
         let call = self
             .calls
             .entry(fragment.index)
-            .or_insert_with(|| ToolCall {
+            .or_insert_with(|| ChatToolCall {
                 id: String::new(),
                 name: String::new(),
                 arguments: String::new(),
@@ -300,9 +301,8 @@ impl Answer {
     /// The turn ended: every call it made, whole, in index order.
     fn flush_calls(&mut self) {
         self.call_bytes = 0;
-        for (index, call) in std::mem::take(&mut self.calls) {
-            self.ready
-                .push_back(Ok(ProviderEvent::ToolCall { index, call }));
+        for call in std::mem::take(&mut self.calls).into_values() {
+            self.ready.push_back(Ok(ProviderEvent::ToolCall(call)));
         }
     }
 
@@ -480,7 +480,7 @@ mod tests {
         stream += &tool_delta(0, None, None, ":1}");
         stream += "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n";
         let items: Vec<ProviderEvent> = read(&stream).into_iter().map(Result::unwrap).collect();
-        let call = |id: &str, name: &str, arguments: &str| ToolCall {
+        let call = |id: &str, name: &str, arguments: &str| ChatToolCall {
             id: id.to_owned(),
             name: name.to_owned(),
             arguments: arguments.to_owned(),
@@ -488,14 +488,8 @@ mod tests {
         assert_eq!(
             items,
             [
-                ProviderEvent::ToolCall {
-                    index: 0,
-                    call: call("call_a", "a", "{\"x\":1}")
-                },
-                ProviderEvent::ToolCall {
-                    index: 1,
-                    call: call("call_b", "b", "{}")
-                },
+                ProviderEvent::ToolCall(call("call_a", "a", "{\"x\":1}")),
+                ProviderEvent::ToolCall(call("call_b", "b", "{}")),
                 ProviderEvent::Finished {
                     reason: "tool_calls".to_owned()
                 },

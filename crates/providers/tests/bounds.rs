@@ -32,8 +32,11 @@ fn provider(mock: &MockOpenAi) -> OpenAiProvider {
 
 fn request() -> ChatRequest {
     ChatRequest {
+        tools: Vec::new(),
         model: "mock-model".to_owned(),
         messages: vec![ChatMessage {
+            tool_call_id: None,
+            tool_calls: Vec::new(),
             role: ChatRole::User,
             content: "hello".to_owned(),
         }],

@@ -12,8 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 use worker_runtime::config::ProviderConfig;
 use worker_runtime::provider::{
-    ChatMessage, ChatRole, Provider, ProviderEvent, ProviderMessage, ProviderRequest, ToolCall,
-    ToolSpec,
+    ChatMessage, ChatRequest, ChatRole, ChatToolCall, Provider, ProviderEvent, ToolSpec,
 };
 use yoi_providers::openai::OpenAiProvider;
 use yoi_test_support::{MockOpenAi, Reply};
@@ -29,11 +28,8 @@ fn provider(mock: &MockOpenAi) -> OpenAiProvider {
     })
 }
 
-fn user(text: &str) -> ProviderMessage {
-    ProviderMessage::Chat(ChatMessage {
-        role: ChatRole::User,
-        content: text.to_owned(),
-    })
+fn user(text: &str) -> ChatMessage {
+    ChatMessage::new(ChatRole::User, text)
 }
 
 fn tools() -> Vec<ToolSpec> {
@@ -52,22 +48,23 @@ fn tools() -> Vec<ToolSpec> {
     ]
 }
 
-async fn events(p: &OpenAiProvider, request: ProviderRequest) -> Vec<ProviderEvent> {
+async fn events(p: &OpenAiProvider, request: ChatRequest) -> Vec<ProviderEvent> {
     tokio::time::timeout(WAIT, async {
-        let stream = p.stream_request(request).await.unwrap();
+        let stream = p.stream(request).await.unwrap();
         stream.map(Result::unwrap).collect::<Vec<_>>().await
     })
     .await
     .expect("the answer ends")
 }
 
-fn calls(events: &[ProviderEvent]) -> Vec<(u32, ToolCall)> {
+fn calls(events: &[ProviderEvent]) -> Vec<(usize, ChatToolCall)> {
     events
         .iter()
         .filter_map(|e| match e {
-            ProviderEvent::ToolCall { index, call } => Some((*index, call.clone())),
+            ProviderEvent::ToolCall(call) => Some(call.clone()),
             _ => None,
         })
+        .enumerate()
         .collect()
 }
 
@@ -75,11 +72,11 @@ fn calls(events: &[ProviderEvent]) -> Vec<(u32, ToolCall)> {
 async fn tools_are_offered_and_several_calls_come_back_whole() {
     let mock = MockOpenAi::start().await;
     let berlin = r#"{"timezone":"Europe/Berlin"}"#;
-    mock.push(Reply::tool_calls([
+    mock.push(Reply::text("").with_tool_calls([
         ("yoi__list_workers", "{}"),
         ("time__get_current_time", berlin),
     ]));
-    let request = ProviderRequest {
+    let request = ChatRequest {
         model: "mock-model".to_owned(),
         messages: vec![user("what time is it, and who is here?")],
         tools: tools(),
@@ -102,7 +99,7 @@ async fn tools_are_offered_and_several_calls_come_back_whole() {
         .expect("finished with tool_calls");
     let last_call = got
         .iter()
-        .rposition(|e| matches!(e, ProviderEvent::ToolCall { .. }))
+        .rposition(|e| matches!(e, ProviderEvent::ToolCall(_)))
         .unwrap();
     assert!(last_call < finished, "{got:?}");
 
@@ -126,30 +123,26 @@ async fn tools_are_offered_and_several_calls_come_back_whole() {
 #[tokio::test]
 async fn tool_results_go_back_and_the_mock_answers_with_their_content() {
     let mock = MockOpenAi::start().await;
-    let call = |id: &str, name: &str| ToolCall {
+    let call = |id: &str, name: &str| ChatToolCall {
         id: id.to_owned(),
         name: name.to_owned(),
         arguments: "{}".to_owned(),
     };
-    let request = ProviderRequest {
+    let request = ChatRequest {
         model: "mock-model".to_owned(),
         messages: vec![
             user("who is here?"),
-            ProviderMessage::ToolCalls {
+            ChatMessage {
+                role: ChatRole::Assistant,
                 content: String::new(),
-                calls: vec![
+                tool_calls: vec![
                     call("call_a", "yoi__list_workers"),
                     call("call_b", "time__get_current_time"),
                 ],
+                tool_call_id: None,
             },
-            ProviderMessage::ToolResult {
-                call_id: "call_a".to_owned(),
-                content: "companion, helper".to_owned(),
-            },
-            ProviderMessage::ToolResult {
-                call_id: "call_b".to_owned(),
-                content: "12:00".to_owned(),
-            },
+            ChatMessage::tool_result("call_a", "companion, helper"),
+            ChatMessage::tool_result("call_b", "12:00"),
         ],
         tools: tools(),
     };
@@ -161,7 +154,7 @@ async fn tool_results_go_back_and_the_mock_answers_with_their_content() {
             _ => None,
         })
         .collect();
-    assert_eq!(text, "tool call_a: companion, helper\ntool call_b: 12:00");
+    assert_eq!(text, "[call_a] companion, helper\n[call_b] 12:00");
 
     let sent = &mock.wait_for_requests(1).await[0].body;
     let messages = sent["messages"].as_array().unwrap();
@@ -180,9 +173,9 @@ async fn tool_results_go_back_and_the_mock_answers_with_their_content() {
 #[tokio::test]
 async fn a_tool_directive_in_the_users_message_makes_a_call() {
     let mock = MockOpenAi::start().await;
-    let request = ProviderRequest {
+    let request = ChatRequest {
         model: "mock-model".to_owned(),
-        messages: vec![user(r#"[[tool:yoi__list_workers:{"limit":10}]]"#)],
+        messages: vec![user(r#"[[tool:yoi.list_workers {"limit":10}]]"#)],
         tools: tools(),
     };
     let got = events(&provider(&mock), request).await;
@@ -195,7 +188,7 @@ async fn a_tool_directive_in_the_users_message_makes_a_call() {
 #[tokio::test]
 async fn a_request_without_tools_sends_no_tools_key() {
     let mock = MockOpenAi::start().await;
-    let request = ProviderRequest {
+    let request = ChatRequest {
         model: "mock-model".to_owned(),
         messages: vec![user("hi")],
         tools: Vec::new(),

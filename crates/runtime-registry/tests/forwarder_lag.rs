@@ -80,6 +80,14 @@ impl RuntimeApi for TinyBroadcast {
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {
         self.runtime.cancel(worker_id).await
     }
+    async fn approve(
+        &self,
+        worker_id: WorkerId,
+        call_id: String,
+        request: yoi_protocol::ApprovalRequest,
+    ) -> Result<yoi_protocol::ApprovalAnswer, RuntimeError> {
+        self.runtime.approve(worker_id, call_id, request).await
+    }
     async fn remove_queued(
         &self,
         worker_id: WorkerId,

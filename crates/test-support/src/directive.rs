@@ -4,15 +4,17 @@
 //! call [`MockOpenAi::push`](crate::MockOpenAi::push). In echo mode the mock therefore
 //! reads directives from the last user message and builds the reply from them.
 //! Directives combine (`[[slow:50]] [[cut:3]]`); an error wins over a hang, a hang
-//! over a long line, a long line over tool calls, and tool calls over any streamed
-//! text. Unknown `[[...]]` text is left alone.
+//! over a long line, a long line over tool calls. Unknown `[[...]]` text is left
+//! alone.
 //!
-//! `[[tool:NAME:ARGS]]` (repeat it for several calls in one turn) answers with a
+//! `[[tool:NAME ARGS]]` (repeat it for several calls in one turn) answers with a
 //! tool call of NAME with the JSON arguments ARGS (`{}` when left out; ARGS may not
-//! hold `]]`), streamed in fragments like OpenAI's. The next request, the one that
-//! ends with the `tool` messages, is answered `tool <call_id>: <content>`, one line
-//! per message, instead of by these directives, so a test sees what each tool
-//! returned.
+//! hold `]]`), streamed in fragments like OpenAI's, after the rest of the message as
+//! the turn's text. NAME is matched to the request's `tools` (`yoi.list_workers`
+//! finds `yoi__list_workers`). `[[tool_rounds:N]]` makes the same calls in N turns.
+//! The request after the last of them, which ends with the `tool` messages, is
+//! answered `[<call_id>] <content>`, one line per result, so a test sees what each
+//! tool returned.
 
 use std::time::Duration;
 
@@ -45,8 +47,52 @@ struct Directives {
     markdown: bool,
     long_line: Option<usize>,
     usage: Option<(u64, u64)>,
-    /// `(name, JSON arguments)` of `[[tool:NAME:ARGS]]`, in order.
+    /// `[[tool:NAME ARGS]]`: tool calls of each tool turn, in order.
     tools: Vec<(String, String)>,
+    /// `[[tool_rounds:N]]`: how many turns make the calls (default 1).
+    tool_rounds: Option<usize>,
+}
+
+/// A number that makes every tool call id of this process unique.
+pub(crate) fn call_serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The echo reply for a request, tool turns included: while the message's
+/// `[[tool:...]]` turns are not all made, the next one; after them (or after
+/// tool calls a test pushed), an answer that quotes each result of the last
+/// turn (`[call_id] content`).
+pub(crate) fn echo_reply_for(base: &Reply, request: &serde_json::Value) -> Reply {
+    let last = crate::request::last_user_message(request);
+    let (directives, rest) = parse(&last);
+    let (rounds, results) = crate::request::tool_progress(request);
+    let wants_calls = !directives.tools.is_empty()
+        && directives.error.is_none()
+        && !directives.hang
+        && directives.long_line.is_none();
+    if !wants_calls && rounds == 0 {
+        return echo_reply(base, &last);
+    }
+    if wants_calls && rounds < directives.tool_rounds.unwrap_or(1) {
+        let mut reply = base.clone();
+        reply.kind = Reply::text(rest.trim()).kind;
+        if let Some(delay) = directives.slow {
+            reply = reply.token_delay(delay);
+        }
+        if let Some((prompt, completion)) = directives.usage {
+            reply = reply.usage(prompt, completion);
+        }
+        return reply.with_tool_calls(directives.tools);
+    }
+    let answer = results
+        .iter()
+        .map(|(id, content)| format!("[{id}] {content}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut reply = base.clone();
+    reply.kind = Reply::text(&answer).kind;
+    reply
 }
 
 /// Builds the echo reply for a last user message, honouring its directives.
@@ -62,15 +108,6 @@ pub(crate) fn echo_reply(base: &Reply, last_user_message: &str) -> Reply {
     }
     if let Some(bytes) = directives.long_line {
         return Reply::long_line(bytes);
-    }
-    if !directives.tools.is_empty() {
-        let mut reply = Reply::tool_calls(directives.tools);
-        reply.token_delay = directives.slow.unwrap_or(base.token_delay);
-        reply.usage = directives.usage.map(|(p, c)| crate::Usage {
-            prompt_tokens: p,
-            completion_tokens: c,
-        });
-        return reply;
     }
 
     let text = if directives.markdown {
@@ -174,15 +211,18 @@ fn apply(d: &mut Directives, inner: &str) -> bool {
                 None => return false,
             }
         }
+        ("hang", None) => d.hang = true,
         ("tool", Some(call)) => {
-            let (name, arguments) = call.split_once(':').unwrap_or((call, "{}"));
-            if name.trim().is_empty() {
+            let (name, arguments) = call.split_once(char::is_whitespace).unwrap_or((call, "{}"));
+            if name.is_empty() {
                 return false;
             }
-            d.tools
-                .push((name.trim().to_owned(), arguments.trim().to_owned()));
+            d.tools.push((name.to_owned(), arguments.trim().to_owned()));
         }
-        ("hang", None) => d.hang = true,
+        ("tool_rounds", Some(n)) => match n.parse() {
+            Ok(n) => d.tool_rounds = Some(n),
+            Err(_) => return false,
+        },
         ("reasoning", None) => d.reasoning = true,
         ("markdown", None) => d.markdown = true,
         _ => return false,
@@ -256,20 +296,41 @@ mod tests {
     }
 
     #[test]
-    fn tool_directives_make_tool_calls_in_order() {
-        let reply = echo_reply(
-            &Reply::echo(),
-            r#"[[tool:yoi__list_workers]] [[tool:time__now:{"tz":"UTC"}]]"#,
-        );
+    fn tool_directives_make_tool_calls_in_order_after_the_turns_text() {
+        let request = serde_json::json!({"messages": [{"role": "user",
+            "content": r#"Looking. [[tool:yoi.list_workers]] [[tool:time.now {"tz":"UTC"}]]"#}]});
+        let reply = echo_reply_for(&Reply::echo(), &request);
         assert_eq!(reply.finish_reason, "tool_calls");
+        let calls: Vec<(String, String)> = reply
+            .tool_calls
+            .iter()
+            .map(|c| (c.name.clone(), c.arguments.clone()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("yoi.list_workers".to_owned(), "{}".to_owned()),
+                ("time.now".to_owned(), r#"{"tz":"UTC"}"#.to_owned())
+            ]
+        );
         match reply.kind {
-            ReplyKind::ToolCalls(calls) => assert_eq!(
-                calls,
-                [
-                    ("yoi__list_workers".to_owned(), "{}".to_owned()),
-                    ("time__now".to_owned(), r#"{"tz":"UTC"}"#.to_owned())
-                ]
-            ),
+            ReplyKind::Tokens(t) => assert_eq!(t.concat(), "Looking."),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn after_the_tool_turns_the_answer_quotes_each_result() {
+        let request = serde_json::json!({"messages": [
+            {"role": "user", "content": "[[tool:yoi.list_workers]]"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "yoi__list_workers", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "3 workers"}
+        ]});
+        let reply = echo_reply_for(&Reply::echo(), &request);
+        assert!(reply.tool_calls.is_empty());
+        match reply.kind {
+            ReplyKind::Tokens(t) => assert_eq!(t.concat(), "[c1] 3 workers"),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -37,7 +37,8 @@
 //! | `[[markdown]]` | a heading, a list, a fenced `rust` block and an inline `<script>` |
 //! | `[[long-line:BYTES]]` | one SSE line of BYTES bytes with no newline, then nothing |
 //! | `[[usage:P:C]]` | report P prompt and C completion tokens (`max` is `u64::MAX`) |
-//! | `[[tool:NAME:ARGS]]` | a tool call of NAME with JSON arguments ARGS, streamed in fragments (repeat for several calls); the request that follows with `tool` messages is answered `tool <call_id>: <content>` per message |
+//! | `[[tool:NAME ARGS]]` | a tool call of NAME (`yoi.list_workers`, matched to the request's `tools`) with the JSON ARGS, streamed in fragments; several make several calls in one turn; the rest of the message is the turn's text |
+//! | `[[tool_rounds:N]]` | the same calls in N turns in a row (default 1); after them the answer is `[call_id] result` for each result of the last turn |
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -61,6 +62,6 @@ mod server;
 mod wire;
 
 pub use event_socket::{Ending, EventSocket};
-pub use reply::{ApiError, Reply, Usage};
+pub use reply::{ApiError, MockToolCall, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};

@@ -23,6 +23,17 @@ pub struct Reply {
     pub(crate) finish_reason: String,
     /// Sent as an `{"error": ...}` chunk after the content, ending the stream.
     pub(crate) stream_error: Option<String>,
+    /// Tool calls the model makes after the content (finish reason `tool_calls`).
+    pub(crate) tool_calls: Vec<MockToolCall>,
+}
+
+/// A tool call the mock makes: the name as the request's `tools` spell it
+/// and the arguments' JSON text, streamed in several fragments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 #[derive(Clone, Debug)]
@@ -35,9 +46,6 @@ pub(crate) enum ReplyKind {
     HttpError(ApiError),
     /// Send 200 and the headers, then nothing, ever.
     Hang,
-    /// Stream these tool calls (`(name, JSON arguments)`), the arguments in
-    /// several fragments, then finish with `tool_calls`.
-    ToolCalls(Vec<(String, String)>),
     /// Send one line of `bytes` bytes with no end (an SSE `data:` line for
     /// 200, an error JSON otherwise), then nothing, ever.
     LongLine {
@@ -109,7 +117,31 @@ impl Reply {
             ending: Ending::Complete,
             stream_error: None,
             finish_reason: "stop".to_owned(),
+            tool_calls: Vec::new(),
         }
+    }
+
+    /// After the content, these tool calls (name, arguments JSON), each
+    /// streamed as real providers do: the name first, then the arguments in
+    /// fragments; the finish reason is `tool_calls`. A name is matched to the
+    /// request's tools (`yoi.list_workers` finds `yoi__list_workers`).
+    pub fn with_tool_calls<I, N, A>(mut self, calls: I) -> Reply
+    where
+        I: IntoIterator<Item = (N, A)>,
+        N: Into<String>,
+        A: Into<String>,
+    {
+        self.tool_calls = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, arguments))| MockToolCall {
+                id: format!("call_{}_{i}", crate::directive::call_serial()),
+                name: name.into(),
+                arguments: arguments.into(),
+            })
+            .collect();
+        self.finish_reason = "tool_calls".to_owned();
+        self
     }
 
     /// Streams `s` split into word pieces; the pieces keep their leading whitespace,
@@ -162,25 +194,6 @@ impl Reply {
     /// byte until the client goes away (or the mock is dropped).
     pub fn hang() -> Reply {
         Reply::with_kind(ReplyKind::Hang)
-    }
-
-    /// Answers with these tool calls, `(name, JSON arguments)`, in one turn: each
-    /// call's first chunk carries its `index`, `id` (`call_<n>`) and name, its
-    /// arguments follow in several fragments, as OpenAI streams them; the finish
-    /// reason is `tool_calls`.
-    pub fn tool_calls<I, N, A>(calls: I) -> Reply
-    where
-        I: IntoIterator<Item = (N, A)>,
-        N: Into<String>,
-        A: Into<String>,
-    {
-        let calls = calls
-            .into_iter()
-            .map(|(n, a)| (n.into(), a.into()))
-            .collect();
-        let mut reply = Reply::with_kind(ReplyKind::ToolCalls(calls));
-        reply.finish_reason = "tool_calls".to_owned();
-        reply
     }
 
     /// A 200 SSE answer whose first line, `data: {"choices":[{"delta":{"content":"aaa...`,

@@ -55,28 +55,6 @@ fn content_text(content: Option<&Value>) -> String {
     }
 }
 
-/// The `(tool_call_id, content)` of the `tool` messages that end the
-/// conversation (after the last message of any other role).
-pub(crate) fn trailing_tool_results(body: &Value) -> Vec<(String, String)> {
-    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, String)> = messages
-        .iter()
-        .rev()
-        .take_while(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
-        .map(|m| {
-            let id = m
-                .get("tool_call_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            (id.to_owned(), content_text(m.get("content")))
-        })
-        .collect();
-    out.reverse();
-    out
-}
-
 pub(crate) fn is_stream(body: &Value) -> bool {
     body.get("stream").and_then(Value::as_bool).unwrap_or(false)
 }
@@ -95,6 +73,60 @@ pub(crate) fn last_user_message(body: &Value) -> String {
         .find(|(role, _)| role == "user")
         .map(|(_, content)| content)
         .unwrap_or_default()
+}
+
+/// The name the request's `tools` give `name`: itself, or the tool whose
+/// name is `name` with `.` spelled `__`; `name` when none matches (a test of
+/// a tool the model was not offered).
+pub(crate) fn tool_name(body: &Value, name: &str) -> String {
+    let spelled = name.replace('.', "__");
+    let offered: Vec<&str> = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    offered
+        .iter()
+        .find(|n| **n == name || **n == spelled)
+        .map_or_else(|| name.to_owned(), |n| (*n).to_owned())
+}
+
+/// Turns with tool calls since the last user message, and the results of
+/// the last one (`(call id, content)` of each `tool` message after it).
+pub(crate) fn tool_progress(body: &Value) -> (usize, Vec<(String, String)>) {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let start = messages
+        .iter()
+        .rposition(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map_or(0, |i| i + 1);
+    let mut rounds = 0;
+    let mut results = Vec::new();
+    for m in &messages[start..] {
+        match m.get("role").and_then(Value::as_str) {
+            Some("assistant") if m.get("tool_calls").is_some() => {
+                rounds += 1;
+                results.clear();
+            }
+            Some("tool") => results.push((
+                m.get("tool_call_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                content_text(m.get("content")),
+            )),
+            _ => {}
+        }
+    }
+    (rounds, results)
 }
 
 /// A rough prompt token count: words in all messages plus a few per message.

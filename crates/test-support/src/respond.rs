@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::body::{scripted, OpenStream, Step};
-use crate::directive::echo_reply;
+use crate::directive::echo_reply_for;
 use crate::reply::{ApiError, Ending, Reply, ReplyKind, Usage};
-use crate::request::{last_user_message, rough_prompt_tokens, trailing_tool_results};
+use crate::request::rough_prompt_tokens;
 use crate::wire::{self, Completion, DONE_FRAME};
 
 /// What a response needs besides the reply itself.
@@ -27,20 +27,8 @@ pub(crate) struct Context<'a> {
 }
 
 pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
-    let results = trailing_tool_results(cx.request);
     let reply = match reply.kind {
-        // A conversation that ends with tool results: say what the tools returned.
-        ReplyKind::Echo if !results.is_empty() => {
-            let text = results
-                .iter()
-                .map(|(id, content)| format!("tool {id}: {content}"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            let mut answer = reply.clone();
-            answer.kind = Reply::text(&text).kind;
-            answer
-        }
-        ReplyKind::Echo => echo_reply(&reply, &last_user_message(cx.request)),
+        ReplyKind::Echo => echo_reply_for(&reply, cx.request),
         _ => reply,
     };
     match &reply.kind {
@@ -54,11 +42,6 @@ pub(crate) async fn respond(reply: Reply, cx: Context<'_>) -> Response {
             bytes,
             prefix,
         } => long_line(*status, *bytes, prefix, cx),
-        ReplyKind::ToolCalls(calls) => {
-            let open = OpenStream::new(cx.open_streams.clone());
-            let steps = tool_call_script(&reply, calls, &cx);
-            with_body(true, scripted(steps, cx.shutdown, open))
-        }
         ReplyKind::Tokens(tokens) if cx.stream => {
             let open = OpenStream::new(cx.open_streams.clone());
             let steps = stream_script(&reply, tokens, &cx);
@@ -121,6 +104,23 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
         steps.push(Step::Send(wire::frame(&c.chunk(delta, None))));
     }
 
+    for (index, call) in reply.tool_calls.iter().enumerate() {
+        let name = crate::request::tool_name(cx.request, &call.name);
+        steps.push(Step::Send(wire::frame(&c.chunk(
+            json!({"tool_calls": [{
+                "index": index, "id": call.id, "type": "function",
+                "function": {"name": name, "arguments": ""}
+            }]}),
+            None,
+        ))));
+        for fragment in argument_fragments(&call.arguments) {
+            steps.push(Step::Send(wire::frame(&c.chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}),
+                None,
+            ))));
+        }
+    }
+
     if let Some(message) = &reply.stream_error {
         let chunk = json!({"error": {"message": message, "type": "server_error"}});
         steps.push(Step::Send(wire::frame(&chunk)));
@@ -144,43 +144,11 @@ fn stream_script(reply: &Reply, tokens: &[String], cx: &Context<'_>) -> Vec<Step
     steps
 }
 
-/// Tool calls as OpenAI streams them: per call a chunk with its index, id and
-/// name, then its arguments in up to three fragments; several calls one after
-/// the other; then the finish chunk (`tool_calls`), usage and `[DONE]`.
-fn tool_call_script(reply: &Reply, calls: &[(String, String)], cx: &Context<'_>) -> Vec<Step> {
-    let c = &cx.completion;
-    let mut steps = vec![Step::Send(wire::frame(
-        &c.chunk(json!({"role": "assistant", "content": null}), None),
-    ))];
-    for (index, (name, arguments)) in calls.iter().enumerate() {
-        let id = format!("call_{}_{index}", c.id);
-        let head = json!({"tool_calls": [{"index": index, "id": id, "type": "function",
-            "function": {"name": name, "arguments": ""}}]});
-        steps.push(Step::Send(wire::frame(&c.chunk(head, None))));
-        for piece in fragments(arguments, 3) {
-            let delta = json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]});
-            push_wait(&mut steps, reply.token_delay);
-            steps.push(Step::Send(wire::frame(&c.chunk(delta, None))));
-        }
-    }
-    steps.push(Step::Send(wire::frame(
-        &c.chunk(json!({}), Some(&reply.finish_reason)),
-    )));
-    if c.include_usage {
-        let usage = reply.usage.unwrap_or(Usage {
-            prompt_tokens: rough_prompt_tokens(cx.request),
-            completion_tokens: calls.len() as u64,
-        });
-        steps.push(Step::Send(wire::frame(&c.usage_chunk(usage))));
-    }
-    steps.push(Step::Send(Bytes::from_static(DONE_FRAME)));
-    steps
-}
-
-/// `s` in at most `n` pieces of about equal length, cut at character boundaries.
-fn fragments(s: &str, n: usize) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
-    let size = chars.len().div_ceil(n.max(1)).max(1);
+/// Arguments in about three fragments, cut at character boundaries, as
+/// providers stream them.
+fn argument_fragments(arguments: &str) -> Vec<String> {
+    let chars: Vec<char> = arguments.chars().collect();
+    let size = chars.len().div_ceil(3).max(1);
     chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 

@@ -890,7 +890,10 @@ fn apply_live_event(app: &mut App, kind: EventKind, at: Timestamp) {
             call_id,
             ok,
             summary,
+            ..
         } => app.transcript.tool_finished(run_id, &call_id, ok, summary),
+        // The terminal console does not answer approvals yet; the call's line shows its state.
+        EventKind::ToolApprovalRequested { .. } | EventKind::ToolApprovalDecided { .. } => {}
         // The worker's own status.
         EventKind::Status { status } => status_changed(app, status),
         EventKind::WorkerStopped => worker_stopped(app),

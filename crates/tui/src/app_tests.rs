@@ -584,6 +584,8 @@ fn tool_calls_are_shown_and_finished() {
             call_id: "c1".into(),
             ok: true,
             summary: "3 hits".into(),
+            state: yoi_protocol::ToolCallState::Ok,
+            output: None,
         },
     );
     let entries = c.app.transcript.entries();
@@ -1159,6 +1161,7 @@ fn with_workspace(c: &mut Console) -> WorkerSummary {
     let mut own = runtime("backend-internal");
     own.profiles = Some(vec![
         yoi_protocol::ProfileSummary {
+            tools: Vec::new(),
             name: "companion".into(),
             description: None,
             model: "gpt-test".into(),
@@ -1166,6 +1169,7 @@ fn with_workspace(c: &mut Console) -> WorkerSummary {
             hint: None,
         },
         yoi_protocol::ProfileSummary {
+            tools: Vec::new(),
             name: "terse".into(),
             description: Some("Short".into()),
             model: "small".into(),

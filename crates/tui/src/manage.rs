@@ -130,6 +130,7 @@ fn profiles_of(picker: &Picker, runtime: &RuntimeId) -> Vec<ProfileSummary> {
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| {
             vec![ProfileSummary {
+                tools: Vec::new(),
                 name: COMPANION_PROFILE.to_owned(),
                 description: None,
                 model: String::new(),
@@ -262,6 +263,7 @@ mod tests {
 
     fn profile(name: &str) -> ProfileSummary {
         ProfileSummary {
+            tools: Vec::new(),
             name: name.into(),
             description: None,
             model: format!("{name}-model"),

@@ -56,6 +56,7 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
             capitalised(worker)
         )),
         ErrorCode::NotRunning => Notice::info("Nothing to cancel — no answer is in flight"),
+        ErrorCode::NotPending => Notice::info("That tool call was already decided"),
         ErrorCode::QueueFull => Notice::warning(format!(
             "{}'s queue is full — wait for an answer, or take one back with Ctrl-X",
             capitalised(worker)

@@ -555,6 +555,7 @@ fn worker_status(status: WorkerStatus) -> (&'static str, Color) {
     match status {
         WorkerStatus::Idle => ("idle", Color::Green),
         WorkerStatus::Running => ("running", Color::Yellow),
+        WorkerStatus::WaitingApproval => ("waiting for approval", Color::Magenta),
         WorkerStatus::Stopped => ("stopped", Color::Red),
         WorkerStatus::Quarantined => ("quarantined", Color::Red),
     }

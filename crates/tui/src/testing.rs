@@ -9,6 +9,7 @@ use yoi_protocol::{
 
 pub fn runtime(id: &str) -> RuntimeSummary {
     RuntimeSummary {
+        tools: None,
         runtime_id: RuntimeId::parse(id).expect("test runtime id"),
         display_name: id.to_owned(),
         kind: RuntimeKind::Embedded,
@@ -38,6 +39,7 @@ pub fn worker(runtime_id: &str, name: &str) -> WorkerSummary {
 
 pub fn detail(summary: &WorkerSummary) -> WorkerDetail {
     WorkerDetail {
+        pending_approvals: Vec::new(),
         summary: summary.clone(),
         created_at: Timestamp::now(),
         tools: Vec::new(),
@@ -49,6 +51,8 @@ pub fn detail(summary: &WorkerSummary) -> WorkerDetail {
 
 pub fn message(role: Role, run_id: RunId, text: &str, state: MessageState) -> Message {
     Message {
+        sender: None,
+        tool_calls: Vec::new(),
         id: MessageId::new(),
         role,
         text: text.to_owned(),

@@ -413,6 +413,8 @@ mod tests {
 
     fn msg(role: Role, run_id: RunId, text: &str, state: MessageState) -> Message {
         Message {
+            sender: None,
+            tool_calls: Vec::new(),
             id: MessageId::new(),
             role,
             text: text.into(),

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 use yoi_protocol::{
-    CancelAccepted, CreateWorker, InputAccepted, InputRequest, MessageId, RunOutcome, RuntimeId,
-    RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage, WorkerDetail, WorkerId,
-    WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    ApprovalAnswer, ApprovalRequest, CancelAccepted, CreateWorker, InputAccepted, InputRequest,
+    MessageId, RunOutcome, RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage,
+    WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
 };
 
 use crate::error::RuntimeError;
@@ -73,6 +73,16 @@ pub trait RuntimeApi: Send + Sync + 'static {
     ) -> Result<RunOutcome, RuntimeError>;
 
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError>;
+
+    /// A person's decision on a tool call that waits for one:
+    /// [`RuntimeError::UnknownToolCall`] for a call the worker never made,
+    /// [`RuntimeError::NotPending`] for one no longer waiting.
+    async fn approve(
+        &self,
+        worker_id: WorkerId,
+        call_id: String,
+        request: ApprovalRequest,
+    ) -> Result<ApprovalAnswer, RuntimeError>;
 
     /// Takes a queued input out of the Worker's queue before its run starts;
     /// [`RuntimeError::NotQueued`] (or its `not_found` over the wire) when it

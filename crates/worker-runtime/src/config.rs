@@ -148,6 +148,8 @@ pub struct ProfileSpec {
     pub prompt: Option<PathBuf>,
     /// The language it answers in; `None`: the runtime's.
     pub language: Option<String>,
+    /// Its tool rules (`[profiles.<name>.tools]`); none: no tools.
+    pub tools: crate::tools::ToolGrants,
 }
 
 /// What a runtime allows, each set in `yoi.toml` `[limits]`; past one, the
@@ -201,6 +203,8 @@ pub struct RuntimeConfig {
     /// the built-in's settings).
     pub profiles: Vec<ProfileSpec>,
     pub limits: RuntimeLimits,
+    /// Bounds of tool calls (`[tools]`).
+    pub tool_limits: crate::tools::ToolLimits,
 }
 
 impl RuntimeConfig {
@@ -219,6 +223,7 @@ impl RuntimeConfig {
             state_dir: None,
             profiles: Vec::new(),
             limits: RuntimeLimits::default(),
+            tool_limits: crate::tools::ToolLimits::default(),
         }
     }
 }

@@ -21,6 +21,12 @@ pub enum RuntimeError {
     QueueFull { display_ref: String, limit: usize },
     #[error("input {0} is not queued (it started, was removed, or never was)")]
     NotQueued(MessageId),
+    #[error("no tool call {0} in this worker's runs")]
+    UnknownToolCall(String),
+    #[error(
+        "tool call {0} no longer waits for a decision (it was decided, cancelled or timed out)"
+    )]
+    NotPending(String),
     #[error("{0}")]
     ProviderUnconfigured(String),
     /// The message names the profile and those the runtime offers.
@@ -79,7 +85,10 @@ impl ToApiError for RuntimeError {
             }
             RuntimeError::NotRunning(_) => ApiError::new(ErrorCode::NotRunning, self.to_string()),
             RuntimeError::QueueFull { .. } => ApiError::new(ErrorCode::QueueFull, self.to_string()),
-            RuntimeError::NotQueued(_) => ApiError::new(ErrorCode::NotFound, self.to_string()),
+            RuntimeError::NotQueued(_) | RuntimeError::UnknownToolCall(_) => {
+                ApiError::new(ErrorCode::NotFound, self.to_string())
+            }
+            RuntimeError::NotPending(_) => ApiError::new(ErrorCode::NotPending, self.to_string()),
             RuntimeError::ProviderUnconfigured(m) => {
                 ApiError::new(ErrorCode::ProviderUnconfigured, m.clone())
             }

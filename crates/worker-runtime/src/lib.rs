@@ -21,6 +21,12 @@
 //! - [`profile`] builds Worker profiles: the built-in `companion` and those of
 //!   the configuration ([`config::ProfileSpec`]), each with its own provider
 //!   (the Runtime builds one per profile through its factory) and prompt.
+//! - [`tools`]: what a Worker may call. Tool sources sit behind one trait
+//!   ([`tools::ToolSource`]; `yoi`'s own workspace tools live here, sources
+//!   that need a network or a child process live in crates of their own);
+//!   a profile's grants ([`tools::ToolGrants`]) decide which tools the model
+//!   is offered and which ask a person first. The loop that runs a turn's
+//!   calls is the Worker's (`worker::core::tool_loop`).
 //! - [`store`] keeps Workers, their whole history and runs in SQLite when the
 //!   Runtime has a state directory; the transcript and event ring in memory
 //!   are its caches, and a restarted Worker never hands out a `seq` twice.
@@ -38,6 +44,17 @@
 //!                                                   | (assistant_delta ..., run_completed)
 //!                                                   v
 //! WebSocket frame <-- RuntimeApi::subscribe stream <-- EventLog broadcast (JSON made once)
+//! ```
+//!
+//! Where a tool call goes: a model turn that ends with tool calls starts a
+//! round in the tool loop instead of ending the run.
+//!
+//! ```text
+//! run task: ProviderEvent::ToolCall ... End --> WorkerCore::begin_tool_round
+//!   each call: look up (ToolRegistry) -> check arguments (JSON Schema) -> grant
+//!     allow: ToolStep::Call --> actor spawns ToolSource::call (deadline) --> WorkerMsg::ToolDone
+//!     ask:   tool_approval_requested ... RuntimeApi::approve --> WorkerMsg::Approve
+//!   round over: results bounded --> ToolStep::NextTurn --> a new run task, same run
 //! ```
 
 pub mod api;

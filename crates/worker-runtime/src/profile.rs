@@ -63,6 +63,7 @@ pub fn specs(config: &RuntimeConfig) -> Vec<ProfileSpec> {
             provider: config.provider.clone(),
             prompt: None,
             language: None,
+            tools: crate::tools::ToolGrants::default(),
         });
     std::iter::once(companion)
         .chain(
@@ -88,6 +89,7 @@ pub fn summary(spec: &ProfileSpec) -> ProfileSummary {
         model: spec.provider.model.clone(),
         configured: check.is_ok(),
         hint: check.err(),
+        tools: Vec::new(),
     }
 }
 
@@ -187,6 +189,7 @@ mod tests {
         provider.model = format!("{name}-model");
         provider.base_url = "http://127.0.0.1:11434/v1".into();
         ProfileSpec {
+            tools: Default::default(),
             name: name.into(),
             description: Some(format!("{name} things")),
             provider,

@@ -5,12 +5,6 @@
 //! stream says the model finished. Timeouts and cancellation are the Worker's
 //! business, not the provider's: the Worker drops the stream to abort.
 //!
-//! With tools, the Worker hands a [`ProviderRequest`] to
-//! [`Provider::stream_request`] instead: the tools the model may call
-//! ([`ToolSpec`], by model-facing name), and a conversation that holds the
-//! model's earlier [`ToolCall`]s and their results. The model's calls come
-//! back whole, one [`ProviderEvent::ToolCall`] each, before `Finished`.
-//!
 //! A Runtime is given a [`ProviderFactory`] and asks it for the provider its
 //! configuration names; the implementations live in the `yoi-providers`
 //! crate, so that this crate carries no HTTP client.
@@ -29,6 +23,8 @@ pub enum ChatRole {
     System,
     User,
     Assistant,
+    /// The result of one tool call, answering the assistant's call.
+    Tool,
 }
 
 impl ChatRole {
@@ -37,6 +33,7 @@ impl ChatRole {
             ChatRole::System => "system",
             ChatRole::User => "user",
             ChatRole::Assistant => "assistant",
+            ChatRole::Tool => "tool",
         }
     }
 }
@@ -45,70 +42,60 @@ impl ChatRole {
 pub struct ChatMessage {
     pub role: ChatRole,
     pub content: String,
+    /// The tools an assistant message called.
+    pub tool_calls: Vec<ChatToolCall>,
+    /// The call a `tool` message answers.
+    pub tool_call_id: Option<String>,
 }
 
-/// What is sent to the provider: the system prompt, the bounded history, the
-/// new message. Nothing else.
+impl ChatMessage {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// The result of call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: ChatRole::Tool,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+        }
+    }
+}
+
+/// A tool call as the model made it (OpenAI `tool_calls`), assembled from
+/// its streamed fragments. `name` is the model-facing name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatRequest {
-    pub model: String,
-    pub messages: Vec<ChatMessage>,
-}
-
-/// A tool the model may call, as the model sees it: `name` is the
-/// model-facing name (see `tools::names`), `parameters` a JSON Schema.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    pub parameters: serde_json::Value,
-}
-
-/// One tool call the model made, whole: the id the provider gave it, the
-/// model-facing name, and the arguments as the model wrote them (JSON text,
-/// not checked here).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
+pub struct ChatToolCall {
     pub id: String,
     pub name: String,
+    /// JSON text as the model wrote it (it may not be valid JSON).
     pub arguments: String,
 }
 
-/// One message of a conversation that may hold tool calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderMessage {
-    /// A system, user or assistant message of text.
-    Chat(ChatMessage),
-    /// An assistant turn that called tools (with whatever text came first).
-    ToolCalls {
-        content: String,
-        calls: Vec<ToolCall>,
-    },
-    /// What one call returned, for the model to read.
-    ToolResult { call_id: String, content: String },
-}
-
-/// A request that may offer tools and carry earlier calls and their results.
-/// A [`ChatRequest`] is the same with no tools.
+/// A tool offered to the model (OpenAI `tools`, type `function`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProviderRequest {
-    pub model: String,
-    pub messages: Vec<ProviderMessage>,
-    pub tools: Vec<ToolSpec>,
+pub struct ToolSpec {
+    /// Model-facing name (`^[a-zA-Z0-9_-]{1,64}$`).
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: serde_json::Value,
 }
 
-impl From<ChatRequest> for ProviderRequest {
-    fn from(request: ChatRequest) -> Self {
-        ProviderRequest {
-            model: request.model,
-            messages: request
-                .messages
-                .into_iter()
-                .map(ProviderMessage::Chat)
-                .collect(),
-            tools: Vec::new(),
-        }
-    }
+/// What is sent to the provider: the system prompt, the bounded history, the
+/// new message, and the tools the Worker may call. Nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSpec>,
 }
 
 /// One item of a provider's answer.
@@ -117,15 +104,10 @@ pub enum ProviderEvent {
     Text(String),
     Reasoning(String),
     Usage(RunUsage),
-    /// One tool call, whole: sent once per call, in `index` order, when the
-    /// model's turn ends (before [`ProviderEvent::Finished`], whose reason is
-    /// then `tool_calls`).
-    ToolCall {
-        index: u32,
-        call: ToolCall,
-    },
-    /// The model finished (`stop`, `length`, `tool_calls`, ...). Only after
-    /// this is a run complete.
+    /// A tool call of this turn, whole (its fragments assembled); they come
+    /// before `Finished` with the reason `tool_calls`.
+    ToolCall(ChatToolCall),
+    /// The model finished (`stop`, `length`, ...). Only after this is a run complete.
     Finished {
         reason: String,
     },
@@ -157,42 +139,6 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         request: ChatRequest,
     ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>>;
-
-    /// Opens a streaming chat completion that may offer tools; the stream
-    /// may then yield [`ProviderEvent::ToolCall`]s. A provider that knows no
-    /// tools takes a request without any and refuses the others.
-    fn stream_request(
-        &self,
-        request: ProviderRequest,
-    ) -> BoxFuture<'static, Result<ProviderStream, ProviderError>> {
-        match plain_chat(request) {
-            Some(chat) => self.stream(chat),
-            None => Box::pin(async {
-                Err(ProviderError::Protocol(
-                    "this provider cannot offer tools to the model".to_owned(),
-                ))
-            }),
-        }
-    }
-}
-
-/// The request as a [`ChatRequest`], when it has no tools and no tool messages.
-fn plain_chat(request: ProviderRequest) -> Option<ChatRequest> {
-    if !request.tools.is_empty() {
-        return None;
-    }
-    let messages = request
-        .messages
-        .into_iter()
-        .map(|m| match m {
-            ProviderMessage::Chat(m) => Some(m),
-            ProviderMessage::ToolCalls { .. } | ProviderMessage::ToolResult { .. } => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(ChatRequest {
-        model: request.model,
-        messages,
-    })
 }
 
 /// Builds the provider a configuration names ([`ProviderConfig::kind`]).

@@ -100,11 +100,17 @@ impl Transcript {
             .filter(|m| m.state == MessageState::Streaming)
     }
 
-    /// History for the next provider request: every message with text, oldest first.
+    /// History for the next provider request: every message with text or
+    /// tool calls, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &Message> {
-        self.messages
-            .iter()
-            .filter(|m| !m.text.is_empty() && m.state != MessageState::Streaming)
+        self.messages.iter().filter(|m| {
+            (!m.text.is_empty() || !m.tool_calls.is_empty()) && m.state != MessageState::Streaming
+        })
+    }
+
+    /// Every message held, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter()
     }
 
     /// The newest message with text, for a worker list's preview.
@@ -131,6 +137,8 @@ mod tests {
 
     fn msg(text: &str) -> Message {
         Message {
+            sender: None,
+            tool_calls: Vec::new(),
             id: MessageId::new(),
             role: Role::User,
             text: text.into(),

@@ -90,6 +90,8 @@ fn kinds(frames: &[Arc<EventFrame>]) -> Vec<&'static str> {
             EventKind::WorkerStopped => "worker_stopped",
             EventKind::ToolCallStarted { .. } => "tool_call_started",
             EventKind::ToolCallFinished { .. } => "tool_call_finished",
+            EventKind::ToolApprovalRequested { .. } => "tool_approval_requested",
+            EventKind::ToolApprovalDecided { .. } => "tool_approval_decided",
         })
         .collect()
 }

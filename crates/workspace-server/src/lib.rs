@@ -246,6 +246,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::health))
         .routes(routes!(routes::list_runtimes))
         .routes(routes!(routes::list_profiles))
+        .routes(routes!(routes::list_tools))
         .routes(routes!(routes::get_companion))
         .routes(routes!(ws::workspace_events))
         .routes(routes!(openapi::openapi_json))

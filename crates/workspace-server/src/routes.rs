@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use yoi_http::Failure;
 use yoi_protocol::{
-    CompanionInfo, Health, ProfileList, ProviderInfo, RuntimeId, RuntimeList, StoreHealth,
+    CompanionInfo, Health, ProfileList, ProviderInfo, RuntimeId, RuntimeList, StoreHealth, ToolList,
 };
 
 use crate::AppState;
@@ -44,6 +44,19 @@ pub async fn list_profiles(State(state): State<AppState>) -> Result<Json<Profile
     let summary = runtime.summary().await?;
     Ok(Json(ProfileList {
         profiles: summary.profiles.unwrap_or_default(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/tools", tag = "backend",
+    responses((status = 200, description = "Every tool the backend's own runtime (`backend-internal`) can offer: name, description, source, input schema; each runtime's are in its summary", body = ToolList)))]
+pub async fn list_tools(State(state): State<AppState>) -> Result<Json<ToolList>, Failure> {
+    let runtime = state
+        .registry()
+        .route(&RuntimeId::backend_internal())
+        .await?;
+    let summary = runtime.summary().await?;
+    Ok(Json(ToolList {
+        tools: summary.tools.unwrap_or_default(),
     }))
 }
 

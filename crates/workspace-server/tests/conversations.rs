@@ -18,6 +18,7 @@ const WORKERS: &str = "/api/runtimes/backend-internal/workers";
 /// A profile on its own mock server, with a prompt file of the workspace.
 fn local_profile(mock: &MockOpenAi, prompt: std::path::PathBuf) -> ProfileSpec {
     ProfileSpec {
+        tools: Default::default(),
         name: "local".into(),
         description: Some("A small model on this machine".into()),
         provider: ProviderConfig {
@@ -34,6 +35,7 @@ fn local_profile(mock: &MockOpenAi, prompt: std::path::PathBuf) -> ProfileSpec {
 /// A hosted profile whose key is not set.
 fn hosted_profile() -> ProfileSpec {
     ProfileSpec {
+        tools: Default::default(),
         name: "hosted".into(),
         description: None,
         provider: ProviderConfig {

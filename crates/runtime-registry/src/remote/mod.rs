@@ -371,6 +371,26 @@ impl RuntimeApi for RemoteRuntime {
         }
     }
 
+    async fn approve(
+        &self,
+        worker_id: WorkerId,
+        call_id: String,
+        request: yoi_protocol::ApprovalRequest,
+    ) -> Result<yoi_protocol::ApprovalAnswer, RuntimeError> {
+        let call = percent_encode_segment(&call_id);
+        let result = self
+            .inner
+            .transport
+            .json_or_not_found(
+                Method::POST,
+                &format!("/v1/workers/{worker_id}/approvals/{call}"),
+                Some(&request),
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        self.outcome(result)
+    }
+
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {
         self.json(
             Method::POST,
@@ -441,4 +461,18 @@ impl RuntimeApi for RemoteRuntime {
             process.stop().await;
         }
     }
+}
+
+/// A path segment with everything but unreserved characters percent-encoded
+/// (a call id is the model's provider's, not ours).
+fn percent_encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

@@ -87,6 +87,8 @@ pub struct MonitorState {
     stopped: VecDeque<WorkerId>,
     /// The profiles the runtime offers, from its last summary.
     profiles: Option<Vec<ProfileSummary>>,
+    /// The tools its workers can be granted, from its last summary.
+    tools: Option<Vec<yoi_protocol::ToolInfo>>,
     events: broadcast::Sender<WorkspaceEvent>,
 }
 
@@ -104,6 +106,7 @@ impl MonitorState {
                 last_seen: self.last_seen,
             }),
             profiles: self.profiles.clone(),
+            tools: self.tools.clone(),
         }
     }
 
@@ -236,6 +239,7 @@ impl Actor for MonitorActor {
             epoch: 0,
             stopped: VecDeque::new(),
             profiles: None,
+            tools: None,
             events: args.events,
         })
     }
@@ -257,6 +261,7 @@ impl Actor for MonitorActor {
             }
             MonitorMsg::Probed(summary) => {
                 state.profiles = summary.profiles;
+                state.tools = summary.tools;
                 state.last_seen = Some(Timestamp::now());
                 state.set_health(RuntimeStatus::Available, None);
             }
@@ -442,6 +447,7 @@ mod tests {
             epoch: 0,
             stopped: VecDeque::new(),
             profiles: None,
+            tools: None,
             events,
         };
         (state, rx)

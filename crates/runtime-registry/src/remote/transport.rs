@@ -241,6 +241,22 @@ impl Transport {
         }
     }
 
+    /// [`Transport::json`] for a call whose `not_found` is the runtime's own
+    /// answer (an unknown tool call), not a sign of another program.
+    pub async fn json_or_not_found<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+        timeout: Option<Duration>,
+    ) -> Result<T, CallError> {
+        let (status, bytes) = self.send(method, path, body, timeout).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| Unreachable::Incompatible.into());
+        }
+        Err(not_found_or_error(status.as_u16(), &bytes))
+    }
+
     /// A call answered with no body (204).
     pub async fn empty(
         &self,
@@ -270,14 +286,7 @@ impl Transport {
         if status.is_success() {
             return Ok(());
         }
-        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-            Ok(envelope)
-                if status.as_u16() == 404 && envelope.error.code == ErrorCode::NotFound =>
-            {
-                Err(CallError::Api(envelope.error))
-            }
-            _ => Err(error_answer(status.as_u16(), &bytes)),
-        }
+        Err(not_found_or_error(status.as_u16(), &bytes))
     }
 
     /// Opens the WebSocket at `path_and_query` (which starts with `/v1`).
@@ -355,6 +364,17 @@ fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_RUNTIME_ANSWER))
         .max_frame_size(Some(MAX_RUNTIME_ANSWER))
+}
+
+/// A non-2xx answer where the runtime's own `not_found` is an answer, not a
+/// sign of another program (a queued input or a tool call it does not know).
+fn not_found_or_error(status: u16, body: &[u8]) -> CallError {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(envelope) if status == 404 && envelope.error.code == ErrorCode::NotFound => {
+            CallError::Api(envelope.error)
+        }
+        _ => error_answer(status, body),
+    }
 }
 
 /// A non-2xx answer: the runtime's own error, or a sign that we are not

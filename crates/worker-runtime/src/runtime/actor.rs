@@ -74,6 +74,8 @@ pub struct WorkerHandle {
 pub struct ProfileProvider {
     pub provider: Arc<dyn Provider>,
     pub config: Arc<ProviderConfig>,
+    /// What the profile's workers may call.
+    pub tools: Arc<crate::tools::WorkerTools>,
 }
 
 pub(super) struct WorkerEntry {
@@ -332,7 +334,6 @@ pub(super) fn settings(
         runtime_id: state.config.runtime_id.clone(),
         worker_id,
         display_name,
-        profile: Arc::new(profile),
         event_ring: state.config.event_ring,
         transcript_bound: state.config.transcript_bound,
         workspace: state.workspace.clone(),
@@ -340,6 +341,12 @@ pub(super) fn settings(
         seq_reserved: yoi_protocol::Seq(seq_reserved),
         queue_limit: state.config.queue_limit,
         limits: state.config.limits,
+        tools: state
+            .providers
+            .get(&profile.name)
+            .map(|p| p.tools.clone())
+            .unwrap_or_default(),
+        profile: Arc::new(profile),
     }
 }
 

@@ -43,6 +43,7 @@ pub struct Runtime {
     kind: RuntimeKind,
     display_name: String,
     profiles: Arc<Vec<ProfileSummary>>,
+    tools: crate::tools::ToolRegistry,
     workspace: broadcast::Sender<WorkspaceEvent>,
     store: Store,
 }
@@ -59,6 +60,31 @@ impl Runtime {
         config: RuntimeConfig,
         providers: Arc<dyn ProviderFactory>,
     ) -> Result<Runtime, RuntimeError> {
+        Self::start_with_tools(config, providers, Vec::new()).await
+    }
+
+    /// [`Runtime::start`] with tool sources besides `yoi` (MCP servers).
+    /// A profile's tool rule that names no tool of any source is an error
+    /// naming the profile and the rule.
+    pub async fn start_with_tools(
+        config: RuntimeConfig,
+        providers: Arc<dyn ProviderFactory>,
+        sources: Vec<Arc<dyn crate::tools::ToolSource>>,
+    ) -> Result<Runtime, RuntimeError> {
+        let yoi = crate::tools::yoi::YoiTools::new();
+        let mut all: Vec<Arc<dyn crate::tools::ToolSource>> = vec![Arc::new(yoi.clone())];
+        all.extend(sources);
+        let tools = crate::tools::ToolRegistry::new(all);
+        let known = tools.names();
+        let source_names: Vec<String> = known
+            .iter()
+            .filter_map(|n| n.split_once('.').map(|(s, _)| s.to_owned()))
+            .collect();
+        for spec in crate::profile::specs(&config) {
+            spec.tools
+                .check(&spec.name, &known, &source_names)
+                .map_err(|e| RuntimeError::InvalidInput(e.to_string()))?;
+        }
         let (workspace, _) = broadcast::channel(WORKSPACE_BUFFER);
         let id = config.runtime_id.clone();
         let kind = config.kind;
@@ -70,12 +96,29 @@ impl Runtime {
             None => (Store::memory(), Vec::new()),
         };
         let specs = crate::profile::specs(&config);
-        let profiles = Arc::new(specs.iter().map(crate::profile::summary).collect());
+        let worker_tools = |spec: &crate::config::ProfileSpec| {
+            Arc::new(crate::tools::WorkerTools {
+                registry: tools.clone(),
+                grants: spec.tools.clone(),
+                limits: config.tool_limits,
+            })
+        };
+        let profiles = Arc::new(
+            specs
+                .iter()
+                .map(|spec| {
+                    let mut summary = crate::profile::summary(spec);
+                    summary.tools = worker_tools(spec).granted();
+                    summary
+                })
+                .collect(),
+        );
         let built: HashMap<String, ProfileProvider> = specs
             .into_iter()
             .map(|spec| {
                 let provider = ProfileProvider {
                     provider: providers.provider(&spec.provider),
+                    tools: worker_tools(&spec),
                     config: Arc::new(spec.provider),
                 };
                 (spec.name, provider)
@@ -91,15 +134,18 @@ impl Runtime {
         let (actor, _) = Actor::spawn(None, RuntimeActor, args)
             .await
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-        Ok(Runtime {
+        let runtime = Runtime {
             actor,
             id,
             kind,
             display_name,
             profiles,
+            tools,
             workspace,
             store,
-        })
+        };
+        yoi.connect(Arc::new(runtime.clone()));
+        Ok(runtime)
     }
 
     async fn lookup(&self, worker_id: WorkerId) -> Result<WorkerHandle, RuntimeError> {
@@ -175,6 +221,47 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The tools this runtime's workers can be granted.
+    pub fn tools(&self) -> Vec<yoi_protocol::ToolInfo> {
+        self.tools.list()
+    }
+}
+
+/// yoi's own tools act on the runtime that hosts the calling worker.
+#[async_trait::async_trait]
+impl crate::tools::yoi::WorkspaceOps for Runtime {
+    async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError> {
+        RuntimeApi::list_workers(self, page).await
+    }
+
+    async fn read_transcript(
+        &self,
+        worker_id: WorkerId,
+        limit: usize,
+    ) -> Result<Transcript, RuntimeError> {
+        RuntimeApi::transcript(self, worker_id, TranscriptPage::newest(limit)).await
+    }
+
+    async fn ask(
+        &self,
+        worker_id: WorkerId,
+        text: String,
+        origin: crate::worker::core::tool_loop::AskOrigin,
+    ) -> Result<RunOutcome, RuntimeError> {
+        let accepted = self
+            .call_worker(worker_id, |reply| WorkerMsg::Input {
+                text,
+                client_message_id: None,
+                on_busy: yoi_protocol::OnBusy::Queue,
+                origin: Some(origin),
+                reply,
+            })
+            .await??;
+        self.await_run(worker_id, accepted.run_id).await
+    }
+}
+
 #[async_trait::async_trait]
 impl RuntimeApi for Runtime {
     fn id(&self) -> &RuntimeId {
@@ -201,6 +288,7 @@ impl RuntimeApi for Runtime {
             worker_count: count as u64,
             diagnostics: None,
             profiles: Some(self.profiles.as_ref().clone()),
+            tools: Some(self.tools.list()),
         })
     }
 
@@ -269,6 +357,7 @@ impl RuntimeApi for Runtime {
             text: input.text,
             client_message_id: input.client_message_id,
             on_busy: input.on_busy.unwrap_or_default(),
+            origin: None,
             reply,
         })
         .await?
@@ -281,6 +370,20 @@ impl RuntimeApi for Runtime {
     ) -> Result<RunOutcome, RuntimeError> {
         let accepted = self.input(worker_id, input).await?;
         self.await_run(worker_id, accepted.run_id).await
+    }
+
+    async fn approve(
+        &self,
+        worker_id: WorkerId,
+        call_id: String,
+        request: yoi_protocol::ApprovalRequest,
+    ) -> Result<yoi_protocol::ApprovalAnswer, RuntimeError> {
+        self.call_worker(worker_id, |reply| WorkerMsg::Approve {
+            call_id,
+            request,
+            reply,
+        })
+        .await?
     }
 
     async fn cancel(&self, worker_id: WorkerId) -> Result<CancelAccepted, RuntimeError> {

@@ -110,6 +110,8 @@ pub struct SavedWorker {
     /// Inputs waiting in its queue, the next first: the user messages they
     /// become when their runs start.
     pub queue: Vec<Message>,
+    /// Tool decisions a person made for the rest of its life.
+    pub tool_decisions: Vec<(String, yoi_protocol::ApprovalDecision)>,
     /// The reservation committed at open (above `row.seq_reserved`), which
     /// its lease starts with.
     pub lease: Seq,
@@ -182,6 +184,12 @@ pub enum Op {
     Reserve {
         worker_id: WorkerId,
         upto: u64,
+    },
+    /// A person's decision on a tool for the rest of the Worker's life.
+    ToolDecision {
+        worker_id: WorkerId,
+        tool: String,
+        decision: yoi_protocol::ApprovalDecision,
     },
     /// The process ends cleanly: the next `seq` is `last + 1`, with no gap.
     Settle {
@@ -428,6 +436,19 @@ impl Store {
         });
     }
 
+    pub fn put_tool_decision(
+        &self,
+        worker_id: WorkerId,
+        tool: String,
+        decision: yoi_protocol::ApprovalDecision,
+    ) {
+        self.send(Op::ToolDecision {
+            worker_id,
+            tool,
+            decision,
+        });
+    }
+
     pub fn put_stopped(&self, worker_id: WorkerId) {
         self.send(Op::Stopped {
             worker_id,
@@ -487,6 +508,8 @@ mod tests {
 
     fn message(id: MessageId, run_id: RunId, text: &str) -> Message {
         Message {
+            sender: None,
+            tool_calls: Vec::new(),
             id,
             role: Role::Assistant,
             text: text.to_owned(),

@@ -47,6 +47,16 @@ CREATE TABLE queued_inputs (
 );
 CREATE INDEX queued_inputs_by_worker ON queued_inputs(worker_id, id);
 ",
+    r"
+-- Tool decisions a person made for the rest of a worker's life
+-- (`scope: worker`); `decision` is JSON: the string allow or deny.
+CREATE TABLE tool_decisions (
+    worker_id TEXT NOT NULL REFERENCES workers(worker_id),
+    tool      TEXT NOT NULL,
+    decision  TEXT NOT NULL,
+    PRIMARY KEY (worker_id, tool)
+);
+",
 ];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {
@@ -178,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_of_the_first_schema_gains_the_queue_table() {
+    fn a_database_of_the_first_schema_gains_the_later_tables() {
         let dir = scratch("v1");
         let path = dir.join("yoi.db");
         {
@@ -187,11 +197,15 @@ mod tests {
             conn.pragma_update(None, "user_version", 1).unwrap();
         }
         let conn = open(&path).unwrap();
-        assert_eq!(version(&conn), 2);
-        let queued: i64 = conn
-            .query_row("SELECT count(*) FROM queued_inputs", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(queued, 0);
+        assert_eq!(version(&conn), i64::try_from(MIGRATIONS.len()).unwrap());
+        for table in ["queued_inputs", "tool_decisions"] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

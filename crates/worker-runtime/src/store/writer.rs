@@ -255,6 +255,11 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             )
             .map_err(sql)?;
         }
+        Op::ToolDecision {
+            worker_id,
+            tool,
+            decision,
+        } => put_tool_decision(tx, worker_id, &tool, decision)?,
         Op::Settle { worker_id, last } => {
             tx.execute(
                 "UPDATE workers SET seq_reserved = ?2 WHERE worker_id = ?1",
@@ -460,6 +465,7 @@ fn saved_worker(
     Ok(SavedWorker {
         last_run: last_run(conn, worker_id)?,
         queue: queue(conn, worker_id)?,
+        tool_decisions: tool_decisions(conn, worker_id)?,
         lease: row.seq_reserved,
         row,
         recent,
@@ -487,6 +493,7 @@ fn quarantined(worker_id: WorkerId, cols: &[Value], why: StoreError) -> SavedWor
         older: false,
         last_run: None,
         queue: Vec::new(),
+        tool_decisions: Vec::new(),
         damaged: Some(why.to_string()),
     }
 }
@@ -518,4 +525,41 @@ fn last_run(conn: &Connection, worker_id: WorkerId) -> Result<Option<LastRun>, S
         .optional()
         .map_err(sql)?;
     data.map(|d| from_json(&d)).transpose()
+}
+
+/// A person's decision on `tool` for the rest of the Worker's life.
+fn put_tool_decision(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    tool: &str,
+    decision: yoi_protocol::ApprovalDecision,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO tool_decisions (worker_id, tool, decision) VALUES (?1, ?2, ?3)
+         ON CONFLICT(worker_id, tool) DO UPDATE SET decision = excluded.decision",
+        params![worker_id.to_string(), tool, to_json(&decision)?],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Decisions a person made for the rest of a Worker's life, by tool.
+fn tool_decisions(
+    conn: &Connection,
+    worker_id: WorkerId,
+) -> Result<Vec<(String, yoi_protocol::ApprovalDecision)>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT tool, decision FROM tool_decisions WHERE worker_id = ?1")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([worker_id.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (tool, decision) = row.map_err(sql)?;
+        out.push((tool, from_json(&decision)?));
+    }
+    Ok(out)
 }

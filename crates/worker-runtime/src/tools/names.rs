@@ -1,125 +1,90 @@
-//! Tool names both ways: the contract's `<source>.<tool>` (`yoi.list_workers`,
-//! `time.get_current_time`) and the name the model sees, which must match
-//! OpenAI's function-name rule `^[a-zA-Z0-9_-]{1,64}$`.
+//! Contract names (`<source>.<tool>`) and the names a model accepts
+//! (OpenAI's rule: `^[a-zA-Z0-9_-]{1,64}$`), mapped both ways for the
+//! tools of one request.
 //!
-//! A name becomes its model-facing form by writing `.` as `__` and any other
-//! character outside the rule as `_`. Two names that would then look alike,
-//! and names longer than 64 characters, are cut and given a suffix `_` +
-//! 8 hex digits of a hash of the whole contract name, so that the mapping is
-//! one-to-one and does not depend on the order the names came in. A model
-//! that answers with a name outside the map called no tool of ours.
+//! The model name is the contract name with `.` spelled `__`; characters
+//! outside the rule become `_`. When that is too long or already taken by
+//! another tool of the same request, the name is cut and ends in a short
+//! hash of the contract name, so two tools never share a model name.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
-/// The longest model-facing name.
-pub const MAX_MODEL_NAME: usize = 64;
+/// Longest model-facing name.
+const MAX_LEN: usize = 64;
 
-/// The names of one request's tools, both ways.
+/// The model names of one request's tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ToolNames {
+pub struct ModelNames {
     to_model: HashMap<String, String>,
     to_contract: HashMap<String, String>,
 }
 
-impl ToolNames {
-    /// The map for these contract names (duplicates count once).
-    pub fn new<'a>(contract_names: impl IntoIterator<Item = &'a str>) -> Self {
-        let names: BTreeSet<&str> = contract_names.into_iter().collect();
-        // How many names want each plain form: a form two names want goes to neither.
-        let mut wanted: BTreeMap<String, usize> = BTreeMap::new();
-        for name in &names {
-            *wanted.entry(plain(name)).or_default() += 1;
-        }
-        let mut map = ToolNames::default();
-        let mut taken: BTreeSet<String> = BTreeSet::new();
-        // Plain forms first, so a hashed one can never take a plain one's place.
-        let mut hashed = Vec::new();
-        for name in &names {
-            let form = plain(name);
-            if form.len() <= MAX_MODEL_NAME && wanted.get(&form) == Some(&1) {
-                taken.insert(form.clone());
-                map.insert(name, form);
-            } else {
-                hashed.push((*name, form));
+impl ModelNames {
+    /// Names for `tools` (contract names, each once).
+    pub fn new<'a>(tools: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut names = Self::default();
+        for tool in tools {
+            if names.to_model.contains_key(tool) {
+                continue;
             }
-        }
-        for (name, form) in hashed {
-            let mut seed = 0u32;
-            let model = loop {
-                let candidate = with_hash(&form, name, seed);
-                if !taken.contains(&candidate) {
-                    break candidate;
-                }
-                seed = seed.wrapping_add(1);
+            let plain = plain_name(tool);
+            let model = if plain.len() <= MAX_LEN && !names.to_contract.contains_key(&plain) {
+                plain
+            } else {
+                hashed_name(&plain, tool, &names.to_contract)
             };
-            taken.insert(model.clone());
-            map.insert(name, model);
+            names.to_contract.insert(model.clone(), tool.to_owned());
+            names.to_model.insert(tool.to_owned(), model);
         }
-        map
-    }
-
-    fn insert(&mut self, contract: &str, model: String) {
-        self.to_contract.insert(model.clone(), contract.to_owned());
-        self.to_model.insert(contract.to_owned(), model);
+        names
     }
 
     /// The name the model sees for a contract name.
-    pub fn model_name(&self, contract: &str) -> Option<&str> {
+    pub fn model(&self, contract: &str) -> Option<&str> {
         self.to_model.get(contract).map(String::as_str)
     }
 
-    /// The contract name of a name the model used; `None`: not one of ours.
-    pub fn contract_name(&self, model: &str) -> Option<&str> {
+    /// The contract name of what the model called; `None` for a name no
+    /// tool of the request has (the model made it up).
+    pub fn contract(&self, model: &str) -> Option<&str> {
         self.to_contract.get(model).map(String::as_str)
     }
-
-    pub fn len(&self) -> usize {
-        self.to_model.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.to_model.is_empty()
-    }
 }
 
-/// Whether `name` satisfies OpenAI's function-name rule.
-pub fn is_model_name(name: &str) -> bool {
-    (1..=MAX_MODEL_NAME).contains(&name.len()) && name.bytes().all(allowed)
+fn plain_name(contract: &str) -> String {
+    contract
+        .replace('.', "__")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
-fn allowed(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-/// `.` as `__`, any other character the rule refuses as `_`; never empty.
-fn plain(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    for c in name.chars() {
-        match c {
-            '.' => out.push_str("__"),
-            c if c.is_ascii() && allowed(c as u8) => out.push(c),
-            _ => out.push('_'),
+/// `plain` cut to leave room for `_` and 8 hex digits of a hash of
+/// `contract` (salted until free).
+fn hashed_name(plain: &str, contract: &str, taken: &HashMap<String, String>) -> String {
+    let keep = MAX_LEN - 9;
+    let head: String = plain.chars().take(keep).collect();
+    let mut salt = 0u32;
+    loop {
+        let name = format!("{head}_{:08x}", fnv1a(contract, salt));
+        if !taken.contains_key(&name) {
+            return name;
         }
+        salt += 1;
     }
-    if out.is_empty() {
-        out.push('_');
-    }
-    out
 }
 
-/// `form` cut to leave room for `_` and 8 hex digits of the contract name's hash.
-fn with_hash(form: &str, contract: &str, seed: u32) -> String {
-    let hash = fnv1a(contract.as_bytes(), seed);
-    // `form` is ASCII, so any byte index is a character boundary.
-    let keep = form.len().min(MAX_MODEL_NAME - 9);
-    format!("{}_{:08x}", &form[..keep], hash)
-}
-
-/// FNV-1a, 32 bits: stable across builds and platforms, unlike `DefaultHasher`.
-fn fnv1a(bytes: &[u8], seed: u32) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5 ^ seed;
-    for b in bytes {
-        hash ^= u32::from(*b);
+/// FNV-1a, 32 bits: stable across runs and builds (unlike std's hasher).
+fn fnv1a(text: &str, salt: u32) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5 ^ salt;
+    for byte in text.bytes() {
+        hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
     hash
@@ -129,62 +94,52 @@ fn fnv1a(bytes: &[u8], seed: u32) -> u32 {
 mod tests {
     use super::*;
 
+    fn valid(name: &str) -> bool {
+        (1..=MAX_LEN).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
     #[test]
-    fn source_and_tool_become_a_valid_name_and_back() {
-        let names = ToolNames::new(["yoi.list_workers", "time.get_current_time"]);
+    fn dots_become_double_underscores_and_map_back() {
+        let names = ModelNames::new(["yoi.list_workers", "time.get_current_time"]);
+        assert_eq!(names.model("yoi.list_workers"), Some("yoi__list_workers"));
         assert_eq!(
-            names.model_name("yoi.list_workers"),
-            Some("yoi__list_workers")
+            names.contract("yoi__list_workers"),
+            Some("yoi.list_workers")
         );
         assert_eq!(
-            names.contract_name("time__get_current_time"),
+            names.contract("time__get_current_time"),
             Some("time.get_current_time")
         );
-        assert_eq!(names.contract_name("yoi.list_workers"), None);
-        assert_eq!(names.len(), 2);
+        assert_eq!(names.contract("shell__run"), None);
     }
 
     #[test]
-    fn names_that_would_collide_are_told_apart() {
-        let names = ToolNames::new(["a.b", "a__b", "a b.c", "a_b.c"]);
-        let models: BTreeSet<&str> = ["a.b", "a__b", "a b.c", "a_b.c"]
-            .iter()
-            .map(|n| names.model_name(n).unwrap())
-            .collect();
-        assert_eq!(models.len(), 4, "{models:?}");
-        for n in ["a.b", "a__b", "a b.c", "a_b.c"] {
-            let model = names.model_name(n).unwrap();
-            assert!(is_model_name(model), "{model}");
-            assert_eq!(names.contract_name(model), Some(n));
+    fn names_that_would_collide_get_distinct_valid_names() {
+        let tools = ["a_.b", "a._b", "a.__b"];
+        let names = ModelNames::new(tools);
+        let models: Vec<&str> = tools.iter().map(|t| names.model(t).unwrap()).collect();
+        for (tool, model) in tools.iter().zip(&models) {
+            assert!(valid(model), "{model}");
+            assert_eq!(names.contract(model), Some(*tool));
         }
+        assert_ne!(models[0], models[1]);
+        assert_ne!(models[1], models[2]);
+        assert_ne!(models[0], models[2]);
     }
 
     #[test]
-    fn long_names_are_cut_with_a_hash_and_stay_apart() {
-        let long_a = format!("mcp.{}", "x".repeat(100));
-        let long_b = format!("mcp.{}y", "x".repeat(100));
-        let names = ToolNames::new([long_a.as_str(), long_b.as_str()]);
-        let a = names.model_name(&long_a).unwrap();
-        let b = names.model_name(&long_b).unwrap();
-        assert_ne!(a, b);
-        assert!(is_model_name(a) && is_model_name(b), "{a} {b}");
-        assert_eq!(a.len(), MAX_MODEL_NAME);
-        assert!(a.starts_with("mcp__xxx"));
-    }
-
-    #[test]
-    fn the_map_does_not_depend_on_order() {
-        let one = ToolNames::new(["a.b", "a__b", "z.z", "é.x"]);
-        let two = ToolNames::new(["é.x", "z.z", "a__b", "a.b"]);
-        assert_eq!(one, two);
-        assert!(is_model_name(one.model_name("é.x").unwrap()));
-    }
-
-    #[test]
-    fn the_rule_is_openais() {
-        assert!(is_model_name("get_weather-2"));
-        assert!(!is_model_name(""));
-        assert!(!is_model_name("a.b"));
-        assert!(!is_model_name(&"a".repeat(65)));
+    fn long_and_odd_names_are_cut_to_the_rule() {
+        let long = format!("server.{}", "x".repeat(100));
+        let other = format!("server.{}y", "x".repeat(100));
+        let names = ModelNames::new([long.as_str(), other.as_str(), "mcp.größe"]);
+        for tool in [long.as_str(), other.as_str(), "mcp.größe"] {
+            let model = names.model(tool).unwrap();
+            assert!(valid(model), "{model}");
+            assert_eq!(names.contract(model), Some(tool));
+        }
+        assert_ne!(names.model(&long), names.model(&other));
     }
 }

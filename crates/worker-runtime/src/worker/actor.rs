@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, ErrorCode, InputAccepted, MessageId, OnBusy, RunId,
-    Transcript, WorkerDetail,
+    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, ErrorCode,
+    InputAccepted, MessageId, OnBusy, RunId, Transcript, WorkerDetail,
 };
 
+use super::core::tool_loop::{AskOrigin, CallOutcome, ToolStep};
 use super::core::{Accepted, RunEnd, RunWaiter, SubscribeFrom, SubscribeStart, WorkerCore};
 use super::run::{drive_run, RunItem};
 use crate::config::ProviderConfig;
@@ -26,7 +27,26 @@ pub enum WorkerMsg {
         text: String,
         client_message_id: Option<ClientMessageId>,
         on_busy: OnBusy,
+        /// Set when another worker asks (`yoi.ask_worker`).
+        origin: Option<AskOrigin>,
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
+    },
+    /// A person's decision on a tool call that waits.
+    Approve {
+        call_id: String,
+        request: ApprovalRequest,
+        reply: RpcReplyPort<Result<ApprovalAnswer, RuntimeError>>,
+    },
+    /// A tool call's task ended.
+    ToolDone {
+        run_id: RunId,
+        call_id: String,
+        outcome: CallOutcome,
+    },
+    /// A call's time to be approved ran out.
+    ApprovalExpired {
+        run_id: RunId,
+        call_id: String,
     },
     /// Take a queued input out of the queue before its run starts.
     RemoveQueued {
@@ -114,13 +134,14 @@ impl WorkerState {
         text: String,
         client_message_id: Option<ClientMessageId>,
         on_busy: OnBusy,
+        origin: Option<AskOrigin>,
         reply: RpcReplyPort<Result<InputAccepted, RuntimeError>>,
     ) {
         let mut core = self.core();
         let since = core.store().mark();
         let ready = self.provider.check_configured();
         let answer = core
-            .accept_input(text, client_message_id.clone(), on_busy, ready)
+            .accept_input(text, client_message_id.clone(), on_busy, ready, origin)
             .map(|accepted| match accepted {
                 Accepted::Repeat(first) => (first, false),
                 Accepted::Queued(first) => (first, true),
@@ -186,6 +207,129 @@ impl WorkerState {
             report,
         ));
         core.attach_task(run_id, task.abort_handle());
+    }
+
+    /// Takes the steps the tool loop asked for: calls run as tasks that
+    /// report back, approvals get their deadline, the next turn its task.
+    fn run_steps(&self, myself: &ActorRef<WorkerMsg>) {
+        let mut core = self.core();
+        for step in core.take_steps() {
+            match step {
+                ToolStep::Call {
+                    run_id,
+                    call_id,
+                    tool,
+                    arguments,
+                    context,
+                    timeout,
+                } => {
+                    let worker = myself.clone();
+                    let id = call_id.clone();
+                    let task = tokio::spawn(async move {
+                        let call = tool.source.call(&tool.def.name, arguments, context);
+                        let outcome = match tokio::time::timeout(timeout, call).await {
+                            Ok(result) => CallOutcome::Done(result),
+                            Err(_) => CallOutcome::TimedOut(timeout),
+                        };
+                        let _ = worker.send_message(WorkerMsg::ToolDone {
+                            run_id,
+                            call_id: id,
+                            outcome,
+                        });
+                    });
+                    core.attach_tool_task(run_id, &call_id, task.abort_handle());
+                }
+                ToolStep::ApprovalDeadline {
+                    run_id,
+                    call_id,
+                    after,
+                } => {
+                    myself.send_after(after, move || WorkerMsg::ApprovalExpired {
+                        run_id,
+                        call_id,
+                    });
+                }
+                ToolStep::NextTurn { run_id, request } => {
+                    let worker = myself.clone();
+                    let report = move |items| {
+                        let _ = worker.send_message(WorkerMsg::Run { run_id, items });
+                    };
+                    let task = tokio::spawn(drive_run(
+                        self.provider.clone(),
+                        self.provider_config.clone(),
+                        request,
+                        report,
+                    ));
+                    core.attach_task(run_id, task.abort_handle());
+                }
+            }
+        }
+    }
+
+    /// Items from the run task: applied in one step; what they lead to
+    /// (a flush, tool steps, the run's end, the next queued input) follows.
+    async fn run_items(&self, myself: &ActorRef<WorkerMsg>, run_id: RunId, items: Vec<RunItem>) {
+        self.catch_up_lease().await;
+        let flush = {
+            let mut core = self.core();
+            let mut flush = false;
+            for item in items {
+                flush |= core.apply_run_item(run_id, item);
+            }
+            flush
+        };
+        if flush {
+            myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
+        }
+        self.run_steps(myself);
+        self.settle_ended().await;
+        self.start_next(myself);
+    }
+
+    /// A decision, a call's end, or an approval's deadline.
+    async fn on_tool(&self, myself: &ActorRef<WorkerMsg>, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::Approve {
+                call_id,
+                request,
+                reply,
+            } => {
+                let answer = self.core().decide(&call_id, request);
+                let run_id = self.core().active_run_id();
+                match run_id {
+                    Some(run_id) => self.after_tool_change(myself, run_id).await,
+                    None => {
+                        self.settle_ended().await;
+                        self.start_next(myself);
+                    }
+                }
+                let _ = reply.send(answer);
+            }
+            WorkerMsg::ToolDone {
+                run_id,
+                call_id,
+                outcome,
+            } => {
+                self.core().tool_done(run_id, &call_id, outcome);
+                self.after_tool_change(myself, run_id).await;
+            }
+            WorkerMsg::ApprovalExpired { run_id, call_id } => {
+                self.core().approval_expired(run_id, &call_id);
+                self.after_tool_change(myself, run_id).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// After a call ended or was decided: its steps, a flush of the message
+    /// that shows it, and what follows the run's end if it ended.
+    async fn after_tool_change(&self, myself: &ActorRef<WorkerMsg>, run_id: RunId) {
+        self.run_steps(myself);
+        if self.core().wants_flush_now() {
+            myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
+        }
+        self.settle_ended().await;
+        self.start_next(myself);
     }
 
     /// With no run in flight, starts the next queued input's run.
@@ -336,10 +480,14 @@ impl Actor for WorkerActor {
                 text,
                 client_message_id,
                 on_busy,
+                origin,
                 reply,
             } => {
-                state.input(&myself, text, client_message_id, on_busy, reply);
+                state.input(&myself, text, client_message_id, on_busy, origin, reply);
             }
+            msg @ (WorkerMsg::Approve { .. }
+            | WorkerMsg::ToolDone { .. }
+            | WorkerMsg::ApprovalExpired { .. }) => state.on_tool(&myself, msg).await,
             WorkerMsg::RemoveQueued { message_id, reply } => {
                 state.remove_queued(message_id, reply);
             }
@@ -377,22 +525,7 @@ impl Actor for WorkerActor {
                     let _ = reply.send(());
                 });
             }
-            WorkerMsg::Run { run_id, items } => {
-                state.catch_up_lease().await;
-                let flush = {
-                    let mut core = state.core();
-                    let mut flush = false;
-                    for item in items {
-                        flush |= core.apply_run_item(run_id, item);
-                    }
-                    flush
-                };
-                if flush {
-                    myself.send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
-                }
-                state.settle_ended().await;
-                state.start_next(&myself);
-            }
+            WorkerMsg::Run { run_id, items } => state.run_items(&myself, run_id, items).await,
             WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
             WorkerMsg::InputLost {
                 run_id,

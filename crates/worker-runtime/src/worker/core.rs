@@ -19,15 +19,19 @@ use yoi_protocol::{
     WorkerId, WorkerStatus, WorkerSummary, WorkspaceEvent,
 };
 
+pub mod tool_loop;
+
 use super::run::RunItem;
 use super::snapshot_cache::{SnapshotCache, SnapshotKey};
 use crate::config::RuntimeLimits;
 use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
 use crate::profile::Profile;
-use crate::provider::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
+use crate::provider::{ChatRequest, ProviderEvent};
 use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
+use crate::tools::WorkerTools;
 use crate::transcript::Transcript;
+use tool_loop::{AskOrigin, RunTools, ToolStep};
 
 mod active_run;
 mod guard;
@@ -115,6 +119,14 @@ pub struct WorkerCore {
     /// How many inputs may wait.
     queue_limit: usize,
     limits: RuntimeLimits,
+    /// What its runs may call.
+    tools: Arc<WorkerTools>,
+    /// Decisions a person made for the rest of the worker's life, by tool.
+    remembered: HashMap<String, yoi_protocol::ApprovalDecision>,
+    /// What the actor has yet to do for the tool loop.
+    steps: Vec<ToolStep>,
+    /// Who asked for queued inputs that another worker sent, by run.
+    origins: HashMap<RunId, AskOrigin>,
     snapshots: SnapshotCache,
     /// Set once the last `seq` was written at shutdown: nothing more is emitted.
     settled: bool,
@@ -137,6 +149,7 @@ pub struct CoreSettings {
     /// How many inputs may wait in its queue.
     pub queue_limit: usize,
     pub limits: RuntimeLimits,
+    pub tools: Arc<WorkerTools>,
 }
 
 impl WorkerCore {
@@ -165,6 +178,10 @@ impl WorkerCore {
             queue: VecDeque::new(),
             queue_limit: s.queue_limit,
             limits: s.limits,
+            tools: s.tools,
+            remembered: HashMap::new(),
+            steps: Vec::new(),
+            origins: HashMap::new(),
             snapshots: SnapshotCache::default(),
             settled: false,
             end_mark: 0,
@@ -197,6 +214,7 @@ impl WorkerCore {
         core.log.resume_after(saved.row.seq_reserved);
         core.last_run = saved.last_run;
         core.queue = saved.queue.into();
+        core.remembered = saved.tool_decisions.into_iter().collect();
         if let Some(run) = core
             .last_run
             .clone()
@@ -221,6 +239,8 @@ impl WorkerCore {
             run.assistant_started = true;
             run.text = partial.text.clone();
             run.reasoning = partial.reasoning.clone().unwrap_or_default();
+            run.tools.calls = partial.tool_calls.clone();
+            tool_loop::interrupt_calls(&mut run.tools.calls);
         }
         self.active = Some(run);
         self.status = WorkerStatus::Running;
@@ -294,7 +314,7 @@ impl WorkerCore {
         WorkerDetail {
             summary: self.summary(),
             created_at: self.created_at,
-            tools: Vec::new(),
+            tools: self.tools.granted(),
             usage: self.usage,
             last_run: self.last_run.clone(),
             queue: self
@@ -306,6 +326,7 @@ impl WorkerCore {
                     at: m.at,
                 })
                 .collect(),
+            pending_approvals: self.pending_approvals(),
         }
     }
 
@@ -471,25 +492,6 @@ impl WorkerCore {
         self.idempotency.insert(id, accepted);
     }
 
-    /// The request for the next run: the system prompt, then the history.
-    fn request(&self) -> ChatRequest {
-        let mut messages = vec![ChatMessage {
-            role: ChatRole::System,
-            content: self.profile.system_prompt.clone(),
-        }];
-        messages.extend(self.transcript.history().map(|m| ChatMessage {
-            role: match m.role {
-                Role::User => ChatRole::User,
-                Role::Assistant => ChatRole::Assistant,
-            },
-            content: m.text.clone(),
-        }));
-        ChatRequest {
-            model: self.profile.model.clone(),
-            messages,
-        }
-    }
-
     /// Takes a user message: the first answer again for a known
     /// `client_message_id`; while a run is in flight `busy`, or with
     /// `on_busy: queue` a place in the queue (`queue_full` past its bound);
@@ -501,6 +503,7 @@ impl WorkerCore {
         client_message_id: Option<ClientMessageId>,
         on_busy: OnBusy,
         provider_ready: Result<(), String>,
+        origin: Option<AskOrigin>,
     ) -> Result<Accepted, RuntimeError> {
         yoi_protocol::validate_input_text(&text)?;
         self.check_writable()?;
@@ -519,7 +522,11 @@ impl WorkerCore {
             }
         }
         provider_ready.map_err(RuntimeError::ProviderUnconfigured)?;
-        let message = user_message(text);
+        let mut message = user_message(text);
+        if let Some(origin) = origin {
+            message.sender = Some(origin.sender.clone());
+            self.origins.insert(message.run_id, origin);
+        }
         if self.active.is_some() {
             let accepted = self.enqueue(message)?;
             if let Some(id) = client_message_id {
@@ -633,13 +640,20 @@ impl WorkerCore {
     fn begin_run(&mut self, message: Message) -> (InputAccepted, ChatRequest) {
         let run_id = message.run_id;
         self.transcript.push(message.clone());
-        let request = self.request();
+        let (request, offered) = self.first_request();
+        let chain = self
+            .origins
+            .remove(&run_id)
+            .map(|o| o.chain)
+            .unwrap_or_default();
         let seq = self.emit(EventKind::InputAccepted {
             run_id,
             message: message.clone(),
         });
         let accepted = InputAccepted::started(run_id, message.id, seq);
-        self.active = Some(ActiveRun::new(run_id));
+        let mut run = ActiveRun::new(run_id);
+        run.tools = RunTools::new(offered, request.clone(), chain);
+        self.active = Some(run);
         self.last_run = Some(LastRun {
             run_id,
             state: RunState::Running,
@@ -692,6 +706,7 @@ impl WorkerCore {
             RunItem::Event(ProviderEvent::Text(text)) => self.append_text(run_id, text),
             RunItem::Event(ProviderEvent::Reasoning(text)) => {
                 if let Some(active) = self.active.as_mut() {
+                    active.streamed = active.streamed.saturating_add(text.len());
                     active.reasoning.push_str(&text);
                     active.unsaved = true;
                 }
@@ -702,11 +717,30 @@ impl WorkerCore {
                     active.usage = Some(usage);
                 }
             }
-            // Tool calls are the tool loop's; a run without tools gets none.
-            RunItem::Event(ProviderEvent::Finished { .. } | ProviderEvent::ToolCall { .. }) => {}
-            RunItem::End => self.finish(RunEnd::Completed),
+            RunItem::Event(ProviderEvent::ToolCall(call)) => {
+                if let Some(active) = self.active.as_mut() {
+                    active.tools.add_streamed(call);
+                }
+            }
+            RunItem::Event(ProviderEvent::Finished { .. }) => {}
+            RunItem::End => {
+                let calls = self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.tools.has_streamed_calls());
+                if calls {
+                    self.begin_tool_round(run_id);
+                } else {
+                    self.finish(RunEnd::Completed);
+                }
+            }
             RunItem::Failed(error) => self.finish(RunEnd::Failed(error)),
         }
+        self.wants_flush()
+    }
+
+    /// [`Self::wants_flush`] for the actor, after a tool call changed.
+    pub fn wants_flush_now(&mut self) -> bool {
         self.wants_flush()
     }
 
@@ -743,7 +777,7 @@ impl WorkerCore {
     fn answer_too_long(&self, more: usize) -> bool {
         self.active
             .as_ref()
-            .is_some_and(|a| a.text.len() + a.reasoning.len() + more > self.limits.answer_bytes)
+            .is_some_and(|a| a.streamed.saturating_add(more) > self.limits.answer_bytes)
     }
 
     /// A text delta: the assistant message joins the transcript at the first.
@@ -751,6 +785,7 @@ impl WorkerCore {
         let Some(active) = self.active.as_mut() else {
             return;
         };
+        active.streamed = active.streamed.saturating_add(text.len());
         active.text.push_str(&text);
         active.unsaved = true;
         if active.assistant_started {
@@ -768,6 +803,8 @@ impl WorkerCore {
                 state: MessageState::Streaming,
                 reasoning: None,
                 error: None,
+                tool_calls: Vec::new(),
+                sender: None,
             });
         }
         self.emit(EventKind::AssistantDelta { run_id, text });
@@ -803,6 +840,11 @@ impl WorkerCore {
         }
     }
 
+    /// The run in flight, if any.
+    pub fn active_run_id(&self) -> Option<RunId> {
+        self.active.as_ref().map(|a| a.run_id)
+    }
+
     /// Whether a run is in flight.
     pub fn is_running(&self) -> bool {
         self.active.is_some()
@@ -825,9 +867,18 @@ impl WorkerCore {
 
     /// Ends the run in flight with its one terminal event and returns to idle.
     pub fn finish(&mut self, end: RunEnd) {
+        let Some(run_id) = self.active.as_ref().map(|a| a.run_id) else {
+            return;
+        };
+        let open_state = match end {
+            RunEnd::Cancelled => yoi_protocol::ToolCallState::Cancelled,
+            _ => yoi_protocol::ToolCallState::Error,
+        };
+        self.end_open_calls(run_id, open_state);
         let Some(mut run) = self.active.take() else {
             return;
         };
+        self.steps.clear();
         self.end_mark = self.store.mark();
         self.staging = true;
         if let Some(task) = run.task.take() {
@@ -883,12 +934,14 @@ impl WorkerCore {
         };
         let text = std::mem::take(&mut run.text);
         let reasoning = (!run.reasoning.is_empty()).then(|| std::mem::take(&mut run.reasoning));
+        let tool_calls = std::mem::take(&mut run.tools.calls);
         if run.assistant_started {
             if let Some(m) = self.transcript.get_mut(run.assistant_id) {
                 m.state = state;
                 m.text = text;
                 m.reasoning = reasoning;
                 m.error = error;
+                m.tool_calls = tool_calls;
                 return m.clone();
             }
         }
@@ -901,6 +954,8 @@ impl WorkerCore {
             state,
             reasoning,
             error,
+            tool_calls,
+            sender: None,
         };
         self.transcript.push(message.clone());
         message
@@ -969,5 +1024,7 @@ fn user_message(text: String) -> Message {
         state: MessageState::Complete,
         reasoning: None,
         error: None,
+        tool_calls: Vec::new(),
+        sender: None,
     }
 }

@@ -54,7 +54,7 @@ impl Progress {
                 match &event {
                     ProviderEvent::Text(_)
                     | ProviderEvent::Reasoning(_)
-                    | ProviderEvent::ToolCall { .. } => self.got_first = true,
+                    | ProviderEvent::ToolCall(_) => self.got_first = true,
                     ProviderEvent::Finished { .. } => {
                         self.got_first = true;
                         self.finished = true;

@@ -5,6 +5,7 @@ use std::time::Instant;
 use tokio::task::AbortHandle;
 use yoi_protocol::{Message, MessageId, MessageState, Role, RunId, RunUsage, Timestamp};
 
+use super::tool_loop::RunTools;
 use crate::store::PartialSlot;
 
 /// The run in flight.
@@ -24,6 +25,10 @@ pub(super) struct ActiveRun {
     pub(super) flush_scheduled: bool,
     /// Where its partial answer waits for the store (see [`crate::store::Store::put_partial`]).
     pub(super) partial: PartialSlot,
+    /// Bytes of text and reasoning streamed in every turn of the run.
+    pub(super) streamed: usize,
+    /// Its tool calls and the turns that made them.
+    pub(super) tools: RunTools,
 }
 
 impl ActiveRun {
@@ -40,6 +45,8 @@ impl ActiveRun {
             unsaved: false,
             flush_scheduled: false,
             partial: PartialSlot::default(),
+            streamed: 0,
+            tools: RunTools::default(),
         }
     }
 
@@ -54,6 +61,8 @@ impl ActiveRun {
             state: MessageState::Streaming,
             reasoning: (!self.reasoning.is_empty()).then(|| self.reasoning.clone()),
             error: None,
+            tool_calls: self.tools.calls.clone(),
+            sender: None,
         }
     }
 }

@@ -167,6 +167,7 @@ mod tests {
 
     fn core() -> WorkerCore {
         WorkerCore::new(CoreSettings {
+            tools: Default::default(),
             runtime_id: RuntimeId::backend_internal(),
             worker_id: WorkerId::new(),
             display_name: "w".to_owned(),
@@ -191,11 +192,11 @@ mod tests {
     fn nothing_is_emitted_after_settle() {
         let mut core = core();
         let started = core
-            .accept_input("one".to_owned(), None, OnBusy::Reject, Ok(()))
+            .accept_input("one".to_owned(), None, OnBusy::Reject, Ok(()), None)
             .unwrap();
         assert!(matches!(started, Accepted::Started { .. }));
         let queued = core
-            .accept_input("two".to_owned(), None, OnBusy::Queue, Ok(()))
+            .accept_input("two".to_owned(), None, OnBusy::Queue, Ok(()), None)
             .unwrap();
         let Accepted::Queued(queued) = queued else {
             panic!("queued")
@@ -206,7 +207,7 @@ mod tests {
         core.settle();
         let settled = core.last_seq();
 
-        let input = core.accept_input("three".to_owned(), None, OnBusy::Queue, Ok(()));
+        let input = core.accept_input("three".to_owned(), None, OnBusy::Queue, Ok(()), None);
         assert!(matches!(input, Err(RuntimeError::Unavailable(_))));
         assert!(core.start_next().is_none(), "the queued input stays queued");
         assert!(core.remove_queued(queued.message_id).is_err());

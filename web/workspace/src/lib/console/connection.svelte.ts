@@ -110,7 +110,7 @@ export class ConsoleConnection {
     this.#state.live?.model ?? this.#state.lastRun?.model ?? this.#state.worker?.profile.model ?? null,
   );
   /** Whether a run is in flight, so that what is sent now waits in the queue. */
-  readonly willQueue = $derived(this.#state.status === 'running' || this.#state.live !== null);
+  readonly willQueue = $derived(this.#state.status === 'running' || this.#state.status === 'waiting_approval' || this.#state.live !== null);
   readonly canSend = $derived(
     this.connection === 'live' &&
       this.target !== null &&
@@ -123,7 +123,7 @@ export class ConsoleConnection {
   readonly canCancel = $derived(
     this.target !== null &&
       !this.#state.stopped &&
-      (this.#state.status === 'running' || this.#state.live !== null),
+      (this.#state.status === 'running' || this.#state.status === 'waiting_approval' || this.#state.live !== null),
   );
 
   // ---- machinery ----

@@ -137,7 +137,7 @@ describe('event application', () => {
     expect(s.worker?.status).toBe('running');
     s = applyAll(s, [
       ev(2, { type: 'tool_call_started', run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 } }),
-      ev(3, { type: 'tool_call_finished', run_id: 'r1', call_id: 'c1', ok: true, summary: '3 hits' }),
+      ev(3, { type: 'tool_call_finished', run_id: 'r1', call_id: 'c1', ok: true, summary: '3 hits', state: 'ok' }),
     ]);
     expect(s.tools).toEqual([{ run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 }, ok: true, summary: '3 hits' }]);
     s = applyEvent(s, ev(4, { type: 'worker_stopped' })).state;
@@ -335,6 +335,13 @@ describe('snapshots', () => {
   it('a quarantined worker in a snapshot reads as an error, not idle', () => {
     const s = applyEvent(initialState(), snapshot(1, [], { worker: { status: 'quarantined' } })).state;
     expect(workerActivity(s, false)).toBe('error');
+  });
+
+  it('a worker waiting for a tool approval is still in its run, not idle', () => {
+    let s = applyEvent(initialState(), snapshot(1, [])).state;
+    s = applyEvent(s, ev(2, { type: 'status', status: 'waiting_approval' })).state;
+    expect(s.status).toBe('waiting_approval');
+    expect(workerActivity(s, false)).toBe('generating');
   });
 });
 

@@ -441,7 +441,8 @@ export function workerActivity(state: ConsoleState, sending: boolean): WorkerAct
   if (state.stopped || state.status === 'stopped') return 'stopped';
   // Its stored data is damaged: it takes no input (store_unavailable).
   if (state.status === 'quarantined') return 'error';
-  if (state.status === 'running' || state.live) return 'generating';
+  // A run waiting for a person's decision on a tool call is still in flight.
+  if (state.status === 'running' || state.status === 'waiting_approval' || state.live) return 'generating';
   if (sending) return 'sending';
   if (state.status === null) return 'unknown';
   if (state.lastRun?.outcome === 'failed') return 'error';

@@ -5,6 +5,7 @@ import type { MessageState } from "./MessageState";
 import type { Role } from "./Role";
 import type { RunId } from "./RunId";
 import type { Timestamp } from "./Timestamp";
+import type { ToolCall } from "./ToolCall";
 
 /**
  * One user or assistant message of a transcript.
@@ -19,4 +20,14 @@ reasoning?: string,
  * Why the run failed, on the assistant message of a failed run
  * (an addition to the contract's `Message`).
  */
-error?: ApiError, };
+error?: ApiError,
+/**
+ * The tools the model called in this run, in order (assistant messages
+ * only; an addition to the contract's `Message`).
+ */
+tool_calls?: Array<ToolCall>,
+/**
+ * Who sent a user message when it was not a person: the `display_ref`
+ * of the worker that asked (`yoi.ask_worker`).
+ */
+sender?: string, };

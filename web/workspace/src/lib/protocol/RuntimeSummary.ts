@@ -5,10 +5,15 @@ import type { ProfileSummary } from "./ProfileSummary";
 import type { RuntimeId } from "./RuntimeId";
 import type { RuntimeKind } from "./RuntimeKind";
 import type { RuntimeStatus } from "./RuntimeStatus";
+import type { ToolInfo } from "./ToolInfo";
 
 export type RuntimeSummary = { runtime_id: RuntimeId, display_name: string, kind: RuntimeKind, status: RuntimeStatus, capabilities: Capabilities, worker_count: number, diagnostics?: Diagnostics,
 /**
  * The profiles it offers, once known (an addition to the contract;
  * absent for a runtime process not reached yet).
  */
-profiles?: Array<ProfileSummary>, };
+profiles?: Array<ProfileSummary>,
+/**
+ * The tools its workers can be granted, once known.
+ */
+tools?: Array<ToolInfo>, };
