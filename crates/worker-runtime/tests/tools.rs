@@ -622,6 +622,25 @@ async fn more_tool_rounds_than_allowed_fail_the_run_limit_reached() {
 }
 
 #[tokio::test]
+async fn sixteen_tool_rounds_run_by_default_and_a_seventeenth_fails_the_run() {
+    let mock = MockOpenAi::start().await;
+    let rt = start_with(config(&mock, ALLOW_LIST)).await;
+    let w = worker(&rt, "asker").await;
+    let outcome = rt
+        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:16]]"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.message.tool_calls.len(), 16);
+    assert_eq!(outcome.message.tool_calls[15].round, 16);
+    let err = rt
+        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:17]]"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_api_error().code, ErrorCode::LimitReached);
+    rt.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_chain_of_asks_that_would_wait_on_itself_is_refused() {
     let mock = MockOpenAi::start().await;
     let rt = start_with(config(&mock, &[("yoi.ask_worker", ToolPolicy::Allow)])).await;
