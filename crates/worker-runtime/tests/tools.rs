@@ -682,6 +682,51 @@ async fn a_chain_of_asks_that_would_wait_on_itself_is_refused() {
 }
 
 #[tokio::test]
+async fn a_chain_of_asks_deeper_than_three_is_refused() {
+    let mock = MockOpenAi::start().await;
+    let rt = start_with(config(&mock, &[("yoi.ask_worker", ToolPolicy::Allow)])).await;
+    let names = ["w1", "w2", "w3", "w4", "w5"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(worker(&rt, name).await);
+    }
+    // w1 asks w2, w2 asks w3, w3 asks w4, w4 would ask w5: four deep.
+    for next in &names[1..] {
+        mock.push(Reply::text("").with_tool_calls([(
+            "yoi.ask_worker",
+            format!(r#"{{"worker": "{next}", "text": "pass it on"}}"#),
+        )]));
+    }
+    tokio::time::timeout(WAIT, rt.input_wait(ids[0], input("start")))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    let w4 = rt
+        .transcript(ids[3], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    let call = &w4.messages.last().unwrap().tool_calls[0];
+    assert_eq!(call.state, ToolCallState::Error);
+    let output = call.output.clone().unwrap_or_default();
+    assert!(output.contains("at most 3 deep"), "{output}");
+    let w5 = rt
+        .transcript(ids[4], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    assert!(w5.messages.is_empty(), "w5 was never asked");
+    // w3's ask of w4 (three deep) ran.
+    let w3 = rt
+        .transcript(ids[2], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        w3.messages.last().unwrap().tool_calls[0].state,
+        ToolCallState::Ok
+    );
+    rt.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_rule_naming_no_tool_stops_the_runtime_naming_profile_and_rule() {
     let mock = MockOpenAi::start().await;
     let c = config(&mock, &[("yoi.list_worker", ToolPolicy::Allow)]);
