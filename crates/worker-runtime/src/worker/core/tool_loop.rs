@@ -120,6 +120,8 @@ pub struct RunTools {
     /// What the model gets for each call of the round, by call id.
     results: HashMap<String, String>,
     started: HashMap<String, Instant>,
+    /// When each call that waits for a person started to wait.
+    asked_at: HashMap<String, Timestamp>,
     tasks: HashMap<String, tokio::task::AbortHandle>,
     pub ask_chain: Vec<WorkerId>,
 }
@@ -292,8 +294,11 @@ impl WorkerCore {
                 "the person declined this call earlier for this conversation; do not call it again",
             ),
             None => {
-                if let Some(c) = self.run_tools_mut().and_then(|t| t.call_mut(&call.id)) {
-                    c.state = ToolCallState::WaitingApproval;
+                if let Some(tools) = self.run_tools_mut() {
+                    tools.asked_at.insert(call.id.clone(), Timestamp::now());
+                    if let Some(c) = tools.call_mut(&call.id) {
+                        c.state = ToolCallState::WaitingApproval;
+                    }
                 }
                 self.emit(EventKind::ToolApprovalRequested {
                     run_id,
@@ -680,7 +685,12 @@ impl WorkerCore {
                 call_id: c.call_id.clone(),
                 name: c.name.clone(),
                 arguments: c.arguments.clone(),
-                requested_at: Timestamp::now(),
+                requested_at: run
+                    .tools
+                    .asked_at
+                    .get(&c.call_id)
+                    .copied()
+                    .unwrap_or_else(Timestamp::now),
             })
             .collect()
     }
