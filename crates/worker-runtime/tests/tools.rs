@@ -622,6 +622,25 @@ async fn more_tool_rounds_than_allowed_fail_the_run_limit_reached() {
 }
 
 #[tokio::test]
+async fn sixteen_tool_rounds_run_by_default_and_a_seventeenth_fails_the_run() {
+    let mock = MockOpenAi::start().await;
+    let rt = start_with(config(&mock, ALLOW_LIST)).await;
+    let w = worker(&rt, "asker").await;
+    let outcome = rt
+        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:16]]"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.message.tool_calls.len(), 16);
+    assert_eq!(outcome.message.tool_calls[15].round, 16);
+    let err = rt
+        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:17]]"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_api_error().code, ErrorCode::LimitReached);
+    rt.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_chain_of_asks_that_would_wait_on_itself_is_refused() {
     let mock = MockOpenAi::start().await;
     let rt = start_with(config(&mock, &[("yoi.ask_worker", ToolPolicy::Allow)])).await;
@@ -658,6 +677,51 @@ async fn a_chain_of_asks_that_would_wait_on_itself_is_refused() {
         beta.messages[1].tool_calls[0].state,
         ToolCallState::Error,
         "beta's ask was refused"
+    );
+    rt.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_chain_of_asks_deeper_than_three_is_refused() {
+    let mock = MockOpenAi::start().await;
+    let rt = start_with(config(&mock, &[("yoi.ask_worker", ToolPolicy::Allow)])).await;
+    let names = ["w1", "w2", "w3", "w4", "w5"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(worker(&rt, name).await);
+    }
+    // w1 asks w2, w2 asks w3, w3 asks w4, w4 would ask w5: four deep.
+    for next in &names[1..] {
+        mock.push(Reply::text("").with_tool_calls([(
+            "yoi.ask_worker",
+            format!(r#"{{"worker": "{next}", "text": "pass it on"}}"#),
+        )]));
+    }
+    tokio::time::timeout(WAIT, rt.input_wait(ids[0], input("start")))
+        .await
+        .expect("no deadlock")
+        .unwrap();
+    let w4 = rt
+        .transcript(ids[3], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    let call = &w4.messages.last().unwrap().tool_calls[0];
+    assert_eq!(call.state, ToolCallState::Error);
+    let output = call.output.clone().unwrap_or_default();
+    assert!(output.contains("at most 3 deep"), "{output}");
+    let w5 = rt
+        .transcript(ids[4], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    assert!(w5.messages.is_empty(), "w5 was never asked");
+    // w3's ask of w4 (three deep) ran.
+    let w3 = rt
+        .transcript(ids[2], TranscriptPage::newest(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        w3.messages.last().unwrap().tool_calls[0].state,
+        ToolCallState::Ok
     );
     rt.shutdown().await;
 }

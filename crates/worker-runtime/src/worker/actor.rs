@@ -225,12 +225,21 @@ impl WorkerState {
                 } => {
                     let worker = myself.clone();
                     let id = call_id.clone();
+                    let logged = call_id.clone();
                     let task = tokio::spawn(async move {
+                        let call_id = logged;
+                        let name = format!("{}.{}", tool.source.name(), tool.def.name);
+                        let worker_id = context.worker_id;
+                        // The tool's name only: arguments and results are the
+                        // conversation's, never the log's.
+                        tracing::info!(tool = %name, %worker_id, %call_id, "tool call");
                         let call = tool.source.call(&tool.def.name, arguments, context);
                         let outcome = match tokio::time::timeout(timeout, call).await {
                             Ok(result) => CallOutcome::Done(result),
                             Err(_) => CallOutcome::TimedOut(timeout),
                         };
+                        let ok = matches!(outcome, CallOutcome::Done(Ok(_)));
+                        tracing::info!(tool = %name, %worker_id, %call_id, ok, "tool call ended");
                         let _ = worker.send_message(WorkerMsg::ToolDone {
                             run_id,
                             call_id: id,
