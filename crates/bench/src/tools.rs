@@ -16,25 +16,27 @@ use crate::{BenchError, Figure, Size};
 
 const GRANTS: &str = "[profiles.helper.tools]\n\"yoi.list_workers\" = \"allow\"\n";
 
-/// The time of `n` runs of `text` through `input?wait=true`.
-async fn runs(
-    client: &Client,
-    worker: &str,
-    text: &str,
-    n: usize,
-) -> Result<Vec<Duration>, BenchError> {
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let start = Instant::now();
-        let outcome = client
-            .post(&format!("{worker}/input?wait=true"), json!({"text": text}))
-            .await?;
-        samples.push(start.elapsed());
-        if outcome["message"]["state"] != "complete" {
-            return Err(BenchError::Shape("a benchmark run did not complete"));
-        }
+/// The time of one run of `text` through `input?wait=true`, on a new
+/// worker of the `helper` profile (so that every sample sends the same short
+/// history).
+async fn one_run(client: &Client, text: &str) -> Result<Duration, BenchError> {
+    let w = client
+        .post(
+            "/api/runtimes/backend-internal/workers",
+            json!({"profile": "helper"}),
+        )
+        .await?;
+    let id = w["worker_id"]
+        .as_str()
+        .ok_or(BenchError::Shape("worker_id"))?;
+    let path = format!("/api/runtimes/backend-internal/workers/{id}/input?wait=true");
+    let start = Instant::now();
+    let outcome = client.post(&path, json!({"text": text})).await?;
+    let took = start.elapsed();
+    if outcome["message"]["state"] != "complete" {
+        return Err(BenchError::Shape("a benchmark run did not complete"));
     }
-    Ok(samples)
+    Ok(took)
 }
 
 /// One streamed turn of the mock, read whole by this process.
@@ -56,21 +58,16 @@ pub async fn run(size: Size) -> Result<Vec<Figure>, BenchError> {
     let n = size.pick(40, 300);
     let mock = MockOpenAi::start().await;
     let (yoi, client, _dir) = crate::store::backend(&mock, GRANTS).await?;
-    let w = client
-        .post(
-            "/api/runtimes/backend-internal/workers",
-            json!({"profile": "helper"}),
-        )
-        .await?;
-    let id = w["worker_id"]
-        .as_str()
-        .ok_or(BenchError::Shape("worker_id"))?;
-    let worker = format!("/api/runtimes/backend-internal/workers/{id}");
-    // Warm both paths once.
-    runs(&client, &worker, "hi", 1).await?;
-    runs(&client, &worker, "[[tool:yoi.list_workers {}]]", 1).await?;
-    let mut plain = runs(&client, &worker, "hi", n).await?;
-    let mut tool = runs(&client, &worker, "[[tool:yoi.list_workers {}]]", n).await?;
+    let tool_text = "[[tool:yoi.list_workers {\"limit\": 3}]]";
+    // Warm both paths once, then alternate them so that both see the same machine.
+    one_run(&client, "hi").await?;
+    one_run(&client, tool_text).await?;
+    let mut plain = Vec::with_capacity(n);
+    let mut tool = Vec::with_capacity(n);
+    for _ in 0..n {
+        plain.push(one_run(&client, "hi").await?);
+        tool.push(one_run(&client, tool_text).await?);
+    }
     let mut direct = direct_turns(&mock, n).await?;
     yoi.stop().await;
     let added =
@@ -88,5 +85,10 @@ pub async fn run(size: Size) -> Result<Vec<Figure>, BenchError> {
             "ms",
         ),
         Figure::new("plain run, p50", quantile_ms(&mut plain, 0.5), "ms"),
+        Figure::new(
+            "one turn of the mock read directly, p50",
+            quantile_ms(&mut direct, 0.5),
+            "ms",
+        ),
     ])
 }
