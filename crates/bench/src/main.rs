@@ -13,6 +13,7 @@ mod hostile;
 mod procs;
 mod relay;
 mod store;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -130,6 +131,8 @@ enum Part {
     Store,
     /// Hostile clients: what they can make the server hold.
     Hostile,
+    /// The tool loop: what a built-in tool's round trip adds to a run.
+    Tools,
     /// Both.
     All,
 }
@@ -172,6 +175,7 @@ async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
     let mut figures = relay::run(size).await?;
     figures.extend(store::run(size).await?);
     figures.extend(hostile::run(size).await?);
+    figures.extend(tools::run(size).await?);
     Ok(figures)
 }
 
@@ -183,6 +187,7 @@ async fn main() -> ExitCode {
         Part::Relay => relay::run(size).await,
         Part::Store => store::run(size).await,
         Part::Hostile => hostile::run(size).await,
+        Part::Tools => tools::run(size).await,
         Part::All => all(size).await,
     };
     let figures = match result {

@@ -25,7 +25,10 @@ fn provider(mock: &MockOpenAi) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn backend(mock: &MockOpenAi, toml: &str) -> Result<(Yoi, Client, TempDir), BenchError> {
+pub(crate) async fn backend(
+    mock: &MockOpenAi,
+    toml: &str,
+) -> Result<(Yoi, Client, TempDir), BenchError> {
     let dir = TempDir::new("serve")?;
     std::fs::write(
         dir.0.join("yoi.toml"),
