@@ -21,9 +21,11 @@ const CLOSE_ANSWERED_WITHIN: Duration = Duration::from_millis(250);
 const BEHIND: u64 = 50;
 const TRIES: usize = 10;
 
-/// An answer far longer than the test: short tokens, no pause between them.
+/// An answer longer than the test: short tokens with no pause between
+/// them, then the stream stays open, so the run is still in flight however
+/// fast the machine streams the tokens.
 fn endless() -> Reply {
-    Reply::tokens((0..100_000).map(|i| format!("{} ", i % 10)))
+    Reply::tokens((0..100_000).map(|i| format!("{} ", i % 10))).then_hang()
 }
 
 // The server runs on a runtime of several threads, as `yoi serve` does.
