@@ -146,7 +146,7 @@ impl WorkerState {
                 Accepted::Repeat(first) => (first, false),
                 Accepted::Queued(first) => (first, true),
                 Accepted::Started { accepted, request } => {
-                    self.spawn_run(&mut core, myself, accepted, request);
+                    self.spawn_run(&mut core, myself, accepted.run_id, request);
                     (accepted, true)
                 }
             });
@@ -186,15 +186,15 @@ impl WorkerState {
         });
     }
 
-    /// Starts the task of a run the core began.
+    /// Starts a model turn of a run the core began (its first, or the
+    /// next after a round of tool calls).
     fn spawn_run(
         &self,
         core: &mut WorkerCore,
         myself: &ActorRef<WorkerMsg>,
-        accepted: InputAccepted,
+        run_id: RunId,
         request: ChatRequest,
     ) {
-        let run_id = accepted.run_id;
         let worker = myself.clone();
         let report = move |items| {
             // The Worker may be gone (stopped, restarting); nothing to tell then.
@@ -259,17 +259,7 @@ impl WorkerState {
                     });
                 }
                 ToolStep::NextTurn { run_id, request } => {
-                    let worker = myself.clone();
-                    let report = move |items| {
-                        let _ = worker.send_message(WorkerMsg::Run { run_id, items });
-                    };
-                    let task = tokio::spawn(drive_run(
-                        self.provider.clone(),
-                        self.provider_config.clone(),
-                        request,
-                        report,
-                    ));
-                    core.attach_task(run_id, task.abort_handle());
+                    self.spawn_run(&mut core, myself, run_id, request);
                 }
             }
         }
@@ -345,7 +335,7 @@ impl WorkerState {
     fn start_next(&self, myself: &ActorRef<WorkerMsg>) {
         let mut core = self.core();
         if let Some((accepted, request)) = core.start_next() {
-            self.spawn_run(&mut core, myself, accepted, request);
+            self.spawn_run(&mut core, myself, accepted.run_id, request);
         }
     }
 
