@@ -133,7 +133,7 @@ enum Part {
     Hostile,
     /// The tool loop: what a built-in tool's round trip adds to a run.
     Tools,
-    /// Both.
+    /// All of them.
     All,
 }
 

@@ -847,3 +847,29 @@ async fn wait_for_saved(dir: &std::path::Path, needle: &str) {
     .await
     .expect("the waiting call is written");
 }
+
+#[tokio::test]
+async fn a_decision_for_the_worker_that_is_not_stored_is_not_answered_as_done() {
+    let mock = MockOpenAi::start().await;
+    let dir = std::env::temp_dir().join(format!("yoi-tools-{}", WorkerId::new()));
+    let mut c = config(&mock, ASK_LIST);
+    c.state_dir = Some(dir.clone());
+    let rt = start_with(c).await;
+    let w = worker(&rt, "asker").await;
+    let (_sub, call) = waiting_list_call(&rt, w).await;
+    // Another program holds the database's write lock: nothing can be stored.
+    let lock = rusqlite::Connection::open(dir.join("yoi.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = rt
+        .approve(
+            w,
+            call,
+            decision(ApprovalDecision::Allow, ApprovalScope::Worker),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_api_error().code, ErrorCode::StoreUnavailable);
+    lock.execute_batch("ROLLBACK").unwrap();
+    rt.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -293,7 +293,11 @@ impl WorkerState {
                 request,
                 reply,
             } => {
+                let since = self.core().store().mark();
                 let answer = self.core().decide(&call_id, request);
+                // A decision for the worker's life is answered once stored
+                // (or with `store_unavailable` when it was not).
+                let store = self.core().store().clone();
                 let run_id = self.core().active_run_id();
                 match run_id {
                     Some(run_id) => self.after_tool_change(myself, run_id).await,
@@ -302,7 +306,9 @@ impl WorkerState {
                         self.start_next(myself);
                     }
                 }
-                let _ = reply.send(answer);
+                store.after_commit_since(since, move |outcome| {
+                    let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
+                });
             }
             WorkerMsg::ToolDone {
                 run_id,
