@@ -3,6 +3,8 @@
  * envelope when there is one, else a client-side code (network error, or an answer
  * that is not the envelope).
  */
+import type { ApprovalAnswer } from '../protocol/ApprovalAnswer';
+import type { ApprovalRequest } from '../protocol/ApprovalRequest';
 import type { CancelAccepted } from '../protocol/CancelAccepted';
 import type { CompanionInfo } from '../protocol/CompanionInfo';
 import type { CreateWorker } from '../protocol/CreateWorker';
@@ -114,5 +116,9 @@ export class ApiClient {
 
   removeQueued(ref: WorkerRef, messageId: string): Promise<void> {
     return this.#request('DELETE', paths.queued(ref, messageId));
+  }
+
+  approve(ref: WorkerRef, callId: string, request: ApprovalRequest): Promise<ApprovalAnswer> {
+    return this.#request('POST', paths.approval(ref, callId), request);
   }
 }

@@ -22,6 +22,8 @@
  * Frames at or below the last applied seq are duplicates and are ignored
  * (`state.ts`); a gap (never expected) closes the socket to resubscribe.
  */
+import type { ApprovalDecision } from '../protocol/ApprovalDecision';
+import type { ApprovalScope } from '../protocol/ApprovalScope';
 import type { CompanionInfo } from '../protocol/CompanionInfo';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
@@ -34,6 +36,7 @@ import { clientError, type ConsoleError } from './errors';
 import { newClientMessageId } from './ids';
 import { sameWorker } from './route';
 import { applyEvent, initialState, workerActivity, type ConsoleState } from './state';
+import { withoutApproval } from './tools';
 import { workerEventsUrl, workspaceEventsUrl, type Origin } from './urls';
 import { applyWorkspaceEvent, initialWorkspace, type WorkspaceState } from './workspace';
 
@@ -71,6 +74,12 @@ export class ConsoleConnection {
   readonly runErrors = $derived(this.#state.runErrors);
   readonly tools = $derived(this.#state.tools);
   readonly queue = $derived(this.#state.queue);
+  /** Tool calls waiting for a person, oldest first. */
+  readonly approvals = $derived(this.#state.approvals);
+  /** Why the last decision on a tool call could not be sent. */
+  approvalError = $state.raw<ConsoleError | null>(null);
+  /** Calls a decision was sent for, until the server answers (the bar waits). */
+  deciding = $state.raw<ReadonlySet<string>>(new Set());
   readonly worker = $derived(this.#state.worker);
   readonly status = $derived(this.#state.status);
   readonly lastRun = $derived(this.#state.lastRun);
@@ -299,6 +308,38 @@ export class ConsoleConnection {
   }
 
   /**
+   * Decides a tool call that waits for a person. A call that no longer waits
+   * (`not_pending`: decided in another console, cancelled, timed out) or that
+   * this worker never made (`not_found`) leaves the bar quietly: that race
+   * already ended, and the events tell how.
+   */
+  async decide(callId: string, decision: ApprovalDecision, scope: ApprovalScope = 'once'): Promise<void> {
+    const ref = this.target;
+    if (!ref || this.deciding.has(callId)) return;
+    this.deciding = new Set([...this.deciding, callId]);
+    this.approvalError = null;
+    try {
+      await this.#api.approve(ref, callId, { decision, scope });
+    } catch (e) {
+      const err = toConsoleError(e);
+      if (!sameWorker(this.target, ref)) return;
+      if (err.code === 'not_pending' || err.code === 'not_found') {
+        this.#state = { ...this.#state, approvals: withoutApproval(this.#state.approvals, callId) };
+      } else {
+        this.approvalError = err;
+      }
+    } finally {
+      const left = new Set(this.deciding);
+      left.delete(callId);
+      this.deciding = left;
+    }
+  }
+
+  clearApprovalError(): void {
+    this.approvalError = null;
+  }
+
+  /**
    * Fetches the page before the oldest message shown and puts it in front. Does
    * nothing while a page is on its way or the conversation's start is shown. A
    * page that arrives after the view changed (another worker, a reset) is dropped.
@@ -377,6 +418,8 @@ export class ConsoleConnection {
     this.sendError = null;
     this.cancelError = null;
     this.cancelRequested = null;
+    this.approvalError = null;
+    this.deciding = new Set();
     this.loadingOlder = false;
     this.olderError = null;
     return this.#generation;

@@ -4,6 +4,7 @@
  */
 import type { Message } from '../protocol/Message';
 import type { LiveRun } from './state';
+import { toolCallsMarkdown } from './tools';
 
 /**
  * The text to send again when the latest run failed or was cancelled: the user
@@ -27,6 +28,7 @@ export function conversationMarkdown(title: string, messages: readonly Message[]
   for (const m of messages) {
     const who = m.role === 'user' ? 'You' : 'Assistant';
     parts.push(`## ${who} · ${m.at}`, '');
+    if (m.role === 'assistant' && m.tool_calls?.length) parts.push(toolCallsMarkdown(m.tool_calls));
     if (m.text.trim() !== '') parts.push(m.text.trimEnd(), '');
     if (m.state === 'cancelled') parts.push('_(stopped)_', '');
     if (m.state === 'failed') parts.push(`_(failed${m.error ? `: ${m.error.message}` : ''})_`, '');

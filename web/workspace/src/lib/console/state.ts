@@ -17,7 +17,9 @@ import type { SnapshotReason } from '../protocol/SnapshotReason';
 import type { WorkerDetail } from '../protocol/WorkerDetail';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerStatus } from '../protocol/WorkerStatus';
+import type { PendingApproval } from '../protocol/PendingApproval';
 import { keepEarlier, type History } from './history';
+import { applyToolEvent, isToolEvent, toolsFromSnapshot, type ToolCall } from './tools';
 
 /** The run in flight: its text as streamed so far, keyed by `run_id`. */
 export interface LiveRun {
@@ -39,15 +41,7 @@ export interface RunRecord {
   error?: ApiError;
 }
 
-/** A reserved tool call (no Worker of this version has tools, but they are shown). */
-export interface ToolCall {
-  run_id: string;
-  call_id: string;
-  name: string;
-  arguments: unknown;
-  ok?: boolean;
-  summary?: string;
-}
+export type { ToolCall } from './tools';
 
 export interface ConsoleState {
   /** Highest `seq` applied; frames at or below it are duplicates. */
@@ -75,6 +69,8 @@ export interface ConsoleState {
    */
   runErrors: Readonly<Record<string, ApiError>>;
   tools: readonly ToolCall[];
+  /** Tool calls waiting for a person's decision, oldest first (see `tools.ts`). */
+  approvals: readonly PendingApproval[];
   /** Inputs waiting for the run in flight, the next first (`on_busy: queue`). */
   queue: readonly QueuedInput[];
   stopped: boolean;
@@ -95,6 +91,7 @@ export function initialState(): ConsoleState {
     reasoning: {},
     runErrors: {},
     tools: [],
+    approvals: [],
     queue: [],
     stopped: false,
     lastReset: null,
@@ -164,7 +161,12 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
     live,
     lastRun,
     runErrors: lastRun?.error ? { ...state.runErrors, [lastRun.run_id]: lastRun.error } : state.runErrors,
-    tools: state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+    ...toolsFromSnapshot(
+      state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+      event.worker.pending_approvals ?? [],
+      live?.run_id ?? null,
+      live?.text ?? '',
+    ),
     // A runtime older than queued input sends no queue.
     queue: event.worker.queue ?? [],
     stopped: event.worker.status === 'stopped',
@@ -227,6 +229,10 @@ function lastRunFromWorker(previous: RunRecord | null, worker: WorkerDetail): Ru
 }
 
 function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, SnapshotEvent>): ConsoleState {
+  if (isToolEvent(event)) {
+    const liveText = state.live?.run_id === event.run_id ? state.live.text : '';
+    return { ...state, ...applyToolEvent(state, event, liveText) };
+  }
   switch (event.type) {
     case 'input_accepted':
       return {
@@ -307,23 +313,6 @@ function applyNumbered(state: ConsoleState, event: Exclude<WorkerEvent, Snapshot
         worker: state.worker ? { ...state.worker, status: 'stopped' } : state.worker,
         stopped: true,
       };
-    case 'tool_call_started':
-      return {
-        ...state,
-        tools: [
-          ...state.tools,
-          { run_id: event.run_id, call_id: event.call_id, name: event.name, arguments: event.arguments },
-        ],
-      };
-    case 'tool_call_finished':
-      return {
-        ...state,
-        tools: state.tools.map((t) =>
-          t.call_id === event.call_id && t.run_id === event.run_id
-            ? { ...t, ok: event.ok, summary: event.summary }
-            : t,
-        ),
-      };
     default:
       // A frame type newer than this console: skip it, but keep its seq.
       return state;
@@ -394,7 +383,10 @@ function settleLive(state: ConsoleState, runId: string): ConsoleState {
  */
 function finishRun(state: ConsoleState, runId: string, outcome: RunOutcome, at: string): ConsoleState {
   const live = state.live?.run_id === runId ? state.live : null;
-  const settled = settleLive(state, runId);
+  const ended = state.approvals.some((a) => a.run_id === runId)
+    ? { ...state, approvals: state.approvals.filter((a) => a.run_id !== runId) }
+    : state;
+  const settled = settleLive(ended, runId);
   if (assistantIndexOf(settled.messages, runId) >= 0) return settled;
   const text = live?.text ?? '';
   if (outcome === 'completed' && text === '') return settled;

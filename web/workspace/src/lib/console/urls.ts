@@ -19,6 +19,7 @@ export const paths = {
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,
   queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
+  approval: (ref: WorkerRef, callId: string) => `${workerPath(ref)}/approvals/${enc(callId)}`,
   transcript: (ref: WorkerRef, limit?: number, before?: string) =>
     withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
 };
