@@ -139,7 +139,19 @@ describe('event application', () => {
       ev(2, { type: 'tool_call_started', run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 } }),
       ev(3, { type: 'tool_call_finished', run_id: 'r1', call_id: 'c1', ok: true, summary: '3 hits', state: 'ok' }),
     ]);
-    expect(s.tools).toEqual([{ run_id: 'r1', call_id: 'c1', name: 'search', arguments: { q: 1 }, ok: true, summary: '3 hits' }]);
+    expect(s.tools).toEqual([
+      {
+        run_id: 'r1',
+        call_id: 'c1',
+        name: 'search',
+        arguments: { q: 1 },
+        state: 'ok',
+        summary: '3 hits',
+        started_at: '2026-11-23T10:00:00.000Z',
+        duration_ms: 0,
+        text_offset: 0,
+      },
+    ]);
     s = applyEvent(s, ev(4, { type: 'worker_stopped' })).state;
     expect(s.stopped).toBe(true);
     expect(s.status).toBe('stopped');
