@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
+    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
     InputAccepted, Message, MessageId, MessageState, ProviderInfo, RunId, RunState, RunUsage,
     RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus,
     WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
@@ -27,7 +27,8 @@ use crate::manage::Form;
 use crate::notice::{describe_api_error, describe_client_error, Notice};
 use crate::picker::{worker_ref, Picker};
 use crate::queue::Queue;
-use crate::transcript::Transcript;
+use crate::tool_calls::Approvals;
+use crate::transcript::{ToolEnd, Transcript};
 
 /// Lines the mouse wheel scrolls per notch.
 const WHEEL_LINES: usize = 3;
@@ -161,6 +162,12 @@ pub enum AppEvent {
         generation: u64,
         result: Result<(), ClientError>,
     },
+    /// The answer to a decision on a tool call.
+    DecisionAnswered {
+        generation: u64,
+        call_id: String,
+        result: Result<ApprovalAnswer, ClientError>,
+    },
     /// The page of messages just older than `before`.
     OlderAnswered {
         generation: u64,
@@ -204,6 +211,13 @@ pub enum Command {
         generation: u64,
         target: WorkerRef,
         message_id: MessageId,
+    },
+    /// Send a person's decision on a tool call that waits.
+    Decide {
+        generation: u64,
+        target: WorkerRef,
+        call_id: String,
+        request: ApprovalRequest,
     },
     /// Fetch the page of messages just older than `before`.
     LoadOlder {
@@ -251,6 +265,10 @@ pub struct App {
     /// A page of earlier messages is on its way.
     pub loading_older: bool,
     pub show_reasoning: bool,
+    /// Tool calls shown with their arguments and results (Ctrl-O), not one line each.
+    pub show_tools: bool,
+    /// Tool calls waiting for a person; the prompt asks about the first.
+    pub approvals: Approvals,
     /// Ctrl-C was pressed once; a second one quits.
     pub quit_armed: bool,
     pub quitting: bool,
@@ -295,6 +313,8 @@ impl App {
             scroll: Scroll::Follow,
             loading_older: false,
             show_reasoning: false,
+            show_tools: false,
+            approvals: Approvals::default(),
             quit_armed: false,
             quitting: false,
             size: (80, 24),
@@ -345,7 +365,12 @@ impl App {
             || self
                 .worker
                 .as_ref()
-                .is_some_and(|w| w.status == WorkerStatus::Running)
+                .is_some_and(|w| {
+                    matches!(
+                        w.status,
+                        WorkerStatus::Running | WorkerStatus::WaitingApproval
+                    )
+                })
     }
 
     fn next_client_message_id(&mut self) -> Option<ClientMessageId> {
@@ -360,6 +385,7 @@ impl App {
         self.provider = None;
         self.transcript.clear();
         self.queue.clear();
+        self.approvals.clear();
         self.last_seq = None;
         self.duplicates_dropped = 0;
         self.active_run = None;
@@ -372,6 +398,7 @@ impl App {
 /// Folds one event into the state; returns the I/O to do.
 pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
     match event {
+        AppEvent::Key(key) if tools::is_approval_key(app, key) => tools::decide_key(app, key),
         AppEvent::Key(key) => match action_for(key, app.focus, app.composer.is_empty()) {
             Some(action) => apply_action(app, action),
             None => Vec::new(),
@@ -413,6 +440,16 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
         AppEvent::InputAnswered { generation, result } => {
             if generation == app.generation {
                 input_answered(app, result);
+            }
+            Vec::new()
+        }
+        AppEvent::DecisionAnswered {
+            generation,
+            call_id,
+            result,
+        } => {
+            if generation == app.generation {
+                tools::decision_answered(app, &call_id, result);
             }
             Vec::new()
         }
@@ -503,6 +540,7 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Retry => return workers::retry(app),
         Action::ToggleReasoning => app.show_reasoning = !app.show_reasoning,
+        Action::ToggleTools => app.show_tools = !app.show_tools,
         Action::PageUp => return scroll_up(app, page(app)),
         Action::PageDown => scroll_down(app, page(app)),
         Action::ScrollTop => {
@@ -840,6 +878,7 @@ fn apply_snapshot(
             .map(|r| r.run_id)
     });
     app.transcript.replace(transcript, in_flight);
+    tools::snapshot(app, &worker.pending_approvals);
     app.queue.replace(worker.queue);
     app.worker = Some(worker.summary);
     app.last_seq = Some(seq);
@@ -884,16 +923,39 @@ fn apply_live_event(app: &mut App, kind: EventKind, at: Timestamp) {
             arguments,
         } => app
             .transcript
-            .tool_started(run_id, call_id, name, arguments.to_string()),
+            .tool_started(run_id, &call_id, &name, &arguments, at),
+        EventKind::ToolApprovalRequested {
+            run_id,
+            call_id,
+            name,
+            arguments,
+        } => tools::requested(app, run_id, call_id, name, arguments, at),
+        EventKind::ToolApprovalDecided {
+            run_id,
+            call_id,
+            decision,
+            ..
+        } => {
+            app.approvals.remove(&call_id);
+            let allowed = decision == yoi_protocol::ApprovalDecision::Allow;
+            app.transcript.tool_decided(run_id, &call_id, allowed, at);
+        }
         EventKind::ToolCallFinished {
             run_id,
             call_id,
-            ok,
             summary,
+            state,
+            output,
             ..
-        } => app.transcript.tool_finished(run_id, &call_id, ok, summary),
-        // The terminal console does not answer approvals yet; the call's line shows its state.
-        EventKind::ToolApprovalRequested { .. } | EventKind::ToolApprovalDecided { .. } => {}
+        } => {
+            app.approvals.remove(&call_id);
+            let end = ToolEnd {
+                state,
+                summary,
+                output,
+            };
+            app.transcript.tool_finished(run_id, &call_id, end, at);
+        }
         // The worker's own status.
         EventKind::Status { status } => status_changed(app, status),
         EventKind::WorkerStopped => worker_stopped(app),
@@ -945,7 +1007,8 @@ fn status_changed(app: &mut App, status: WorkerStatus) {
     if let Some(w) = app.worker.as_mut() {
         w.status = status;
     }
-    if status != WorkerStatus::Running {
+    // A run waiting for a person's decision is still in flight.
+    if !matches!(status, WorkerStatus::Running | WorkerStatus::WaitingApproval) {
         app.active_run = None;
     }
 }
@@ -962,6 +1025,7 @@ fn worker_stopped(app: &mut App) {
 }
 
 fn end_active(app: &mut App, run_id: RunId) {
+    app.approvals.end_run(run_id);
     if app.active_run == Some(run_id) {
         app.active_run = None;
     }
@@ -1006,6 +1070,9 @@ mod workers;
 
 #[path = "app_history.rs"]
 mod history;
+
+#[path = "app_tools.rs"]
+mod tools;
 pub use history::HISTORY_PAGE;
 
 #[cfg(test)]

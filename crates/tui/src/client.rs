@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
-    ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
+    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
     InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, Transcript,
     WorkerDetail, WorkerRef, WorkerSummary,
 };
@@ -229,6 +229,25 @@ impl ApiClient {
     /// `POST .../cancel`.
     pub async fn cancel(&self, target: &WorkerRef) -> Result<CancelAccepted, ClientError> {
         self.post(&worker_path(target, "/cancel"), &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST .../approvals/{call_id}`: a person's decision on a tool call.
+    pub async fn decide(
+        &self,
+        target: &WorkerRef,
+        call_id: &str,
+        request: &ApprovalRequest,
+    ) -> Result<ApprovalAnswer, ClientError> {
+        // Call ids are `call_` and a ULID; anything else would not be a path segment.
+        if call_id.is_empty()
+            || !call_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ClientError::Decode("a tool call id the server never gives".into()));
+        }
+        self.post(&worker_path(target, &format!("/approvals/{call_id}")), request)
             .await
     }
 

@@ -142,6 +142,24 @@ impl Io {
                         .await;
                 });
             }
+            Command::Decide {
+                generation,
+                target,
+                call_id,
+                request,
+            } => {
+                let (client, tx) = (self.client.clone(), self.tx.clone());
+                self.tasks.spawn(async move {
+                    let result = client.decide(&target, &call_id, &request).await;
+                    let _ = tx
+                        .send(AppEvent::DecisionAnswered {
+                            generation,
+                            call_id,
+                            result,
+                        })
+                        .await;
+                });
+            }
             other => self.manage(other),
         }
         ControlFlow::Continue(())
@@ -218,6 +236,7 @@ impl Io {
             Command::Subscribe { .. }
             | Command::SendInput { .. }
             | Command::Cancel { .. }
+            | Command::Decide { .. }
             | Command::Quit => {}
         }
     }

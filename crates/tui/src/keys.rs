@@ -44,6 +44,8 @@ pub enum Action {
     ToggleHelp,
     TogglePicker,
     ToggleReasoning,
+    /// Show or fold tool calls' arguments and results.
+    ToggleTools,
     /// Enter in the picker or one of its forms.
     Choose,
     /// In the picker: start a new worker, rename or stop the highlighted one.
@@ -77,6 +79,11 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ),
     ("Ctrl-T", "retry: send a failed or stopped question again"),
     ("Ctrl-R", "show or fold the reasoning"),
+    ("Ctrl-O", "show or fold tool calls: arguments and results"),
+    (
+        "y / a / n",
+        "a tool call asks: yes once, always for this worker, no",
+    ),
     ("F1, ?", "this help (? on an empty message)"),
     ("Ctrl-C twice, Ctrl-Q", "quit"),
 ];
@@ -133,6 +140,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('e') if ctrl => Some(Action::LineEnd),
             KeyCode::Char('u') if ctrl => Some(Action::KillLineBefore),
             KeyCode::Char('r') if ctrl => Some(Action::ToggleReasoning),
+            KeyCode::Char('o') if ctrl => Some(Action::ToggleTools),
             KeyCode::Char('t') if ctrl => Some(Action::Retry),
             KeyCode::Char('x') if ctrl => Some(Action::RemoveLastQueued),
             KeyCode::Char('?') if composer_empty && !alt => Some(Action::ToggleHelp),

@@ -65,6 +65,11 @@
 //! - [`manage`]: the picker's forms: a new worker (runtime, profile, name),
 //!   rename, stop after a confirmation; [`markdown`]: assistant Markdown
 //!   (pulldown-cmark) as logical lines for the renderer to wrap.
+//! - [`tool_calls`]: a run's tool calls as lines of its answer
+//!   (`⚙ yoi.list_workers {…} → ok 12 ms`, unfolded with Ctrl-O) and the
+//!   calls waiting for a person; the prompt at the bottom answers the
+//!   oldest with `y` (once), `a` (always for this worker) or `n`, sent as
+//!   [`Command::Decide`] to `POST .../approvals/{call_id}`.
 //! - `error`: [`TuiError`], the few things that end the console.
 //!
 //! Entry point: [`run`] with [`TuiOptions`].
@@ -84,6 +89,7 @@ pub mod picker;
 pub mod queue;
 pub mod render;
 mod terminal;
+pub mod tool_calls;
 pub mod transcript;
 
 #[cfg(test)]

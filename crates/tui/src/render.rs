@@ -6,6 +6,7 @@
 //! Rendering reads the [`App`] and never changes it.
 
 mod form;
+mod tool;
 mod transcript;
 mod wrap;
 
@@ -28,6 +29,7 @@ const COMPOSER_MAX_ROWS: usize = 6;
 struct Areas {
     transcript: Rect,
     notice: Rect,
+    approval: Rect,
     composer: Rect,
     status: Rect,
 }
@@ -37,9 +39,11 @@ fn areas(area: Rect, app: &App) -> Areas {
     let (rows, _) = composer_rows(app.composer.text(), app.composer.cursor(), inner_width);
     let composer_height = rows.len().clamp(1, COMPOSER_MAX_ROWS) as u16 + 2;
     let notice_height = u16::from(app.notice.is_some());
-    let [transcript, notice, composer, status] = Layout::vertical([
+    let approval_height = u16::from(!app.approvals.is_empty());
+    let [transcript, notice, approval, composer, status] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(notice_height),
+        Constraint::Length(approval_height),
         Constraint::Length(composer_height),
         Constraint::Length(1),
     ])
@@ -47,6 +51,7 @@ fn areas(area: Rect, app: &App) -> Areas {
     Areas {
         transcript,
         notice,
+        approval,
         composer,
         status,
     }
@@ -79,6 +84,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     let a = areas(frame.area(), app);
     render_transcript(frame, a.transcript, app);
     render_notice(frame, a.notice, app);
+    tool::render_approval(frame, a.approval, app);
     render_composer(frame, a.composer, app);
     render_status(frame, a.status, app);
     match app.focus {
@@ -538,6 +544,12 @@ fn runtime_line(r: &RuntimeSummary) -> Line<'static> {
 fn worker_line(w: &WorkerSummary, is_current: bool, is_selected: bool) -> Line<'static> {
     let mark = if is_current { "◆" } else { " " };
     let (status, color) = worker_status(w.status);
+    // A worker that waits for a person stands out wherever the person is.
+    let status = if w.status == WorkerStatus::WaitingApproval {
+        "⏸ waits for you"
+    } else {
+        status
+    };
     let base = if is_selected {
         Style::new().add_modifier(Modifier::REVERSED)
     } else {

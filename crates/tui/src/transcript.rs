@@ -18,7 +18,11 @@
 //! id, and a later snapshot that still starts inside what is shown keeps the
 //! earlier pages.
 
-use yoi_protocol::{ApiError, InFlight, Message, MessageId, MessageState, Role, RunId};
+use yoi_protocol::{
+    ApiError, InFlight, Message, MessageId, MessageState, Role, RunId, Timestamp, ToolCallState,
+};
+
+use crate::tool_calls::{self, CallLine};
 
 /// Most entries kept. The server's transcript is bounded too; this bounds a
 /// console left open on a Worker for days.
@@ -27,7 +31,7 @@ pub const MAX_ENTRIES: usize = 2000;
 /// One row of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The message id; `None` for an answer still streaming or a tool call.
+    /// The message id; `None` for an answer still streaming.
     pub id: Option<MessageId>,
     pub run_id: RunId,
     pub body: Body,
@@ -46,14 +50,17 @@ pub enum Body {
         /// Why the run failed: the message's own `error`, or the `run_failed`
         /// one. Put in words for a person when drawn (`notice::describe_api_error`).
         error: Option<ApiError>,
+        /// The run's tool calls, each placed in `text` (see [`tool_calls`]).
+        calls: Vec<CallLine>,
     },
-    Tool {
-        call_id: String,
-        name: String,
-        arguments: String,
-        /// `(ok, summary)` once the call finished.
-        outcome: Option<(bool, String)>,
-    },
+}
+
+/// How a call ended, as `tool_call_finished` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolEnd {
+    pub state: ToolCallState,
+    pub summary: String,
+    pub output: Option<String>,
 }
 
 /// Whether messages older than the first entry exist.
@@ -212,15 +219,21 @@ impl Transcript {
             .or_else(|| self.answer_position(run_id));
         let kept = at.and_then(|i| match &self.entries[i].body {
             Body::Assistant {
-                reasoning, error, ..
-            } => Some((reasoning.clone(), error.clone())),
+                reasoning,
+                error,
+                calls,
+                ..
+            } => Some((reasoning.clone(), error.clone(), calls.clone())),
             _ => None,
         });
         let mut entry = Entry::from_message(message);
         if let (
-            Some((kept_reasoning, kept_error)),
+            Some((kept_reasoning, kept_error, kept_calls)),
             Body::Assistant {
-                reasoning, error, ..
+                reasoning,
+                error,
+                calls,
+                ..
             },
         ) = (kept, &mut entry.body)
         {
@@ -229,6 +242,14 @@ impl Transcript {
             }
             if error.is_none() {
                 *error = kept_error;
+            }
+            // A message without its calls' record (an older runtime): the
+            // calls seen live stay, before its text.
+            if calls.is_empty() {
+                *calls = kept_calls
+                    .into_iter()
+                    .map(|c| CallLine { offset: 0, ..c })
+                    .collect();
             }
         }
         match at {
@@ -268,50 +289,93 @@ impl Transcript {
         }
     }
 
+    /// The model called a tool: it runs now (or waits, as the next event says).
     pub fn tool_started(
         &mut self,
         run_id: RunId,
-        call_id: String,
-        name: String,
-        arguments: String,
+        call_id: &str,
+        name: &str,
+        arguments: &serde_json::Value,
+        at: Timestamp,
     ) {
-        self.entries.push(Entry {
-            id: None,
-            run_id,
-            body: Body::Tool {
-                call_id,
-                name,
-                arguments,
-                outcome: None,
-            },
-        });
-        self.trim();
+        let call = self.call_mut(run_id, call_id, name, arguments);
+        call.started_at.get_or_insert(at);
     }
 
-    pub fn tool_finished(&mut self, run_id: RunId, call: &str, ok: bool, summary: String) {
-        let found = self
-            .entries
-            .iter_mut()
-            .rev()
-            .find_map(|e| match &mut e.body {
-                Body::Tool {
-                    call_id, outcome, ..
-                } if e.run_id == run_id && call_id == call => Some(outcome),
-                _ => None,
-            });
-        match found {
-            Some(outcome) => *outcome = Some((ok, summary)),
-            None => self.entries.push(Entry {
-                id: None,
-                run_id,
-                body: Body::Tool {
-                    call_id: call.to_owned(),
-                    name: String::new(),
-                    arguments: String::new(),
-                    outcome: Some((ok, summary)),
-                },
-            }),
+    /// A call waits for a person (an event, or a snapshot's pending approval).
+    pub fn tool_waiting(
+        &mut self,
+        run_id: RunId,
+        call_id: &str,
+        name: &str,
+        arguments: &serde_json::Value,
+    ) {
+        self.call_mut(run_id, call_id, name, arguments).state = ToolCallState::WaitingApproval;
+    }
+
+    /// A person decided: an allowed call runs from now, a denied one is denied.
+    pub fn tool_decided(&mut self, run_id: RunId, call_id: &str, allowed: bool, at: Timestamp) {
+        if let Some(call) = self.find_call(run_id, call_id) {
+            if call.state == ToolCallState::WaitingApproval {
+                if allowed {
+                    call.state = ToolCallState::Running;
+                    call.started_at = Some(at);
+                } else {
+                    call.state = ToolCallState::Denied;
+                }
+            }
         }
+    }
+
+    pub fn tool_finished(&mut self, run_id: RunId, call_id: &str, end: ToolEnd, at: Timestamp) {
+        let call = self.call_mut(run_id, call_id, "", &serde_json::Value::Null);
+        call.state = end.state;
+        call.summary = Some(end.summary);
+        call.output = end.output;
+        if let Some(start) = call.started_at {
+            let ms = (at.0 - start.0).num_milliseconds();
+            call.duration_ms = u64::try_from(ms).ok();
+        }
+    }
+
+    fn find_call(&mut self, run_id: RunId, call_id: &str) -> Option<&mut CallLine> {
+        let i = self.answer_position(run_id)?;
+        match &mut self.entries[i].body {
+            Body::Assistant { calls, .. } => calls.iter_mut().find(|c| c.call_id == call_id),
+            _ => None,
+        }
+    }
+
+    /// The call of the run's answer, added after the text so far when new.
+    fn call_mut(
+        &mut self,
+        run_id: RunId,
+        call_id: &str,
+        name: &str,
+        arguments: &serde_json::Value,
+    ) -> &mut CallLine {
+        let entry = self.streaming_answer(run_id);
+        let Body::Assistant { text, calls, .. } = &mut entry.body else {
+            unreachable!("streaming_answer returns an answer row")
+        };
+        let i = match calls.iter().position(|c| c.call_id == call_id) {
+            Some(i) => i,
+            None => {
+                calls.push(CallLine {
+                    call_id: call_id.to_owned(),
+                    name: name.to_owned(),
+                    arguments: tool_calls::arguments_text(arguments),
+                    state: ToolCallState::Running,
+                    summary: None,
+                    output: None,
+                    duration_ms: None,
+                    started_at: None,
+                    offset: text.len(),
+                });
+                calls.len() - 1
+            }
+        };
+        &mut calls[i]
     }
 
     /// The run's answer row, created (streaming, empty) if it has none yet.
@@ -327,6 +391,7 @@ impl Transcript {
                         state: MessageState::Streaming,
                         reasoning: String::new(),
                         error: None,
+                        calls: Vec::new(),
                     },
                 });
                 self.entries.len() - 1
@@ -338,11 +403,7 @@ impl Transcript {
     /// What a retry sends: the question of the last run, when that run failed
     /// or was cancelled.
     pub fn retry_text(&self) -> Option<&str> {
-        let last = self
-            .entries
-            .iter()
-            .rev()
-            .find(|e| !matches!(e.body, Body::Tool { .. }))?;
+        let last = self.entries.last()?;
         let Body::Assistant { state, .. } = &last.body else {
             return None;
         };
@@ -388,15 +449,20 @@ impl Transcript {
 
 impl Entry {
     fn from_message(m: Message) -> Entry {
+        let placed = tool_calls::from_message(&m);
         let body = match m.role {
             Role::User => Body::User { text: m.text },
-            Role::Assistant => Body::Assistant {
-                text: m.text,
-                state: m.state,
-                reasoning: m.reasoning.unwrap_or_default(),
-                // Only a failed answer says why; any other state has nothing to say.
-                error: m.error.filter(|_| m.state == MessageState::Failed),
-            },
+            Role::Assistant => {
+                let (text, calls) = placed.unwrap_or((m.text, Vec::new()));
+                Body::Assistant {
+                    text,
+                    state: m.state,
+                    reasoning: m.reasoning.unwrap_or_default(),
+                    // Only a failed answer says why; any other state has nothing to say.
+                    error: m.error.filter(|_| m.state == MessageState::Failed),
+                    calls,
+                }
+            }
         };
         Entry {
             id: Some(m.id),

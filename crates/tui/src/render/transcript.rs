@@ -12,6 +12,8 @@ use super::wrap::{expand_tabs, str_width, wrap_chars, wrap_styled, wrap_words};
 use crate::app::App;
 use crate::markdown::{to_lines, LineKind, Marks, MdLine};
 use crate::notice::describe_api_error;
+use super::tool;
+use crate::tool_calls::CallLine;
 use crate::transcript::{Body, Entry, History};
 
 const INDENT: &str = "  ";
@@ -37,7 +39,7 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     history_marker(app, &mut out);
     for (i, entry) in app.transcript.entries().iter().enumerate() {
-        if i > 0 && !matches!(entry.body, Body::Tool { .. }) {
+        if i > 0 {
             out.push(Line::default());
         }
         entry_lines(entry, app, width, &mut out);
@@ -88,6 +90,7 @@ fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'stati
             state,
             reasoning,
             error,
+            calls,
         } => {
             let mut header = vec![Span::styled(
                 format!("◆ {}", app.worker_name()),
@@ -101,18 +104,41 @@ fn entry_lines(entry: &Entry, app: &App, width: usize, out: &mut Vec<Line<'stati
                 reasoning_lines(reasoning, app.show_reasoning, width, out);
             }
             let body_start = out.len();
-            answer_lines(text, *state, width, out);
+            if calls.is_empty() {
+                answer_lines(text, *state, width, out);
+            } else {
+                answer_with_calls(text, calls, *state, app.show_tools, width, out);
+            }
             let answered = out.len() > body_start;
             let failure = error.as_ref().map(|e| (e, app.worker_name()));
             answer_end_lines(*state, answered, failure, width, out);
         }
-        Body::Tool {
-            name,
-            arguments,
-            outcome,
-            ..
-        } => tool_lines(name, arguments, outcome.as_ref(), width, out),
     }
+}
+
+/// An answer whose run called tools: the text streamed before each call,
+/// the call, and the rest, in the order it happened.
+fn answer_with_calls(
+    text: &str,
+    calls: &[CallLine],
+    state: MessageState,
+    unfolded: bool,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    let mut at = 0;
+    for call in calls {
+        let mut offset = call.offset.clamp(at, text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        if offset > at {
+            answer_lines(&text[at..offset], MessageState::Complete, width, out);
+        }
+        tool::call_lines(call, unfolded, width, out);
+        at = offset.max(at);
+    }
+    answer_lines(&text[at..], state, width, out);
 }
 
 fn user_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
@@ -173,32 +199,6 @@ fn answer_end_lines(
             }
         }
         MessageState::Complete => {}
-    }
-}
-
-fn tool_lines(
-    name: &str,
-    arguments: &str,
-    outcome: Option<&(bool, String)>,
-    width: usize,
-    out: &mut Vec<Line<'static>>,
-) {
-    let call = format!("{INDENT}⚙ {name} {arguments}");
-    let call: String = wrap_chars(&call, width)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    out.push(Line::from(Span::styled(call, dim())));
-    let (mark, style, summary) = match outcome {
-        None => ("…", dim(), String::new()),
-        Some((true, s)) => ("✓", Style::new().fg(Color::Green), s.clone()),
-        Some((false, s)) => ("✗", Style::new().fg(Color::Red), s.clone()),
-    };
-    for row in wrap_words(&format!("{mark} {summary}"), width.saturating_sub(4)) {
-        out.push(Line::from(Span::styled(
-            format!("{INDENT}{INDENT}{row}"),
-            style,
-        )));
     }
 }
 
