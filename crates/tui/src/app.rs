@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 use yoi_protocol::{
-    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
-    InputAccepted, Message, MessageId, MessageState, ProviderInfo, RunId, RunState, RunUsage,
-    RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus,
-    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CreateWorker,
+    ErrorCode, EventKind, InFlight, InputAccepted, Message, MessageId, MessageState, ProviderInfo,
+    RunId, RunState, RunUsage, RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail,
+    WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
 };
 
 use crate::client::ClientError;
@@ -174,6 +174,22 @@ pub enum AppEvent {
         before: MessageId,
         result: Result<yoi_protocol::Transcript, ClientError>,
     },
+}
+
+impl AppEvent {
+    /// The stream generation an answer or frame belongs to; those of a
+    /// stream the console has left (another worker) are ignored.
+    fn generation(&self) -> Option<u64> {
+        match self {
+            AppEvent::Feed { generation, .. }
+            | AppEvent::InputAnswered { generation, .. }
+            | AppEvent::CancelAnswered { generation, .. }
+            | AppEvent::RemoveAnswered { generation, .. }
+            | AppEvent::DecisionAnswered { generation, .. }
+            | AppEvent::OlderAnswered { generation, .. } => Some(*generation),
+            _ => None,
+        }
+    }
 }
 
 /// I/O for the event loop to carry out.
@@ -362,15 +378,12 @@ impl App {
     /// Whether an answer is in flight, as far as the console knows.
     pub fn run_in_flight(&self) -> bool {
         self.active_run.is_some()
-            || self
-                .worker
-                .as_ref()
-                .is_some_and(|w| {
-                    matches!(
-                        w.status,
-                        WorkerStatus::Running | WorkerStatus::WaitingApproval
-                    )
-                })
+            || self.worker.as_ref().is_some_and(|w| {
+                matches!(
+                    w.status,
+                    WorkerStatus::Running | WorkerStatus::WaitingApproval
+                )
+            })
     }
 
     fn next_client_message_id(&mut self) -> Option<ClientMessageId> {
@@ -397,6 +410,9 @@ impl App {
 
 /// Folds one event into the state; returns the I/O to do.
 pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
+    if event.generation().is_some_and(|g| g != app.generation) {
+        return Vec::new();
+    }
     match event {
         AppEvent::Key(key) if tools::is_approval_key(app, key) => tools::decide_key(app, key),
         AppEvent::Key(key) => match action_for(key, app.focus, app.composer.is_empty()) {
@@ -422,10 +438,8 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             app.size = (width, height);
             Vec::new()
         }
-        AppEvent::Feed { generation, event } => {
-            if generation == app.generation {
-                apply_feed(app, event);
-            }
+        AppEvent::Feed { event, .. } => {
+            apply_feed(app, event);
             Vec::new()
         }
         AppEvent::Workspace(event) => {
@@ -437,26 +451,15 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             app.picker.disconnected();
             Vec::new()
         }
-        AppEvent::InputAnswered { generation, result } => {
-            if generation == app.generation {
-                input_answered(app, result);
-            }
+        AppEvent::InputAnswered { result, .. } => {
+            input_answered(app, result);
             Vec::new()
         }
         AppEvent::DecisionAnswered {
-            generation,
-            call_id,
-            result,
-        } => {
-            if generation == app.generation {
-                tools::decision_answered(app, &call_id, result);
-            }
-            Vec::new()
-        }
-        AppEvent::CancelAnswered { generation, result } => {
-            if generation == app.generation {
-                cancel_answered(app, result);
-            }
+            call_id, result, ..
+        } => tools::decision_answered(app, &call_id, result),
+        AppEvent::CancelAnswered { result, .. } => {
+            cancel_answered(app, result);
             Vec::new()
         }
         AppEvent::CreateAnswered(result) => workers::created(app, result),
@@ -471,20 +474,12 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             workers::stopped(app, &display_ref, result);
             Vec::new()
         }
-        AppEvent::RemoveAnswered { generation, result } => {
-            if generation == app.generation {
-                remove_answered(app, result);
-            }
+        AppEvent::RemoveAnswered { result, .. } => {
+            remove_answered(app, result);
             Vec::new()
         }
-        AppEvent::OlderAnswered {
-            generation,
-            before,
-            result,
-        } => {
-            if generation == app.generation {
-                history::answered(app, before, result);
-            }
+        AppEvent::OlderAnswered { before, result, .. } => {
+            history::answered(app, before, result);
             Vec::new()
         }
     }
@@ -1008,7 +1003,10 @@ fn status_changed(app: &mut App, status: WorkerStatus) {
         w.status = status;
     }
     // A run waiting for a person's decision is still in flight.
-    if !matches!(status, WorkerStatus::Running | WorkerStatus::WaitingApproval) {
+    if !matches!(
+        status,
+        WorkerStatus::Running | WorkerStatus::WaitingApproval
+    ) {
         app.active_run = None;
     }
 }

@@ -590,10 +590,12 @@ fn tool_calls_are_shown_and_finished() {
     );
     let entries = c.app.transcript.entries();
     assert_eq!(entries.len(), 1);
-    assert!(matches!(
-        &entries[0].body,
-        Body::Tool { name, outcome: Some((true, s)), .. } if name == "search" && s == "3 hits"
-    ));
+    let Body::Assistant { calls, .. } = &entries[0].body else {
+        panic!("{:?}", entries[0].body)
+    };
+    assert_eq!(calls[0].name, "search");
+    assert_eq!(calls[0].state, yoi_protocol::ToolCallState::Ok);
+    assert_eq!(calls[0].summary.as_deref(), Some("3 hits"));
 }
 
 // --- dedupe, cursor, reconnect, reset -----------------------------------------

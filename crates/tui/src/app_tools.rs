@@ -88,7 +88,7 @@ pub(super) fn decision_answered(
     app: &mut App,
     call_id: &str,
     result: Result<ApprovalAnswer, ClientError>,
-) {
+) -> Vec<Command> {
     app.approvals.done_deciding(call_id);
     match result {
         Ok(_) => app.approvals.remove(call_id),
@@ -100,4 +100,5 @@ pub(super) fn decision_answered(
         }
         Err(e) => app.notice = Some(describe_client_error(&e, app.worker_name())),
     }
+    Vec::new()
 }

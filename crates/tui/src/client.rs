@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
-    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
-    InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, Transcript,
-    WorkerDetail, WorkerRef, WorkerSummary,
+    ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CompanionInfo,
+    CreateWorker, ErrorEnvelope, InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker,
+    RuntimeId, Seq, Transcript, WorkerDetail, WorkerRef, WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -245,10 +245,15 @@ impl ApiClient {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(ClientError::Decode("a tool call id the server never gives".into()));
+            return Err(ClientError::Decode(
+                "a tool call id the server never gives".into(),
+            ));
         }
-        self.post(&worker_path(target, &format!("/approvals/{call_id}")), request)
-            .await
+        self.post(
+            &worker_path(target, &format!("/approvals/{call_id}")),
+            request,
+        )
+        .await
     }
 
     /// `DELETE .../queue/{message_id}`: takes a queued input back.

@@ -152,7 +152,8 @@ impl Approvals {
     }
 
     pub fn replace(&mut self, items: Vec<PendingApproval>) {
-        self.deciding.retain(|id| items.iter().any(|p| &p.call_id == id));
+        self.deciding
+            .retain(|id| items.iter().any(|p| &p.call_id == id));
         self.items = items;
     }
 
@@ -221,6 +222,10 @@ pub struct DecisionTarget {
     pub worker: WorkerRef,
     pub call_id: String,
 }
+
+#[cfg(test)]
+#[path = "tool_calls_tests.rs"]
+mod console_tests;
 
 #[cfg(test)]
 mod tests {

@@ -32,9 +32,17 @@ fn dim() -> Style {
 }
 
 /// The rows of one call at `width` columns.
-pub(super) fn call_lines(call: &CallLine, unfolded: bool, width: usize, out: &mut Vec<Line<'static>>) {
+pub(super) fn call_lines(
+    call: &CallLine,
+    unfolded: bool,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
     let line = format!("{INDENT}{}", call_line(call));
-    let first = wrap_chars(&line, width).into_iter().next().unwrap_or_default();
+    let first = wrap_chars(&line, width)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     out.push(Line::from(Span::styled(first, state_style(call.state))));
     if !unfolded {
         return;
@@ -79,7 +87,10 @@ pub(super) fn render_approval(frame: &mut Frame, area: Rect, app: &App) {
     let width = area.width as usize;
     let text = format!(" ⏸ {text}");
     let shown = if str_width(&text) > width {
-        wrap_chars(&text, width).into_iter().next().unwrap_or_default()
+        wrap_chars(&text, width)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
     } else {
         text
     };

@@ -8,11 +8,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use yoi_protocol::{ApiError, MessageState};
 
+use super::tool;
 use super::wrap::{expand_tabs, str_width, wrap_chars, wrap_styled, wrap_words};
 use crate::app::App;
 use crate::markdown::{to_lines, LineKind, Marks, MdLine};
 use crate::notice::describe_api_error;
-use super::tool;
 use crate::tool_calls::CallLine;
 use crate::transcript::{Body, Entry, History};
 
