@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# End-to-end test of tool calls and approvals in `yoi tui`, as a person would
+# use them.
+#
+#   bash crates/tui/tests/e2e_tmux_tools.sh PATH/TO/yoi PATH/TO/yoi-mock-openai
+#
+# Starts the mock OpenAI server and a real `yoi serve` whose yoi.toml lets the
+# Companion list workers and read transcripts after asking, runs `yoi tui` in
+# a detached tmux session and drives it with send-keys (the mock makes tool
+# calls for `[[tool:NAME ARGS]]` in a message):
+#   - a call shows as a line inside the answer (`⚙ yoi.list_workers ... → ok
+#     12 ms`) and the approval prompt at the bottom; `y` allows it once;
+#   - `n` denies a call (its line says `denied`, the run goes on);
+#   - `a` allows the tool for the worker: the next call of it runs unasked;
+#   - Ctrl-O unfolds the calls: arguments and results;
+#   - the picker marks another worker that waits for a person;
+#   - F1 lists the tool keys; Ctrl-C twice quits with status 0.
+# Prints `N passed, N failed`; exits non-zero on a failure. Everything it starts
+# is cleaned up.
+
+set -u
+
+YOI=${1:?usage: e2e_tmux_tools.sh PATH/TO/yoi PATH/TO/yoi-mock-openai}
+MOCK=${2:?usage: e2e_tmux_tools.sh PATH/TO/yoi PATH/TO/yoi-mock-openai}
+YOI=$(cd "$(dirname "$YOI")" && pwd)/$(basename "$YOI")
+MOCK=$(cd "$(dirname "$MOCK")" && pwd)/$(basename "$MOCK")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/yoi-tui-tools-e2e.XXXXXX")
+TMUX_SOCKET="yoi-tui-tools-e2e-$$"
+SESSION="tui"
+COLS=120
+ROWS=40
+MOCK_PID=""
+SERVER_PID=""
+PASSED=0
+FAILED=0
+
+tm() { tmux -L "$TMUX_SOCKET" -f /dev/null "$@"; }
+
+cleanup() {
+    tm kill-server >/dev/null 2>&1
+    for pid in $SERVER_PID $MOCK_PID; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $SERVER_PID $MOCK_PID; do
+        wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_gone PID TENTHS: true once PID has exited (within TENTHS * 0.1 s).
+wait_gone() {
+    local pid=$1 tries=$2
+    while ((tries-- > 0)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "not ok - $1"
+    echo "--- screen ---"
+    screen | sed 's/^/    /'
+    echo "--- server log (tail) ---"
+    tail -n 20 "$WORK/server.log" 2>/dev/null | sed 's/^/    /'
+}
+
+screen() { tm capture-pane -p -t "$SESSION" 2>/dev/null; }
+status_bar() { screen | awk 'NF { last = $0 } END { print last }'; }
+
+# wait_for REGEX SECONDS: polls the screen (tmux has no change events) until
+# the extended regex matches, or fails after SECONDS.
+wait_for() {
+    local pattern=$1 tries=$(($2 * 5))
+    while ((tries-- > 0)); do
+        screen | grep -Eq -- "$pattern" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# check NAME REGEX SECONDS
+check() {
+    if wait_for "$2" "$3"; then pass "$1"; else fail "$1 (waited ${3}s for /$2/)"; fi
+}
+
+# A port nothing listens on (nothing connects to it, so it is very likely free).
+free_port() {
+    local port tries=100
+    while ((tries-- > 0)); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+healthy() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$PORT/api/health" 2>/dev/null | grep -q '"status":"ok"'
+}
+
+start_server() {
+    OPENAI_BASE_URL="$MOCK_URL" OPENAI_API_KEY=test YOI_BIND="127.0.0.1:$PORT" \
+        "$YOI" serve --workspace "$WORK/workspace" >>"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    local tries=150
+    while ((tries-- > 0)); do
+        healthy && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    wait_gone "$SERVER_PID" 50 || { kill -KILL "$SERVER_PID" 2>/dev/null; wait_gone "$SERVER_PID" 50; }
+    SERVER_PID=""
+}
+
+# type_line TEXT: types TEXT literally, then Enter.
+type_line() {
+    tm send-keys -t "$SESSION" -l -- "$1"
+    tm send-keys -t "$SESSION" Enter
+}
+
+
+# wait_without REGEX SECONDS: polls until the screen no longer matches.
+wait_without() {
+    local pattern=$1 tries=$(($2 * 5))
+    while ((tries-- > 0)); do
+        screen | grep -Eq -- "$pattern" || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+key() { tm send-keys -t "$SESSION" "$@"; }
+
+api() { curl -fsS --max-time 5 -H 'Content-Type: application/json' "$@"; }
+
+for tool in tmux curl; do
+    command -v "$tool" >/dev/null || { echo "e2e_tmux_tools.sh: $tool is required"; echo "0 passed, 1 failed"; exit 1; }
+done
+mkdir -p "$WORK/workspace"
+cat >"$WORK/workspace/yoi.toml" <<'TOML'
+[profiles.companion.tools]
+"yoi.list_workers" = "ask"
+"yoi.read_transcript" = "ask"
+TOML
+
+"$MOCK" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+MOCK_URL=""
+for _ in $(seq 1 100); do
+    MOCK_URL=$(sed -n 's/^listening //p' "$WORK/mock.out" 2>/dev/null | head -n 1)
+    [ -n "$MOCK_URL" ] && break
+    sleep 0.1
+done
+if [ -z "$MOCK_URL" ]; then
+    echo "not ok - the mock OpenAI server did not start"; cat "$WORK/mock.err"
+    echo "0 passed, 1 failed"; exit 1
+fi
+
+PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+if start_server; then pass "yoi serve answers /api/health"; else
+    fail "yoi serve answers /api/health"; cat "$WORK/server.log"
+    echo "$PASSED passed, $FAILED failed"; exit 1
+fi
+
+tm new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS"
+tm set-option -t "$SESSION" remain-on-exit on >/dev/null
+tm respawn-pane -k -t "$SESSION" \
+    "env -u YOI_TOKEN TERM=xterm-256color '$YOI' tui --server http://127.0.0.1:$PORT 2>'$WORK/tui.err'; s=\$?; echo \$s > '$WORK/tui.status'"
+
+check "the console connects" "● live" 30
+
+# y: allowed once.
+type_line 'Who is here? [[tool:yoi.list_workers {"limit":5}]]'
+check "the call shows as a line in the answer, waiting" '⚙ yoi.list_workers [{]"limit":5[}] → waiting for approval' 30
+check "the prompt asks at the bottom with its keys" 'Allow yoi.list_workers [{]"limit":5[}]\? \[y\]es once / \[a\]lways here / \[n\]o' 5
+key y
+check "y allows it: the line says ok and its time" '⚙ yoi.list_workers [{]"limit":5[}] → ok [0-9.]+ (ms|s)' 30
+check "the answer quotes the result" '\[call_' 30
+if wait_without '\[y\]es once' 10; then pass "the prompt is gone"; else fail "the prompt is gone"; fi
+
+# n: denied.
+type_line 'Read it. [[tool:yoi.read_transcript {"worker":"companion"}]]'
+check "a second call asks" 'Allow yoi.read_transcript' 30
+key n
+check "n denies it: the line says denied" '⚙ yoi.read_transcript .*→ denied' 30
+if wait_without '\[y\]es once' 10; then pass "the prompt is gone after n"; else fail "the prompt is gone after n"; fi
+
+# a: always for this worker.
+type_line 'List. [[tool:yoi.list_workers {"limit":3}]]'
+check "a third call asks" 'Allow yoi.list_workers [{]"limit":3[}]' 30
+key a
+check "a allows it" '⚙ yoi.list_workers [{]"limit":3[}] → ok' 30
+wait_without '\[y\]es once' 10
+type_line 'Again. [[tool:yoi.list_workers {"limit":2}]]'
+check "after a, the same tool runs without asking" '⚙ yoi.list_workers [{]"limit":2[}] → ok' 30
+if screen | grep -q '\[y\]es once'; then fail "nothing asked after a"; else pass "nothing asked after a"; fi
+
+# Ctrl-O: arguments and results.
+key C-o
+check "Ctrl-O unfolds the calls: arguments" '┊ arguments:' 10
+check "Ctrl-O unfolds the calls: results" '┊ result:' 10
+key C-o
+
+# The picker marks another worker that waits.
+HELPER=$(api -X POST "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers" -d '{"display_name":"helper"}' | sed -n 's/.*"worker_id":"\([^"]*\)".*/\1/p')
+api -X POST "http://127.0.0.1:$PORT/api/runtimes/backend-internal/workers/$HELPER/input" \
+    -d '{"text":"[[tool:yoi.list_workers {}]]"}' >/dev/null
+key C-p
+check "the picker marks a worker that waits" 'helper@backend-internal +⏸ waits for you' 20
+key Escape
+
+key F1
+check "F1 lists the tool keys" 'y / a / n' 10
+key F1
+
+key C-c
+key C-c
+status=""
+for _ in $(seq 1 100); do
+    status=$(cat "$WORK/tui.status" 2>/dev/null)
+    [ -n "$status" ] && break
+    sleep 0.2
+done
+if [ "$status" = "0" ]; then pass "Ctrl-C twice quits with status 0"; else
+    fail "Ctrl-C twice quits with status 0 (status: '$status')"; cat "$WORK/tui.err" 2>/dev/null
+fi
+if [ -s "$WORK/tui.err" ]; then
+    fail "the console wrote nothing to stderr"; sed 's/^/    /' "$WORK/tui.err"
+else
+    pass "the console wrote nothing to stderr"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
