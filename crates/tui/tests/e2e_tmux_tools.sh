@@ -107,7 +107,7 @@ healthy() {
 }
 
 start_server() {
-    OPENAI_BASE_URL="$MOCK_URL" OPENAI_API_KEY=test YOI_BIND="127.0.0.1:$PORT" \
+    OPENAI_BASE_URL="$MOCK_URL" OPENAI_API_KEY=test-key-tools YOI_BIND="127.0.0.1:$PORT" \
         "$YOI" serve --workspace "$WORK/workspace" >>"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     local tries=150
@@ -225,6 +225,11 @@ key Escape
 key F1
 check "F1 lists the tool keys" 'y / a / n' 10
 key F1
+
+# What a tool returned is shown, but never a path of the workspace or the key.
+key C-o
+if screen | grep -qF -e "$WORK" -e "test-key"; then fail "the screen shows no workspace path"; else pass "the screen shows no workspace path"; fi
+key C-o
 
 key C-c
 key C-c
