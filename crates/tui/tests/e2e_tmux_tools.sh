@@ -144,6 +144,17 @@ wait_without() {
 
 key() { tm send-keys -t "$SESSION" "$@"; }
 
+# check_scrolled NAME REGEX: like check, paging back through the transcript
+# when the text lies above what the screen shows (a long answer below it).
+check_scrolled() {
+    local pages=8
+    while ((pages-- > 0)); do
+        if wait_for "$2" 2; then pass "$1"; return; fi
+        key PageUp
+    done
+    fail "$1 (paged back for /$2/)"
+}
+
 api() { curl -fsS --max-time 5 -H 'Content-Type: application/json' "$@"; }
 
 for tool in tmux curl; do
@@ -210,8 +221,9 @@ if screen | grep -q '\[y\]es once'; then fail "nothing asked after a"; else pass
 
 # Ctrl-O: arguments and results.
 key C-o
-check "Ctrl-O unfolds the calls: arguments" '┊ arguments:' 10
-check "Ctrl-O unfolds the calls: results" '┊ result:' 10
+check_scrolled "Ctrl-O unfolds the calls: arguments" '┊ arguments:'
+check_scrolled "Ctrl-O unfolds the calls: results" '┊ result:'
+key End
 key C-o
 
 # The picker marks another worker that waits.
