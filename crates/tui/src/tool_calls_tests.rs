@@ -459,3 +459,47 @@ fn the_help_lists_the_tool_keys() {
     assert!(text.contains("Ctrl-O"), "{text}");
     assert!(text.contains("y / a / n"), "{text}");
 }
+
+#[test]
+fn a_snapshot_mid_run_keeps_the_earlier_turns_and_calls_in_place() {
+    let mut s = Screen::live();
+    let run = RunId::new();
+    let mut streaming = message(Role::Assistant, run, "Now ", MessageState::Streaming);
+    streaming.tool_calls = vec![ToolCall {
+        call_id: "call_3".into(),
+        name: "yoi.list_workers".into(),
+        arguments: serde_json::json!({}),
+        state: ToolCallState::Ok,
+        round: 1,
+        text_before: Some("First I look.".into()),
+        summary: None,
+        output: None,
+        duration_ms: Some(5),
+    }];
+    s.seq = 4;
+    s.snapshot(
+        detail(&s.worker),
+        vec![
+            message(Role::User, run, "go", MessageState::Complete),
+            streaming,
+        ],
+        Some(InFlight {
+            run_id: run,
+            text: "Now I know.".into(),
+            reasoning: None,
+        }),
+    );
+    let text = s.text();
+    let order: Vec<usize> = [
+        "First I look.",
+        "⚙ yoi.list_workers {} → ok 5 ms",
+        "Now I know.",
+    ]
+    .iter()
+    .map(|needle| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {text}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+}

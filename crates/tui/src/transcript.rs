@@ -174,10 +174,14 @@ impl Transcript {
                 text,
                 state,
                 reasoning,
+                calls,
                 ..
             } = &mut entry.body
             {
-                *text = run.text;
+                // `in_flight` holds the current turn's text; the earlier
+                // turns' text stays before it (placed with the message's calls).
+                text.truncate(calls.last().map_or(0, |c| c.offset));
+                text.push_str(&run.text);
                 *state = MessageState::Streaming;
                 if let Some(r) = run.reasoning {
                     *reasoning = r;

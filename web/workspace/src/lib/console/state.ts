@@ -19,7 +19,7 @@ import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerStatus } from '../protocol/WorkerStatus';
 import type { PendingApproval } from '../protocol/PendingApproval';
 import { keepEarlier, type History } from './history';
-import { applyToolEvent, isToolEvent, toolsFromSnapshot, type ToolCall } from './tools';
+import { applyToolEvent, isToolEvent, mergeCalls, seedFromRecord, toolsFromSnapshot, type ToolCall } from './tools';
 
 /** The run in flight: its text as streamed so far, keyed by `run_id`. */
 export interface LiveRun {
@@ -136,14 +136,18 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
   const kept = keepEarlier(state.messages, state.history, event.transcript);
   let messages: readonly Message[] = kept.messages;
   let live: LiveRun | null = null;
+  let seededTools: readonly ToolCall[] = [];
   if (inFlight) {
     // The transcript may already hold the run's assistant message (state
     // `streaming`, same partial text): it is shown once, as the live run.
     const shownLive = messages.find((m) => isStreamingAssistantOf(m, inFlight.run_id));
     messages = messages.filter((m) => m !== shownLive);
+    // Its calls so far, and the text of the turns before this one (see `tools.ts`).
+    const seed = seedFromRecord(shownLive?.tool_calls, inFlight.run_id);
+    seededTools = seed.tools;
     live = {
       run_id: inFlight.run_id,
-      text: inFlight.text,
+      text: seed.prefix + inFlight.text,
       reasoning: inFlight.reasoning ?? shownLive?.reasoning ?? '',
       model: state.live?.run_id === inFlight.run_id ? state.live.model : event.worker.profile.model,
     };
@@ -162,7 +166,10 @@ export function applySnapshot(state: ConsoleState, event: SnapshotEvent): Consol
     lastRun,
     runErrors: lastRun?.error ? { ...state.runErrors, [lastRun.run_id]: lastRun.error } : state.runErrors,
     ...toolsFromSnapshot(
-      state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+      mergeCalls(
+        state.tools.filter((t) => messages.some((m) => m.run_id === t.run_id) || live?.run_id === t.run_id),
+        seededTools,
+      ),
       event.worker.pending_approvals ?? [],
       live?.run_id ?? null,
       live?.text ?? '',

@@ -151,3 +151,27 @@ describe('words', () => {
     expect(pageTitle('yoi', 2)).toBe('(2 waiting for approval) yoi');
   });
 });
+
+describe('a reload while a run with calls is in flight', () => {
+  it('the streaming message’s calls come back in place, with the earlier turns’ text', () => {
+    const streaming: Message = {
+      ...msg('a1', 'assistant', 'Now ', 'r1', 'streaming'),
+      tool_calls: [
+        wire({ call_id: 'c1', round: 1, text_before: 'First I look. ', state: 'ok', output: 'two' }),
+        wire({ call_id: 'c2', round: 2, state: 'running' }),
+      ],
+    };
+    const s = apply(
+      initialState(),
+      snapshot(12, [msg('u1', 'user', 'go', 'r1'), streaming], { in_flight: { run_id: 'r1', text: 'Now ' } }),
+    );
+    expect(s.messages.map((m) => m.id)).toEqual(['u1']);
+    expect(s.live?.text).toBe('First I look. Now ');
+    expect(s.tools.map((t) => [t.call_id, t.state, t.text_offset])).toEqual([
+      ['c1', 'ok', 14],
+      ['c2', 'running', 14],
+    ]);
+    const segs = liveSegments(s.live!.text, s.tools);
+    expect(segs.map((x) => (x.kind === 'text' ? `t:${x.text}` : `c:${x.calls.length}`))).toEqual(['t:First I look. ', 'c:2', 't:Now ']);
+  });
+});

@@ -179,6 +179,42 @@ export function toolsFromSnapshot(
   return { tools, approvals: pending };
 }
 
+/**
+ * The run in flight as a snapshot records it: its streaming message carries the
+ * calls so far (`tool_calls`, with each turn's `text_before`), while `in_flight`
+ * holds only the current turn's text. Answers the earlier turns' text (to put
+ * before the current turn's) and the calls placed in it.
+ */
+export function seedFromRecord(record: readonly WireToolCall[] | undefined, runId: string): { prefix: string; tools: ToolCall[] } {
+  let prefix = '';
+  const tools: ToolCall[] = [];
+  for (const c of [...(record ?? [])].sort((a, b) => a.round - b.round)) {
+    if (c.text_before) prefix += c.text_before;
+    const call: ToolCall = { run_id: runId, call_id: c.call_id, name: c.name, arguments: c.arguments, state: c.state, text_offset: prefix.length };
+    if (c.summary !== undefined) call.summary = c.summary;
+    if (c.output !== undefined) call.output = c.output;
+    if (c.duration_ms !== undefined) call.duration_ms = c.duration_ms;
+    tools.push(call);
+  }
+  return { prefix, tools };
+}
+
+/**
+ * The record's calls (placed in the text the snapshot gives) replace what this
+ * page kept of them, keeping only their start time; calls the record does not
+ * have yet stay.
+ */
+export function mergeCalls(kept: readonly ToolCall[], seeded: readonly ToolCall[]): readonly ToolCall[] {
+  if (seeded.length === 0) return kept;
+  const next = kept.slice();
+  for (const c of seeded) {
+    const i = next.findIndex((k) => k.call_id === c.call_id && k.run_id === c.run_id);
+    if (i < 0) next.push(c);
+    else next[i] = { ...c, ...(next[i]!.started_at ? { started_at: next[i]!.started_at } : {}) };
+  }
+  return next;
+}
+
 /** The run's calls for an assistant message: the server's record when it has one. */
 export function callsOfMessage(message: Message, seen: readonly ToolCall[]): readonly CardCall[] {
   if (message.tool_calls && message.tool_calls.length > 0) return message.tool_calls;
