@@ -302,7 +302,7 @@ async function main() {
     assert((await page.$(BAR)) === null, 'nothing asked');
   });
 
-  await scenario('a call is shown while it runs, with its elapsed time, and after', async () => {
+  await scenario('a call is shown while it runs, with its elapsed time, after a reload, and after it ended', async () => {
     // `notes` is busy with a slow answer, so asking it waits for that answer.
     const path = `/api/runtimes/backend-internal/workers/${notes.worker_id}/input`;
     const busy = await fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: '[[slow:150]] [[tokens:30]] busy' }) });
@@ -316,6 +316,9 @@ async function main() {
       CARD,
       { timeout: 10_000 },
     );
+    // A reload meanwhile shows the call again, still running, from the snapshot.
+    await page.reload();
+    await waitCard(page, 'yoi.ask_worker', 'running');
     await waitCard(page, 'yoi.ask_worker', 'ok', 60_000);
     const text = await waitAnswerDone(page, 60_000);
     assert(text.includes('hello notes'), `the answer quotes notes' reply (got ${text.slice(0, 200)})`);
