@@ -171,8 +171,16 @@ async function waitAnswerDone(page, timeout = 30_000) {
   return h.jsonValue();
 }
 
+/** Whether the approval bar has the focus; it takes it once it shows. */
 async function barHasFocus(page) {
-  return page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'approval-bar');
+  try {
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'approval-bar', null, { timeout: 5_000 });
+    return true;
+  } catch {
+    const where = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120) ?? 'nothing');
+    console.log(`     focus is on ${where}`);
+    return false;
+  }
 }
 
 // ---------- the run ----------
