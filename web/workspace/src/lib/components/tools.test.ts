@@ -3,6 +3,7 @@ import { flushSync, mount, unmount, type Component } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PendingApproval } from '../protocol/PendingApproval';
 import type { CardCall } from '../console/tools';
+import { liveProps } from '../console/testing/props.svelte';
 import ApprovalBar from './ApprovalBar.svelte';
 import NewConversation from './NewConversation.svelte';
 import ToolCallCard from './ToolCallCard.svelte';
@@ -119,6 +120,26 @@ describe('ApprovalBar', () => {
     expect(t.querySelector('[data-testid="approval-deny"]')!.textContent).toContain('Esc');
     (t.querySelector('[data-testid="approval-bar"]') as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: 'a', bubbles: true }));
     expect(ondecide).not.toHaveBeenCalled();
+  });
+
+  it('a new call at the head takes the focus again; the same call does not take it back', () => {
+    const props = liveProps({ approvals: [pending('c1')] as PendingApproval[], ondecide: () => {} });
+    const t = render(ApprovalBar, props);
+    const composer = document.createElement('textarea');
+    document.body.appendChild(composer);
+    expect(document.activeElement?.getAttribute('data-testid')).toBe('approval-bar');
+    composer.focus();
+    props.approvals = [pending('c1'), pending('c2')];
+    flushSync();
+    expect(document.activeElement).toBe(composer);
+    props.approvals = [pending('c2')];
+    flushSync();
+    expect(document.activeElement).toBe(t.querySelector('[data-testid="approval-bar"]'));
+    props.approvals = [];
+    flushSync();
+    props.approvals = [pending('c3')];
+    flushSync();
+    expect(document.activeElement?.getAttribute('data-call-id')).toBe('c3');
   });
 
   it('shows nothing when no call waits', () => {
