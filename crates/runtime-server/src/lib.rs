@@ -82,9 +82,11 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
     let (routes, _) = OpenApiRouter::new()
         .nest("/v1/runtime", yoi_http::routes::runtime_routes())
         .nest("/v1", yoi_http::routes::worker_routes())
+        .nest("/v1", yoi_http::routes::usage_routes())
         .split_for_parts();
     routes
         .route("/v1/events", get(events::runtime_events))
+        .route("/v1/metrics", get(yoi_http::usage::get_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

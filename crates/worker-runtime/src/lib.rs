@@ -61,6 +61,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod event_log;
+pub mod metrics;
 pub mod profile;
 pub mod provider;
 pub mod runtime;

@@ -187,6 +187,10 @@ impl Runtimes for RegistryRuntimes {
         })?;
         Ok(self.0.route(&runtime_id).await?)
     }
+
+    async fn all(&self) -> Result<Vec<SharedRuntime>, Failure> {
+        Ok(self.0.runtimes().await?)
+    }
 }
 
 /// What every handler sees.
@@ -250,6 +254,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::get_companion))
         .routes(routes!(ws::workspace_events))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(routes::metrics))
+        .nest("/api", yoi_http::routes::usage_routes())
         .nest("/api/runtimes/{runtime_id}", runtime)
 }
 

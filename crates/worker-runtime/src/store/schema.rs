@@ -57,6 +57,63 @@ CREATE TABLE tool_decisions (
     PRIMARY KEY (worker_id, tool)
 );
 ",
+    r"
+-- Usage over time (GET /api/usage): every run's end adds itself to its UTC
+-- day's row of its worker, profile and model, in the transaction that
+-- stores the end. Runs that ended before this table existed are added once
+-- here, on the day they started (their run id's time) and with no model
+-- (''), which runs did not keep.
+CREATE TABLE usage_daily (
+    day               TEXT NOT NULL,
+    worker_id         TEXT NOT NULL,
+    profile           TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    runs              INTEGER NOT NULL,
+    completed         INTEGER NOT NULL,
+    failed            INTEGER NOT NULL,
+    cancelled         INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    run_ms            INTEGER NOT NULL,
+    tool_calls        INTEGER NOT NULL,
+    PRIMARY KEY (day, worker_id, profile, model)
+) WITHOUT ROWID;
+WITH calls AS (
+    SELECT json_extract(data, '$.run_id') AS run_id,
+           sum(coalesce(json_array_length(data, '$.tool_calls'), 0)) AS n
+    FROM messages WHERE json_valid(data) AND json_extract(data, '$.role') = 'assistant'
+    GROUP BY 1
+), ended AS (
+    SELECT r.run_id, r.worker_id, w.profile,
+           json_extract(r.data, '$.state') AS state,
+           coalesce(json_extract(r.data, '$.usage.prompt_tokens'), 0) AS prompt,
+           coalesce(json_extract(r.data, '$.usage.completion_tokens'), 0) AS completion,
+           coalesce(json_extract(r.data, '$.duration_ms'), 0) AS ms,
+           coalesce(calls.n, 0) AS tool_calls,
+           -- The first 10 characters of a ULID are its milliseconds, in Crockford's base 32.
+           date((
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 1, 1)) - 1) << 45) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 2, 1)) - 1) << 40) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 3, 1)) - 1) << 35) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 4, 1)) - 1) << 30) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 5, 1)) - 1) << 25) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 6, 1)) - 1) << 20) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 7, 1)) - 1) << 15) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 8, 1)) - 1) << 10) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 9, 1)) - 1) << 5) +
+               (instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 10, 1)) - 1)
+           ) / 1000, 'unixepoch') AS day
+    FROM runs r JOIN workers w ON w.worker_id = r.worker_id
+    LEFT JOIN calls ON calls.run_id = r.run_id
+    WHERE json_valid(r.data) AND json_extract(r.data, '$.state') IN ('completed', 'failed', 'cancelled')
+)
+INSERT INTO usage_daily
+SELECT day, worker_id, profile, '', count(*),
+       sum(state = 'completed'), sum(state = 'failed'), sum(state = 'cancelled'),
+       sum(prompt), sum(completion), sum(ms), sum(tool_calls)
+FROM ended WHERE day IS NOT NULL
+GROUP BY day, worker_id, profile;
+",
 ];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {

@@ -153,6 +153,7 @@ fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     let tx = conn.transaction().map_err(unavailable)?;
     for op in writes {
         apply(&tx, op).map_err(|e| match e {
@@ -160,7 +161,11 @@ fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
             other => other,
         })?;
     }
-    tx.commit().map_err(unavailable)
+    tx.commit().map_err(unavailable)?;
+    crate::metrics::metrics()
+        .store_commit
+        .observe(started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 fn insert_worker(tx: &Transaction<'_>, row: &WorkerRow) -> Result<(), StoreError> {
@@ -255,6 +260,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             )
             .map_err(sql)?;
         }
+        Op::Tally(tally) => super::usage::put_tally(tx, &tally)?,
         Op::ToolDecision {
             worker_id,
             tool,

@@ -1,0 +1,171 @@
+//! Usage over time from the store: each run's end adds itself to a daily
+//! roll-up (`usage_daily`: one row per UTC day, worker, profile and model)
+//! in the same transaction as the run's end, so the sums never disagree
+//! with the runs. A usage query reads only the roll-up's rows of its days
+//! (its primary key starts with the day), on a read connection of its own
+//! in a blocking task: never on the writer thread, never on a Worker.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags, Transaction};
+use yoi_protocol::{RunState, RunUsage, UsageBy, UsageFigures, UsageGroup, UsageRequest, WorkerId};
+
+use super::StoreError;
+
+/// What one ended run adds to the roll-up.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub worker_id: WorkerId,
+    /// The UTC day it ended (`YYYY-MM-DD`).
+    pub day: String,
+    pub profile: String,
+    pub model: String,
+    pub state: RunState,
+    pub usage: RunUsage,
+    pub duration_ms: u64,
+    pub tool_calls: u64,
+}
+
+fn sql(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Sql(e.to_string())
+}
+
+/// SQLite holds signed 64-bit integers: counts past that saturate.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn put_tally(tx: &Transaction<'_>, t: &Tally) -> Result<(), StoreError> {
+    let outcome = |s: RunState| i64::from(t.state == s);
+    tx.prepare_cached(
+        "INSERT INTO usage_daily (day, worker_id, profile, model, runs, completed, failed,
+             cancelled, prompt_tokens, completion_tokens, run_ms, tool_calls)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(day, worker_id, profile, model) DO UPDATE SET
+             runs = runs + 1,
+             completed = completed + excluded.completed,
+             failed = failed + excluded.failed,
+             cancelled = cancelled + excluded.cancelled,
+             prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+             completion_tokens = completion_tokens + excluded.completion_tokens,
+             run_ms = run_ms + excluded.run_ms,
+             tool_calls = tool_calls + excluded.tool_calls",
+    )
+    .map_err(sql)?
+    .execute(params![
+        t.day,
+        t.worker_id.to_string(),
+        t.profile,
+        t.model,
+        outcome(RunState::Completed),
+        outcome(RunState::Failed),
+        outcome(RunState::Cancelled),
+        int(t.usage.prompt_tokens),
+        int(t.usage.completion_tokens),
+        int(t.duration_ms),
+        int(t.tool_calls),
+    ])
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// The roll-up's column a group reads, if it is one of the store's (the
+/// runtime is the caller's to fill in).
+fn column(group: UsageBy) -> Option<&'static str> {
+    match group {
+        UsageBy::Day => Some("day"),
+        UsageBy::Profile => Some("profile"),
+        UsageBy::Model => Some("model"),
+        UsageBy::Worker => Some("worker_id"),
+        UsageBy::Runtime => None,
+    }
+}
+
+/// The sums of `request`'s days, grouped as it asks, from the database at
+/// `path` (opened read-only: WAL lets it read while the writer writes).
+pub fn query(path: &Path, request: &UsageRequest) -> Result<Vec<UsageGroup>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql)?;
+    query_on(&conn, request)
+}
+
+pub(super) fn query_on(
+    conn: &Connection,
+    request: &UsageRequest,
+) -> Result<Vec<UsageGroup>, StoreError> {
+    let groups: Vec<UsageBy> = request
+        .by
+        .iter()
+        .copied()
+        .filter(|g| column(*g).is_some())
+        .collect();
+    let keys: Vec<&str> = groups.iter().filter_map(|g| column(*g)).collect();
+    // The columns come from the fixed list above, never from the client.
+    let select = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
+    let grouping = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {0} ORDER BY {0}", keys.join(", "))
+    };
+    let text = format!(
+        "SELECT {select}sum(runs), sum(completed), sum(failed), sum(cancelled),
+             sum(prompt_tokens), sum(completion_tokens), sum(run_ms), sum(tool_calls)
+         FROM usage_daily WHERE day >= ?1 AND day <= ?2{grouping}"
+    );
+    let mut stmt = conn.prepare(&text).map_err(sql)?;
+    let from = request.from.format("%Y-%m-%d").to_string();
+    let to = request.to.format("%Y-%m-%d").to_string();
+    let n = keys.len();
+    let rows = stmt
+        .query_map(params![from, to], |row| {
+            let mut group = UsageGroup {
+                day: None,
+                runtime_id: None,
+                profile: None,
+                model: None,
+                worker_id: None,
+                usage: UsageFigures::default(),
+            };
+            for (i, g) in groups.iter().enumerate() {
+                let value: String = row.get(i)?;
+                match g {
+                    UsageBy::Day => group.day = Some(value),
+                    UsageBy::Profile => group.profile = Some(value),
+                    // Runs from before usage kept the model have none.
+                    UsageBy::Model => group.model = (!value.is_empty()).then_some(value),
+                    UsageBy::Worker => group.worker_id = value.parse().ok(),
+                    UsageBy::Runtime => {}
+                }
+            }
+            let figure = |i: usize| -> rusqlite::Result<u64> {
+                let v: Option<i64> = row.get(n + i)?;
+                Ok(u64::try_from(v.unwrap_or(0)).unwrap_or(0))
+            };
+            group.usage = UsageFigures {
+                runs: figure(0)?,
+                completed: figure(1)?,
+                failed: figure(2)?,
+                cancelled: figure(3)?,
+                prompt_tokens: figure(4)?,
+                completion_tokens: figure(5)?,
+                run_ms: figure(6)?,
+                tool_calls: figure(7)?,
+            };
+            Ok(group)
+        })
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let group = row.map_err(sql)?;
+        // With no grouping an empty range still sums one row of NULLs.
+        if group.usage.runs > 0 {
+            out.push(group);
+        }
+    }
+    Ok(out)
+}
