@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE workers (
     worker_id    TEXT PRIMARY KEY,
@@ -263,6 +263,86 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, 0, "{table}");
         }
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Runs that ended before usage was kept count once, on the day their
+    /// id was made, with no model; a run still in flight does not.
+    #[test]
+    fn the_usage_roll_up_starts_with_the_runs_already_stored() {
+        let dir = scratch("usage");
+        let path = dir.join("yoi.db");
+        let version_before_usage = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE usage_daily"))
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..version_before_usage] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", version_before_usage as i64)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO workers VALUES ('W1', 'w', 'helper', '\"x\"', NULL, 0, '{}')",
+                [],
+            )
+            .unwrap();
+            // The time of 01KBJ00000... is 2025-12-03T11:36:36.608Z.
+            for (run_id, data) in [
+                (
+                    "01KBJ00000000000000000000A",
+                    r#"{"run_id":"01KBJ00000000000000000000A","state":"completed","usage":{"prompt_tokens":10,"completion_tokens":1},"duration_ms":5}"#,
+                ),
+                (
+                    "01KBJ00000000000000000000B",
+                    r#"{"run_id":"01KBJ00000000000000000000B","state":"failed","usage":{"prompt_tokens":20,"completion_tokens":2},"duration_ms":7}"#,
+                ),
+                (
+                    "01KBJ00000000000000000000C",
+                    r#"{"run_id":"01KBJ00000000000000000000C","state":"running"}"#,
+                ),
+            ] {
+                conn.execute(
+                    "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, 'W1', ?2)",
+                    [run_id, data],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO messages (message_id, worker_id, data) VALUES ('M1', 'W1', ?1)",
+                [r#"{"run_id":"01KBJ00000000000000000000A","role":"assistant","tool_calls":[{},{}]}"#],
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let row: (String, String, String, i64, i64, i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT day, profile, model, runs, completed, failed, prompt_tokens, run_ms, tool_calls FROM usage_daily",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?,
+                        r.get(6)?, r.get(7)?, r.get(8)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "2025-12-03".into(),
+                "helper".into(),
+                String::new(),
+                2,
+                1,
+                1,
+                30,
+                12,
+                2
+            )
+        );
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

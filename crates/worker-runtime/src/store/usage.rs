@@ -169,3 +169,87 @@ pub(super) fn query_on(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use yoi_protocol::{Timestamp, UsageRequest};
+
+    use super::*;
+
+    fn request(from: &str, to: &str, by: &str) -> UsageRequest {
+        let today = Timestamp::now().0.date_naive();
+        UsageRequest::parse(Some(from), Some(to), Some(by), today).unwrap()
+    }
+
+    fn tally(worker_id: WorkerId, day: &str, model: &str, state: RunState, tokens: u64) -> Tally {
+        Tally {
+            worker_id,
+            day: day.to_owned(),
+            profile: "p".to_owned(),
+            model: model.to_owned(),
+            state,
+            usage: RunUsage {
+                prompt_tokens: tokens,
+                completion_tokens: 1,
+            },
+            duration_ms: 10,
+            tool_calls: 2,
+        }
+    }
+
+    fn database() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in super::super::schema::MIGRATIONS {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.commit().unwrap();
+        conn
+    }
+
+    #[test]
+    fn tallies_add_up_by_day_and_model_within_the_range() {
+        let mut conn = database();
+        let (a, b) = (WorkerId::new(), WorkerId::new());
+        let tx = conn.transaction().unwrap();
+        for t in [
+            tally(a, "2026-11-30", "m1", RunState::Completed, 100),
+            tally(a, "2026-12-01", "m1", RunState::Completed, 200),
+            tally(a, "2026-12-01", "m1", RunState::Failed, 300),
+            tally(b, "2026-12-01", "m2", RunState::Cancelled, 400),
+            tally(b, "2026-12-03", "m2", RunState::Completed, 500),
+        ] {
+            put_tally(&tx, &t).unwrap();
+        }
+        tx.commit().unwrap();
+
+        let groups = query_on(&conn, &request("2026-12-01", "2026-12-02", "model,day")).unwrap();
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        let m1 = &groups[0];
+        assert_eq!(
+            (m1.day.as_deref(), m1.model.as_deref()),
+            (Some("2026-12-01"), Some("m1"))
+        );
+        assert_eq!(m1.usage.runs, 2);
+        assert_eq!((m1.usage.completed, m1.usage.failed), (1, 1));
+        assert_eq!(m1.usage.prompt_tokens, 500);
+        assert_eq!(m1.usage.tool_calls, 4);
+        assert_eq!(groups[1].usage.cancelled, 1);
+
+        let all = query_on(&conn, &request("2026-01-01", "2026-12-31", "")).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].usage.runs, 5);
+        assert_eq!(all[0].usage.prompt_tokens, 1500);
+        assert_eq!(all[0].usage.run_ms, 50);
+
+        let none = query_on(&conn, &request("2027-01-01", "2027-01-31", "")).unwrap();
+        assert!(none.is_empty(), "an empty range has no group: {none:?}");
+        let by_worker = query_on(&conn, &request("2026-01-01", "2026-12-31", "worker")).unwrap();
+        assert_eq!(by_worker.len(), 2);
+        assert!(by_worker
+            .iter()
+            .any(|g| g.worker_id == Some(b) && g.usage.runs == 2));
+    }
+}
