@@ -52,6 +52,24 @@ async fn worker(b: &Backend, runtime: &str, profile: &str) -> String {
     )
 }
 
+/// `yoi usage --server <the backend> ARGS`: what it prints.
+async fn yoi_usage(b: &Backend, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .arg("usage")
+        .arg("--server")
+        .arg(format!("http://{}", b.addr))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn group<'a>(report: &'a Value, key: &str, value: &str) -> &'a Value {
     report["groups"]
         .as_array()
@@ -143,6 +161,25 @@ async fn usage_sums_the_runs_of_the_backend_and_a_local_runtime_and_names_a_runt
     assert_eq!(by_model["total"]["prompt_tokens"], 9300 + tooled_tokens.0);
     assert_eq!(by_model["missing"], json!([]));
 
+    // `yoi usage` shows the same numbers as a table.
+    let table = yoi_usage(&b, &["--by", "model"]).await;
+    let big_row = table
+        .lines()
+        .find(|l| l.starts_with("big-model"))
+        .unwrap_or_else(|| panic!("no big-model row:\n{table}"));
+    let cells: Vec<&str> = big_row.split_whitespace().collect();
+    assert_eq!(
+        &cells[..7],
+        ["big-model", "3", "3", "0", "0", "9000", "900"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("total") && l.contains(" 7 ")),
+        "{table}"
+    );
+
     // By runtime and profile: each runtime answers for its own workers.
     let (_, by_runtime) = b.get("/api/usage?by=runtime,profile").await;
     let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -206,6 +243,11 @@ async fn usage_sums_the_runs_of_the_backend_and_a_local_runtime_and_names_a_runt
     assert_eq!(status, 200, "{partial}");
     assert_eq!(partial["missing"], json!(["gpu"]));
     assert_eq!(partial["total"]["runs"], 7);
+    let table = yoi_usage(&b, &["--since", "1d"]).await;
+    assert!(
+        table.ends_with("not counted (runtime unavailable): gpu\n"),
+        "{table}"
+    );
 
     b.assert_no_leaks(&[remote.url()], &[]);
 }
