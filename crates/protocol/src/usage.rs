@@ -8,8 +8,6 @@
 //! client sends; [`UsageReport::merge`] adds up the answers of several
 //! runtimes, so the backend and a runtime sum the same way.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -205,23 +203,17 @@ pub struct UsageGroup {
     pub usage: UsageFigures,
 }
 
-type GroupKey = (
-    Option<String>,
-    Option<RuntimeId>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 impl UsageGroup {
-    fn key(&self) -> GroupKey {
-        (
-            self.day.clone(),
-            self.runtime_id.clone(),
-            self.profile.clone(),
-            self.model.clone(),
-            self.worker_id.map(|w| w.to_string()),
-        )
+    /// Orders groups by their keys: day, runtime, profile, model, worker (an
+    /// absent key first), without copying them.
+    fn cmp_keys(&self, other: &UsageGroup) -> std::cmp::Ordering {
+        self.day
+            .cmp(&other.day)
+            .then_with(|| self.runtime_id.cmp(&other.runtime_id))
+            .then_with(|| self.profile.cmp(&other.profile))
+            .then_with(|| self.model.cmp(&other.model))
+            // A ULID orders as its text does.
+            .then_with(|| self.worker_id.cmp(&other.worker_id))
     }
 }
 
@@ -258,20 +250,21 @@ impl UsageReport {
     /// Adds `groups` into this answer: a group whose keys are already there
     /// is summed into it. Groups stay in key order.
     pub fn merge(&mut self, groups: Vec<UsageGroup>) {
-        let mut by_key: BTreeMap<GroupKey, UsageGroup> = std::mem::take(&mut self.groups)
-            .into_iter()
-            .map(|g| (g.key(), g))
-            .collect();
-        for group in groups {
+        for group in &groups {
             self.total.add(&group.usage);
-            match by_key.get_mut(&group.key()) {
-                Some(existing) => existing.usage.add(&group.usage),
-                None => {
-                    by_key.insert(group.key(), group);
-                }
+        }
+        let mut all = std::mem::take(&mut self.groups);
+        all.extend(groups);
+        // Stable, and nearly sorted already: each runtime answers in order.
+        all.sort_by(UsageGroup::cmp_keys);
+        let mut merged: Vec<UsageGroup> = Vec::with_capacity(all.len());
+        for group in all {
+            match merged.last_mut() {
+                Some(last) if last.cmp_keys(&group).is_eq() => last.usage.add(&group.usage),
+                _ => merged.push(group),
             }
         }
-        self.groups = by_key.into_values().collect();
+        self.groups = merged;
     }
 }
 

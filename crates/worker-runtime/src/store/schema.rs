@@ -59,10 +59,12 @@ CREATE TABLE tool_decisions (
 ",
     r"
 -- Usage over time (GET /api/usage): every run's end adds itself to its UTC
--- day's row of its worker, profile and model, in the transaction that
--- stores the end. Runs that ended before this table existed are added once
--- here, on the day they started (their run id's time) and with no model
--- (''), which runs did not keep.
+-- day's row of its worker, profile and model (usage_daily), and of its
+-- profile and model (usage_by_day, which answers every query that does not
+-- group by worker without reading a row per worker), in the transaction
+-- that stores the end. Runs that ended before these tables existed are
+-- added once here, on the day they started (their run id's time) and with
+-- no model (''), which runs did not keep.
 CREATE TABLE usage_daily (
     day               TEXT NOT NULL,
     worker_id         TEXT NOT NULL,
@@ -113,6 +115,24 @@ SELECT day, worker_id, profile, '', count(*),
        sum(prompt), sum(completion), sum(ms), sum(tool_calls)
 FROM ended WHERE day IS NOT NULL
 GROUP BY day, worker_id, profile;
+CREATE TABLE usage_by_day (
+    day               TEXT NOT NULL,
+    profile           TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    runs              INTEGER NOT NULL,
+    completed         INTEGER NOT NULL,
+    failed            INTEGER NOT NULL,
+    cancelled         INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    run_ms            INTEGER NOT NULL,
+    tool_calls        INTEGER NOT NULL,
+    PRIMARY KEY (day, profile, model)
+) WITHOUT ROWID;
+INSERT INTO usage_by_day
+SELECT day, profile, model, sum(runs), sum(completed), sum(failed), sum(cancelled),
+       sum(prompt_tokens), sum(completion_tokens), sum(run_ms), sum(tool_calls)
+FROM usage_daily GROUP BY day, profile, model;
 ",
 ];
 

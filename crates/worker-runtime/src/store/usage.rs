@@ -1,9 +1,11 @@
-//! Usage over time from the store: each run's end adds itself to a daily
-//! roll-up (`usage_daily`: one row per UTC day, worker, profile and model)
-//! in the same transaction as the run's end, so the sums never disagree
-//! with the runs. A usage query reads only the roll-up's rows of its days
-//! (its primary key starts with the day), on a read connection of its own
-//! in a blocking task: never on the writer thread, never on a Worker.
+//! Usage over time from the store: each run's end adds itself to two daily
+//! roll-ups in the same transaction as the run's end, so the sums never
+//! disagree with the runs: `usage_daily` (one row per UTC day, worker,
+//! profile and model) and `usage_by_day` (per day, profile and model, which
+//! answers every query not grouped by worker, whatever the number of
+//! workers). A usage query reads only the rows of its days (both primary
+//! keys start with the day), on a read connection of its own in a blocking
+//! task: never on the writer thread, never on a Worker.
 
 use std::path::Path;
 
@@ -37,6 +39,34 @@ fn int(n: u64) -> i64 {
 
 pub(super) fn put_tally(tx: &Transaction<'_>, t: &Tally) -> Result<(), StoreError> {
     let outcome = |s: RunState| i64::from(t.state == s);
+    tx.prepare_cached(
+        "INSERT INTO usage_by_day (day, profile, model, runs, completed, failed,
+             cancelled, prompt_tokens, completion_tokens, run_ms, tool_calls)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(day, profile, model) DO UPDATE SET
+             runs = runs + 1,
+             completed = completed + excluded.completed,
+             failed = failed + excluded.failed,
+             cancelled = cancelled + excluded.cancelled,
+             prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+             completion_tokens = completion_tokens + excluded.completion_tokens,
+             run_ms = run_ms + excluded.run_ms,
+             tool_calls = tool_calls + excluded.tool_calls",
+    )
+    .map_err(sql)?
+    .execute(params![
+        t.day,
+        t.profile,
+        t.model,
+        outcome(RunState::Completed),
+        outcome(RunState::Failed),
+        outcome(RunState::Cancelled),
+        int(t.usage.prompt_tokens),
+        int(t.usage.completion_tokens),
+        int(t.duration_ms),
+        int(t.tool_calls),
+    ])
+    .map_err(sql)?;
     tx.prepare_cached(
         "INSERT INTO usage_daily (day, worker_id, profile, model, runs, completed, failed,
              cancelled, prompt_tokens, completion_tokens, run_ms, tool_calls)
@@ -112,10 +142,16 @@ pub(super) fn query_on(
     } else {
         format!(" GROUP BY {0} ORDER BY {0}", keys.join(", "))
     };
+    // The roll-up per worker only when the query groups by worker.
+    let table = if request.has(UsageBy::Worker) {
+        "usage_daily"
+    } else {
+        "usage_by_day"
+    };
     let text = format!(
         "SELECT {select}sum(runs), sum(completed), sum(failed), sum(cancelled),
              sum(prompt_tokens), sum(completion_tokens), sum(run_ms), sum(tool_calls)
-         FROM usage_daily WHERE day >= ?1 AND day <= ?2{grouping}"
+         FROM {table} WHERE day >= ?1 AND day <= ?2{grouping}"
     );
     let mut stmt = conn.prepare(&text).map_err(sql)?;
     let from = request.from.format("%Y-%m-%d").to_string();
