@@ -12,6 +12,7 @@ import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
 import type { InputRequest } from '../protocol/InputRequest';
 import type { Transcript } from '../protocol/Transcript';
+import type { UsageReport } from '../protocol/UsageReport';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import { clientError, fromApiError, type ConsoleError } from './errors';
 import { paths } from './urls';
@@ -114,5 +115,10 @@ export class ApiClient {
 
   removeQueued(ref: WorkerRef, messageId: string): Promise<void> {
     return this.#request('DELETE', paths.queued(ref, messageId));
+  }
+
+  /** Usage of the runs that ended from `from` to `to` (UTC days), grouped `by`. */
+  usage(from: string, to: string, by: string): Promise<UsageReport> {
+    return this.#request('GET', paths.usage(from, to, by));
   }
 }

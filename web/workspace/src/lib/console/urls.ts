@@ -21,6 +21,7 @@ export const paths = {
   queued: (ref: WorkerRef, messageId: string) => `${workerPath(ref)}/queue/${enc(messageId)}`,
   transcript: (ref: WorkerRef, limit?: number, before?: string) =>
     withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
+  usage: (from: string, to: string, by: string) => withQuery('/api/usage', { from, to, by }),
 };
 
 /** The page's own origin, which the API shares. */
