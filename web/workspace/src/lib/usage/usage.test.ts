@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageReport } from '../protocol/UsageReport';
-import { daysOf, perDay, rangeFor, rowsOf, stack } from './usage';
+import { compactTokens, daysOf, perDay, rangeFor, rowsOf, stack } from './usage';
 
 const figures = (prompt: number, completion: number, runs = 1) => ({
   runs,
@@ -53,6 +53,10 @@ describe('usage', () => {
       ['big', 2, 100],
       ['small', 2, 30],
     ]);
+  });
+
+  it('labels the axis compactly', () => {
+    expect([0, 950, 1500, 500_000, 2_000_000].map(compactTokens)).toEqual(['0', '950', '1.5k', '500k', '2M']);
   });
 
   it('names runs without a model unknown', () => {

@@ -45,6 +45,14 @@ export function tokensOf(u: UsageFigures): number {
   return u.prompt_tokens + u.completion_tokens;
 }
 
+/** An axis label: `1.5k`, `2M`. */
+export function compactTokens(n: number): string {
+  const trim = (x: number) => String(Number(x.toFixed(1)));
+  if (Math.abs(n) >= 1e6) return `${trim(n / 1e6)}M`;
+  if (Math.abs(n) >= 1e3) return `${trim(n / 1e3)}k`;
+  return trim(n);
+}
+
 export interface Stacked {
   days: string[];
   labels: string[];
