@@ -106,7 +106,9 @@ fn keys(group: &UsageGroup, report: &UsageReport) -> Vec<String> {
         .map(|by| {
             let value = match by {
                 yoi_protocol::UsageBy::Day => group.day.clone(),
-                yoi_protocol::UsageBy::Runtime => group.runtime_id.as_ref().map(|r| r.to_string()),
+                yoi_protocol::UsageBy::Runtime => {
+                    group.runtime_id.as_ref().map(ToString::to_string)
+                }
                 yoi_protocol::UsageBy::Profile => group.profile.clone(),
                 yoi_protocol::UsageBy::Model => group.model.clone(),
                 yoi_protocol::UsageBy::Worker => group.worker_id.map(|w| w.to_string()),

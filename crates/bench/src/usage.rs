@@ -48,7 +48,7 @@ fn fill(db: &std::path::Path) -> Result<(), BenchError> {
         for n in 0..RUNS_PER_DAY {
             run += 1;
             let worker = &workers[n % WORKERS];
-            let (profile, model) = if n % WORKERS % 2 == 0 {
+            let (profile, model) = if (n % WORKERS).is_multiple_of(2) {
                 ("companion", "small-model")
             } else {
                 ("big", "big-model")

@@ -371,7 +371,11 @@ pub fn tool_call_ended(state: yoi_protocol::ToolCallState) {
         .inc();
 }
 
-pub fn approval(decision: &'static str) {
+pub fn approval(decision: yoi_protocol::ApprovalDecision) {
+    let decision = match decision {
+        yoi_protocol::ApprovalDecision::Allow => "allow",
+        yoi_protocol::ApprovalDecision::Deny => "deny",
+    };
     metrics()
         .approvals
         .get_or_create(&DecisionLabel { decision })

@@ -200,17 +200,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         Op::Reserve { worker_id, upto } => reserve(tx, worker_id, upto)?,
         Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
         Op::Partial { worker_id, slot } => put_partial(tx, worker_id, &slot)?,
-        Op::Queued { worker_id, message } => {
-            tx.execute(
-                "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
-                params![
-                    message.id.to_string(),
-                    worker_id.to_string(),
-                    to_json(&message)?
-                ],
-            )
-            .map_err(sql)?;
-        }
+        Op::Queued { worker_id, message } => put_queued(tx, worker_id, &message)?,
         Op::Unqueued {
             message_id,
             started,
@@ -276,6 +266,23 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         // Handled by the batch itself.
         Op::Page { .. } | Op::AfterCommit { .. } | Op::Close { .. } => {}
     }
+    Ok(())
+}
+
+fn put_queued(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    message: &Message,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
+        params![
+            message.id.to_string(),
+            worker_id.to_string(),
+            to_json(message)?
+        ],
+    )
+    .map_err(sql)?;
     Ok(())
 }
 

@@ -386,12 +386,7 @@ impl WorkerCore {
         self.gauges.set_queued(self.queue.len());
         match kind {
             EventKind::ToolCallFinished { state, .. } => crate::metrics::tool_call_ended(*state),
-            EventKind::ToolApprovalDecided { decision, .. } => {
-                crate::metrics::approval(match decision {
-                    yoi_protocol::ApprovalDecision::Allow => "allow",
-                    yoi_protocol::ApprovalDecision::Deny => "deny",
-                })
-            }
+            EventKind::ToolApprovalDecided { decision, .. } => crate::metrics::approval(*decision),
             EventKind::RunStarted { .. } => crate::metrics::run_started(&self.profile.name),
             _ => {}
         }
