@@ -27,6 +27,12 @@ model = "tool-model"
 
 [profiles.tooled.tools]
 "yoi.list_workers" = "allow"
+
+[profiles.asking]
+model = "tool-model"
+
+[profiles.asking.tools]
+"yoi.list_workers" = "ask"
 "#;
 
 /// A run through `wait=true`: its answer's status and body.
@@ -442,6 +448,85 @@ async fn metrics_parse_as_prometheus_text_and_count_what_the_test_did() {
     assert_eq!(at("yoi_runtime_available{runtime=backend-internal}"), 1.0);
     assert_eq!(at("yoi_runtime_available{runtime=gpu}"), 1.0);
     assert!(at("yoi_store_commit_seconds_count{}") >= 5.0);
+
+    // A call that asks, allowed by a person: an approval and a tool call more.
+    let asking = create("backend-internal", "asking").await;
+    let mut ask_events = socket(&b, backend_token, &format!("{asking}/events")).await;
+    assert_eq!(ask_events.frame().await["type"], "snapshot");
+    let accepted = post(
+        format!("{asking}/input"),
+        json!({ "text": "[[tool:yoi.list_workers]] [[usage:1:1]]" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(accepted.status().as_u16(), 202);
+    let asked = ask_events.until("tool_approval_requested").await;
+    let call_id = asked.last().unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decided = post(
+        format!("{asking}/approvals/{call_id}"),
+        json!({ "decision": "allow" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided.status().as_u16(), 200);
+    ask_events.until("run_completed").await;
+
+    // A run in flight and an input queued behind it, seen while they are.
+    let busy = create("backend-internal", "companion").await;
+    let mut busy_events = socket(&b, backend_token, &format!("{busy}/events")).await;
+    assert_eq!(busy_events.frame().await["type"], "snapshot");
+    post(format!("{busy}/input"), json!({ "text": "[[hang]]" }))
+        .await
+        .unwrap();
+    busy_events.until("run_started").await;
+    let queued = post(
+        format!("{busy}/input"),
+        json!({ "text": "later [[usage:1:1]]", "on_busy": "queue" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued.status().as_u16(), 202);
+    busy_events.until("input_queued").await;
+    let text = get("/metrics", Some(backend_token))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mid = parse_metrics(&text);
+    assert_eq!(mid["yoi_queued_inputs{}"], 1.0, "{text}");
+    assert_eq!(mid["yoi_workers{status=running}"], 1.0, "{text}");
+    assert_eq!(mid["yoi_event_sockets{}"], 3.0, "{text}");
+    // Cancel the hanging run: the queued input runs next.
+    post(format!("{busy}/cancel"), json!({})).await.unwrap();
+    busy_events.until("run_completed").await;
+    let text = get("/metrics", Some(backend_token))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let end = parse_metrics(&text);
+    assert_eq!(end["yoi_approvals_total{decision=allow}"], 1.0);
+    assert_eq!(end["yoi_tool_calls_total{outcome=ok}"], 2.0);
+    assert_eq!(
+        end["yoi_runs_ended_total{outcome=cancelled,profile=companion}"],
+        1.0
+    );
+    assert_eq!(
+        end["yoi_runs_ended_total{outcome=completed,profile=companion}"],
+        3.0
+    );
+    assert_eq!(
+        end["yoi_runs_ended_total{outcome=completed,profile=asking}"],
+        1.0
+    );
+    assert_eq!(end["yoi_queued_inputs{}"], 0.0);
+    assert_eq!(end["yoi_workers{status=running}"], 0.0);
+    assert_eq!(end["yoi_workers{status=idle}"], 6.0);
 
     // The remote runtime serves its own under /v1/metrics, with its token.
     let own = http
