@@ -265,6 +265,10 @@ impl WorkerGauges {
     /// The Worker's queue holds `len` inputs now.
     pub fn set_queued(&mut self, len: usize) {
         let len = i64::try_from(len).unwrap_or(i64::MAX);
+        if len == self.queued {
+            // Every event passes here: no shared write when nothing changed.
+            return;
+        }
         metrics().queued_inputs.inc_by(len - self.queued);
         self.queued = len;
     }
