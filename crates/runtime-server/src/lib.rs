@@ -5,7 +5,8 @@
 //! It mounts the shared routes of `yoi-http` over its one embedded
 //! [`Runtime`]: `/v1/runtime`, `/v1/workers`, `/v1/workers/{worker_id}` and
 //! its `input`, `cancel`, `transcript` and `events` (the same frames and
-//! cursor rules as the backend's socket), plus [`events`]: `/v1/events`,
+//! cursor rules as the backend's socket), `/v1/usage` (this runtime's usage)
+//! and `/v1/metrics` (this process's metrics), plus [`events`]: `/v1/events`,
 //! this runtime's workspace events.
 //!
 //! On TCP every request needs `Authorization: Bearer <token>`, and [`tls`]

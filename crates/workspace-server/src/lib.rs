@@ -5,7 +5,8 @@
 //! runtime ([`worker_runtime::RuntimeApi`]) and the handler calls it. This
 //! crate adds what only the backend has: [`Backend::start`] registers the
 //! embedded `backend-internal` runtime and creates the Companion; [`routes`]
-//! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
+//! (health, runtimes, profiles, Companion, `/metrics`), `yoi-http`'s
+//! `/api/usage` (summed over every registered runtime), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
 //! builds the router). [`serve`] serves connections through
