@@ -305,7 +305,7 @@ mod tests {
             conn.pragma_update(None, "user_version", version_before_usage as i64)
                 .unwrap();
             conn.execute(
-                "INSERT INTO workers VALUES ('W1', 'w', 'helper', '\"x\"', NULL, 0, '{}')",
+                "INSERT INTO workers (worker_id, display_name, profile, created_at, stopped_at, seq_reserved, usage) VALUES ('W1', 'w', 'helper', '\"x\"', NULL, 0, '{}')",
                 [],
             )
             .unwrap();
