@@ -6,6 +6,7 @@
 mod config;
 mod limits;
 mod unix_socket;
+mod usage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     Serve(ServeArgs),
     /// Open the terminal console of a running backend.
     Tui(TuiArgs),
+    /// What the workspace spent: runs, tokens and run time of a running backend, as a table.
+    Usage(usage::UsageArgs),
     /// A runtime in a process of its own, for a backend to register.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Tui(args) => runtime.block_on(tui(args)),
+        Command::Usage(args) => runtime.block_on(usage::run(args)),
         Command::Runtime(RuntimeCommand::Serve(args)) => runtime.block_on(runtime_serve(args)),
     };
     // Whatever is still running (a socket mid-close, a terminal reader) must

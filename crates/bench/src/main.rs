@@ -14,6 +14,7 @@ mod procs;
 mod relay;
 mod store;
 mod tools;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -133,6 +134,8 @@ enum Part {
     Hostile,
     /// The tool loop: what a built-in tool's round trip adds to a run.
     Tools,
+    /// The usage query over a year of 1,000 runs a day.
+    Usage,
     /// All of them.
     All,
 }
@@ -176,6 +179,7 @@ async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
     figures.extend(store::run(size).await?);
     figures.extend(hostile::run(size).await?);
     figures.extend(tools::run(size).await?);
+    figures.extend(usage::run(size).await?);
     Ok(figures)
 }
 
@@ -188,6 +192,7 @@ async fn main() -> ExitCode {
         Part::Store => store::run(size).await,
         Part::Hostile => hostile::run(size).await,
         Part::Tools => tools::run(size).await,
+        Part::Usage => usage::run(size).await,
         Part::All => all(size).await,
     };
     let figures = match result {

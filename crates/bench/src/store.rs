@@ -17,7 +17,7 @@ use crate::{BenchError, Figure, Size};
 const RUNTIMES: &str = "/api/runtimes";
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
-fn provider(mock: &MockOpenAi) -> Vec<(&'static str, String)> {
+pub(crate) fn provider(mock: &MockOpenAi) -> Vec<(&'static str, String)> {
     vec![
         ("OPENAI_BASE_URL", mock.base_url()),
         ("OPENAI_API_KEY", "sk-bench".to_owned()),

@@ -16,6 +16,9 @@ use crate::socket::{PumpContext, SocketPolicy, StalledDrops};
 pub trait Runtimes: Send + Sync + 'static {
     /// `runtime_id` is the route's `{runtime_id}`, `None` on a route without one.
     async fn runtime(&self, runtime_id: Option<RuntimeId>) -> Result<Arc<dyn RuntimeApi>, Failure>;
+
+    /// Every runtime the server answers for (usage adds them up).
+    async fn all(&self) -> Result<Vec<Arc<dyn RuntimeApi>>, Failure>;
 }
 
 /// A runtime's own server: every route is about this one runtime.
@@ -28,6 +31,10 @@ impl Runtimes for OneRuntime {
         _runtime_id: Option<RuntimeId>,
     ) -> Result<Arc<dyn RuntimeApi>, Failure> {
         Ok(self.0.clone())
+    }
+
+    async fn all(&self) -> Result<Vec<Arc<dyn RuntimeApi>>, Failure> {
+        Ok(vec![self.0.clone()])
     }
 }
 
@@ -73,6 +80,10 @@ impl Host {
         runtime_id: Option<RuntimeId>,
     ) -> Result<Arc<dyn RuntimeApi>, Failure> {
         self.runtimes.runtime(runtime_id).await
+    }
+
+    pub async fn all_runtimes(&self) -> Result<Vec<Arc<dyn RuntimeApi>>, Failure> {
+        self.runtimes.all().await
     }
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {

@@ -17,6 +17,8 @@
 //!   (`limit_reached` when none is free) and its connection timeouts.
 //! - [`connection`]: [`connection::serve`], how both servers serve their
 //!   connections: one slot per connection, header-read and idle timeouts.
+//! - [`usage`]: usage over time, summed over every runtime the server
+//!   answers for, and the process's Prometheus metrics.
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -34,6 +36,7 @@ pub mod limits;
 pub mod routes;
 pub mod socket;
 pub mod token;
+pub mod usage;
 
 pub use failure::Failure;
 pub use host::{Host, OneRuntime, Runtimes};

@@ -36,6 +36,15 @@ where
     OpenApiRouter::new().routes(routes!(get_runtime))
 }
 
+/// Usage over time (`/usage`), over every runtime the server answers for.
+pub fn usage_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Host: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(crate::usage::get_usage))
+}
+
 /// The Workers of the runtime: list, create, and every worker command.
 pub fn worker_routes<S>() -> OpenApiRouter<S>
 where

@@ -319,6 +319,9 @@ async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ct
             let _ = tokio::time::timeout(deadline, tx.send(message)).await;
         }
         End::Stalled => {
+            worker_runtime::metrics::metrics()
+                .slow_sockets_dropped
+                .inc();
             let total = ctx.stalled.count();
             tracing::warn!(
                 deadline_ms = deadline.as_millis() as u64,
@@ -334,6 +337,7 @@ async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ct
 /// Sends every frame of `source` until it ends, the client leaves, or the
 /// server shuts down (then the remaining frames are drained first).
 pub async fn pump_frames(socket: WebSocket, source: WorkerStream, ctx: PumpContext) {
+    let _open = worker_runtime::metrics::OpenSocket::event();
     pump(socket, source.map(|frame| text_frame(&frame)).boxed(), ctx).await;
 }
 
@@ -356,6 +360,7 @@ pub async fn pump_workspace<S, Fut>(
     S: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Option<WorkspaceEvent>> + Send,
 {
+    let _open = worker_runtime::metrics::OpenSocket::workspace();
     let source = futures::stream::unfold(
         (events, snapshot, true, false),
         |(mut events, snapshot, mut resync, ended)| async move {

@@ -21,6 +21,7 @@ mod message;
 mod runtime;
 mod time;
 mod tool;
+mod usage;
 mod validate;
 mod worker;
 
@@ -32,6 +33,7 @@ pub use message::*;
 pub use runtime::*;
 pub use time::*;
 pub use tool::*;
+pub use usage::*;
 pub use validate::*;
 pub use worker::*;
 

@@ -43,6 +43,7 @@ fn export_roots(cfg: &Config) {
         ToolList,
         ApprovalRequest,
         ApprovalAnswer,
+        UsageReport,
     );
 }
 

@@ -150,6 +150,10 @@ impl Registry {
     }
 
     pub async fn register(&self, runtime: SharedRuntime) -> Result<(), RegistryError> {
+        if runtime.kind() == yoi_protocol::RuntimeKind::Embedded {
+            // In this process: available for as long as the process is.
+            worker_runtime::metrics::runtime_available(runtime.id(), true);
+        }
         ractor::call_t!(
             self.actor,
             |reply| RegistryMsg::Register { runtime, reply },

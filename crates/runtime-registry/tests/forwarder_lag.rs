@@ -102,6 +102,12 @@ impl RuntimeApi for TinyBroadcast {
     ) -> Result<Transcript, RuntimeError> {
         self.runtime.transcript(worker_id, page).await
     }
+    async fn usage(
+        &self,
+        request: yoi_protocol::UsageRequest,
+    ) -> Result<Vec<yoi_protocol::UsageGroup>, RuntimeError> {
+        self.runtime.usage(request).await
+    }
     async fn subscribe(
         &self,
         worker_id: WorkerId,

@@ -5,7 +5,8 @@
 //! It mounts the shared routes of `yoi-http` over its one embedded
 //! [`Runtime`]: `/v1/runtime`, `/v1/workers`, `/v1/workers/{worker_id}` and
 //! its `input`, `cancel`, `transcript` and `events` (the same frames and
-//! cursor rules as the backend's socket), plus [`events`]: `/v1/events`,
+//! cursor rules as the backend's socket), `/v1/usage` (this runtime's usage)
+//! and `/v1/metrics` (this process's metrics), plus [`events`]: `/v1/events`,
 //! this runtime's workspace events.
 //!
 //! On TCP every request needs `Authorization: Bearer <token>`, and [`tls`]
@@ -82,9 +83,11 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
     let (routes, _) = OpenApiRouter::new()
         .nest("/v1/runtime", yoi_http::routes::runtime_routes())
         .nest("/v1", yoi_http::routes::worker_routes())
+        .nest("/v1", yoi_http::routes::usage_routes())
         .split_for_parts();
     routes
         .route("/v1/events", get(events::runtime_events))
+        .route("/v1/metrics", get(yoi_http::usage::get_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

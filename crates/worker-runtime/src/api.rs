@@ -14,7 +14,8 @@ use tokio::sync::broadcast;
 use yoi_protocol::{
     ApprovalAnswer, ApprovalRequest, CancelAccepted, CreateWorker, InputAccepted, InputRequest,
     MessageId, RunOutcome, RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript, TranscriptPage,
-    WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    UsageGroup, UsageRequest, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary,
+    WorkspaceEvent,
 };
 
 use crate::error::RuntimeError;
@@ -109,6 +110,11 @@ pub trait RuntimeApi: Send + Sync + 'static {
         worker_id: WorkerId,
         cursor: Option<Seq>,
     ) -> Result<WorkerStream, RuntimeError>;
+
+    /// Usage of the runtime's runs, summed from its store over the
+    /// request's days and grouped as it asks; the `runtime` group is the
+    /// caller's to fill in. A runtime without a store has none.
+    async fn usage(&self, request: UsageRequest) -> Result<Vec<UsageGroup>, RuntimeError>;
 
     /// Workers created, stopped and changing status, and the runtime's status.
     fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent>;

@@ -32,7 +32,13 @@
 //!   are its caches, and a restarted Worker never hands out a `seq` twice.
 //!   A write it cannot commit is answered `store_unavailable`, never
 //!   success; a Worker whose rows cannot be read is `quarantined`
-//!   ([`runtime`] restores the others).
+//!   ([`runtime`] restores the others). Each run's end also adds itself to
+//!   daily usage roll-ups ([`store::usage`]), which [`RuntimeApi::usage`]
+//!   sums on a read connection of its own.
+//! - [`metrics`]: the process's Prometheus metrics (runs, tokens, errors,
+//!   latencies, workers, sockets, queue, commits, tool calls, approvals),
+//!   counted where they happen with atomics and encoded by
+//!   `prometheus-client`.
 //!
 //! The path of one input, from the HTTP request to the provider and back:
 //!
@@ -61,6 +67,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod event_log;
+pub mod metrics;
 pub mod profile;
 pub mod provider;
 pub mod runtime;

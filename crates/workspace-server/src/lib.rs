@@ -5,7 +5,8 @@
 //! runtime ([`worker_runtime::RuntimeApi`]) and the handler calls it. This
 //! crate adds what only the backend has: [`Backend::start`] registers the
 //! embedded `backend-internal` runtime and creates the Companion; [`routes`]
-//! (health, runtimes, profiles, Companion), [`ws`] (`/api/events`), [`security`]
+//! (health, runtimes, profiles, Companion, `/metrics`), `yoi-http`'s
+//! `/api/usage` (summed over every registered runtime), [`ws`] (`/api/events`), [`security`]
 //! (`Host`, `Origin`, token), [`console`] (the embedded web console at `/`)
 //! and [`openapi`] (the document, generated from the same route list that
 //! builds the router). [`serve`] serves connections through
@@ -187,6 +188,10 @@ impl Runtimes for RegistryRuntimes {
         })?;
         Ok(self.0.route(&runtime_id).await?)
     }
+
+    async fn all(&self) -> Result<Vec<SharedRuntime>, Failure> {
+        Ok(self.0.runtimes().await?)
+    }
 }
 
 /// What every handler sees.
@@ -250,6 +255,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::get_companion))
         .routes(routes!(ws::workspace_events))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(routes::metrics))
+        .nest("/api", yoi_http::routes::usage_routes())
         .nest("/api/runtimes/{runtime_id}", runtime)
 }
 

@@ -73,3 +73,10 @@ pub async fn get_companion(State(state): State<AppState>) -> Result<Json<Compani
         summary: detail.summary,
     }))
 }
+
+#[utoipa::path(get, path = "/metrics", tag = "backend",
+    responses((status = 200, description = "The backend process's metrics in the Prometheus text format (OpenMetrics 1.0); see the README for each one", content_type = "application/openmetrics-text", body = String),
+        (status = 401, body = yoi_protocol::ErrorEnvelope)))]
+pub async fn metrics() -> impl axum::response::IntoResponse {
+    yoi_http::usage::get_metrics().await
+}

@@ -5,7 +5,7 @@
 //!   to 127.0.0.1 still sends `Host: evil.example`).
 //! - A browser's `Origin`, when present, must be this server's own origin: a
 //!   page on another site must not drive a local backend.
-//! - With a token, every `/api` request and socket needs it: as
+//! - With a token, every `/api` request and socket (and `/metrics`) needs it: as
 //!   `Authorization: Bearer`, or for browsers a `?token=` query parameter or
 //!   a `yoi_token` cookie. The token is never logged.
 
@@ -176,7 +176,8 @@ fn check_token(access: &Access, req: &Request) -> Result<(), Failure> {
 /// Host and origin checks for every request; the token for `/api`.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let access = &state.access;
-    let api = req.uri().path().starts_with("/api");
+    // `/metrics` is guarded like the API: it tells what the workspace does.
+    let api = req.uri().path().starts_with("/api") || req.uri().path() == "/metrics";
     let checked = check_host(access, &req)
         .and_then(|()| {
             if api {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { usageScenarios } from './usage.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB_DIR = resolve(HERE, '..');
@@ -1093,6 +1094,8 @@ async function main() {
     assert(new Set(last.map((m) => m.id)).size === last.length && last.length === 522, `522 messages, each once (got ${last.length})`);
     await page.goto(`${b}/`);
   });
+
+  await usageScenarios({ scenario, page, base: server.base, requested, assert, waitReady, screenshot });
 
   await scenario('the page never shows the API key or the workspace path', async () => {
     await checkNoSecrets('at the end');

@@ -429,6 +429,15 @@ impl RuntimeApi for RemoteRuntime {
         self.json(Method::GET, &path, None::<&()>).await
     }
 
+    async fn usage(
+        &self,
+        request: yoi_protocol::UsageRequest,
+    ) -> Result<Vec<yoi_protocol::UsageGroup>, RuntimeError> {
+        let path = format!("/v1/usage?{}", request.to_query());
+        let report: yoi_protocol::UsageReport = self.json(Method::GET, &path, None::<&()>).await?;
+        Ok(report.groups)
+    }
+
     /// Opens the Worker's event socket (so that an unknown worker or an
     /// unreachable runtime is an error now), then follows it.
     async fn subscribe(

@@ -116,6 +116,10 @@ impl MonitorState {
     }
 
     fn set_health(&mut self, status: RuntimeStatus, last_error: Option<String>) {
+        worker_runtime::metrics::runtime_available(
+            &self.runtime_id,
+            status == RuntimeStatus::Available,
+        );
         let changed = status != self.status || last_error != self.last_error;
         if status != self.status {
             match status {
@@ -226,6 +230,7 @@ impl Actor for MonitorActor {
         _myself: ActorRef<Self::Msg>,
         args: MonitorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        worker_runtime::metrics::runtime_available(&args.runtime_id, false);
         Ok(MonitorState {
             runtime_id: args.runtime_id,
             display_name: args.display_name,

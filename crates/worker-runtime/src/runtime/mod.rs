@@ -416,6 +416,13 @@ impl RuntimeApi for Runtime {
         .await?
     }
 
+    async fn usage(
+        &self,
+        request: yoi_protocol::UsageRequest,
+    ) -> Result<Vec<yoi_protocol::UsageGroup>, RuntimeError> {
+        Ok(self.store.usage(request).await?)
+    }
+
     async fn subscribe(
         &self,
         worker_id: WorkerId,

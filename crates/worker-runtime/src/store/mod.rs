@@ -39,6 +39,7 @@
 mod import;
 pub mod lease;
 mod schema;
+pub mod usage;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -185,6 +186,8 @@ pub enum Op {
         worker_id: WorkerId,
         upto: u64,
     },
+    /// What an ended run adds to the usage roll-up (with its end).
+    Tally(usage::Tally),
     /// A person's decision on a tool for the rest of the Worker's life.
     ToolDecision {
         worker_id: WorkerId,
@@ -228,6 +231,8 @@ pub struct Store {
     available: Arc<AtomicBool>,
     /// Operations queued and not yet written (the writer counts them down).
     pending: Arc<AtomicUsize>,
+    /// The database, for usage queries on connections of their own.
+    db: Option<Arc<PathBuf>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -285,6 +290,7 @@ pub fn open(
             queue: Some(Arc::new(std::sync::Mutex::new(Queue { tx, last: 0 }))),
             available,
             pending,
+            db: Some(Arc::new(dir.join(DB_FILE))),
         },
         saved,
     ))
@@ -297,6 +303,7 @@ impl Store {
             queue: None,
             available: Arc::new(AtomicBool::new(true)),
             pending: Arc::new(AtomicUsize::new(0)),
+            db: None,
         }
     }
 
@@ -417,6 +424,26 @@ impl Store {
 
     pub fn put_run(&self, worker_id: WorkerId, run: LastRun) {
         self.send(Op::Run { worker_id, run });
+    }
+
+    pub fn put_tally(&self, tally: usage::Tally) {
+        self.send(Op::Tally(tally));
+    }
+
+    /// Usage summed over `request`'s days, grouped as it asks (the
+    /// runtime's group is the caller's). Read on a connection of its own in
+    /// a blocking task: it waits for no Worker and no Worker waits for it.
+    /// A store in memory keeps no history: nothing.
+    pub async fn usage(
+        &self,
+        request: yoi_protocol::UsageRequest,
+    ) -> Result<Vec<yoi_protocol::UsageGroup>, StoreError> {
+        let Some(db) = self.db.clone() else {
+            return Ok(Vec::new());
+        };
+        tokio::task::spawn_blocking(move || usage::query(&db, &request))
+            .await
+            .map_err(|e| StoreError::Sql(e.to_string()))?
     }
 
     pub fn put_usage(&self, worker_id: WorkerId, usage: Usage) {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r"
 CREATE TABLE workers (
     worker_id    TEXT PRIMARY KEY,
@@ -56,6 +56,83 @@ CREATE TABLE tool_decisions (
     decision  TEXT NOT NULL,
     PRIMARY KEY (worker_id, tool)
 );
+",
+    r"
+-- Usage over time (GET /api/usage): every run's end adds itself to its UTC
+-- day's row of its worker, profile and model (usage_daily), and of its
+-- profile and model (usage_by_day, which answers every query that does not
+-- group by worker without reading a row per worker), in the transaction
+-- that stores the end. Runs that ended before these tables existed are
+-- added once here, on the day they started (their run id's time) and with
+-- no model (''), which runs did not keep.
+CREATE TABLE usage_daily (
+    day               TEXT NOT NULL,
+    worker_id         TEXT NOT NULL,
+    profile           TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    runs              INTEGER NOT NULL,
+    completed         INTEGER NOT NULL,
+    failed            INTEGER NOT NULL,
+    cancelled         INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    run_ms            INTEGER NOT NULL,
+    tool_calls        INTEGER NOT NULL,
+    PRIMARY KEY (day, worker_id, profile, model)
+) WITHOUT ROWID;
+WITH calls AS (
+    SELECT json_extract(data, '$.run_id') AS run_id,
+           sum(coalesce(json_array_length(data, '$.tool_calls'), 0)) AS n
+    FROM messages WHERE json_valid(data) AND json_extract(data, '$.role') = 'assistant'
+    GROUP BY 1
+), ended AS (
+    SELECT r.run_id, r.worker_id, w.profile,
+           json_extract(r.data, '$.state') AS state,
+           coalesce(json_extract(r.data, '$.usage.prompt_tokens'), 0) AS prompt,
+           coalesce(json_extract(r.data, '$.usage.completion_tokens'), 0) AS completion,
+           coalesce(json_extract(r.data, '$.duration_ms'), 0) AS ms,
+           coalesce(calls.n, 0) AS tool_calls,
+           -- The first 10 characters of a ULID are its milliseconds, in Crockford's base 32.
+           date((
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 1, 1)) - 1) << 45) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 2, 1)) - 1) << 40) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 3, 1)) - 1) << 35) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 4, 1)) - 1) << 30) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 5, 1)) - 1) << 25) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 6, 1)) - 1) << 20) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 7, 1)) - 1) << 15) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 8, 1)) - 1) << 10) +
+               ((instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 9, 1)) - 1) << 5) +
+               (instr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', substr(r.run_id, 10, 1)) - 1)
+           ) / 1000, 'unixepoch') AS day
+    FROM runs r JOIN workers w ON w.worker_id = r.worker_id
+    LEFT JOIN calls ON calls.run_id = r.run_id
+    WHERE json_valid(r.data) AND json_extract(r.data, '$.state') IN ('completed', 'failed', 'cancelled')
+)
+INSERT INTO usage_daily
+SELECT day, worker_id, profile, '', count(*),
+       sum(state = 'completed'), sum(state = 'failed'), sum(state = 'cancelled'),
+       sum(prompt), sum(completion), sum(ms), sum(tool_calls)
+FROM ended WHERE day IS NOT NULL
+GROUP BY day, worker_id, profile;
+CREATE TABLE usage_by_day (
+    day               TEXT NOT NULL,
+    profile           TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    runs              INTEGER NOT NULL,
+    completed         INTEGER NOT NULL,
+    failed            INTEGER NOT NULL,
+    cancelled         INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    run_ms            INTEGER NOT NULL,
+    tool_calls        INTEGER NOT NULL,
+    PRIMARY KEY (day, profile, model)
+) WITHOUT ROWID;
+INSERT INTO usage_by_day
+SELECT day, profile, model, sum(runs), sum(completed), sum(failed), sum(cancelled),
+       sum(prompt_tokens), sum(completion_tokens), sum(run_ms), sum(tool_calls)
+FROM usage_daily GROUP BY day, profile, model;
 ",
 ];
 
@@ -206,6 +283,86 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, 0, "{table}");
         }
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Runs that ended before usage was kept count once, on the day their
+    /// id was made, with no model; a run still in flight does not.
+    #[test]
+    fn the_usage_roll_up_starts_with_the_runs_already_stored() {
+        let dir = scratch("usage");
+        let path = dir.join("yoi.db");
+        let version_before_usage = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE usage_daily"))
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..version_before_usage] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", version_before_usage as i64)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO workers (worker_id, display_name, profile, created_at, stopped_at, seq_reserved, usage) VALUES ('W1', 'w', 'helper', '\"x\"', NULL, 0, '{}')",
+                [],
+            )
+            .unwrap();
+            // The time of 01KBJ00000... is 2025-12-03T11:36:36.608Z.
+            for (run_id, data) in [
+                (
+                    "01KBJ00000000000000000000A",
+                    r#"{"run_id":"01KBJ00000000000000000000A","state":"completed","usage":{"prompt_tokens":10,"completion_tokens":1},"duration_ms":5}"#,
+                ),
+                (
+                    "01KBJ00000000000000000000B",
+                    r#"{"run_id":"01KBJ00000000000000000000B","state":"failed","usage":{"prompt_tokens":20,"completion_tokens":2},"duration_ms":7}"#,
+                ),
+                (
+                    "01KBJ00000000000000000000C",
+                    r#"{"run_id":"01KBJ00000000000000000000C","state":"running"}"#,
+                ),
+            ] {
+                conn.execute(
+                    "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, 'W1', ?2)",
+                    [run_id, data],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO messages (message_id, worker_id, data) VALUES ('M1', 'W1', ?1)",
+                [r#"{"run_id":"01KBJ00000000000000000000A","role":"assistant","tool_calls":[{},{}]}"#],
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let row: (String, String, String, i64, i64, i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT day, profile, model, runs, completed, failed, prompt_tokens, run_ms, tool_calls FROM usage_daily",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?,
+                        r.get(6)?, r.get(7)?, r.get(8)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "2025-12-03".into(),
+                "helper".into(),
+                String::new(),
+                2,
+                1,
+                1,
+                30,
+                12,
+                2
+            )
+        );
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -153,6 +153,7 @@ fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     let tx = conn.transaction().map_err(unavailable)?;
     for op in writes {
         apply(&tx, op).map_err(|e| match e {
@@ -160,7 +161,11 @@ fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
             other => other,
         })?;
     }
-    tx.commit().map_err(unavailable)
+    tx.commit().map_err(unavailable)?;
+    crate::metrics::metrics()
+        .store_commit
+        .observe(started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 fn insert_worker(tx: &Transaction<'_>, row: &WorkerRow) -> Result<(), StoreError> {
@@ -195,17 +200,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         Op::Reserve { worker_id, upto } => reserve(tx, worker_id, upto)?,
         Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
         Op::Partial { worker_id, slot } => put_partial(tx, worker_id, &slot)?,
-        Op::Queued { worker_id, message } => {
-            tx.execute(
-                "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
-                params![
-                    message.id.to_string(),
-                    worker_id.to_string(),
-                    to_json(&message)?
-                ],
-            )
-            .map_err(sql)?;
-        }
+        Op::Queued { worker_id, message } => put_queued(tx, worker_id, &message)?,
         Op::Unqueued {
             message_id,
             started,
@@ -255,6 +250,7 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             )
             .map_err(sql)?;
         }
+        Op::Tally(tally) => super::usage::put_tally(tx, &tally)?,
         Op::ToolDecision {
             worker_id,
             tool,
@@ -270,6 +266,23 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         // Handled by the batch itself.
         Op::Page { .. } | Op::AfterCommit { .. } | Op::Close { .. } => {}
     }
+    Ok(())
+}
+
+fn put_queued(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    message: &Message,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
+        params![
+            message.id.to_string(),
+            worker_id.to_string(),
+            to_json(message)?
+        ],
+    )
+    .map_err(sql)?;
     Ok(())
 }
 

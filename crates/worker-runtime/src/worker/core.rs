@@ -134,6 +134,8 @@ pub struct WorkerCore {
     settled: bool,
     /// Taken before the writes of the last run's end (see [`Self::end_mark`]).
     end_mark: crate::store::Mark,
+    /// Its place in the `workers` and `queued_inputs` metrics.
+    gauges: crate::metrics::WorkerGauges,
 }
 
 pub struct CoreSettings {
@@ -187,6 +189,7 @@ impl WorkerCore {
             snapshots: SnapshotCache::default(),
             settled: false,
             end_mark: 0,
+            gauges: crate::metrics::WorkerGauges::new(WorkerStatus::Idle),
         }
     }
 
@@ -216,6 +219,7 @@ impl WorkerCore {
         core.log.resume_after(saved.row.seq_reserved);
         core.last_run = saved.last_run;
         core.queue = saved.queue.into();
+        core.gauges.set_queued(core.queue.len());
         core.remembered = saved.tool_decisions.into_iter().collect();
         if let Some(run) = core
             .last_run
@@ -339,6 +343,7 @@ impl WorkerCore {
     }
 
     fn emit_announced(&mut self, kind: EventKind, announce: bool) -> Seq {
+        self.count(&kind);
         if self.settled {
             tracing::debug!(worker_id = %self.worker_id, "an event after settling is dropped");
             return self.log.last_seq();
@@ -374,6 +379,19 @@ impl WorkerCore {
     }
 
     /// A new status, in the Worker's events and the workspace's.
+    /// Keeps the metrics up to date with what an event says happened: two
+    /// comparisons for a delta, so streaming pays nothing for them.
+    fn count(&mut self, kind: &EventKind) {
+        self.gauges.set_status(self.status);
+        self.gauges.set_queued(self.queue.len());
+        match kind {
+            EventKind::ToolCallFinished { state, .. } => crate::metrics::tool_call_ended(*state),
+            EventKind::ToolApprovalDecided { decision, .. } => crate::metrics::approval(*decision),
+            EventKind::RunStarted { .. } => crate::metrics::run_started(&self.profile.name),
+            _ => {}
+        }
+    }
+
     fn set_status(&mut self, status: WorkerStatus) {
         self.status = status;
         self.emit_announced(EventKind::Status { status }, true);
@@ -702,6 +720,14 @@ impl WorkerCore {
                     message,
                 )));
                 return false;
+            }
+        }
+        if let Some(active) = self.active.as_mut().filter(|a| !a.first_seen) {
+            if matches!(item, RunItem::Event(ref e) if !matches!(e, ProviderEvent::Usage(_))) {
+                active.first_seen = true;
+                crate::metrics::metrics()
+                    .first_token
+                    .observe(active.started.elapsed().as_secs_f64());
             }
         }
         match item {

@@ -29,6 +29,8 @@ pub(super) struct ActiveRun {
     pub(super) streamed: usize,
     /// Its tool calls and the turns that made them.
     pub(super) tools: RunTools,
+    /// Whether the provider's first item arrived (time to first token).
+    pub(super) first_seen: bool,
 }
 
 impl ActiveRun {
@@ -47,6 +49,7 @@ impl ActiveRun {
             partial: PartialSlot::default(),
             streamed: 0,
             tools: RunTools::default(),
+            first_seen: false,
         }
     }
 

@@ -43,11 +43,18 @@ impl WorkerCore {
             .usage
             .completion_tokens
             .saturating_add(usage.completion_tokens);
-        let duration_ms = u64::try_from(run.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = run.started.elapsed();
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let tool_calls = u64::try_from(message.tool_calls.len()).unwrap_or(u64::MAX);
+        let error = match &end {
+            RunEnd::Failed(e) => Some(e.code),
+            _ => None,
+        };
         self.store.put_message(self.worker_id, message.clone());
         let result = self.record_end(run_id, end, usage, duration_ms, message);
         if let Some(run) = &self.last_run {
             self.store.put_run(self.worker_id, run.clone());
+            self.tally(run.state, usage, elapsed, tool_calls, error);
         }
         self.store.put_usage(self.worker_id, self.usage);
         self.set_status(WorkerStatus::Idle);
@@ -63,6 +70,34 @@ impl WorkerCore {
                 }
             });
         self.remember_outcome(run_id, result);
+    }
+
+    /// What the run adds to the usage roll-up (stored with its end) and to
+    /// the metrics.
+    fn tally(
+        &self,
+        state: RunState,
+        usage: RunUsage,
+        elapsed: std::time::Duration,
+        tool_calls: u64,
+        error: Option<ErrorCode>,
+    ) {
+        let outcome = match state {
+            RunState::Completed => "completed",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed | RunState::Running => "failed",
+        };
+        crate::metrics::run_ended(&self.profile.name, outcome, usage, elapsed, error);
+        self.store.put_tally(crate::store::usage::Tally {
+            worker_id: self.worker_id,
+            day: Timestamp::now().0.format("%Y-%m-%d").to_string(),
+            profile: self.profile.name.clone(),
+            model: self.profile.model.clone(),
+            state,
+            usage,
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            tool_calls,
+        });
     }
 
     /// Every run ends with its assistant message, so that the transcript

@@ -35,6 +35,7 @@ impl WorkerCore {
         let worker_id = s.worker_id;
         let mut core = Self::new(s);
         core.status = WorkerStatus::Quarantined;
+        core.gauges.set_status(WorkerStatus::Quarantined);
         core.lease = SeqLease::unbounded(worker_id);
         core
     }

@@ -14,6 +14,7 @@ import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
 import type { InputRequest } from '../protocol/InputRequest';
 import type { Transcript } from '../protocol/Transcript';
+import type { UsageReport } from '../protocol/UsageReport';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import { clientError, fromApiError, type ConsoleError } from './errors';
 import { paths } from './urls';
@@ -120,5 +121,10 @@ export class ApiClient {
 
   approve(ref: WorkerRef, callId: string, request: ApprovalRequest): Promise<ApprovalAnswer> {
     return this.#request('POST', paths.approval(ref, callId), request);
+  }
+
+  /** Usage of the runs that ended from `from` to `to` (UTC days), grouped `by`. */
+  usage(from: string, to: string, by: string): Promise<UsageReport> {
+    return this.#request('GET', paths.usage(from, to, by));
   }
 }

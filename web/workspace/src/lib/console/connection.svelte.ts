@@ -28,6 +28,7 @@ import type { CompanionInfo } from '../protocol/CompanionInfo';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
+import type { UsageReport } from '../protocol/UsageReport';
 import { ApiClient, toConsoleError, type FetchLike } from './api';
 import { backoffDelay } from './backoff';
 import { canLoadOlder, HISTORY_PAGE, oldestStored, prependPage } from './history';
@@ -289,6 +290,15 @@ export class ConsoleConnection {
     try {
       await this.#api.stopWorker(ref);
       return null;
+    } catch (e) {
+      return toConsoleError(e);
+    }
+  }
+
+  /** The Usage view's report, or why there is none. */
+  async usage(from: string, to: string, by: string): Promise<UsageReport | ConsoleError> {
+    try {
+      return await this.#api.usage(from, to, by);
     } catch (e) {
       return toConsoleError(e);
     }

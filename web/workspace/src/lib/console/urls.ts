@@ -22,6 +22,7 @@ export const paths = {
   approval: (ref: WorkerRef, callId: string) => `${workerPath(ref)}/approvals/${enc(callId)}`,
   transcript: (ref: WorkerRef, limit?: number, before?: string) =>
     withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
+  usage: (from: string, to: string, by: string) => withQuery('/api/usage', { from, to, by }),
 };
 
 /** The page's own origin, which the API shares. */
