@@ -76,10 +76,9 @@ impl Runtime {
         all.extend(sources);
         let tools = crate::tools::ToolRegistry::new(all);
         let known = tools.names();
-        let source_names: Vec<String> = known
-            .iter()
-            .filter_map(|n| n.split_once('.').map(|(s, _)| s.to_owned()))
-            .collect();
+        // A source that lists no tool yet (an MCP server not started, or
+        // down) still makes `source.*` a rule that names something.
+        let source_names = tools.source_names();
         for spec in crate::profile::specs(&config) {
             spec.tools
                 .check(&spec.name, &known, &source_names)
@@ -225,6 +224,11 @@ impl Runtime {
     /// The tools this runtime's workers can be granted.
     pub fn tools(&self) -> Vec<yoi_protocol::ToolInfo> {
         self.tools.list()
+    }
+
+    /// The sources of those tools and how each stands.
+    pub fn tool_sources(&self) -> Vec<yoi_protocol::ToolSourceInfo> {
+        self.tools.sources()
     }
 }
 

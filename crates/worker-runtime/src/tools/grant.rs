@@ -76,6 +76,23 @@ impl ToolGrants {
         Ok(())
     }
 
+    /// Whether a rule that allows or asks may name a tool of `source`: the
+    /// part of its pattern before the first `.` matches the source's name
+    /// (a wildcard there may also stand for the rest).
+    pub fn may_use_source(&self, source: &str) -> bool {
+        self.rules.iter().any(|(pattern, policy)| {
+            if *policy == ToolPolicy::Deny {
+                return false;
+            }
+            let head = pattern.split('.').next().unwrap_or(pattern);
+            if head.contains(['*', '?']) {
+                matches(&format!("{head}*"), source)
+            } else {
+                head == source && pattern.len() > head.len()
+            }
+        })
+    }
+
     /// The tools of `known` offered to the model, with their policy (those
     /// denied or named by no rule are left out).
     pub fn granted(&self, known: &[String]) -> Vec<GrantedTool> {
@@ -156,6 +173,25 @@ mod tests {
             .collect();
         assert_eq!(offered, ["yoi.list_workers", "yoi.read_transcript"]);
         assert!(ToolGrants::default().granted(&known()).is_empty());
+    }
+
+    #[test]
+    fn a_source_is_used_when_an_allow_or_ask_rule_may_name_its_tools() {
+        let grants = ToolGrants::new(vec![
+            ("time.*".into(), ToolPolicy::Allow),
+            ("docs.search".into(), ToolPolicy::Ask),
+            ("web.*".into(), ToolPolicy::Deny),
+        ]);
+        assert!(grants.may_use_source("time"));
+        assert!(grants.may_use_source("docs"));
+        assert!(!grants.may_use_source("web"));
+        assert!(!grants.may_use_source("timer"));
+        let wide = ToolGrants::new(vec![("*".into(), ToolPolicy::Ask)]);
+        assert!(wide.may_use_source("anything"));
+        let prefix = ToolGrants::new(vec![("ti*.now".into(), ToolPolicy::Allow)]);
+        assert!(prefix.may_use_source("time"));
+        assert!(!prefix.may_use_source("docs"));
+        assert!(!ToolGrants::default().may_use_source("time"));
     }
 
     #[test]
