@@ -173,7 +173,10 @@ mod tests {
         let long = format!("{}\nshort\n", "x".repeat(5000));
         let mut reader = BufReader::new(long.as_bytes());
         let mut line = Vec::new();
-        assert_eq!(read_bounded_line(&mut reader, &mut line).await.unwrap(), 5001);
+        assert_eq!(
+            read_bounded_line(&mut reader, &mut line).await.unwrap(),
+            5001
+        );
         assert_eq!(line.len(), STDERR_LINE);
         line.clear();
         read_bounded_line(&mut reader, &mut line).await.unwrap();

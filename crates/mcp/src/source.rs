@@ -53,9 +53,8 @@ impl McpSource {
         let mut state = self.state.clone();
         let settled = tokio::time::timeout(
             within,
-            state.wait_for(|s| {
-                matches!(s.status, ToolSourceStatus::Ready | ToolSourceStatus::Down)
-            }),
+            state
+                .wait_for(|s| matches!(s.status, ToolSourceStatus::Ready | ToolSourceStatus::Down)),
         )
         .await;
         match settled {
@@ -70,11 +69,9 @@ fn call_failure(name: &str, secrets: &[String], e: &ServiceError) -> ToolFailure
     match e {
         // The tool's own error in the protocol.
         ServiceError::McpError(error) => ToolFailure::Failed(scrub(&error.message, secrets)),
-        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
-            ToolFailure::Failed(format!(
-                "the MCP server `{name}` stopped during the call (it is started again)"
-            ))
-        }
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => ToolFailure::Failed(
+            format!("the MCP server `{name}` stopped during the call (it is started again)"),
+        ),
         other => ToolFailure::Failed(format!(
             "the MCP server `{name}` did not answer the call: {}",
             scrub(&other.to_string(), secrets)

@@ -83,9 +83,7 @@ pub(crate) async fn supervise(
         };
         let Some(why) = why else { return };
         tracing::warn!(mcp = %config.name, "MCP server is down: {why}; starting it again in {} ms", backoff.as_millis());
-        state.send_replace(State::down(format!(
-            "{why}; it is started again shortly"
-        )));
+        state.send_replace(State::down(format!("{why}; it is started again shortly")));
         if started.elapsed() >= STABLE {
             backoff = MIN_BACKOFF;
         }
@@ -175,10 +173,12 @@ impl Drop for StopOnDrop {
 
 /// The server's tools, as yoi describes them.
 async fn list(peer: &Peer<RoleClient>, secrets: &[String]) -> Result<Vec<ToolDef>, String> {
-    let tools = peer
-        .list_all_tools()
-        .await
-        .map_err(|e| format!("listing its tools failed: {}", scrub(&e.to_string(), secrets)))?;
+    let tools = peer.list_all_tools().await.map_err(|e| {
+        format!(
+            "listing its tools failed: {}",
+            scrub(&e.to_string(), secrets)
+        )
+    })?;
     Ok(tools.into_iter().filter_map(tool_def).collect())
 }
 

@@ -52,7 +52,9 @@ struct Mock {
 impl Mock {
     fn note(&self, line: &str) {
         if let Some(file) = &self.record {
-            let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let _ = writeln!(file, "{line}");
             let _ = file.flush();
         }
@@ -67,17 +69,52 @@ impl Mock {
             }
         };
         let mut tools = vec![
-            Tool::new("echo", "Answers with its text", object(json!({"text": {"type": "string"}}), &["text"])),
-            Tool::new("add", "Adds two numbers", object(json!({"a": {"type": "number"}, "b": {"type": "number"}}), &["a", "b"])),
-            Tool::new("sleep", "Answers after ms milliseconds", object(json!({"ms": {"type": "integer"}}), &["ms"])),
+            Tool::new(
+                "echo",
+                "Answers with its text",
+                object(json!({"text": {"type": "string"}}), &["text"]),
+            ),
+            Tool::new(
+                "add",
+                "Adds two numbers",
+                object(
+                    json!({"a": {"type": "number"}, "b": {"type": "number"}}),
+                    &["a", "b"],
+                ),
+            ),
+            Tool::new(
+                "sleep",
+                "Answers after ms milliseconds",
+                object(json!({"ms": {"type": "integer"}}), &["ms"]),
+            ),
             Tool::new("fail", "Always fails", object(json!({}), &[])),
-            Tool::new("big", "Answers with that many bytes", object(json!({"bytes": {"type": "integer"}}), &["bytes"])),
-            Tool::new("change_list", "Adds or removes the tool extra", object(json!({}), &[])),
-            Tool::new("env", "Whether a variable is set in the server's environment", object(json!({"name": {"type": "string"}}), &["name"])),
-            Tool::new("die", "Exits in the middle of the call", object(json!({}), &[])),
+            Tool::new(
+                "big",
+                "Answers with that many bytes",
+                object(json!({"bytes": {"type": "integer"}}), &["bytes"]),
+            ),
+            Tool::new(
+                "change_list",
+                "Adds or removes the tool extra",
+                object(json!({}), &[]),
+            ),
+            Tool::new(
+                "env",
+                "Whether a variable is set in the server's environment",
+                object(json!({"name": {"type": "string"}}), &["name"]),
+            ),
+            Tool::new(
+                "die",
+                "Exits in the middle of the call",
+                object(json!({}), &[]),
+            ),
         ];
         if self.extra.load(Ordering::SeqCst) {
-            tools.push(Tool::new("extra", "Appears after change_list", object(json!({}), &[])));
+            tools.push(Tool::new(
+                "extra",
+                "Appears after change_list",
+                object(json!({}), &[]),
+            ));
         }
         tools
     }
@@ -118,21 +155,37 @@ impl ServerHandler for Mock {
             serde_json::Value::Object(args.clone())
         ));
         match request.name.as_ref() {
-            "echo" => text(args.get("text").and_then(|v| v.as_str()).unwrap_or_default()),
+            "echo" => text(
+                args.get("text")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default(),
+            ),
             "add" => {
-                let n = |k: &str| args.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+                let n = |k: &str| {
+                    args.get(k)
+                        .and_then(serde_json::Value::as_f64)
+                        .unwrap_or(0.0)
+                };
                 text(format!("{}", n("a") + n("b")))
             }
             "sleep" => {
-                let ms = args.get("ms").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                let ms = args
+                    .get("ms")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(ms)) => text("slept"),
                     () = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled", None)),
                 }
             }
-            "fail" => Ok(CallToolResult::error(vec![ContentBlock::text("it failed on purpose")]).into()),
+            "fail" => {
+                Ok(CallToolResult::error(vec![ContentBlock::text("it failed on purpose")]).into())
+            }
             "big" => {
-                let bytes = args.get("bytes").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                let bytes = args
+                    .get("bytes")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
                 text("x".repeat(usize::try_from(bytes).unwrap_or(0)))
             }
             "change_list" => {
@@ -141,8 +194,15 @@ impl ServerHandler for Mock {
                 text("changed")
             }
             "env" => {
-                let name = args.get("name").and_then(|v| v.as_str()).unwrap_or_default();
-                text(if std::env::var_os(name).is_some() { "set" } else { "unset" })
+                let name = args
+                    .get("name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                text(if std::env::var_os(name).is_some() {
+                    "set"
+                } else {
+                    "unset"
+                })
             }
             "die" => std::process::exit(3),
             "extra" => text("extra"),

@@ -47,9 +47,9 @@ impl ToolGrants {
             .map(|(_, policy)| *policy)
     }
 
-    /// Every rule must match at least one of `known` (`source.*` also
-    /// counts when the source is configured but lists no tool yet: an MCP
-    /// server that is down).
+    /// Every rule must match at least one of `known`. A rule for a
+    /// configured source that lists no tool yet (an MCP server not started
+    /// or down) counts too: its tools are not known before it runs.
     pub fn check(
         &self,
         profile: &str,
@@ -58,9 +58,13 @@ impl ToolGrants {
     ) -> Result<(), GrantError> {
         for (pattern, _) in &self.rules {
             let names_a_tool = known.iter().any(|t| matches(pattern, t));
-            let names_a_source = pattern
-                .split_once('.')
-                .is_some_and(|(source, rest)| rest == "*" && sources.iter().any(|s| s == source));
+            let names_a_source = pattern.split_once('.').is_some_and(|(source, rest)| {
+                let configured = sources.iter().any(|s| s == source);
+                let unlisted = !known
+                    .iter()
+                    .any(|t| t.split_once('.').is_some_and(|(s, _)| s == source));
+                configured && (rest == "*" || unlisted)
+            });
             if !names_a_tool && !names_a_source {
                 return Err(GrantError::NoSuchTool {
                     profile: profile.to_owned(),
@@ -206,5 +210,11 @@ mod tests {
         let down = ToolGrants::new(vec![("time.*".into(), ToolPolicy::Allow)]);
         assert!(down.check("helper", &known(), &["time".into()]).is_ok());
         assert!(down.check("helper", &known(), &[]).is_err());
+        // A tool of a server that lists nothing yet cannot be checked yet.
+        let one = ToolGrants::new(vec![("time.now".into(), ToolPolicy::Ask)]);
+        assert!(one.check("helper", &known(), &["time".into()]).is_ok());
+        let mut listed = known();
+        listed.push("time.get_current_time".into());
+        assert!(one.check("helper", &listed, &["time".into()]).is_err());
     }
 }

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use yoi_protocol::{RuntimeId, ToolInfo, ToolSourceInfo, ToolSourceKind, ToolSourceStatus, WorkerId};
+use yoi_protocol::{
+    RuntimeId, ToolInfo, ToolSourceInfo, ToolSourceKind, ToolSourceStatus, WorkerId,
+};
 
 pub use grant::{GrantError, ToolGrants};
 pub use names::ModelNames;
