@@ -112,13 +112,11 @@ fn server(
         }
     };
     let (transport, token) = match (&file.command, &file.url) {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "mcp.url",
-                name,
-                "give either `command` (a child process on stdio) or `url` (streamable HTTP), not both",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(bad(
+            "mcp.url",
+            name,
+            "give either `command` (a child process on stdio) or `url` (streamable HTTP), not both",
+        )),
         (None, None) => {
             return Err(bad(
                 "mcp.command",
@@ -152,8 +150,7 @@ fn stdio(
             "`bearer_token_env` and `allow_insecure` are for a `url`, not a `command`",
         ));
     }
-    let Some((program, args)) = command.split_first().filter(|(p, _)| !p.trim().is_empty())
-    else {
+    let Some((program, args)) = command.split_first().filter(|(p, _)| !p.trim().is_empty()) else {
         return Err(bad(
             "mcp.command",
             name,
@@ -247,7 +244,13 @@ fn http(
     let url = Url::parse(raw)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| bad("mcp.url", name, "the url must be http:// or https:// with a host"))?;
+        .ok_or_else(|| {
+            bad(
+                "mcp.url",
+                name,
+                "the url must be http:// or https:// with a host",
+            )
+        })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(
             "mcp.url",
@@ -256,7 +259,11 @@ fn http(
         ));
     }
     if url.fragment().is_some() {
-        return Err(bad("mcp.url", name, "the url may not hold a fragment (`#...`)"));
+        return Err(bad(
+            "mcp.url",
+            name,
+            "the url may not hold a fragment (`#...`)",
+        ));
     }
     let host = url.host_str().unwrap_or("");
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -324,7 +331,11 @@ mod tests {
         let cases: &[(&str, &[(&str, &str)], &str)] = &[
             ("[mcp.t]\nenv = {A = \"b\"}", &path, "mcp.command"),
             ("[mcp.t]\ncommand = []", &path, "mcp.command"),
-            ("[mcp.t]\ncommand = [\"no-such-program-yoi\"]", &path, "mcp.command"),
+            (
+                "[mcp.t]\ncommand = [\"no-such-program-yoi\"]",
+                &path,
+                "mcp.command",
+            ),
             ("[mcp.t]\ncommand = [\"./missing\"]", &path, "mcp.command"),
             (
                 "[mcp.t]\ncommand = [\"/bin/sh\"]\nurl = \"https://h/mcp\"",
@@ -334,19 +345,33 @@ mod tests {
             ("[mcp.t]\nurl = \"https://me:pw@h/mcp\"", &path, "mcp.url"),
             ("[mcp.t]\nurl = \"https://h/mcp#top\"", &path, "mcp.url"),
             ("[mcp.t]\nurl = \"ftp://h/mcp\"", &path, "mcp.url"),
-            ("[mcp.t]\nurl = \"http://10.0.0.5/mcp\"", &path, "mcp.allow_insecure"),
+            (
+                "[mcp.t]\nurl = \"http://10.0.0.5/mcp\"",
+                &path,
+                "mcp.allow_insecure",
+            ),
             (
                 "[mcp.t]\nurl = \"https://h/mcp\"\nbearer_token_env = \"T_TOKEN\"",
                 &path,
                 "mcp.bearer_token_env",
             ),
-            ("[mcp.t]\ncommand = [\"/bin/sh\"]\nstart = \"soon\"", &path, "mcp.start"),
-            ("[mcp.t]\ncommand = [\"/bin/sh\"]\ntimeout_ms = 0", &path, "mcp.timeout_ms"),
+            (
+                "[mcp.t]\ncommand = [\"/bin/sh\"]\nstart = \"soon\"",
+                &path,
+                "mcp.start",
+            ),
+            (
+                "[mcp.t]\ncommand = [\"/bin/sh\"]\ntimeout_ms = 0",
+                &path,
+                "mcp.timeout_ms",
+            ),
             ("[mcp.t]\ncommand = [\"/bin/sh\"]\ncolour = 1", &path, "mcp"),
             ("[mcp.yoi]\ncommand = [\"/bin/sh\"]", &path, "mcp"),
         ];
         for (text, env, key) in cases {
-            let err = read(text, env).err().unwrap_or_else(|| panic!("accepted: {text}"));
+            let err = read(text, env)
+                .err()
+                .unwrap_or_else(|| panic!("accepted: {text}"));
             assert!(err.starts_with(&format!("{key}: ")), "{text}: {err}");
             assert!(
                 err.contains("`t`") || err.contains("`yoi`"),
@@ -369,7 +394,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.servers.len(), 3);
-        assert_eq!(ok.token_env, [("DOCS_TOKEN".to_owned(), "docs-secret".to_owned())]);
+        assert_eq!(
+            ok.token_env,
+            [("DOCS_TOKEN".to_owned(), "docs-secret".to_owned())]
+        );
         let time = ok.servers.iter().find(|s| s.name == "time").unwrap();
         assert_eq!(time.start, StartMode::Eager);
         assert_eq!(time.call_timeout, Some(Duration::from_millis(500)));
@@ -383,6 +411,8 @@ mod tests {
         }
         let docs = ok.servers.iter().find(|s| s.name == "docs").unwrap();
         assert_eq!(docs.start, StartMode::Lazy);
-        assert!(matches!(&docs.transport, Transport::Http { bearer_token: Some(t), .. } if t == "docs-secret"));
+        assert!(
+            matches!(&docs.transport, Transport::Http { bearer_token: Some(t), .. } if t == "docs-secret")
+        );
     }
 }
