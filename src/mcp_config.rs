@@ -328,48 +328,42 @@ mod tests {
     #[test]
     fn bad_servers_are_named_with_their_key() {
         let path = [("PATH", "/usr/bin:/bin")];
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
-            ("[mcp.t]\nenv = {A = \"b\"}", &path, "mcp.command"),
-            ("[mcp.t]\ncommand = []", &path, "mcp.command"),
+        let cases: &[(&str, &str)] = &[
+            ("[mcp.t]\nenv = {A = \"b\"}", "mcp.command"),
+            ("[mcp.t]\ncommand = []", "mcp.command"),
             (
                 "[mcp.t]\ncommand = [\"no-such-program-yoi\"]",
-                &path,
                 "mcp.command",
             ),
-            ("[mcp.t]\ncommand = [\"./missing\"]", &path, "mcp.command"),
+            ("[mcp.t]\ncommand = [\"./missing\"]", "mcp.command"),
             (
                 "[mcp.t]\ncommand = [\"/bin/sh\"]\nurl = \"https://h/mcp\"",
-                &path,
                 "mcp.url",
             ),
-            ("[mcp.t]\nurl = \"https://me:pw@h/mcp\"", &path, "mcp.url"),
-            ("[mcp.t]\nurl = \"https://h/mcp#top\"", &path, "mcp.url"),
-            ("[mcp.t]\nurl = \"ftp://h/mcp\"", &path, "mcp.url"),
+            ("[mcp.t]\nurl = \"https://me:pw@h/mcp\"", "mcp.url"),
+            ("[mcp.t]\nurl = \"https://h/mcp#top\"", "mcp.url"),
+            ("[mcp.t]\nurl = \"ftp://h/mcp\"", "mcp.url"),
             (
                 "[mcp.t]\nurl = \"http://10.0.0.5/mcp\"",
-                &path,
                 "mcp.allow_insecure",
             ),
             (
                 "[mcp.t]\nurl = \"https://h/mcp\"\nbearer_token_env = \"T_TOKEN\"",
-                &path,
                 "mcp.bearer_token_env",
             ),
             (
                 "[mcp.t]\ncommand = [\"/bin/sh\"]\nstart = \"soon\"",
-                &path,
                 "mcp.start",
             ),
             (
                 "[mcp.t]\ncommand = [\"/bin/sh\"]\ntimeout_ms = 0",
-                &path,
                 "mcp.timeout_ms",
             ),
-            ("[mcp.t]\ncommand = [\"/bin/sh\"]\ncolour = 1", &path, "mcp"),
-            ("[mcp.yoi]\ncommand = [\"/bin/sh\"]", &path, "mcp"),
+            ("[mcp.t]\ncommand = [\"/bin/sh\"]\ncolour = 1", "mcp"),
+            ("[mcp.yoi]\ncommand = [\"/bin/sh\"]", "mcp"),
         ];
-        for (text, env, key) in cases {
-            let err = read(text, env)
+        for (text, key) in cases {
+            let err = read(text, &path)
                 .err()
                 .unwrap_or_else(|| panic!("accepted: {text}"));
             assert!(err.starts_with(&format!("{key}: ")), "{text}: {err}");

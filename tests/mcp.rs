@@ -350,3 +350,40 @@ async fn bad_mcp_configuration_stops_yoi_serve_naming_the_server_and_the_key() {
         assert!(!out.contains("pw@"), "{out}");
     }
 }
+
+#[tokio::test]
+async fn a_remote_runtime_starts_the_servers_of_its_own_config() {
+    let mock = MockOpenAi::start().await;
+    let remote_dir = TempDir::new("mcp-remote");
+    let record = remote_dir.path().join("record.txt");
+    let config = remote_dir.path().join("runtime.toml");
+    std::fs::write(&config, mock_toml(&record, "")).unwrap();
+    let config_arg = config.to_string_lossy().into_owned();
+    let remote = support::RemoteRuntime::start_with(
+        &mock.base_url(),
+        "gpu",
+        0,
+        remote_dir,
+        &["--config", &config_arg],
+    )
+    .await;
+    let toml = format!(
+        "[[runtimes]]\nid = \"gpu\"\nkind = \"remote\"\nurl = \"{}\"\ntoken_env = \"GPU_TOKEN\"\n",
+        remote.url()
+    );
+    let b = Backend::start(
+        &mock.base_url(),
+        &toml,
+        &[("GPU_TOKEN", support::TOKEN.to_owned())],
+    )
+    .await;
+    b.wait_runtime("gpu", "available").await;
+    let path = worker(&b, "gpu", "helper").await;
+    let message = ask(&b, &path, "[[tool:mock.add {\"a\":1,\"b\":41}]]").await;
+    assert_eq!(message["tool_calls"][0]["state"], "ok", "{message}");
+    assert_eq!(message["tool_calls"][0]["output"], "42", "{message}");
+    // The backend itself has no such server: tools run where the worker lives.
+    let (_, tools) = b.get("/api/tools").await;
+    assert!(!tools.to_string().contains("mock."), "{tools}");
+    wait_record(&record, |t| t.contains("call add")).await;
+}
