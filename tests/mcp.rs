@@ -387,3 +387,28 @@ async fn a_remote_runtime_starts_the_servers_of_its_own_config() {
     assert!(!tools.to_string().contains("mock."), "{tools}");
     wait_record(&record, |t| t.contains("call add")).await;
 }
+
+#[tokio::test]
+async fn a_servers_stderr_goes_to_the_log_at_debug_level() {
+    let mock = MockOpenAi::start().await;
+    let dir = TempDir::new("mcp-stderr");
+    let record = dir.path().join("record.txt");
+    let b = Backend::start(
+        &mock.base_url(),
+        &mock_toml(&record, ""),
+        &[("RUST_LOG", "info,yoi_mcp=debug".to_owned())],
+    )
+    .await;
+    let out = b
+        .proc
+        .wait_for_output("yoi-mock-mcp: serving on stdio")
+        .await;
+    let line = out
+        .lines()
+        .find(|l| l.contains("yoi-mock-mcp: serving on stdio"))
+        .unwrap();
+    assert!(
+        line.contains("DEBUG") && line.contains("mcp=mock"),
+        "{line}"
+    );
+}

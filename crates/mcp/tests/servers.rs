@@ -250,6 +250,15 @@ async fn a_lazy_server_starts_for_the_first_run_that_may_use_it_and_answers() {
     // The model was offered the server's tools under `<server>__<tool>`.
     let offered = s.mock.requests()[0].body["tools"].clone();
     assert!(offered.to_string().contains("mock__echo"), "{offered}");
+    // What the profile grants is listed with the server's tools now.
+    let summary = s.rt.summary().await.unwrap();
+    let granted = &summary.profiles.unwrap()[0].tools;
+    assert!(
+        granted
+            .iter()
+            .any(|g| g.name == "mock.echo" && g.policy == ToolPolicy::Allow),
+        "{granted:?}"
+    );
     // `GET /api/tools` material: the tools with their source and schema.
     let listed = s.rt.tools();
     let echo = listed.iter().find(|t| t.name == "mock.echo").unwrap();

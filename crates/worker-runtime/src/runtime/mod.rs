@@ -43,6 +43,10 @@ pub struct Runtime {
     kind: RuntimeKind,
     display_name: String,
     profiles: Arc<Vec<ProfileSummary>>,
+    /// Each profile's grants, in the order of `profiles`: what they grant is
+    /// listed anew as sources' tools change (an MCP server starts or changes
+    /// its list).
+    grants: Arc<Vec<crate::tools::ToolGrants>>,
     tools: crate::tools::ToolRegistry,
     workspace: broadcast::Sender<WorkspaceEvent>,
     store: Store,
@@ -112,6 +116,7 @@ impl Runtime {
                 })
                 .collect(),
         );
+        let grants = Arc::new(specs.iter().map(|spec| spec.tools.clone()).collect());
         let built: HashMap<String, ProfileProvider> = specs
             .into_iter()
             .map(|spec| {
@@ -139,6 +144,7 @@ impl Runtime {
             kind,
             display_name,
             profiles,
+            grants,
             tools,
             workspace,
             store,
@@ -176,6 +182,22 @@ impl Runtime {
     /// The profiles Workers of this runtime can be created with.
     pub fn profiles(&self) -> &[ProfileSummary] {
         &self.profiles
+    }
+
+    /// The profiles with the tools each grants now.
+    fn profiles_now(&self) -> Vec<ProfileSummary> {
+        let names = self.tools.names();
+        self.profiles
+            .iter()
+            .zip(self.grants.iter())
+            .map(|(profile, grants)| {
+                let mut profile = profile.clone();
+                if !grants.is_empty() {
+                    profile.tools = grants.granted(&names);
+                }
+                profile
+            })
+            .collect()
     }
 
     /// Waits for a run to end: its outcome, or its typed error.
@@ -291,7 +313,7 @@ impl RuntimeApi for Runtime {
             capabilities: Capabilities::ALL,
             worker_count: count as u64,
             diagnostics: None,
-            profiles: Some(self.profiles.as_ref().clone()),
+            profiles: Some(self.profiles_now()),
             tools: Some(self.tools.list()),
         })
     }
