@@ -472,13 +472,11 @@ async fn a_missing_server_is_listed_down_and_the_worker_answers_without_it() {
     s.rt.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_streamable_http_server_serves_calls() {
-    let dir = TempDir::new("http");
-    let record = dir.0.join("record.txt");
+/// `yoi-mock-mcp --http` on a free port: the process and its address.
+async fn http_server(record: &Path) -> (tokio::process::Child, String) {
     let mut server = tokio::process::Command::new(mock_mcp_bin())
         .args(["--http", "127.0.0.1:0", "--record"])
-        .arg(&record)
+        .arg(record)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -491,7 +489,11 @@ async fn a_streamable_http_server_serves_calls() {
         .unwrap()
         .unwrap();
     let addr = line.strip_prefix("listening on ").unwrap().to_owned();
-    let s = setup_with(ALL, ToolLimits::default(), |_| McpServerConfig {
+    (server, addr)
+}
+
+fn http_config(addr: &str) -> McpServerConfig {
+    McpServerConfig {
         name: "mock".into(),
         transport: Transport::Http {
             url: format!("http://{addr}/mcp"),
@@ -499,8 +501,15 @@ async fn a_streamable_http_server_serves_calls() {
         },
         start: StartMode::Lazy,
         call_timeout: None,
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn a_streamable_http_server_serves_calls() {
+    let dir = TempDir::new("http");
+    let record = dir.0.join("record.txt");
+    let (mut server, addr) = http_server(&record).await;
+    let s = setup_with(ALL, ToolLimits::default(), |_| http_config(&addr)).await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
     s.rt.input(w, input("[[tool:mock.add {\"a\":20,\"b\":22}]]"))
@@ -511,6 +520,30 @@ async fn a_streamable_http_server_serves_calls() {
     assert_eq!(ended[0].0, ToolCallState::Ok, "{}", ended[0].2);
     assert_eq!(ended[0].2, "42");
     assert!(lines(&record).iter().any(|l| l.starts_with("call add")));
+    s.rt.shutdown().await;
+    let _ = server.kill().await;
+}
+
+#[tokio::test]
+async fn a_list_change_over_streamable_http_updates_the_tools() {
+    let dir = TempDir::new("http-list");
+    let record = dir.0.join("record.txt");
+    let (mut server, addr) = http_server(&record).await;
+    let s = setup_with(ALL, ToolLimits::default(), |_| http_config(&addr)).await;
+    let w = worker(&s.rt).await;
+    s.rt.input_wait(w, input("[[tool:mock.change_list {}]]"))
+        .await
+        .unwrap();
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if s.rt.tools().iter().any(|t| t.name == "mock.extra") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "mock.extra never listed: {:?}", s.rt.tools());
     s.rt.shutdown().await;
     let _ = server.kill().await;
 }
