@@ -86,7 +86,7 @@ pub(crate) async fn connect(
             client
                 .serve(child)
                 .await
-                .map_err(|e| ConnectError::Handshake(e.to_string()))
+                .map_err(|e| ConnectError::Handshake(handshake_reason(&e.to_string())))
         }
         Transport::Http { url, bearer_token } => {
             let mut http = StreamableHttpClientTransportConfig::with_uri(url.as_str());
@@ -97,9 +97,37 @@ pub(crate) async fn connect(
             client
                 .serve(transport)
                 .await
-                .map_err(|e| ConnectError::Handshake(e.to_string()))
+                .map_err(|e| ConnectError::Handshake(handshake_reason(&e.to_string())))
         }
     }
+}
+
+/// Why a handshake failed, in a few words: the SDK's message names its
+/// own types and may quote the URL, so it is read, not passed on.
+fn handshake_reason(text: &str) -> String {
+    if let Some(at) = text.find("HTTP ") {
+        let code: String = text[at + 5..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if code.len() == 3 {
+            return match code.as_str() {
+                "401" | "403" => format!("the server refused the token (HTTP {code})"),
+                _ => format!("the server answered HTTP {code}"),
+            };
+        }
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("error sending request") || lower.contains("connection refused") {
+        return "cannot connect to the server".to_owned();
+    }
+    if lower.contains("connection closed") || lower.contains("transport closed") {
+        return "the server closed the connection before it answered".to_owned();
+    }
+    if lower.contains("protocol version") {
+        return "the server speaks no MCP version yoi does".to_owned();
+    }
+    "the server did not answer as an MCP server".to_owned()
 }
 
 /// An OS error by its kind, without the path the OS may add.
@@ -167,6 +195,26 @@ async fn read_bounded_line<R: AsyncBufReadExt + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handshake_failures_are_told_in_a_few_words() {
+        let sdk = "Send message error Transport [rmcp::transport::worker::WorkerTransport<...>] error: unexpected server response: HTTP 401 Unauthorized: , when send initialize request";
+        assert_eq!(
+            handshake_reason(sdk),
+            "the server refused the token (HTTP 401)"
+        );
+        assert_eq!(
+            handshake_reason("unexpected server response: HTTP 503 Service Unavailable"),
+            "the server answered HTTP 503"
+        );
+        assert_eq!(
+            handshake_reason("connection closed: initialize response"),
+            "the server closed the connection before it answered"
+        );
+        assert!(
+            !handshake_reason("error sending request for url (http://secret/)").contains("secret")
+        );
+    }
 
     #[tokio::test]
     async fn stderr_lines_are_cut_to_their_bound() {

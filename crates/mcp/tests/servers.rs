@@ -475,7 +475,13 @@ async fn a_missing_server_is_listed_down_and_the_worker_answers_without_it() {
 /// `yoi-mock-mcp --http` on a free port: the process and its address.
 async fn http_server(record: &Path) -> (tokio::process::Child, String) {
     let mut server = tokio::process::Command::new(mock_mcp_bin())
-        .args(["--http", "127.0.0.1:0", "--record"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--token",
+            "http-secret-token",
+            "--record",
+        ])
         .arg(record)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -493,11 +499,15 @@ async fn http_server(record: &Path) -> (tokio::process::Child, String) {
 }
 
 fn http_config(addr: &str) -> McpServerConfig {
+    http_config_with(addr, "http-secret-token")
+}
+
+fn http_config_with(addr: &str, token: &str) -> McpServerConfig {
     McpServerConfig {
         name: "mock".into(),
         transport: Transport::Http {
             url: format!("http://{addr}/mcp"),
-            bearer_token: Some("http-secret-token".into()),
+            bearer_token: Some(token.into()),
         },
         start: StartMode::Lazy,
         call_timeout: None,
@@ -544,6 +554,30 @@ async fn a_list_change_over_streamable_http_updates_the_tools() {
     })
     .await;
     assert!(found.is_ok(), "mock.extra never listed: {:?}", s.rt.tools());
+    s.rt.shutdown().await;
+    let _ = server.kill().await;
+}
+
+#[tokio::test]
+async fn a_wrong_bearer_token_leaves_the_server_down_and_says_nothing_of_the_token_or_url() {
+    let dir = TempDir::new("http-token");
+    let record = dir.0.join("record.txt");
+    let (mut server, addr) = http_server(&record).await;
+    let s = setup_with(ALL, ToolLimits::default(), |_| {
+        http_config_with(&addr, "wrong-secret-token")
+    })
+    .await;
+    assert_eq!(s.source.ready(WAIT).await, ToolSourceStatus::Down);
+    let (_, reason) = s.source.status();
+    let reason = reason.unwrap();
+    assert!(reason.contains("refused the token (HTTP 401)"), "{reason}");
+    assert!(!reason.contains("wrong-secret-token"), "{reason}");
+    assert!(!reason.contains(&addr), "{reason}");
+    assert!(!reason.contains("127.0.0.1"), "{reason}");
+    // The worker still answers, without the server's tools.
+    let w = worker(&s.rt).await;
+    let outcome = s.rt.input_wait(w, input("hello")).await.unwrap();
+    assert_eq!(outcome.message.text, "You said: hello");
     s.rt.shutdown().await;
     let _ = server.kill().await;
 }

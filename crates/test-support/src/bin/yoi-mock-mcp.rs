@@ -8,6 +8,9 @@
 //! `notifications/tools/list_changed`), `env {name}` (`set` or `unset`: is
 //! that variable in its environment), `die` (exits mid-call, code 3).
 //!
+//! `--token TOKEN` (with `--http`) answers 401 to a request without
+//! `Authorization: Bearer TOKEN`.
+//!
 //! `--record FILE` appends one line per thing that reached it, so a test
 //! can see what the server saw: `start <pid>`, `call <tool> <arguments>`,
 //! `cancel`, `list`.
@@ -41,6 +44,9 @@ struct Cli {
     /// Append what reaches the server to this file.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// With --http: answer 401 unless `Authorization: Bearer TOKEN`.
+    #[arg(long, requires = "http")]
+    token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -249,7 +255,27 @@ async fn main() -> std::process::ExitCode {
             Arc::default(),
             StreamableHttpServerConfig::default(),
         );
-        let router = axum::Router::new().nest_service("/mcp", service);
+        let mut router = axum::Router::new().nest_service("/mcp", service);
+        if let Some(token) = cli.token {
+            let expected = format!("Bearer {token}");
+            router = router.layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let allowed = request
+                        .headers()
+                        .get(axum::http::header::AUTHORIZATION)
+                        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                    async move {
+                        if allowed {
+                            next.run(request).await
+                        } else {
+                            axum::response::IntoResponse::into_response(
+                                axum::http::StatusCode::UNAUTHORIZED,
+                            )
+                        }
+                    }
+                },
+            ));
+        }
         println!("listening on {local}");
         let _ = axum::serve(listener, router).await;
         return std::process::ExitCode::SUCCESS;
