@@ -81,7 +81,6 @@ pub(crate) async fn supervise(
             why = run_once(&config, &state) => why,
             () = closed(&mut wake) => return,
         };
-        let Some(why) = why else { return };
         tracing::warn!(mcp = %config.name, "MCP server is down: {why}; starting it again in {} ms", backoff.as_millis());
         state.send_replace(State::down(format!("{why}; it is started again shortly")));
         if started.elapsed() >= STABLE {
@@ -100,10 +99,10 @@ async fn closed(wake: &mut mpsc::Receiver<()>) {
     while wake.recv().await.is_some() {}
 }
 
-/// One life of the server: start, serve, end. `Some(why)` when it ended by
-/// itself or could not start; `None` never (the caller stops it by
-/// dropping this future, which drops the connection and kills a child).
-async fn run_once(config: &McpServerConfig, state: &watch::Sender<State>) -> Option<String> {
+/// One life of the server: start, serve, end; why it ended by itself or
+/// could not start. The caller stops it by dropping this future, which
+/// drops the connection and kills a child.
+async fn run_once(config: &McpServerConfig, state: &watch::Sender<State>) -> String {
     let secrets = config.secrets();
     let (changed_tx, mut changed) = mpsc::channel(1);
     let client = Client {
@@ -118,13 +117,8 @@ async fn run_once(config: &McpServerConfig, state: &watch::Sender<State>) -> Opt
     })
     .await;
     let (connection, tools) = match opened {
-        Err(_) => {
-            return Some(format!(
-                "it did not start within {} s",
-                START_TIMEOUT.as_secs()
-            ))
-        }
-        Ok(Err(why)) => return Some(why),
+        Err(_) => return format!("it did not start within {} s", START_TIMEOUT.as_secs()),
+        Ok(Err(why)) => return why,
         Ok(Ok(opened)) => opened,
     };
     let peer = connection.peer().clone();
@@ -141,11 +135,11 @@ async fn run_once(config: &McpServerConfig, state: &watch::Sender<State>) -> Opt
     let _stop = StopOnDrop(Some(guard));
     loop {
         tokio::select! {
-            quit = &mut ended => return Some(match quit {
+            quit = &mut ended => return match quit {
                 Ok(Ok(QuitReason::Closed)) => "the server closed its connection".to_owned(),
                 Ok(Ok(_)) => "the server stopped".to_owned(),
                 Ok(Err(_)) | Err(_) => "the connection to the server failed".to_owned(),
-            }),
+            },
             Some(()) = changed.recv() => {
                 match list(&peer, &secrets).await {
                     Ok(tools) => {
