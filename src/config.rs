@@ -78,6 +78,10 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub tools: FileTools,
+    /// `[mcp.<name>]`: MCP servers as tool sources, each read apart so that
+    /// an error names its server (see `mcp_config`).
+    #[serde(default)]
+    pub mcp: BTreeMap<String, toml::Table>,
 }
 
 /// `[tools]`: the bounds of tool calls.
@@ -174,6 +178,8 @@ pub struct ServeConfig {
     /// profiles from it too.
     pub config_file: Option<PathBuf>,
     pub limits: Limits,
+    /// `[mcp.<name>]`, checked.
+    pub mcp: crate::mcp_config::McpServers,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -362,6 +368,7 @@ pub fn resolve(
     runtime.state_dir = Some(workspace.join(".yoi"));
     runtime.limits = limits.runtime;
     runtime.tool_limits = tool_limits(&file.tools)?;
+    let mcp = crate::mcp_config::servers(&file.mcp, workspace, env)?;
     Ok(ServeConfig {
         bind,
         token,
@@ -371,6 +378,7 @@ pub fn resolve(
         runtimes,
         config_file: None,
         limits,
+        mcp,
     })
 }
 
@@ -839,6 +847,8 @@ pub struct RuntimeServeConfig {
     pub limits: Limits,
     /// TLS on TCP, from `--tls-cert` and `--tls-key`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `[mcp.<name>]` of `--config`, checked.
+    pub mcp: crate::mcp_config::McpServers,
 }
 
 impl std::fmt::Debug for RuntimeServeConfig {
@@ -927,12 +937,14 @@ pub fn resolve_runtime(
     runtime.limits = limits.runtime;
     runtime.tool_limits = tool_limits(&file.tools)?;
     let tls = tls_config(flags, &listen)?;
+    let mcp = crate::mcp_config::servers(&file.mcp, workspace, env)?;
     Ok(RuntimeServeConfig {
         listen,
         token,
         runtime,
         limits,
         tls,
+        mcp,
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod config;
 mod limits;
+mod mcp_config;
 mod unix_socket;
 mod usage;
 
@@ -183,7 +184,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         wait_timeout: config.runtime.provider.run_timeout + std::time::Duration::from_secs(60),
         ..Timing::default()
     };
-    let backend = match Backend::start(config.runtime).await {
+    let mcp = yoi_mcp::start_sources(std::mem::take(&mut config.mcp.servers));
+    let backend = match Backend::start_with_tools(config.runtime, mcp).await {
         Ok(mut b) => {
             b.limits = config.limits.server;
             b
@@ -247,41 +249,15 @@ fn announce(addr: std::net::SocketAddr, with_token: bool, token_env: &str, backe
     }
 }
 
-/// Variables a local runtime inherits from the backend by name (and every
-/// `LC_*`): what a process needs to run and to reach its provider. Nothing
-/// else passes: not the backend's token, other runtimes' tokens, nor any
-/// unrelated secret of the backend's environment.
-const INHERITED: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TMPDIR",
-    "RUST_LOG",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
-
 /// The whole environment of a local runtime's child process: the allowlisted
 /// variables of `parent`, and the backend's resolved provider settings.
 fn local_runtime_env(
     config: &config::ServeConfig,
     parent: &HashMap<String, String>,
 ) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = parent
-        .iter()
-        .filter(|(k, _)| INHERITED.contains(&k.as_str()) || k.starts_with("LC_"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // The same allowlist as an MCP server's: what a process needs to run
+    // and to reach the network, no token or key of the backend's.
+    let mut env = yoi_mcp::inherited_env(parent);
     let provider = &config.runtime.provider;
     env.extend([
         ("OPENAI_BASE_URL".to_owned(), provider.base_url.clone()),
@@ -313,6 +289,8 @@ fn local_runtime_env(
             env.push((profile.provider.api_key_env.clone(), key.clone()));
         }
     }
+    // It starts the same MCP servers, with the same tokens.
+    env.extend(config.mcp.token_env.iter().cloned());
     env
 }
 
@@ -414,7 +392,8 @@ async fn runtime_serve(args: RuntimeServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::start(config.runtime, Providers::shared()).await {
+    let mcp = yoi_mcp::start_sources(std::mem::take(&mut config.mcp.servers));
+    let runtime = match Runtime::start_with_tools(config.runtime, Providers::shared(), mcp).await {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("yoi: {e}");

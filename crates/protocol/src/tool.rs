@@ -52,6 +52,51 @@ pub struct ToolInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ToolList {
     pub tools: Vec<ToolInfo>,
+    /// Where the tools come from and how each source stands (an MCP server
+    /// that is down is listed here with why, and has no tools above).
+    #[serde(default)]
+    pub sources: Vec<ToolSourceInfo>,
+}
+
+/// What kind of source a tool comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolSourceKind {
+    /// yoi's own workspace operations.
+    Yoi,
+    /// An MCP server the workspace's owner configured (`[mcp.<name>]`).
+    Mcp,
+}
+
+/// How a tool source stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolSourceStatus {
+    /// Its tools can be called.
+    Ready,
+    /// Started on demand, and nothing needed it yet.
+    NotStarted,
+    /// Being started (or restarted).
+    Starting,
+    /// It could not be started or it stopped; it is started again with
+    /// backoff. `reason` says why.
+    Down,
+}
+
+/// A source of tools as `GET /api/tools` lists it. Never its command line,
+/// environment, URL or token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ToolSourceInfo {
+    /// The first part of its tools' names.
+    pub name: String,
+    pub kind: ToolSourceKind,
+    pub status: ToolSourceStatus,
+    /// Why it is down (or what it waits for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// How many tools it lists now.
+    pub tools: u32,
 }
 
 /// A tool a profile (or a worker) may use, and how.

@@ -65,3 +65,26 @@ pub use event_socket::{Ending, EventSocket};
 pub use reply::{ApiError, MockToolCall, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};
+
+/// The `yoi-mock-mcp` binary (a small MCP server, `src/bin/yoi-mock-mcp.rs`)
+/// beside the test executable that asks: `cargo test --workspace` builds it,
+/// and `cargo build -p yoi-test-support --bin yoi-mock-mcp` does alone.
+///
+/// # Panics
+/// When it is not built: the test cannot run without it.
+pub fn mock_mcp_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/debug/deps/<test> -> target/debug/yoi-mock-mcp
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = dir.join("yoi-mock-mcp");
+    assert!(
+        bin.is_file(),
+        "yoi-mock-mcp is not built at {}: run `cargo build -p yoi-test-support --bin yoi-mock-mcp` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}

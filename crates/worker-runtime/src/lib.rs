@@ -26,7 +26,9 @@
 //!   that need a network or a child process live in crates of their own);
 //!   a profile's grants ([`tools::ToolGrants`]) decide which tools the model
 //!   is offered and which ask a person first. The loop that runs a turn's
-//!   calls is the Worker's (`worker::core::tool_loop`).
+//!   calls is the Worker's (`worker::core::tool_loop`). A source that starts
+//!   on demand (an MCP server, `yoi-mcp`) is started by a run's first turn,
+//!   which waits for it (`ToolSource::prepare`, then `WorkerMsg::ToolsReady`).
 //! - [`store`] keeps Workers, their whole history and runs in SQLite when the
 //!   Runtime has a state directory; the transcript and event ring in memory
 //!   are its caches, and a restarted Worker never hands out a `seq` twice.

@@ -90,13 +90,23 @@ impl Backend {
     /// with the provider its configuration names, and finds or creates the
     /// Companion in it.
     pub async fn start(config: RuntimeConfig) -> Result<Backend, StartError> {
+        Self::start_with_tools(config, Vec::new()).await
+    }
+
+    /// [`Backend::start`] with tool sources besides `yoi` (MCP servers) for
+    /// the embedded runtime.
+    pub async fn start_with_tools(
+        config: RuntimeConfig,
+        sources: Vec<Arc<dyn worker_runtime::tools::ToolSource>>,
+    ) -> Result<Backend, StartError> {
         // The Companion's provider: `[provider]`, or `[profiles.companion]`'s.
         let companion = worker_runtime::profile::specs(&config);
         let hint = companion
             .first()
             .map_or(Ok(()), |spec| spec.provider.check_configured())
             .err();
-        let runtime = Runtime::start(config, yoi_providers::Providers::shared()).await?;
+        let runtime =
+            Runtime::start_with_tools(config, yoi_providers::Providers::shared(), sources).await?;
         let profiles = runtime.profiles().iter().map(|p| p.name.clone()).collect();
         let registry = Registry::start().await?;
         let internal = runtime.clone();
@@ -119,6 +129,11 @@ impl Backend {
     /// Whether the embedded runtime's store writes.
     pub fn store_available(&self) -> bool {
         self.internal.store_available()
+    }
+
+    /// The embedded runtime's tool sources and how each stands.
+    pub fn tool_sources(&self) -> Vec<yoi_protocol::ToolSourceInfo> {
+        self.internal.tool_sources()
     }
 
     /// The Companion; made anew if it was deleted.

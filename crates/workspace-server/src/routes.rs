@@ -48,7 +48,7 @@ pub async fn list_profiles(State(state): State<AppState>) -> Result<Json<Profile
 }
 
 #[utoipa::path(get, path = "/api/tools", tag = "backend",
-    responses((status = 200, description = "Every tool the backend's own runtime (`backend-internal`) can offer: name, description, source, input schema; each runtime's are in its summary", body = ToolList)))]
+    responses((status = 200, description = "Every tool the backend's own runtime (`backend-internal`) can offer: name, description, source, input schema; each runtime's are in its summary. `sources`: each source (yoi, MCP servers) with its status and why it is down", body = ToolList)))]
 pub async fn list_tools(State(state): State<AppState>) -> Result<Json<ToolList>, Failure> {
     let runtime = state
         .registry()
@@ -57,6 +57,7 @@ pub async fn list_tools(State(state): State<AppState>) -> Result<Json<ToolList>,
     let summary = runtime.summary().await?;
     Ok(Json(ToolList {
         tools: summary.tools.unwrap_or_default(),
+        sources: state.backend.tool_sources(),
     }))
 }
 

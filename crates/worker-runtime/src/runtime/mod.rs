@@ -43,6 +43,10 @@ pub struct Runtime {
     kind: RuntimeKind,
     display_name: String,
     profiles: Arc<Vec<ProfileSummary>>,
+    /// Each profile's grants, in the order of `profiles`: what they grant is
+    /// listed anew as sources' tools change (an MCP server starts or changes
+    /// its list).
+    grants: Arc<Vec<crate::tools::ToolGrants>>,
     tools: crate::tools::ToolRegistry,
     workspace: broadcast::Sender<WorkspaceEvent>,
     store: Store,
@@ -76,10 +80,9 @@ impl Runtime {
         all.extend(sources);
         let tools = crate::tools::ToolRegistry::new(all);
         let known = tools.names();
-        let source_names: Vec<String> = known
-            .iter()
-            .filter_map(|n| n.split_once('.').map(|(s, _)| s.to_owned()))
-            .collect();
+        // A source that lists no tool yet (an MCP server not started, or
+        // down) still makes `source.*` a rule that names something.
+        let source_names = tools.source_names();
         for spec in crate::profile::specs(&config) {
             spec.tools
                 .check(&spec.name, &known, &source_names)
@@ -113,6 +116,7 @@ impl Runtime {
                 })
                 .collect(),
         );
+        let grants = Arc::new(specs.iter().map(|spec| spec.tools.clone()).collect());
         let built: HashMap<String, ProfileProvider> = specs
             .into_iter()
             .map(|spec| {
@@ -140,6 +144,7 @@ impl Runtime {
             kind,
             display_name,
             profiles,
+            grants,
             tools,
             workspace,
             store,
@@ -177,6 +182,22 @@ impl Runtime {
     /// The profiles Workers of this runtime can be created with.
     pub fn profiles(&self) -> &[ProfileSummary] {
         &self.profiles
+    }
+
+    /// The profiles with the tools each grants now.
+    fn profiles_now(&self) -> Vec<ProfileSummary> {
+        let names = self.tools.names();
+        self.profiles
+            .iter()
+            .zip(self.grants.iter())
+            .map(|(profile, grants)| {
+                let mut profile = profile.clone();
+                if !grants.is_empty() {
+                    profile.tools = grants.granted(&names);
+                }
+                profile
+            })
+            .collect()
     }
 
     /// Waits for a run to end: its outcome, or its typed error.
@@ -225,6 +246,11 @@ impl Runtime {
     /// The tools this runtime's workers can be granted.
     pub fn tools(&self) -> Vec<yoi_protocol::ToolInfo> {
         self.tools.list()
+    }
+
+    /// The sources of those tools and how each stands.
+    pub fn tool_sources(&self) -> Vec<yoi_protocol::ToolSourceInfo> {
+        self.tools.sources()
     }
 }
 
@@ -287,7 +313,7 @@ impl RuntimeApi for Runtime {
             capabilities: Capabilities::ALL,
             worker_count: count as u64,
             diagnostics: None,
-            profiles: Some(self.profiles.as_ref().clone()),
+            profiles: Some(self.profiles_now()),
             tools: Some(self.tools.list()),
         })
     }

@@ -47,9 +47,9 @@ impl ToolGrants {
             .map(|(_, policy)| *policy)
     }
 
-    /// Every rule must match at least one of `known` (`source.*` also
-    /// counts when the source is configured but lists no tool yet: an MCP
-    /// server that is down).
+    /// Every rule must match at least one of `known`. A rule for a
+    /// configured source that lists no tool yet (an MCP server not started
+    /// or down) counts too: its tools are not known before it runs.
     pub fn check(
         &self,
         profile: &str,
@@ -58,9 +58,13 @@ impl ToolGrants {
     ) -> Result<(), GrantError> {
         for (pattern, _) in &self.rules {
             let names_a_tool = known.iter().any(|t| matches(pattern, t));
-            let names_a_source = pattern
-                .split_once('.')
-                .is_some_and(|(source, rest)| rest == "*" && sources.iter().any(|s| s == source));
+            let names_a_source = pattern.split_once('.').is_some_and(|(source, rest)| {
+                let configured = sources.iter().any(|s| s == source);
+                let unlisted = !known
+                    .iter()
+                    .any(|t| t.split_once('.').is_some_and(|(s, _)| s == source));
+                configured && (rest == "*" || unlisted)
+            });
             if !names_a_tool && !names_a_source {
                 return Err(GrantError::NoSuchTool {
                     profile: profile.to_owned(),
@@ -74,6 +78,23 @@ impl ToolGrants {
             }
         }
         Ok(())
+    }
+
+    /// Whether a rule that allows or asks may name a tool of `source`: the
+    /// part of its pattern before the first `.` matches the source's name
+    /// (a wildcard there may also stand for the rest).
+    pub fn may_use_source(&self, source: &str) -> bool {
+        self.rules.iter().any(|(pattern, policy)| {
+            if *policy == ToolPolicy::Deny {
+                return false;
+            }
+            let head = pattern.split('.').next().unwrap_or(pattern);
+            if head.contains(['*', '?']) {
+                matches(&format!("{head}*"), source)
+            } else {
+                head == source && pattern.len() > head.len()
+            }
+        })
     }
 
     /// The tools of `known` offered to the model, with their policy (those
@@ -159,6 +180,25 @@ mod tests {
     }
 
     #[test]
+    fn a_source_is_used_when_an_allow_or_ask_rule_may_name_its_tools() {
+        let grants = ToolGrants::new(vec![
+            ("time.*".into(), ToolPolicy::Allow),
+            ("docs.search".into(), ToolPolicy::Ask),
+            ("web.*".into(), ToolPolicy::Deny),
+        ]);
+        assert!(grants.may_use_source("time"));
+        assert!(grants.may_use_source("docs"));
+        assert!(!grants.may_use_source("web"));
+        assert!(!grants.may_use_source("timer"));
+        let wide = ToolGrants::new(vec![("*".into(), ToolPolicy::Ask)]);
+        assert!(wide.may_use_source("anything"));
+        let prefix = ToolGrants::new(vec![("ti*.now".into(), ToolPolicy::Allow)]);
+        assert!(prefix.may_use_source("time"));
+        assert!(!prefix.may_use_source("docs"));
+        assert!(!ToolGrants::default().may_use_source("time"));
+    }
+
+    #[test]
     fn a_rule_that_names_no_tool_is_an_error_naming_profile_and_pattern() {
         let grants = ToolGrants::new(vec![("yoi.list_worker".into(), ToolPolicy::Allow)]);
         let err = grants.check("helper", &known(), &[]).unwrap_err();
@@ -170,5 +210,11 @@ mod tests {
         let down = ToolGrants::new(vec![("time.*".into(), ToolPolicy::Allow)]);
         assert!(down.check("helper", &known(), &["time".into()]).is_ok());
         assert!(down.check("helper", &known(), &[]).is_err());
+        // A tool of a server that lists nothing yet cannot be checked yet.
+        let one = ToolGrants::new(vec![("time.now".into(), ToolPolicy::Ask)]);
+        assert!(one.check("helper", &known(), &["time".into()]).is_ok());
+        let mut listed = known();
+        listed.push("time.get_current_time".into());
+        assert!(one.check("helper", &listed, &["time".into()]).is_err());
     }
 }

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use yoi_protocol::{RuntimeId, ToolInfo, WorkerId};
+use yoi_protocol::{
+    RuntimeId, ToolInfo, ToolSourceInfo, ToolSourceKind, ToolSourceStatus, WorkerId,
+};
 
 pub use grant::{GrantError, ToolGrants};
 pub use names::ModelNames;
@@ -137,6 +139,28 @@ pub trait ToolSource: Send + Sync + 'static {
         arguments: serde_json::Value,
         context: CallContext,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolFailure>>;
+
+    /// What kind of source it is.
+    fn kind(&self) -> ToolSourceKind;
+
+    /// How it stands now, and why when it is not ready (never a command
+    /// line, environment, URL or token).
+    fn status(&self) -> (ToolSourceStatus, Option<String>) {
+        (ToolSourceStatus::Ready, None)
+    }
+
+    /// Starts a source that starts when first needed (an MCP server in
+    /// `lazy` mode); the future ends once it is ready or has failed, within
+    /// a bound the source keeps. `None` when there is nothing to wait for.
+    fn prepare(&self) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
+
+    /// The time one call may take, when the source sets its own (else
+    /// `tools.call_timeout_ms`).
+    fn call_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// A tool found in the registry: its source and definition.
@@ -205,6 +229,46 @@ impl ToolRegistry {
     pub fn has_source(&self, name: &str) -> bool {
         self.sources.iter().any(|s| s.name() == name)
     }
+
+    /// The names of every source.
+    pub fn source_names(&self) -> Vec<String> {
+        self.sources.iter().map(|s| s.name().to_owned()).collect()
+    }
+
+    /// Every source and how it stands, as `GET /api/tools` lists them.
+    pub fn sources(&self) -> Vec<ToolSourceInfo> {
+        self.sources
+            .iter()
+            .map(|source| {
+                let (status, reason) = source.status();
+                ToolSourceInfo {
+                    name: source.name().to_owned(),
+                    kind: source.kind(),
+                    status,
+                    reason,
+                    tools: u32::try_from(source.tools().len()).unwrap_or(u32::MAX),
+                }
+            })
+            .collect()
+    }
+
+    /// Starts the sources that `grants` may use and that start on demand;
+    /// the future ends when each is ready or has failed. `None` when none
+    /// has to be waited for.
+    pub fn prepare(&self, grants: &ToolGrants) -> Option<BoxFuture<'static, ()>> {
+        let waits: Vec<BoxFuture<'static, ()>> = self
+            .sources
+            .iter()
+            .filter(|s| grants.may_use_source(s.name()))
+            .filter_map(|s| s.prepare())
+            .collect();
+        if waits.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            futures::future::join_all(waits).await;
+        }))
+    }
 }
 
 /// What one worker's runs may call: its runtime's tools, its profile's
@@ -217,6 +281,14 @@ pub struct WorkerTools {
 }
 
 impl WorkerTools {
+    /// Starts what this worker's runs may use (see [`ToolRegistry::prepare`]).
+    pub fn prepare(&self) -> Option<BoxFuture<'static, ()>> {
+        if self.grants.is_empty() {
+            return None;
+        }
+        self.registry.prepare(&self.grants)
+    }
+
     /// The tools offered to the model now, with their policy.
     pub fn granted(&self) -> Vec<yoi_protocol::GrantedTool> {
         if self.grants.is_empty() {

@@ -89,6 +89,10 @@ impl ToolSource for YoiTools {
         SOURCE
     }
 
+    fn kind(&self) -> yoi_protocol::ToolSourceKind {
+        yoi_protocol::ToolSourceKind::Yoi
+    }
+
     fn tools(&self) -> Vec<ToolDef> {
         vec![
             ToolDef {

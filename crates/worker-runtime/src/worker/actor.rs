@@ -43,6 +43,10 @@ pub enum WorkerMsg {
         call_id: String,
         outcome: CallOutcome,
     },
+    /// The tool sources the run's first turn waited for are ready (or failed).
+    ToolsReady {
+        run_id: RunId,
+    },
     /// A call's time to be approved ran out.
     ApprovalExpired {
         run_id: RunId,
@@ -146,7 +150,7 @@ impl WorkerState {
                 Accepted::Repeat(first) => (first, false),
                 Accepted::Queued(first) => (first, true),
                 Accepted::Started { accepted, request } => {
-                    self.spawn_run(&mut core, myself, accepted.run_id, request);
+                    self.start_run(&mut core, myself, accepted.run_id, request);
                     (accepted, true)
                 }
             });
@@ -184,6 +188,35 @@ impl WorkerState {
         core.store().after_commit_since(since, move |outcome| {
             let _ = reply.send(outcome.map_err(RuntimeError::from).and(answer));
         });
+    }
+
+    /// Starts the first turn of a run the core began; when a tool source
+    /// the worker may use starts on demand (an MCP server), the turn waits
+    /// for it in a task first, so that its tools are offered.
+    fn start_run(
+        &self,
+        core: &mut WorkerCore,
+        myself: &ActorRef<WorkerMsg>,
+        run_id: RunId,
+        request: ChatRequest,
+    ) {
+        let Some(ready) = core.prepare_tools() else {
+            return self.spawn_run(core, myself, run_id, request);
+        };
+        let worker = myself.clone();
+        let task = tokio::spawn(async move {
+            ready.await;
+            let _ = worker.send_message(WorkerMsg::ToolsReady { run_id });
+        });
+        core.attach_task(run_id, task.abort_handle());
+    }
+
+    /// The sources a first turn waited for are ready: the turn starts.
+    fn tools_ready(&self, myself: &ActorRef<WorkerMsg>, run_id: RunId) {
+        let mut core = self.core();
+        if let Some(request) = core.tools_ready(run_id) {
+            self.spawn_run(&mut core, myself, run_id, request);
+        }
     }
 
     /// Starts a model turn of a run the core began (its first, or the
@@ -341,7 +374,7 @@ impl WorkerState {
     fn start_next(&self, myself: &ActorRef<WorkerMsg>) {
         let mut core = self.core();
         if let Some((accepted, request)) = core.start_next() {
-            self.spawn_run(&mut core, myself, accepted.run_id, request);
+            self.start_run(&mut core, myself, accepted.run_id, request);
         }
     }
 
@@ -531,6 +564,7 @@ impl Actor for WorkerActor {
                 });
             }
             WorkerMsg::Run { run_id, items } => state.run_items(&myself, run_id, items).await,
+            WorkerMsg::ToolsReady { run_id } => state.tools_ready(&myself, run_id),
             WorkerMsg::Flush { run_id } => state.core().flush_partial(run_id),
             WorkerMsg::InputLost {
                 run_id,

@@ -191,6 +191,30 @@ impl WorkerCore {
         (request, offered)
     }
 
+    /// What this worker's runs may use, started if it starts on demand;
+    /// `None` when the first turn need not wait.
+    pub fn prepare_tools(&self) -> Option<futures::future::BoxFuture<'static, ()>> {
+        self.tools.prepare()
+    }
+
+    /// The sources a run waited for are ready (or failed): the first turn's
+    /// request is made again with the tools offered now. `None` when the
+    /// run ended meanwhile.
+    pub fn tools_ready(&mut self, run_id: RunId) -> Option<ChatRequest> {
+        let fresh = self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.run_id == run_id && a.tools.round == 0);
+        if !fresh {
+            return None;
+        }
+        let (request, offered) = self.first_request();
+        let run = self.active.as_mut()?;
+        let chain = std::mem::take(&mut run.tools.ask_chain);
+        run.tools = RunTools::new(offered, request.clone(), chain);
+        Some(request)
+    }
+
     /// The model's turn ended with tool calls: a new round.
     pub(super) fn begin_tool_round(&mut self, run_id: RunId) {
         let Some(run) = self.active.as_mut().filter(|a| a.run_id == run_id) else {
@@ -338,7 +362,6 @@ impl WorkerCore {
         self.steps.push(ToolStep::Call {
             run_id,
             call_id: call_id.to_owned(),
-            tool,
             arguments,
             context: CallContext {
                 runtime_id: self.runtime_id.clone(),
@@ -346,7 +369,11 @@ impl WorkerCore {
                 display_ref: self.display_ref(),
                 ask_chain: chain,
             },
-            timeout: self.tools.limits.call_timeout,
+            timeout: tool
+                .source
+                .call_timeout()
+                .unwrap_or(self.tools.limits.call_timeout),
+            tool,
         });
     }
 
