@@ -28,7 +28,7 @@ use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
 use crate::profile::Profile;
 use crate::provider::{ChatRequest, ProviderEvent};
-use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
+use crate::store::{ClientInput, SavedWorker, SeqLease, Store, WorkerRow};
 use crate::tools::WorkerTools;
 use crate::transcript::Transcript;
 use tool_loop::{AskOrigin, RunTools, ToolStep};
@@ -40,8 +40,9 @@ mod guard;
 use active_run::ActiveRun;
 pub(crate) use guard::store_unavailable;
 
-/// Client message ids remembered per Worker for idempotent input.
-const IDEMPOTENCY_MEMORY: usize = 256;
+/// Client message ids remembered per Worker for idempotent input (the same
+/// window the store keeps, so a restart forgets none of them).
+const IDEMPOTENCY_MEMORY: usize = crate::store::CLIENT_IDS_KEPT;
 /// Outcomes of ended runs remembered for `wait=true` callers that arrive late.
 const OUTCOME_MEMORY: usize = 64;
 
@@ -217,6 +218,9 @@ impl WorkerCore {
         core.last_run = saved.last_run;
         core.queue = saved.queue.into();
         core.remembered = saved.tool_decisions.into_iter().collect();
+        for client in saved.client_inputs {
+            core.remember_input(client.id, client.answer);
+        }
         if let Some(run) = core
             .last_run
             .clone()
@@ -530,14 +534,34 @@ impl WorkerCore {
             self.origins.insert(message.run_id, origin);
         }
         if self.active.is_some() {
-            let accepted = self.enqueue(message)?;
+            let accepted = self.enqueue(message, client_message_id.clone())?;
             if let Some(id) = client_message_id {
                 self.remember_input(id, accepted);
             }
             return Ok(Accepted::Queued(accepted));
         }
-        self.store.put_message(self.worker_id, message.clone());
+        // The answer is written with the message, before the run's first
+        // event: its `input_accepted` takes the next `seq`.
+        let answer = InputAccepted::started(message.run_id, message.id, self.log.last_seq().next());
+        let client = client_message_id
+            .clone()
+            .map(|id| ClientInput { id, answer });
+        self.store
+            .put_input(self.worker_id, message.clone(), client);
         let (accepted, request) = self.begin_run(message);
+        if accepted != answer {
+            // Its event was held back (a run's end is being committed):
+            // the answer given is what a retry must get.
+            if let Some(id) = client_message_id.clone() {
+                self.store.put_client_input(
+                    self.worker_id,
+                    ClientInput {
+                        id,
+                        answer: accepted,
+                    },
+                );
+            }
+        }
         if let Some(id) = client_message_id {
             self.remember_input(id, accepted);
         }
@@ -545,7 +569,11 @@ impl WorkerCore {
     }
 
     /// Puts an input at the end of the queue, with its `input_queued`.
-    fn enqueue(&mut self, message: Message) -> Result<InputAccepted, RuntimeError> {
+    fn enqueue(
+        &mut self,
+        message: Message,
+        client_message_id: Option<ClientMessageId>,
+    ) -> Result<InputAccepted, RuntimeError> {
         if self.queue.len() >= self.queue_limit {
             return Err(RuntimeError::QueueFull {
                 display_ref: self.display_ref(),
@@ -559,14 +587,20 @@ impl WorkerCore {
             text: message.text.clone(),
             position,
         });
-        self.store.put_queued(self.worker_id, message.clone());
-        Ok(InputAccepted {
+        let accepted = InputAccepted {
             run_id: message.run_id,
             message_id: message.id,
             seq,
             queued: true,
             position: Some(position),
-        })
+        };
+        let client = client_message_id.map(|id| ClientInput {
+            id,
+            answer: accepted,
+        });
+        self.store
+            .put_queued(self.worker_id, message.clone(), client);
+        Ok(accepted)
     }
 
     /// Starts the run of the next queued input, when no run is in flight:
