@@ -254,26 +254,36 @@ pub async fn get_transcript(
     ))
 }
 
+/// The highest cursor: a `seq` is kept as a signed 64-bit integer.
+const MAX_CURSOR: u64 = 9_223_372_036_854_775_807;
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// The highest `seq` the client applied; omit it to start from a snapshot.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub cursor: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/workers/{worker_id}/events", tag = "workers",
     params(("worker_id" = String, Path), EventsQuery),
-    responses((status = 101, description = "WebSocket of WorkerEvent frames, per the cursor rules", body = WorkerEvent),
+    responses((status = 101, description = "WebSocket of WorkerEvent frames, per the cursor rules.", body = WorkerEvent),
         (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn worker_events(
     State(host): State<Host>,
     target: WorkerTarget,
     Query(query): Query<EventsQuery>,
     slot: Option<Extension<ConnectionSlot>>,
+    headers: axum::http::HeaderMap,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
-    let ws = upgrade(ws)?;
+    let ws = upgrade(ws, &headers)?;
+    if query.cursor.is_some_and(|c| c > MAX_CURSOR) {
+        return Err(Failure::invalid(format!(
+            "bad cursor: at most {MAX_CURSOR}"
+        )));
+    }
     // Subscribe before upgrading, so an unknown worker is an HTTP error.
     let stream = target
         .runtime

@@ -101,11 +101,14 @@ pub struct RenameWorker {
 /// `POST .../input`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct InputRequest {
-    // At least one character that is not whitespace; `maxLength` counts
-    // characters, the limit is 32768 UTF-8 bytes.
+    /// The message: at least one character that is not whitespace, at most
+    /// 32768 bytes in UTF-8 (the server's rule, `invalid_input` past it).
+    /// `maxLength` counts characters: 8192, the most that always fit.
+    // Four bytes at most per character: 8192 never passes 32768 bytes, so
+    // every text this schema accepts, the server accepts too.
     #[schema(
         min_length = 1,
-        max_length = 32768,
+        max_length = 8192,
         pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
     )]
     pub text: String,
