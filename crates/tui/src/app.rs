@@ -151,7 +151,7 @@ pub enum AppEvent {
         result: Result<CancelAccepted, ClientError>,
     },
     /// The answers of the picker's commands (new worker, rename, stop).
-    CreateAnswered(Result<WorkerDetail, ClientError>),
+    CreateAnswered(Result<Box<WorkerDetail>, ClientError>),
     RenameAnswered(Result<WorkerSummary, ClientError>),
     StopAnswered {
         display_ref: String,
@@ -250,6 +250,9 @@ pub struct App {
     pub scroll: Scroll,
     /// A page of earlier messages is on its way.
     pub loading_older: bool,
+    /// Why the worker takes no input (its profile is gone): the server's
+    /// words, shown instead of sending. Its history stays readable.
+    pub input_blocked: Option<String>,
     pub show_reasoning: bool,
     /// Ctrl-C was pressed once; a second one quits.
     pub quit_armed: bool,
@@ -294,6 +297,7 @@ impl App {
             retrying: false,
             scroll: Scroll::Follow,
             loading_older: false,
+            input_blocked: None,
             show_reasoning: false,
             quit_armed: false,
             quitting: false,
@@ -611,6 +615,11 @@ fn submit(app: &mut App) -> Vec<Command> {
     if app.sending {
         return Vec::new();
     }
+    if let Some(why) = &app.input_blocked {
+        // The draft is kept: it can go to another worker (Ctrl-P).
+        app.notice = Some(blocked_notice(why));
+        return Vec::new();
+    }
     let text = app.composer.text().to_owned();
     if text.trim().is_empty() {
         return Vec::new();
@@ -841,8 +850,16 @@ fn apply_snapshot(
     });
     app.transcript.replace(transcript, in_flight);
     app.queue.replace(worker.queue);
+    app.input_blocked = worker.input_error.map(|e| e.message);
+    if let Some(why) = &app.input_blocked {
+        app.notice = Some(blocked_notice(why));
+    }
     app.worker = Some(worker.summary);
     app.last_seq = Some(seq);
+}
+
+fn blocked_notice(why: &str) -> Notice {
+    Notice::error(format!("This conversation cannot take input: {why}"))
 }
 
 /// Applies one live (not snapshot) event, already checked to be new.
@@ -1011,3 +1028,7 @@ pub use history::HISTORY_PAGE;
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app_input_blocked_tests.rs"]
+mod input_blocked_tests;

@@ -1211,7 +1211,10 @@ fn the_picker_starts_a_new_worker_of_a_profile_and_switches_to_it() {
     );
     assert_eq!(c.app.focus, Focus::Picker);
     let made = worker("backend-internal", "Trip");
-    let commands = update(&mut c.app, AppEvent::CreateAnswered(Ok(detail(&made))));
+    let commands = update(
+        &mut c.app,
+        AppEvent::CreateAnswered(Ok(Box::new(detail(&made)))),
+    );
     assert_eq!(
         commands,
         vec![Command::Subscribe {

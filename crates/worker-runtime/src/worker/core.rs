@@ -135,6 +135,9 @@ pub struct WorkerCore {
     settled: bool,
     /// Taken before the writes of the last run's end (see [`Self::end_mark`]).
     end_mark: crate::store::Mark,
+    /// Why input is refused while the history stays readable (its profile
+    /// is gone); see [`WorkerCore::refuse_input`].
+    input_error: Option<ApiError>,
 }
 
 pub struct CoreSettings {
@@ -188,6 +191,7 @@ impl WorkerCore {
             snapshots: SnapshotCache::default(),
             settled: false,
             end_mark: 0,
+            input_error: None,
         }
     }
 
@@ -333,6 +337,7 @@ impl WorkerCore {
                 })
                 .collect(),
             pending_approvals: self.pending_approvals(),
+            input_error: self.input_error.clone(),
         }
     }
 
@@ -609,6 +614,7 @@ impl WorkerCore {
         if self.active.is_some()
             || self.staging
             || self.settled
+            || self.input_error.is_some()
             || self.status != WorkerStatus::Idle
         {
             return None;

@@ -23,6 +23,7 @@
  * (`state.ts`); a gap (never expected) closes the socket to resubscribe.
  */
 import type { CompanionInfo } from '../protocol/CompanionInfo';
+import { inputBlocked } from './inputBlocked';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
@@ -111,8 +112,11 @@ export class ConsoleConnection {
   );
   /** Whether a run is in flight, so that what is sent now waits in the queue. */
   readonly willQueue = $derived(this.#state.status === 'running' || this.#state.status === 'waiting_approval' || this.#state.live !== null);
+  /** Why this worker takes no input (its profile is gone), or null. */
+  readonly inputBlocked = $derived(inputBlocked(this.#state.worker));
   readonly canSend = $derived(
-    this.connection === 'live' &&
+    this.inputBlocked === null &&
+      this.connection === 'live' &&
       this.target !== null &&
       (this.#state.status === 'idle' || this.willQueue) &&
       !this.#state.stopped &&
