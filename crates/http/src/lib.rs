@@ -17,6 +17,7 @@
 //!   (`limit_reached` when none is free) and its connection timeouts.
 //! - [`connection`]: [`connection::serve`], how both servers serve their
 //!   connections: one slot per connection, header-read and idle timeouts.
+//! - [`transcript_md`]: a worker's whole conversation as Markdown.
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -34,6 +35,7 @@ pub mod limits;
 pub mod routes;
 pub mod socket;
 pub mod token;
+pub mod transcript_md;
 
 pub use failure::Failure;
 pub use host::{Host, OneRuntime, Runtimes};

@@ -50,6 +50,7 @@ where
         .routes(routes!(delete_queued))
         .routes(routes!(post_approval))
         .routes(routes!(get_transcript))
+        .routes(routes!(get_transcript_markdown))
         .routes(routes!(worker_events))
 }
 
@@ -256,6 +257,25 @@ pub async fn get_transcript(
 
 /// The highest cursor: a `seq` is kept as a signed 64-bit integer.
 const MAX_CURSOR: u64 = 9_223_372_036_854_775_807;
+
+#[utoipa::path(get, path = "/workers/{worker_id}/transcript.md", tag = "workers",
+    params(("worker_id" = String, Path)),
+    responses((status = 200, description = "The whole conversation as Markdown, oldest first: every message, each tool call with its arguments and result (each cut at 4096 bytes, saying so)", content_type = "text/markdown", body = String),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn get_transcript_markdown(target: WorkerTarget) -> Result<Response, Failure> {
+    let WorkerTarget { runtime, worker_id } = target;
+    let worker = runtime.worker(worker_id).await?;
+    let messages = crate::transcript_md::whole_history(runtime.as_ref(), worker_id).await?;
+    let text = crate::transcript_md::render(&worker, &messages);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -264,6 +264,7 @@ const WORKER_OPERATIONS: &[&str] = &[
     "post_input",
     "post_cancel",
     "get_transcript",
+    "get_transcript_markdown",
     "worker_events",
 ];
 

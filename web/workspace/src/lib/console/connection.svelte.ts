@@ -24,6 +24,8 @@
  */
 import type { CompanionInfo } from '../protocol/CompanionInfo';
 import { inputBlocked } from './inputBlocked';
+import { EXPORT_PAGE, wholeConversation } from './exportAll';
+import type { Message } from '../protocol/Message';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
@@ -324,6 +326,13 @@ export class ConsoleConnection {
     } finally {
       if (gen === this.#generation) this.loadingOlder = false;
     }
+  }
+
+  /** Every message of the worker's history, for an export (all its pages). */
+  async wholeConversation(): Promise<Message[]> {
+    const ref = this.target;
+    if (!ref) return [...this.#state.messages];
+    return wholeConversation((before) => this.#api.transcript(ref, EXPORT_PAGE, before));
   }
 
   clearSendError(): void {
