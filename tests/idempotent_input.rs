@@ -101,6 +101,17 @@ async fn retries_after_a_restart_run_nothing(crash: bool) {
         same_answer(first, &again);
     }
     assert_eq!(user_messages(&b, &worker).await, ["first", "second"]);
+    // Waiting on the retry answers the run's end, from its answer in the
+    // transcript (the outcome itself was not kept across the restart).
+    let (status, waited) = b
+        .post(
+            &format!("{input}?wait=true"),
+            json!({"text": "second", "client_message_id": "c-2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{waited}");
+    assert_eq!(waited["run_id"], queued["run_id"], "{waited}");
+    assert_eq!(waited["message"]["text"], "You said: second", "{waited}");
     let (_, detail) = b.get(&worker).await;
     assert_eq!(detail["status"], "idle", "{detail}");
     assert_eq!(detail["usage"]["runs"], 2, "{detail}");

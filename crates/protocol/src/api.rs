@@ -102,13 +102,11 @@ pub struct RenameWorker {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct InputRequest {
     /// The message: at least one character that is not whitespace, at most
-    /// 32768 bytes in UTF-8 (the server's rule, `invalid_input` past it).
-    /// `maxLength` counts characters: 8192, the most that always fit.
-    // Four bytes at most per character: 8192 never passes 32768 bytes, so
-    // every text this schema accepts, the server accepts too.
+    /// 32768 characters (Unicode code points, as `maxLength` counts them;
+    /// `invalid_input` past it).
     #[schema(
         min_length = 1,
-        max_length = 8192,
+        max_length = 32768,
         pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
     )]
     pub text: String,

@@ -17,7 +17,7 @@ use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CreateWorker, ErrorCode, EventKind, InFlight,
     InputAccepted, Message, MessageId, MessageState, ProviderInfo, RunId, RunState, RunUsage,
     RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail, WorkerEvent, WorkerRef, WorkerStatus,
-    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+    WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_CHARS,
 };
 
 use crate::client::ClientError;
@@ -624,11 +624,10 @@ fn submit(app: &mut App) -> Vec<Command> {
     if text.trim().is_empty() {
         return Vec::new();
     }
-    if text.len() > MAX_INPUT_TEXT_BYTES {
+    let chars = text.chars().count();
+    if chars > MAX_INPUT_TEXT_CHARS {
         app.notice = Some(Notice::warning(format!(
-            "That message is {} KiB; the limit is {} KiB",
-            text.len().div_ceil(1024),
-            MAX_INPUT_TEXT_BYTES / 1024
+            "That message has {chars} characters; the limit is {MAX_INPUT_TEXT_CHARS}"
         )));
         return Vec::new();
     }

@@ -913,7 +913,7 @@ fn blank_and_oversized_messages_are_not_sent() {
     assert!(c.press(KeyCode::Enter).is_empty());
     c.app
         .composer
-        .set_text(&"x".repeat(yoi_protocol::MAX_INPUT_TEXT_BYTES + 1));
+        .set_text(&"x".repeat(yoi_protocol::MAX_INPUT_TEXT_CHARS + 1));
     assert!(c.press(KeyCode::Enter).is_empty());
     assert!(c.notice().contains("limit"));
 }

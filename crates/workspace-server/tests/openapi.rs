@@ -105,7 +105,7 @@ async fn bodies_have_their_bounds_and_only_input_requires_one() {
     let schemas = &doc["components"]["schemas"];
     let text = &schemas["InputRequest"]["properties"]["text"];
     assert_eq!(text["minLength"], 1);
-    assert_eq!(text["maxLength"], 8192);
+    assert_eq!(text["maxLength"], 32768);
     assert!(text["pattern"].is_string());
     let id = &schemas["ClientMessageId"];
     assert_eq!(

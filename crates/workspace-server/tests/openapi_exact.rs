@@ -1,5 +1,6 @@
 //! `/api/openapi.json` agrees with the server where it did not (issue 21):
-//! the bound on `text` (the server counts UTF-8 bytes), the WebSocket
+//! the bound on `text` (the server counted UTF-8 bytes, the schema
+//! characters; both count characters now), the WebSocket
 //! routes (which headers make an upgrade, what a plain GET gets, the
 //! cursor's bound), and links to every operation that takes an id.
 
@@ -29,8 +30,8 @@ async fn every_text_the_schema_allows_is_taken_by_the_server() {
         text["description"]
             .as_str()
             .unwrap()
-            .contains("32768 bytes"),
-        "the byte rule is described: {text}"
+            .contains("32768 characters"),
+        "the rule is described: {text}"
     );
     // The longest text the schema allows, in characters of four bytes.
     let longest = "😀".repeat(most);
@@ -39,14 +40,20 @@ async fn every_text_the_schema_allows_is_taken_by_the_server() {
         .post(&format!("{path}/input"), json!({"text": longest}))
         .await;
     assert_eq!(status, 202, "{body}");
-    // One byte more than the server's rule is refused, as documented.
+    // One character more than the schema allows is refused, as documented.
     let (_, _) = s.post(&format!("{path}/cancel"), json!({})).await;
     let (status, body) = s
-        .post(&format!("{path}/input"), json!({"text": "a".repeat(32769)}))
+        .post(
+            &format!("{path}/input"),
+            json!({"text": "a".repeat(most + 1)}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("bytes"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("characters"),
         "{body}"
     );
 }

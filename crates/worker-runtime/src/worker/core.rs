@@ -864,10 +864,50 @@ impl WorkerCore {
                 let _ = waiter.send(outcome.map_err(|_| store_unavailable()).and(result));
             });
         } else {
-            let _ = waiter.send(Err(ApiError::new(
-                ErrorCode::Internal,
-                "the outcome of this run is no longer known",
-            )));
+            let _ = waiter.send(self.outcome_from_history(run_id));
+        }
+    }
+
+    /// The outcome of a run that ended long ago (or before a restart: a
+    /// `client_message_id` outlives the outcomes kept in memory), read from
+    /// its answer in the transcript; token counts only when it was the last
+    /// run. A run whose answer is no longer held answers `not_running`.
+    fn outcome_from_history(&self, run_id: RunId) -> Result<RunOutcome, ApiError> {
+        let answer = self
+            .transcript
+            .last_of_run(run_id)
+            .filter(|m| m.role == Role::Assistant);
+        let Some(message) = answer else {
+            return Err(ApiError::new(
+                ErrorCode::NotRunning,
+                format!("run {run_id} ended; its answer is in the worker's transcript"),
+            ));
+        };
+        match message.state {
+            MessageState::Complete => {
+                let usage = self
+                    .last_run
+                    .as_ref()
+                    .filter(|r| r.run_id == run_id)
+                    .and_then(|r| r.usage)
+                    .unwrap_or_default();
+                Ok(RunOutcome {
+                    run_id,
+                    message: message.clone(),
+                    usage: Usage {
+                        runs: 1,
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                    },
+                })
+            }
+            MessageState::Failed => Err(message.error.clone().unwrap_or_else(|| {
+                ApiError::new(ErrorCode::Internal, format!("run {run_id} failed"))
+            })),
+            MessageState::Cancelled | MessageState::Streaming => Err(ApiError::new(
+                ErrorCode::NotRunning,
+                format!("run {run_id} was cancelled"),
+            )),
         }
     }
 

@@ -8,8 +8,8 @@ import type { OnBusy } from "./OnBusy";
 export type InputRequest = {
 /**
  * The message: at least one character that is not whitespace, at most
- * 32768 bytes in UTF-8 (the server's rule, `invalid_input` past it).
- * `maxLength` counts characters: 8192, the most that always fit.
+ * 32768 characters (Unicode code points, as `maxLength` counts them;
+ * `invalid_input` past it).
  */
 text: string, client_message_id?: ClientMessageId,
 /**
