@@ -1,6 +1,6 @@
 //! The workspace store with real `yoi serve` processes: SIGKILL at random
-//! moments of streaming runs loses no accepted message and no completed run
-//! and hands out no `seq` twice; one process owns a workspace; a damaged
+//! moments of streaming runs loses no accepted message and no completed run,
+//! hands out no `seq` twice, and forgets no `client_message_id`; one process owns a workspace; a damaged
 //! database stops `yoi serve`; workers saved as JSON by earlier versions are
 //! imported.
 
@@ -109,9 +109,8 @@ async fn round(
     let worker = companion(&b).await;
     let mut socket = b.ws(&events_path(&worker, client.cursor)).await;
     let text = input_text(round);
-    let (status, accepted) = b
-        .post(&format!("{worker}/input"), json!({"text": text}))
-        .await;
+    let body = json!({"text": text, "client_message_id": format!("round-{round}")});
+    let (status, accepted) = b.post(&format!("{worker}/input"), body.clone()).await;
     assert_eq!(status, 202, "{accepted}");
     let frames_before_kill = rng.below(40);
     let mut read = 0;
@@ -151,6 +150,17 @@ async fn round(
         }
     }
     socket.close().await;
+    // The client retries its input as after a lost answer: the same answer,
+    // and nothing runs (`check_history` finds each input once).
+    let (status, again) = b.post(&format!("{worker}/input"), body).await;
+    assert_eq!(status, 202, "{again} (seed {seed})");
+    assert_eq!(again["run_id"], accepted["run_id"], "(seed {seed})");
+    assert_eq!(again["message_id"], accepted["message_id"], "(seed {seed})");
+    let (_, detail) = b.get(&worker).await;
+    assert_eq!(
+        detail["status"], "idle",
+        "a retry starts no run (seed {seed})"
+    );
     (b, worker)
 }
 

@@ -19,6 +19,7 @@
 //!   connections: one slot per connection, header-read and idle timeouts.
 //! - [`usage`]: usage over time, summed over every runtime the server
 //!   answers for, and the process's Prometheus metrics.
+//! - [`transcript_md`]: a worker's whole conversation as Markdown.
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -36,6 +37,7 @@ pub mod limits;
 pub mod routes;
 pub mod socket;
 pub mod token;
+pub mod transcript_md;
 pub mod usage;
 
 pub use failure::Failure;

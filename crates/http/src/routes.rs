@@ -59,6 +59,7 @@ where
         .routes(routes!(delete_queued))
         .routes(routes!(post_approval))
         .routes(routes!(get_transcript))
+        .routes(routes!(get_transcript_markdown))
         .routes(routes!(worker_events))
 }
 
@@ -263,26 +264,55 @@ pub async fn get_transcript(
     ))
 }
 
+/// The highest cursor: a `seq` is kept as a signed 64-bit integer.
+const MAX_CURSOR: u64 = 9_223_372_036_854_775_807;
+
+#[utoipa::path(get, path = "/workers/{worker_id}/transcript.md", tag = "workers",
+    params(("worker_id" = String, Path)),
+    responses((status = 200, description = "The whole conversation as Markdown, oldest first: every message, each tool call with its arguments and result (each cut at 4096 bytes, saying so)", content_type = "text/markdown", body = String),
+        (status = 404, body = ErrorEnvelope)))]
+pub async fn get_transcript_markdown(target: WorkerTarget) -> Result<Response, Failure> {
+    let WorkerTarget { runtime, worker_id } = target;
+    let worker = runtime.worker(worker_id).await?;
+    let messages = crate::transcript_md::whole_history(runtime.as_ref(), worker_id).await?;
+    let text = crate::transcript_md::render(&worker, &messages);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// The highest `seq` the client applied; omit it to start from a snapshot.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub cursor: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/workers/{worker_id}/events", tag = "workers",
     params(("worker_id" = String, Path), EventsQuery),
-    responses((status = 101, description = "WebSocket of WorkerEvent frames, per the cursor rules", body = WorkerEvent),
+    responses((status = 101, description = "WebSocket of WorkerEvent frames, per the cursor rules.", body = WorkerEvent),
         (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn worker_events(
     State(host): State<Host>,
     target: WorkerTarget,
     Query(query): Query<EventsQuery>,
     slot: Option<Extension<ConnectionSlot>>,
+    headers: axum::http::HeaderMap,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
-    let ws = upgrade(ws)?;
+    let ws = upgrade(ws, &headers)?;
+    if query.cursor.is_some_and(|c| c > MAX_CURSOR) {
+        return Err(Failure::invalid(format!(
+            "bad cursor: at most {MAX_CURSOR}"
+        )));
+    }
     // Subscribe before upgrading, so an unknown worker is an HTTP error.
     let stream = target
         .runtime

@@ -92,7 +92,16 @@ pub type Upgrade =
 /// buffered whole before the message cap is checked (the library's default
 /// frame is 16 MiB), so without it each socket could make the server hold
 /// that much.
-pub fn upgrade(ws: Upgrade) -> Result<WebSocketUpgrade, Failure> {
+/// An upgrade request carries no body (a body would be read as the
+/// socket's first frames): one with a `Content-Length` above 0 or a
+/// `Transfer-Encoding` is `invalid_input`.
+pub fn upgrade(ws: Upgrade, headers: &axum::http::HeaderMap) -> Result<WebSocketUpgrade, Failure> {
+    let sized = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_some_and(|n| n.as_bytes() != b"0");
+    if sized || headers.contains_key(axum::http::header::TRANSFER_ENCODING) {
+        return Err(Failure::invalid("a WebSocket upgrade request has no body"));
+    }
     ws.map(|ws| {
         ws.max_message_size(crate::limits::MAX_CLIENT_MESSAGE)
             .max_frame_size(crate::limits::MAX_CLIENT_MESSAGE)

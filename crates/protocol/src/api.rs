@@ -101,8 +101,9 @@ pub struct RenameWorker {
 /// `POST .../input`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct InputRequest {
-    // At least one character that is not whitespace; `maxLength` counts
-    // characters, the limit is 32768 UTF-8 bytes.
+    /// The message: at least one character that is not whitespace, at most
+    /// 32768 characters (Unicode code points, as `maxLength` counts them;
+    /// `invalid_input` past it).
     #[schema(
         min_length = 1,
         max_length = 32768,

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     /// The runtime's store cannot write (disk full, I/O error, read-only
     /// file): nothing of the request was kept. An addition to the contract's table.
     StoreUnavailable,
+    /// The worker's profile cannot be used: it is no longer configured, or
+    /// its prompt file is gone. The message names it and says what to do.
+    /// An addition to the contract's table.
+    ProfileMissing,
 }
 
 impl ErrorCode {
@@ -55,7 +59,8 @@ impl ErrorCode {
             ErrorCode::Busy
             | ErrorCode::NotRunning
             | ErrorCode::QueueFull
-            | ErrorCode::NotPending => 409,
+            | ErrorCode::NotPending
+            | ErrorCode::ProfileMissing => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::LimitReached => 429,
             ErrorCode::Internal => 500,
@@ -104,6 +109,7 @@ impl ErrorCode {
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotPending => "not_pending",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::ProfileMissing => "profile_missing",
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use crate::{ApiError, ErrorCode};
 
-/// Most bytes a user message's `text` may hold.
-pub const MAX_INPUT_TEXT_BYTES: usize = 32 * 1024;
+/// Most characters (Unicode scalar values, as JSON Schema's `maxLength`
+/// counts them) a user message's `text` may hold: the OpenAPI document's
+/// bound is exactly this rule. At most 128 KiB in UTF-8.
+pub const MAX_INPUT_TEXT_CHARS: usize = 32 * 1024;
 /// Most characters of a Worker's display name.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
 /// Most characters of [`crate::WorkerSummary::last_message`].
@@ -20,15 +22,16 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidInput, message)
 }
 
-/// A user message: not blank, at most [`MAX_INPUT_TEXT_BYTES`].
+/// A user message: not blank, at most [`MAX_INPUT_TEXT_CHARS`] characters.
 pub fn validate_input_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(invalid("text must not be empty"));
     }
-    if text.len() > MAX_INPUT_TEXT_BYTES {
+    // Counting stops past the limit: a long text costs no more than that.
+    let chars = text.chars().take(MAX_INPUT_TEXT_CHARS + 1).count();
+    if chars > MAX_INPUT_TEXT_CHARS {
         return Err(invalid(format!(
-            "text is {} bytes; the limit is {MAX_INPUT_TEXT_BYTES} bytes",
-            text.len()
+            "text has more than {MAX_INPUT_TEXT_CHARS} characters, the limit"
         )));
     }
     Ok(())
@@ -101,12 +104,15 @@ mod tests {
             validate_input_text(" \n").unwrap_err().code,
             ErrorCode::InvalidInput
         );
-        let big = "x".repeat(MAX_INPUT_TEXT_BYTES + 1);
+        let big = "x".repeat(MAX_INPUT_TEXT_CHARS + 1);
         assert!(validate_input_text(&big)
             .unwrap_err()
             .message
             .contains("32768"));
         assert!(validate_input_text(&big[1..]).is_ok());
+        // Characters, not bytes: the limit in four-byte characters is taken.
+        assert!(validate_input_text(&"😀".repeat(MAX_INPUT_TEXT_CHARS)).is_ok());
+        assert!(validate_input_text(&"😀".repeat(MAX_INPUT_TEXT_CHARS + 1)).is_err());
     }
 
     #[test]

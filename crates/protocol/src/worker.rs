@@ -110,6 +110,12 @@ pub struct WorkerDetail {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(as = "Option<Vec<crate::PendingApproval>>", optional)]
     pub pending_approvals: Vec<crate::PendingApproval>,
+    /// Why the worker takes no input (`profile_missing`: its profile or
+    /// the profile's prompt file is gone); its history stays readable.
+    /// Absent when it takes input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub input_error: Option<ApiError>,
 }
 
 /// An input waiting in a worker's queue.

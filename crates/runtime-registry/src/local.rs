@@ -68,6 +68,8 @@ impl std::fmt::Debug for LocalConfig {
 /// The supervised child process of a local runtime.
 pub struct LocalProcess {
     stop: watch::Sender<bool>,
+    /// How many times the child exited by itself (see [`OwnedProcess::exits`]).
+    exits: watch::Receiver<u64>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -86,6 +88,10 @@ impl LocalProcess {
 impl OwnedProcess for LocalProcess {
     fn stop(&self) -> BoxFuture<'_, ()> {
         Box::pin(LocalProcess::stop(self))
+    }
+
+    fn exits(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.exits.clone())
     }
 }
 
@@ -107,9 +113,17 @@ pub async fn start_local(config: LocalConfig) -> Result<RemoteRuntime, RegistryE
     })?;
     let socket = dir.join(SOCKET_NAME);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let supervisor = tokio::spawn(supervise(config.clone(), dir, socket.clone(), stop_rx));
+    let (exits_tx, exits) = watch::channel(0);
+    let supervisor = tokio::spawn(supervise(
+        config.clone(),
+        dir,
+        socket.clone(),
+        stop_rx,
+        exits_tx,
+    ));
     let local = LocalProcess {
         stop: stop_tx,
+        exits,
         supervisor: Mutex::new(Some(supervisor)),
     };
     RemoteRuntime::start_with(
@@ -178,6 +192,7 @@ async fn supervise(
     dir: PathBuf,
     socket: PathBuf,
     mut stop: watch::Receiver<bool>,
+    exits: watch::Sender<u64>,
 ) {
     let id = &config.runtime_id;
     let mut delay = config.timing.retry_min.max(Duration::from_millis(100));
@@ -198,6 +213,9 @@ async fn supervise(
                             Err(e) => e.to_string(),
                         };
                         tracing::warn!(runtime = %id, exit = %how, "local runtime exited; it will be restarted");
+                        // Announced before the restart, so that clients see
+                        // `unavailable` before the successor's `available`.
+                        exits.send_modify(|n| *n += 1);
                     }
                     () = stopping(&mut stop) => {
                         stop_child(id, child, stdin).await;

@@ -16,9 +16,10 @@ use crate::ServerState;
 pub async fn runtime_events(
     State(state): State<ServerState>,
     slot: Option<Extension<ConnectionSlot>>,
+    headers: axum::http::HeaderMap,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
-    let ws = upgrade(ws)?;
+    let ws = upgrade(ws, &headers)?;
     Ok(ws.on_upgrade(move |socket| {
         // Listen before the snapshot, so no change falls between the two.
         let events = state.runtime.workspace_events();

@@ -17,7 +17,7 @@ use yoi_protocol::{
     ApiError, ApprovalAnswer, ApprovalRequest, CancelAccepted, ClientMessageId, CreateWorker,
     ErrorCode, EventKind, InFlight, InputAccepted, Message, MessageId, MessageState, ProviderInfo,
     RunId, RunState, RunUsage, RuntimeId, Seq, SnapshotReason, Timestamp, WorkerDetail,
-    WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_BYTES,
+    WorkerEvent, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent, MAX_INPUT_TEXT_CHARS,
 };
 
 use crate::client::ClientError;
@@ -152,7 +152,7 @@ pub enum AppEvent {
         result: Result<CancelAccepted, ClientError>,
     },
     /// The answers of the picker's commands (new worker, rename, stop).
-    CreateAnswered(Result<WorkerDetail, ClientError>),
+    CreateAnswered(Result<Box<WorkerDetail>, ClientError>),
     RenameAnswered(Result<WorkerSummary, ClientError>),
     StopAnswered {
         display_ref: String,
@@ -280,6 +280,9 @@ pub struct App {
     pub scroll: Scroll,
     /// A page of earlier messages is on its way.
     pub loading_older: bool,
+    /// Why the worker takes no input (its profile is gone): the server's
+    /// words, shown instead of sending. Its history stays readable.
+    pub input_blocked: Option<String>,
     pub show_reasoning: bool,
     /// Tool calls shown with their arguments and results (Ctrl-O), not one line each.
     pub show_tools: bool,
@@ -328,6 +331,7 @@ impl App {
             retrying: false,
             scroll: Scroll::Follow,
             loading_older: false,
+            input_blocked: None,
             show_reasoning: false,
             show_tools: false,
             approvals: Approvals::default(),
@@ -644,15 +648,19 @@ fn submit(app: &mut App) -> Vec<Command> {
     if app.sending {
         return Vec::new();
     }
+    if let Some(why) = &app.input_blocked {
+        // The draft is kept: it can go to another worker (Ctrl-P).
+        app.notice = Some(blocked_notice(why));
+        return Vec::new();
+    }
     let text = app.composer.text().to_owned();
     if text.trim().is_empty() {
         return Vec::new();
     }
-    if text.len() > MAX_INPUT_TEXT_BYTES {
+    let chars = text.chars().count();
+    if chars > MAX_INPUT_TEXT_CHARS {
         app.notice = Some(Notice::warning(format!(
-            "That message is {} KiB; the limit is {} KiB",
-            text.len().div_ceil(1024),
-            MAX_INPUT_TEXT_BYTES / 1024
+            "That message has {chars} characters; the limit is {MAX_INPUT_TEXT_CHARS}"
         )));
         return Vec::new();
     }
@@ -875,8 +883,16 @@ fn apply_snapshot(
     app.transcript.replace(transcript, in_flight);
     tools::snapshot(app, &worker.pending_approvals);
     app.queue.replace(worker.queue);
+    app.input_blocked = worker.input_error.map(|e| e.message);
+    if let Some(why) = &app.input_blocked {
+        app.notice = Some(blocked_notice(why));
+    }
     app.worker = Some(worker.summary);
     app.last_seq = Some(seq);
+}
+
+fn blocked_notice(why: &str) -> Notice {
+    Notice::error(format!("This conversation cannot take input: {why}"))
 }
 
 /// Applies one live (not snapshot) event, already checked to be new.
@@ -1076,3 +1092,7 @@ pub use history::HISTORY_PAGE;
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app_input_blocked_tests.rs"]
+mod input_blocked_tests;

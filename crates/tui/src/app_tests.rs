@@ -915,7 +915,7 @@ fn blank_and_oversized_messages_are_not_sent() {
     assert!(c.press(KeyCode::Enter).is_empty());
     c.app
         .composer
-        .set_text(&"x".repeat(yoi_protocol::MAX_INPUT_TEXT_BYTES + 1));
+        .set_text(&"x".repeat(yoi_protocol::MAX_INPUT_TEXT_CHARS + 1));
     assert!(c.press(KeyCode::Enter).is_empty());
     assert!(c.notice().contains("limit"));
 }
@@ -1213,7 +1213,10 @@ fn the_picker_starts_a_new_worker_of_a_profile_and_switches_to_it() {
     );
     assert_eq!(c.app.focus, Focus::Picker);
     let made = worker("backend-internal", "Trip");
-    let commands = update(&mut c.app, AppEvent::CreateAnswered(Ok(detail(&made))));
+    let commands = update(
+        &mut c.app,
+        AppEvent::CreateAnswered(Ok(Box::new(detail(&made)))),
+    );
     assert_eq!(
         commands,
         vec![Command::Subscribe {

@@ -88,7 +88,10 @@ fn command_for(app: &mut App, request: Request) -> Command {
 }
 
 /// A new worker: listed at once, and shown.
-pub(super) fn created(app: &mut App, result: Result<WorkerDetail, ClientError>) -> Vec<Command> {
+pub(super) fn created(
+    app: &mut App,
+    result: Result<Box<WorkerDetail>, ClientError>,
+) -> Vec<Command> {
     match result {
         Ok(detail) => {
             let summary = detail.summary;

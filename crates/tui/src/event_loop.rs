@@ -176,7 +176,9 @@ impl Io {
             } => {
                 self.tasks.spawn(async move {
                     let result = client.create_worker(&runtime_id, &request).await;
-                    let _ = tx.send(AppEvent::CreateAnswered(result)).await;
+                    let _ = tx
+                        .send(AppEvent::CreateAnswered(result.map(Box::new)))
+                        .await;
                 });
             }
             Command::RenameWorker {

@@ -76,6 +76,9 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
         ErrorCode::ProviderUnconfigured => {
             Notice::error(format!("No model provider is configured: {msg}"))
         }
+        ErrorCode::ProfileMissing => {
+            Notice::error(format!("This conversation cannot take input: {msg}"))
+        }
         ErrorCode::ProviderError => {
             Notice::error(format!("The model provider answered with an error: {msg}"))
         }

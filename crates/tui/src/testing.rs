@@ -40,6 +40,7 @@ pub fn worker(runtime_id: &str, name: &str) -> WorkerSummary {
 pub fn detail(summary: &WorkerSummary) -> WorkerDetail {
     WorkerDetail {
         pending_approvals: Vec::new(),
+        input_error: None,
         summary: summary.clone(),
         created_at: Timestamp::now(),
         tools: Vec::new(),

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use yoi_protocol::{ProfileInfo, ProfileSummary};
+use yoi_protocol::{ApiError, ErrorCode, ProfileInfo, ProfileSummary};
 
 use crate::config::{ProfileSpec, RuntimeConfig};
 
@@ -46,8 +46,43 @@ impl Profile {
 pub enum ProfileError {
     #[error("unknown profile `{name}`; this runtime offers {}", known.join(", "))]
     Unknown { name: String, known: Vec<String> },
-    #[error("the prompt of profile `{0}` could not be read")]
-    Unreadable(String),
+    /// `file` is relative to the workspace (or only the file's name),
+    /// never an absolute path: the message reaches clients.
+    #[error("the prompt file `{file}` of profile `{profile}` cannot be read")]
+    PromptMissing { profile: String, file: String },
+}
+
+impl ProfileError {
+    /// What input to a worker of this profile answers: `profile_missing`,
+    /// naming the profile (and its prompt file) and what to do.
+    pub fn input_error(&self) -> ApiError {
+        let message = match self {
+            ProfileError::Unknown { name, known } => format!(
+                "this worker's profile `{name}` is not configured any more (this runtime offers {}); add [profiles.{name}] back to yoi.toml and restart yoi, or start a new conversation with another profile. Its history stays readable",
+                known.join(", ")
+            ),
+            ProfileError::PromptMissing { profile, file } => format!(
+                "the prompt file `{file}` of profile `{profile}` cannot be read; put it back (or change the profile's `prompt` in yoi.toml) and restart yoi, or start a new conversation with another profile"
+            ),
+        };
+        let mut error = ApiError::new(ErrorCode::ProfileMissing, message);
+        // Trying again will not help: the workspace's owner must act.
+        error.retryable = false;
+        error
+    }
+}
+
+/// A prompt file's name as clients may see it: relative to the workspace
+/// (the parent of `prompts_dir`), else only its file name.
+fn shown_path(path: &Path, config: &RuntimeConfig) -> String {
+    config
+        .prompts_dir
+        .as_deref()
+        .and_then(Path::parent)
+        .and_then(|workspace| path.strip_prefix(workspace).ok())
+        .or_else(|| path.file_name().map(Path::new))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 /// Every profile the runtime offers, the built-in `companion` first.
@@ -104,13 +139,17 @@ pub fn load_profile(name: &str, config: &RuntimeConfig) -> Result<Profile, Profi
     };
     let template = match &spec.prompt {
         None => prompt_resource(
+            &spec.name,
             "companion.md",
             EMBEDDED_COMPANION,
             config.prompts_dir.as_deref(),
         )?,
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
             tracing::warn!(profile = name, error = %e.kind(), "profile prompt unreadable");
-            ProfileError::Unreadable(spec.name.clone())
+            ProfileError::PromptMissing {
+                profile: spec.name.clone(),
+                file: shown_path(path, config),
+            }
         })?,
     };
     let language = spec.language.as_deref().unwrap_or(&config.language);
@@ -121,7 +160,12 @@ pub fn load_profile(name: &str, config: &RuntimeConfig) -> Result<Profile, Profi
     })
 }
 
-fn prompt_resource(file: &str, embedded: &str, dir: Option<&Path>) -> Result<String, ProfileError> {
+fn prompt_resource(
+    profile: &str,
+    file: &str,
+    embedded: &str,
+    dir: Option<&Path>,
+) -> Result<String, ProfileError> {
     let Some(dir) = dir else {
         return Ok(embedded.to_owned());
     };
@@ -131,7 +175,10 @@ fn prompt_resource(file: &str, embedded: &str, dir: Option<&Path>) -> Result<Str
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(embedded.to_owned()),
         Err(e) => {
             tracing::warn!(file, error = %e, "prompt override unreadable");
-            Err(ProfileError::Unreadable(file.to_owned()))
+            Err(ProfileError::PromptMissing {
+                profile: profile.to_owned(),
+                file: format!("prompts/{file}"),
+            })
         }
     }
 }

@@ -106,18 +106,166 @@ pub fn finish(mut doc: OpenApi, profiles: &[String]) -> OpenApi {
             }
             complete_operation(operation, under_runtime);
         }
+        if path.ends_with("/events") {
+            if let Some(get) = item.get.as_mut() {
+                describe_socket(get);
+            }
+        }
+        link_ids(path, item);
     }
     doc
+}
+
+/// The headers that make a request to a socket route an upgrade, with
+/// exactly what the server checks: a `Connection` that names `upgrade`, an
+/// `Upgrade` of `websocket` (any case), version 13, and a key. A request
+/// without them (a plain GET) is answered 400 `invalid_input`.
+const SOCKET_HEADERS: &[(&str, &str, &str)] = &[
+    (
+        "Connection",
+        "Names `upgrade` (any case), e.g. `Upgrade`",
+        "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]",
+    ),
+    (
+        "Upgrade",
+        "`websocket` (any case)",
+        "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$",
+    ),
+    ("Sec-WebSocket-Version", "13", "^13$"),
+    (
+        "Sec-WebSocket-Key",
+        "The client's key (RFC 6455: 16 random bytes in base64)",
+        "",
+    ),
+];
+
+/// A socket route is a GET with the upgrade headers; what else it answers.
+fn describe_socket(get: &mut Operation) {
+    let params = get.parameters.get_or_insert_with(Vec::new);
+    for (name, description, pattern) in SOCKET_HEADERS {
+        let mut schema = ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String);
+        if !pattern.is_empty() {
+            schema = schema.pattern(Some(*pattern));
+        }
+        params.push(RefOr::T(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some(*description))
+                .schema(Some(schema))
+                .build(),
+        ));
+    }
+    get.description = Some(
+        "A WebSocket (RFC 6455): a GET with the upgrade headers below is answered 101 and \
+         becomes the socket; its frames are JSON text, one event each (the 101's schema). \
+         A request without them, a plain GET included, is answered 400 `invalid_input` \
+         (\"connect with an Upgrade request\")."
+            .to_owned(),
+    );
+    // A 101 has no body: what its frames hold stays in the components,
+    // named in its description.
+    if let Some(RefOr::T(switching)) = get.responses.responses.get_mut("101") {
+        let frames = switching
+            .content
+            .values()
+            .find_map(|c| match c {
+                RefOr::T(Content {
+                    schema: Some(RefOr::Ref(r)),
+                    ..
+                }) => r.ref_location.rsplit('/').next().map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_default();
+        switching.content.clear();
+        switching.description = format!(
+            "{} Each frame is a `{frames}` (#/components/schemas/{frames}) as JSON text.",
+            switching.description
+        );
+    }
+    get.responses.responses.insert(
+        "400".to_owned(),
+        RefOr::T(error_response(
+            "`invalid_input`: not an upgrade (a plain GET, or an upgrade header missing or wrong), or a malformed id or query",
+        )),
+    );
+}
+
+/// A link: the operation it leads to and the parameters it fills.
+type Link = (&'static str, Vec<(&'static str, &'static str)>);
+
+/// Links from answers that carry an id to the operations that take it, so
+/// that clients and fuzzers reach every operation with real ids.
+fn link_ids(path: &str, item: &mut utoipa::openapi::PathItem) {
+    let worker = "/api/runtimes/{runtime_id}/workers/{worker_id}";
+    let same_worker = [
+        ("runtime_id", "$request.path.runtime_id"),
+        ("worker_id", "$request.path.worker_id"),
+    ];
+    let (operation, status, links): (_, _, Vec<Link>) = if path == format!("{worker}/input") {
+        // A queued input's id leads to its removal.
+        (
+            item.post.as_mut(),
+            "202",
+            vec![(
+                "delete_queued",
+                vec![("message_id", "$response.body#/message_id")],
+            )],
+        )
+    } else if path == worker {
+        // A call that waits for a person leads to its decision.
+        (
+            item.get.as_mut(),
+            "200",
+            vec![(
+                "post_approval",
+                vec![("call_id", "$response.body#/pending_approvals/0/call_id")],
+            )],
+        )
+    } else if path == format!("{worker}/transcript") {
+        // The watermark is the cursor to subscribe from; the first
+        // message the page to read before.
+        (
+            item.get.as_mut(),
+            "200",
+            vec![
+                ("worker_events", vec![("cursor", "$response.body#/seq")]),
+                (
+                    "get_transcript",
+                    vec![("before", "$response.body#/messages/0/id")],
+                ),
+            ],
+        )
+    } else {
+        return;
+    };
+    let Some(RefOr::T(answer)) = operation.and_then(|op| op.responses.responses.get_mut(status))
+    else {
+        return;
+    };
+    for (operation_id, params) in links {
+        let mut link = LinkBuilder::new().operation_id(operation_id);
+        for (name, value) in same_worker.iter().chain(params.iter()) {
+            link = link.parameter(*name, *value);
+        }
+        answer
+            .links
+            .insert(operation_id.to_owned(), RefOr::T(link.build()));
+    }
 }
 
 /// The worker routes a created worker's answer leads to (OpenAPI links, which
 /// clients and fuzzers follow with the new ids).
 const WORKER_OPERATIONS: &[&str] = &[
     "get_worker",
+    "rename_worker",
     "delete_worker",
     "post_input",
     "post_cancel",
     "get_transcript",
+    "get_transcript_markdown",
+    "worker_events",
 ];
 
 fn link_to_worker_routes(create: &mut Operation) {

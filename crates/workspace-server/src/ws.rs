@@ -13,13 +13,14 @@ use yoi_protocol::WorkspaceEvent;
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/events", tag = "backend",
-    responses((status = 101, description = "WebSocket: a workspace_snapshot, then one frame per change", body = WorkspaceEvent)))]
+    responses((status = 101, description = "WebSocket: a workspace_snapshot, then one frame per change.", body = WorkspaceEvent)))]
 pub async fn workspace_events(
     State(state): State<AppState>,
     slot: Option<Extension<ConnectionSlot>>,
+    headers: axum::http::HeaderMap,
     ws: Upgrade,
 ) -> Result<Response, Failure> {
-    let ws = upgrade(ws)?;
+    let ws = upgrade(ws, &headers)?;
     Ok(ws.on_upgrade(move |socket| {
         // Listen before the snapshot, so no change falls between the two.
         let events = state.registry().workspace_events();

@@ -1,5 +1,5 @@
-//! Parts of the contract no other test reached: `internal` as a 500 that
-//! names no path, `status` frames on `/api/events`, `reasoning_delta` over
+//! Parts of the contract no other test reached: an unreadable prompt file
+//! answered `profile_missing` with no absolute path, `status` frames on `/api/events`, `reasoning_delta` over
 //! the backend's worker socket.
 
 // Tests and their helpers may panic: a panic is a failed test.
@@ -12,20 +12,22 @@ use support::*;
 use yoi_test_support::Reply;
 
 #[tokio::test]
-async fn internal_is_a_500_that_names_no_path_or_secret() {
+async fn an_unreadable_prompt_is_profile_missing_naming_no_absolute_path() {
     let s = Server::start().await;
     // An override of the Companion's prompt that cannot be read (a
-    // directory): creating a worker with that profile is a bug-like failure.
+    // directory): creating a worker with that profile says which file, as
+    // the workspace names it (issue 21; before: `internal`).
     std::fs::create_dir_all(s.workspace.join("prompts").join("companion.md")).unwrap();
     let (status, body) = s
         .post("/api/runtimes/backend-internal/workers", json!({}))
         .await;
-    assert_eq!(status, 500, "{body}");
-    assert_eq!(body["error"]["code"], "internal");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "profile_missing");
     assert_eq!(body["error"]["retryable"], false);
     let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`prompts/companion.md`"), "{message}");
     assert!(
-        !message.contains("companion.md") && !message.contains("prompts"),
+        !message.contains(&*s.workspace.to_string_lossy()),
         "{message}"
     );
     s.assert_no_leaks();

@@ -128,6 +128,27 @@ struct Inner {
 pub trait OwnedProcess: Send + Sync + 'static {
     /// Stops the process (its runs end with a terminal event first).
     fn stop(&self) -> BoxFuture<'_, ()>;
+
+    /// Counts the times the process exited by itself, for the monitor to
+    /// announce each one at once (a restart may come back before the next
+    /// health check, and would otherwise go unannounced).
+    fn exits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// Tells the monitor each time the owned process exits: it is unavailable
+/// until a probe or a call reaches its successor. Ends with the process's
+/// supervisor or the monitor.
+fn announce_exits(mut exits: tokio::sync::watch::Receiver<u64>, monitor: ActorRef<MonitorMsg>) {
+    tokio::spawn(async move {
+        while exits.changed().await.is_ok() {
+            let exited = MonitorMsg::Unreachable(transport::Unreachable::Exited);
+            if monitor.send_message(exited).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 impl Drop for Inner {
@@ -165,6 +186,9 @@ impl RemoteRuntime {
         )
         .await
         .map_err(|_| RegistryError::Stopped)?;
+        if let Some(exits) = process.as_ref().and_then(|p| p.exits()) {
+            announce_exits(exits, monitor.clone());
+        }
         let observer = tokio::spawn(monitor::observe(
             config.runtime_id.clone(),
             transport.clone(),

@@ -46,6 +46,9 @@ pub enum Unreachable {
     TimedOut,
     #[error("connection lost")]
     Lost,
+    /// The process of a local runtime exited (it is being restarted).
+    #[error("the runtime process exited")]
+    Exited,
     /// The runtime refused our token.
     #[error("unauthorized")]
     Unauthorized,

@@ -301,7 +301,7 @@ async fn create_worker(
     let profile_name = request.profile.as_deref().unwrap_or(COMPANION);
     let profile = load_profile(profile_name, &state.config).map_err(|e| match e {
         ProfileError::Unknown { .. } => RuntimeError::UnknownProfile(e.to_string()),
-        other => RuntimeError::Internal(other.to_string()),
+        other @ ProfileError::PromptMissing { .. } => RuntimeError::Api(other.input_error()),
     })?;
     let display_name = match request.display_name {
         Some(name) => yoi_protocol::validate_display_name(&name)?,
@@ -358,11 +358,13 @@ pub(super) async fn add_worker(
 ) -> Result<WorkerDetail, RuntimeError> {
     let worker_id = core.worker_id;
     let detail = core.detail();
-    let quarantined = detail.summary.status == yoi_protocol::WorkerStatus::Quarantined;
+    // A quarantined Worker, or one whose profile is gone, never runs: any
+    // provider fills the slot.
+    let quarantined = detail.summary.status == yoi_protocol::WorkerStatus::Quarantined
+        || detail.input_error.is_some();
     let provider = state
         .providers
         .get(&detail.summary.profile.name)
-        // A quarantined Worker never runs: any provider fills the slot.
         .or_else(|| {
             quarantined
                 .then(|| state.providers.values().next())

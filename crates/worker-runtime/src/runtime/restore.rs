@@ -1,8 +1,10 @@
-//! Restoring the Workers the store kept, at a Runtime's start. A Worker that
-//! cannot be restored (its rows are damaged, its name no longer validates,
-//! its profile is gone) is quarantined rather than dropped: it is listed
-//! with status `quarantined`, takes no input, and a log line says which and
-//! what to do; the others load.
+//! Restoring the Workers the store kept, at a Runtime's start. A Worker
+//! whose profile is gone (or whose profile's prompt file is) is restored
+//! with its history and refuses input with `profile_missing`, saying what to
+//! do. A Worker that cannot be restored (its rows are damaged, its name no
+//! longer validates) is quarantined rather than dropped: it is listed with
+//! status `quarantined`, takes no input, and a log line says which and what
+//! to do; the others load.
 
 use ractor::ActorRef;
 use yoi_protocol::WorkerId;
@@ -50,9 +52,21 @@ async fn restore(
     state: &mut RuntimeState,
     saved: SavedWorker,
 ) -> Result<(), RuntimeError> {
-    let profile = load_profile(&saved.row.profile, &state.config)
-        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
     let display_name = yoi_protocol::validate_display_name(&saved.row.display_name)?;
+    // A profile that is gone (or whose prompt file is) leaves the Worker
+    // readable: restored with its history, refusing input with why.
+    let (profile, refused) = match load_profile(&saved.row.profile, &state.config) {
+        Ok(profile) => (profile, None),
+        Err(e) => {
+            tracing::warn!(
+                worker_id = %saved.row.worker_id,
+                error = %e,
+                "worker {} is restored without its profile: its history is readable, input answers profile_missing until the profile is back",
+                saved.row.worker_id
+            );
+            (placeholder(&saved.row.profile), Some(e.input_error()))
+        }
+    };
     let settings = settings(
         state,
         saved.row.worker_id,
@@ -60,9 +74,22 @@ async fn restore(
         profile,
         saved.lease.0,
     );
-    let core = WorkerCore::restore(settings, saved);
+    let mut core = WorkerCore::restore(settings, saved);
+    if let Some(error) = refused {
+        core.refuse_input(error);
+    }
     add_worker(myself, state, core).await?;
     Ok(())
+}
+
+/// A profile that cannot be built, by its stored name only: no model, no
+/// prompt, no tools.
+fn placeholder(name: &str) -> Profile {
+    Profile {
+        name: name.chars().take(64).collect(),
+        model: String::new(),
+        system_prompt: String::new(),
+    }
 }
 
 /// Lists the Worker as `quarantined`, under its stored name when that
@@ -76,11 +103,8 @@ async fn quarantine(
 ) -> Result<(), RuntimeError> {
     let display_name = yoi_protocol::validate_display_name(raw_name)
         .unwrap_or_else(|_| format!("quarantined-{}", worker_id.to_string().to_lowercase()));
-    let profile = load_profile(raw_profile, &state.config).unwrap_or_else(|_| Profile {
-        name: raw_profile.chars().take(64).collect(),
-        model: String::new(),
-        system_prompt: String::new(),
-    });
+    let profile =
+        load_profile(raw_profile, &state.config).unwrap_or_else(|_| placeholder(raw_profile));
     let core = WorkerCore::quarantined(settings(state, worker_id, display_name, profile, 0));
     add_worker(myself, state, core).await?;
     Ok(())

@@ -48,9 +48,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use yoi_protocol::{LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
+use yoi_protocol::{
+    ClientMessageId, InputAccepted, LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId,
+};
 
 pub use lease::SeqLease;
+
+/// How many `client_message_id`s each Worker remembers, in memory and in
+/// the store: the newest ones; a retry with an older id runs again.
+pub const CLIENT_IDS_KEPT: usize = 1000;
+
+/// An input's `client_message_id` and the answer it got, kept with the
+/// input (in the same transaction) so that a retry is answered the same.
+#[derive(Debug, Clone)]
+pub struct ClientInput {
+    pub id: ClientMessageId,
+    pub answer: InputAccepted,
+}
 
 /// How often the text of a run in flight is written at the most.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -113,6 +127,8 @@ pub struct SavedWorker {
     pub queue: Vec<Message>,
     /// Tool decisions a person made for the rest of its life.
     pub tool_decisions: Vec<(String, yoi_protocol::ApprovalDecision)>,
+    /// Its newest inputs sent with a `client_message_id`, oldest first.
+    pub client_inputs: Vec<ClientInput>,
     /// The reservation committed at open (above `row.seq_reserved`), which
     /// its lease starts with.
     pub lease: Seq,
@@ -148,6 +164,17 @@ pub enum Op {
         worker_id: WorkerId,
         message: Message,
     },
+    /// A user message that starts a run, with its client's id and answer.
+    Input {
+        worker_id: WorkerId,
+        message: Message,
+        client: Option<ClientInput>,
+    },
+    /// The answer kept for a client's id, replaced.
+    ClientInput {
+        worker_id: WorkerId,
+        client: ClientInput,
+    },
     /// Writes what waits in the slot, if anything (see [`PartialSlot`]).
     Partial {
         worker_id: WorkerId,
@@ -173,6 +200,7 @@ pub enum Op {
     Queued {
         worker_id: WorkerId,
         message: Message,
+        client: Option<ClientInput>,
     },
     /// An input leaves the queue; `started` is its user message when its
     /// run starts, written in the same step.
@@ -450,8 +478,27 @@ impl Store {
         self.send(Op::Usage { worker_id, usage });
     }
 
-    pub fn put_queued(&self, worker_id: WorkerId, message: Message) {
-        self.send(Op::Queued { worker_id, message });
+    /// A user message that starts a run; `client` is written with it.
+    pub fn put_input(&self, worker_id: WorkerId, message: Message, client: Option<ClientInput>) {
+        self.send(Op::Input {
+            worker_id,
+            message,
+            client,
+        });
+    }
+
+    /// Corrects the answer kept for a client's id.
+    pub fn put_client_input(&self, worker_id: WorkerId, client: ClientInput) {
+        self.send(Op::ClientInput { worker_id, client });
+    }
+
+    /// An input joins the queue; `client` is written with it.
+    pub fn put_queued(&self, worker_id: WorkerId, message: Message, client: Option<ClientInput>) {
+        self.send(Op::Queued {
+            worker_id,
+            message,
+            client,
+        });
     }
 
     /// The input leaves the queue; with `started`, its user message joins

@@ -134,6 +134,20 @@ SELECT day, profile, model, sum(runs), sum(completed), sum(failed), sum(cancelle
        sum(prompt_tokens), sum(completion_tokens), sum(run_ms), sum(tool_calls)
 FROM usage_daily GROUP BY day, profile, model;
 ",
+    r"
+-- The answer to each input sent with a client_message_id, written in the
+-- same transaction as the input, so that a retry after a restart or a
+-- crash gets the same answer and runs nothing. The newest
+-- `store::CLIENT_IDS_KEPT` of each worker are kept.
+CREATE TABLE client_inputs (
+    id                INTEGER PRIMARY KEY,
+    worker_id         TEXT NOT NULL REFERENCES workers(worker_id),
+    client_message_id TEXT NOT NULL,
+    answer            TEXT NOT NULL,
+    UNIQUE (worker_id, client_message_id)
+);
+CREATE INDEX client_inputs_by_worker ON client_inputs(worker_id, id);
+",
 ];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {
@@ -275,7 +289,7 @@ mod tests {
         }
         let conn = open(&path).unwrap();
         assert_eq!(version(&conn), i64::try_from(MIGRATIONS.len()).unwrap());
-        for table in ["queued_inputs", "tool_decisions"] {
+        for table in ["queued_inputs", "tool_decisions", "client_inputs"] {
             let rows: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
                     row.get(0)

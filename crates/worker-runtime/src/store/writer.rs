@@ -14,9 +14,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use yoi_protocol::{LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
+use yoi_protocol::{ClientMessageId, LastRun, Message, MessageId, Seq, Timestamp, Usage, WorkerId};
 
-use super::{AfterCommit, Mark, Op, Page, SavedWorker, StoreError, WorkerRow};
+use super::{
+    AfterCommit, ClientInput, Mark, Op, Page, SavedWorker, StoreError, WorkerRow, CLIENT_IDS_KEPT,
+};
 
 /// Most operations written in one transaction.
 const BATCH: usize = 4096;
@@ -200,20 +202,24 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
         Op::Reserve { worker_id, upto } => reserve(tx, worker_id, upto)?,
         Op::Message { worker_id, message } => put_message(tx, worker_id, &message)?,
         Op::Partial { worker_id, slot } => put_partial(tx, worker_id, &slot)?,
-        Op::Queued { worker_id, message } => put_queued(tx, worker_id, &message)?,
+        Op::Input {
+            worker_id,
+            message,
+            client,
+        } => {
+            put_message(tx, worker_id, &message)?;
+            client.map_or(Ok(()), |c| put_client_input(tx, worker_id, &c))?;
+        }
+        Op::ClientInput { worker_id, client } => put_client_input(tx, worker_id, &client)?,
+        Op::Queued {
+            worker_id,
+            message,
+            client,
+        } => put_queued(tx, worker_id, &message, client.as_ref())?,
         Op::Unqueued {
             message_id,
             started,
-        } => {
-            tx.execute(
-                "DELETE FROM queued_inputs WHERE message_id = ?1",
-                params![message_id.to_string()],
-            )
-            .map_err(sql)?;
-            if let Some((worker_id, message)) = started {
-                put_message(tx, worker_id, &message)?;
-            }
-        }
+        } => put_unqueued(tx, message_id, started)?,
         Op::Run { worker_id, run } => {
             tx.execute(
                 "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, ?2, ?3)
@@ -269,23 +275,6 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn put_queued(
-    tx: &Transaction<'_>,
-    worker_id: WorkerId,
-    message: &Message,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
-        params![
-            message.id.to_string(),
-            worker_id.to_string(),
-            to_json(message)?
-        ],
-    )
-    .map_err(sql)?;
-    Ok(())
-}
-
 /// Writes the partial answer waiting in `slot`, if any (a later flush may
 /// have been written with an earlier op).
 fn put_partial(
@@ -319,6 +308,99 @@ fn put_message(
     )
     .map_err(sql)?;
     Ok(())
+}
+
+/// An input leaves the queue; with `started`, it joins the history.
+fn put_unqueued(
+    tx: &Transaction<'_>,
+    message_id: MessageId,
+    started: Option<(WorkerId, Message)>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM queued_inputs WHERE message_id = ?1",
+        params![message_id.to_string()],
+    )
+    .map_err(sql)?;
+    match started {
+        Some((worker_id, message)) => put_message(tx, worker_id, &message),
+        None => Ok(()),
+    }
+}
+
+/// An input joins the queue, with its client's id when it has one.
+fn put_queued(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    message: &Message,
+    client: Option<&ClientInput>,
+) -> Result<(), StoreError> {
+    if let Some(client) = client {
+        put_client_input(tx, worker_id, client)?;
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
+        params![
+            message.id.to_string(),
+            worker_id.to_string(),
+            to_json(message)?
+        ],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Keeps a client's id with its answer, and forgets the Worker's ids past
+/// the newest [`CLIENT_IDS_KEPT`].
+fn put_client_input(
+    tx: &Transaction<'_>,
+    worker_id: WorkerId,
+    client: &ClientInput,
+) -> Result<(), StoreError> {
+    let worker = worker_id.to_string();
+    tx.execute(
+        "INSERT INTO client_inputs (worker_id, client_message_id, answer) VALUES (?1, ?2, ?3)
+         ON CONFLICT(worker_id, client_message_id) DO UPDATE SET answer = excluded.answer",
+        params![worker, client.id.as_str(), to_json(&client.answer)?],
+    )
+    .map_err(sql)?;
+    tx.execute(
+        "DELETE FROM client_inputs WHERE worker_id = ?1 AND id <= (
+             SELECT id FROM client_inputs WHERE worker_id = ?1
+             ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        params![worker, i64::try_from(CLIENT_IDS_KEPT).map_err(sql)?],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// A Worker's newest inputs sent with a client's id, oldest first.
+fn client_inputs(conn: &Connection, worker_id: WorkerId) -> Result<Vec<ClientInput>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT client_message_id, answer FROM (
+                 SELECT id, client_message_id, answer FROM client_inputs
+                 WHERE worker_id = ?1 ORDER BY id DESC LIMIT ?2)
+             ORDER BY id",
+        )
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map(
+            params![
+                worker_id.to_string(),
+                i64::try_from(CLIENT_IDS_KEPT).map_err(sql)?
+            ],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+        )
+        .map_err(sql)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, answer) = row.map_err(sql)?;
+        out.push(ClientInput {
+            id: ClientMessageId::parse(&id).map_err(sql)?,
+            answer: from_json(&answer)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The inputs waiting in a Worker's queue, the next first.
@@ -479,6 +561,7 @@ fn saved_worker(
         last_run: last_run(conn, worker_id)?,
         queue: queue(conn, worker_id)?,
         tool_decisions: tool_decisions(conn, worker_id)?,
+        client_inputs: client_inputs(conn, worker_id)?,
         lease: row.seq_reserved,
         row,
         recent,
@@ -507,6 +590,7 @@ fn quarantined(worker_id: WorkerId, cols: &[Value], why: StoreError) -> SavedWor
         last_run: None,
         queue: Vec::new(),
         tool_decisions: Vec::new(),
+        client_inputs: Vec::new(),
         damaged: Some(why.to_string()),
     }
 }

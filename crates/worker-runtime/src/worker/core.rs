@@ -28,7 +28,7 @@ use crate::error::RuntimeError;
 use crate::event_log::{CursorFit, EventFrame, EventLog};
 use crate::profile::Profile;
 use crate::provider::{ChatRequest, ProviderEvent};
-use crate::store::{SavedWorker, SeqLease, Store, WorkerRow};
+use crate::store::{ClientInput, SavedWorker, SeqLease, Store, WorkerRow};
 use crate::tools::WorkerTools;
 use crate::transcript::Transcript;
 use tool_loop::{AskOrigin, RunTools, ToolStep};
@@ -40,8 +40,9 @@ mod guard;
 use active_run::ActiveRun;
 pub(crate) use guard::store_unavailable;
 
-/// Client message ids remembered per Worker for idempotent input.
-const IDEMPOTENCY_MEMORY: usize = 256;
+/// Client message ids remembered per Worker for idempotent input (the same
+/// window the store keeps, so a restart forgets none of them).
+const IDEMPOTENCY_MEMORY: usize = crate::store::CLIENT_IDS_KEPT;
 /// Outcomes of ended runs remembered for `wait=true` callers that arrive late.
 const OUTCOME_MEMORY: usize = 64;
 
@@ -136,6 +137,9 @@ pub struct WorkerCore {
     end_mark: crate::store::Mark,
     /// Its place in the `workers` and `queued_inputs` metrics.
     gauges: crate::metrics::WorkerGauges,
+    /// Why input is refused while the history stays readable (its profile
+    /// is gone); see [`WorkerCore::refuse_input`].
+    input_error: Option<ApiError>,
 }
 
 pub struct CoreSettings {
@@ -190,6 +194,7 @@ impl WorkerCore {
             settled: false,
             end_mark: 0,
             gauges: crate::metrics::WorkerGauges::new(WorkerStatus::Idle),
+            input_error: None,
         }
     }
 
@@ -221,6 +226,9 @@ impl WorkerCore {
         core.queue = saved.queue.into();
         core.gauges.set_queued(core.queue.len());
         core.remembered = saved.tool_decisions.into_iter().collect();
+        for client in saved.client_inputs {
+            core.remember_input(client.id, client.answer);
+        }
         if let Some(run) = core
             .last_run
             .clone()
@@ -333,6 +341,7 @@ impl WorkerCore {
                 })
                 .collect(),
             pending_approvals: self.pending_approvals(),
+            input_error: self.input_error.clone(),
         }
     }
 
@@ -548,14 +557,34 @@ impl WorkerCore {
             self.origins.insert(message.run_id, origin);
         }
         if self.active.is_some() {
-            let accepted = self.enqueue(message)?;
+            let accepted = self.enqueue(message, client_message_id.clone())?;
             if let Some(id) = client_message_id {
                 self.remember_input(id, accepted);
             }
             return Ok(Accepted::Queued(accepted));
         }
-        self.store.put_message(self.worker_id, message.clone());
+        // The answer is written with the message, before the run's first
+        // event: its `input_accepted` takes the next `seq`.
+        let answer = InputAccepted::started(message.run_id, message.id, self.log.last_seq().next());
+        let client = client_message_id
+            .clone()
+            .map(|id| ClientInput { id, answer });
+        self.store
+            .put_input(self.worker_id, message.clone(), client);
         let (accepted, request) = self.begin_run(message);
+        if accepted != answer {
+            // Its event was held back (a run's end is being committed):
+            // the answer given is what a retry must get.
+            if let Some(id) = client_message_id.clone() {
+                self.store.put_client_input(
+                    self.worker_id,
+                    ClientInput {
+                        id,
+                        answer: accepted,
+                    },
+                );
+            }
+        }
         if let Some(id) = client_message_id {
             self.remember_input(id, accepted);
         }
@@ -563,7 +592,11 @@ impl WorkerCore {
     }
 
     /// Puts an input at the end of the queue, with its `input_queued`.
-    fn enqueue(&mut self, message: Message) -> Result<InputAccepted, RuntimeError> {
+    fn enqueue(
+        &mut self,
+        message: Message,
+        client_message_id: Option<ClientMessageId>,
+    ) -> Result<InputAccepted, RuntimeError> {
         if self.queue.len() >= self.queue_limit {
             return Err(RuntimeError::QueueFull {
                 display_ref: self.display_ref(),
@@ -577,14 +610,20 @@ impl WorkerCore {
             text: message.text.clone(),
             position,
         });
-        self.store.put_queued(self.worker_id, message.clone());
-        Ok(InputAccepted {
+        let accepted = InputAccepted {
             run_id: message.run_id,
             message_id: message.id,
             seq,
             queued: true,
             position: Some(position),
-        })
+        };
+        let client = client_message_id.map(|id| ClientInput {
+            id,
+            answer: accepted,
+        });
+        self.store
+            .put_queued(self.worker_id, message.clone(), client);
+        Ok(accepted)
     }
 
     /// Starts the run of the next queued input, when no run is in flight:
@@ -593,6 +632,7 @@ impl WorkerCore {
         if self.active.is_some()
             || self.staging
             || self.settled
+            || self.input_error.is_some()
             || self.status != WorkerStatus::Idle
         {
             return None;
@@ -850,10 +890,50 @@ impl WorkerCore {
                 let _ = waiter.send(outcome.map_err(|_| store_unavailable()).and(result));
             });
         } else {
-            let _ = waiter.send(Err(ApiError::new(
-                ErrorCode::Internal,
-                "the outcome of this run is no longer known",
-            )));
+            let _ = waiter.send(self.outcome_from_history(run_id));
+        }
+    }
+
+    /// The outcome of a run that ended long ago (or before a restart: a
+    /// `client_message_id` outlives the outcomes kept in memory), read from
+    /// its answer in the transcript; token counts only when it was the last
+    /// run. A run whose answer is no longer held answers `not_running`.
+    fn outcome_from_history(&self, run_id: RunId) -> Result<RunOutcome, ApiError> {
+        let answer = self
+            .transcript
+            .last_of_run(run_id)
+            .filter(|m| m.role == Role::Assistant);
+        let Some(message) = answer else {
+            return Err(ApiError::new(
+                ErrorCode::NotRunning,
+                format!("run {run_id} ended; its answer is in the worker's transcript"),
+            ));
+        };
+        match message.state {
+            MessageState::Complete => {
+                let usage = self
+                    .last_run
+                    .as_ref()
+                    .filter(|r| r.run_id == run_id)
+                    .and_then(|r| r.usage)
+                    .unwrap_or_default();
+                Ok(RunOutcome {
+                    run_id,
+                    message: message.clone(),
+                    usage: Usage {
+                        runs: 1,
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                    },
+                })
+            }
+            MessageState::Failed => Err(message.error.clone().unwrap_or_else(|| {
+                ApiError::new(ErrorCode::Internal, format!("run {run_id} failed"))
+            })),
+            MessageState::Cancelled | MessageState::Streaming => Err(ApiError::new(
+                ErrorCode::NotRunning,
+                format!("run {run_id} was cancelled"),
+            )),
         }
     }
 

@@ -40,8 +40,17 @@ impl WorkerCore {
         core
     }
 
+    /// The Worker is restored with its history but takes no input: its
+    /// profile cannot be used (`error` says why and what to do).
+    pub fn refuse_input(&mut self, error: ApiError) {
+        self.input_error = Some(error);
+    }
+
     /// Whether an input may be taken now; see the module's doc.
     pub(super) fn check_writable(&mut self) -> Result<(), RuntimeError> {
+        if let Some(error) = &self.input_error {
+            return Err(RuntimeError::Api(error.clone()));
+        }
         if self.settled {
             return Err(RuntimeError::Unavailable(self.runtime_id.clone()));
         }

@@ -25,6 +25,9 @@
 import type { ApprovalDecision } from '../protocol/ApprovalDecision';
 import type { ApprovalScope } from '../protocol/ApprovalScope';
 import type { CompanionInfo } from '../protocol/CompanionInfo';
+import { inputBlocked } from './inputBlocked';
+import { EXPORT_PAGE, wholeConversation } from './exportAll';
+import type { Message } from '../protocol/Message';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
@@ -121,8 +124,11 @@ export class ConsoleConnection {
   );
   /** Whether a run is in flight, so that what is sent now waits in the queue. */
   readonly willQueue = $derived(this.#state.status === 'running' || this.#state.status === 'waiting_approval' || this.#state.live !== null);
+  /** Why this worker takes no input (its profile is gone), or null. */
+  readonly inputBlocked = $derived(inputBlocked(this.#state.worker));
   readonly canSend = $derived(
-    this.connection === 'live' &&
+    this.inputBlocked === null &&
+      this.connection === 'live' &&
       this.target !== null &&
       (this.#state.status === 'idle' || this.willQueue) &&
       !this.#state.stopped &&
@@ -371,6 +377,13 @@ export class ConsoleConnection {
     } finally {
       if (gen === this.#generation) this.loadingOlder = false;
     }
+  }
+
+  /** Every message of the worker's history, for an export (all its pages). */
+  async wholeConversation(): Promise<Message[]> {
+    const ref = this.target;
+    if (!ref) return [...this.#state.messages];
+    return wholeConversation((before) => this.#api.transcript(ref, EXPORT_PAGE, before));
   }
 
   clearSendError(): void {

@@ -53,6 +53,8 @@ export function describeError(error: Pick<ConsoleError, 'code' | 'message'>): Er
       };
     case 'timeout':
       return { title: 'The model provider did not answer in time.', detail: said };
+    case 'profile_missing':
+      return { title: 'This conversation cannot take input: its profile is gone.', detail: said };
     case 'provider_unconfigured':
       return {
         title: 'No model provider is configured.',

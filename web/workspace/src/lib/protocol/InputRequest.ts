@@ -5,7 +5,13 @@ import type { OnBusy } from "./OnBusy";
 /**
  * `POST .../input`.
  */
-export type InputRequest = { text: string, client_message_id?: ClientMessageId,
+export type InputRequest = {
+/**
+ * The message: at least one character that is not whitespace, at most
+ * 32768 characters (Unicode code points, as `maxLength` counts them;
+ * `invalid_input` past it).
+ */
+text: string, client_message_id?: ClientMessageId,
 /**
  * What to do while a run is in flight: `reject` (the default) answers
  * `busy`, `queue` keeps the input until the runs before it ended.

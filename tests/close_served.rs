@@ -1,0 +1,112 @@
+//! A client's Close is answered at once on a real `yoi serve`, on sockets
+//! resumed from a cursor a few dozen events behind a worker that streams as
+//! fast as the provider sends, on the backend's own runtime and through a
+//! local runtime, whatever the client did before closing: nothing, read one
+//! frame, or read slowly for a while so that frames pile up (issue 21).
+
+// Tests and their helpers may panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Backend, WAIT};
+use yoi_test_support::{MockOpenAi, Reply};
+
+const CLOSE_NORMAL: u16 = 1000;
+/// How far behind the live edge each resumed socket starts.
+const BEHIND: u64 = 50;
+const TRIES: usize = 10;
+/// "At once" is the contract; this bound only fails the test. It is far
+/// below the 3 s the issue saw, and loose enough for a loaded machine.
+const CLOSE_ANSWERED_WITHIN: Duration = Duration::from_millis(1000);
+
+/// Short tokens with no pause, then the stream stays open: the run is in
+/// flight on every try however fast the machine streams.
+fn endless() -> Reply {
+    Reply::tokens((0..200_000).map(|i| format!("{} ", i % 10))).then_hang()
+}
+
+async fn live_edge(b: &Backend, path: &str, after: u64) -> u64 {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (status, page) = b.get(&format!("{path}/transcript?limit=1")).await;
+            assert_eq!(status, 200, "{page}");
+            let seq = page["seq"].as_u64().unwrap();
+            if seq > after + BEHIND {
+                return seq;
+            }
+        }
+    })
+    .await
+    .expect("the run streams")
+}
+
+async fn close_ten_resumed_sockets(b: &Backend, path: &str) {
+    let (status, accepted) = b
+        .post(&format!("{path}/input"), json!({"text": "go"}))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let started = accepted["seq"].as_u64().unwrap();
+    for attempt in 1..=TRIES {
+        let edge = live_edge(b, path, started).await;
+        let mut ws = b
+            .ws(&format!("{path}/events?cursor={}", edge - BEHIND))
+            .await;
+        match attempt % 3 {
+            0 => {}
+            1 => {
+                let first = ws.frame().await;
+                assert_eq!(first["seq"].as_u64(), Some(edge - BEHIND + 1), "{first}");
+            }
+            // A slow reader: frames pile up in the server while it reads.
+            _ => {
+                for _ in 0..200 {
+                    let _ = ws.frame().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        let ending = tokio::time::timeout(CLOSE_ANSWERED_WITHIN, ws.close_handshake())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{path} try {attempt}: no Close within {CLOSE_ANSWERED_WITHIN:?}")
+            });
+        assert_eq!(
+            ending.close_code,
+            Some(CLOSE_NORMAL),
+            "try {attempt}: {ending:?}"
+        );
+        let (_, worker) = b.get(path).await;
+        assert_eq!(
+            worker["status"], "running",
+            "try {attempt}: the run ended early"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_is_answered_at_once_by_yoi_serve_on_sockets_resumed_behind_a_fast_stream() {
+    let mock = MockOpenAi::start().await;
+    let b = Backend::start(
+        &mock.base_url(),
+        "[[runtimes]]\nid = \"near\"\nkind = \"local\"\n",
+        &[],
+    )
+    .await;
+    let (_, companion) = b.get("/api/companion").await;
+    let path = format!(
+        "/api/runtimes/{}/workers/{}",
+        companion["runtime_id"].as_str().unwrap(),
+        companion["worker_id"].as_str().unwrap()
+    );
+    mock.push(endless());
+    close_ten_resumed_sockets(&b, &path).await;
+
+    b.wait_runtime("near", "available").await;
+    let local = b.create_worker("near").await;
+    mock.push(endless());
+    close_ten_resumed_sockets(&b, &local).await;
+}
