@@ -273,7 +273,18 @@ impl RuntimeApi for RemoteRuntime {
             })?;
             format!("/v1/workers?{encoded}")
         };
-        let mut list: WorkerList = self.json(Method::GET, &path, None::<&()>).await?;
+        // `not_found` is the runtime's answer to an `after` it does not hold.
+        let result = self
+            .inner
+            .transport
+            .json_or_not_found(
+                Method::GET,
+                &path,
+                None::<&()>,
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        let mut list: WorkerList = self.outcome(result)?;
         for w in &mut list.workers {
             rewrite::summary(w, &self.inner.id);
         }
