@@ -85,10 +85,19 @@ export function mergePage<S extends { workers: readonly WorkerSummary[]; more: R
   runtimeId: string,
   page: WorkerList,
 ): S {
-  const fresh = new Map(page.workers.map((w) => [w.worker_id, w]));
-  const kept = state.workers.filter((x) => !(x.runtime_id === runtimeId && fresh.has(x.worker_id)));
-  // Both parts are sorted: the merge is close to linear.
-  const workers = [...kept, ...page.workers].sort(byLastActivity);
+  const first = page.workers[0];
+  const last = state.workers.at(-1);
+  let workers: WorkerSummary[];
+  if (first && last && byLastActivity(last, first) < 0) {
+    // The usual page: all of it after every row held (one runtime, or the last
+    // one listed). Nothing to dedupe or sort: thousands of rows are copied once.
+    workers = state.workers.concat(page.workers);
+  } else {
+    const fresh = new Set(page.workers.map((w) => w.worker_id));
+    const kept = state.workers.filter((x) => !(x.runtime_id === runtimeId && fresh.has(x.worker_id)));
+    // Both parts are sorted: the merge is close to linear.
+    workers = kept.concat(page.workers).sort(byLastActivity);
+  }
   return { ...state, workers, more: { ...state.more, [runtimeId]: page.next_after !== undefined } };
 }
 
