@@ -25,7 +25,7 @@ use crate::composer::Composer;
 use crate::keys::{action_for, Action, Focus};
 use crate::manage::Form;
 use crate::notice::{describe_api_error, describe_client_error, Notice};
-use crate::picker::{worker_ref, Picker};
+use crate::picker::{worker_ref, PageRequest, Picker};
 use crate::queue::Queue;
 use crate::transcript::Transcript;
 
@@ -161,6 +161,11 @@ pub enum AppEvent {
         generation: u64,
         result: Result<(), ClientError>,
     },
+    /// A page of the picker's workers (`None`: it could not be had, and why).
+    WorkersAnswered {
+        request: PageRequest,
+        result: Result<yoi_protocol::WorkerList, ClientError>,
+    },
     /// The page of messages just older than `before`.
     OlderAnswered {
         generation: u64,
@@ -205,6 +210,8 @@ pub enum Command {
         target: WorkerRef,
         message_id: MessageId,
     },
+    /// Fetch a page of a runtime's workers for the picker.
+    LoadWorkers(PageRequest),
     /// Fetch the page of messages just older than `before`.
     LoadOlder {
         generation: u64,
@@ -404,8 +411,9 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
         AppEvent::Workspace(event) => {
             workers::follow_rename(app, &event);
             app.picker.apply(event);
-            Vec::new()
+            pages::wanted(app)
         }
+        AppEvent::WorkersAnswered { request, result } => pages::answered(app, &request, result),
         AppEvent::WorkspaceDown => {
             app.picker.disconnected();
             Vec::new()
@@ -468,6 +476,9 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
     if app.focus == Focus::Form && !global {
         return workers::form_action(app, action);
     }
+    if app.focus == Focus::Filter && !global {
+        return pages::filter_action(app, action);
+    }
     match action {
         Action::Interrupt => {
             if app.quit_armed {
@@ -488,12 +499,14 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::TogglePicker => {
             app.form = None;
-            if matches!(app.focus, Focus::Picker | Focus::Form) {
+            if matches!(app.focus, Focus::Picker | Focus::Form | Focus::Filter) {
                 app.focus = Focus::Composer;
             } else {
                 app.focus = Focus::Picker;
                 let current = app.resolved();
                 app.picker.select(current.as_ref());
+                app.picker.reopened();
+                return pages::wanted(app);
             }
         }
         Action::Escape => return escape(app),
@@ -513,8 +526,15 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             return history::at_top(app);
         }
         Action::ScrollBottom => app.scroll = Scroll::Follow,
-        Action::Up if app.focus == Focus::Picker => app.picker.move_selection(-1),
-        Action::Down if app.focus == Focus::Picker => app.picker.move_selection(1),
+        Action::Up if app.focus == Focus::Picker => {
+            app.picker.move_selection(-1);
+            return pages::wanted(app);
+        }
+        Action::Down if app.focus == Focus::Picker => {
+            app.picker.move_selection(1);
+            return pages::wanted(app);
+        }
+        Action::Filter if app.focus == Focus::Picker => app.focus = Focus::Filter,
         Action::Submit => return submit(app),
         Action::RemoveLastQueued => return remove_last_queued(app),
         edit => edit_draft(app, edit),
@@ -532,6 +552,11 @@ fn quit(app: &mut App) -> Vec<Command> {
 fn escape(app: &mut App) -> Vec<Command> {
     if app.focus == Focus::Form {
         app.form = None;
+        app.focus = Focus::Picker;
+        return Vec::new();
+    }
+    if app.focus == Focus::Filter {
+        // The filter stays; the list has the keys again.
         app.focus = Focus::Picker;
         return Vec::new();
     }
@@ -1006,6 +1031,9 @@ mod workers;
 
 #[path = "app_history.rs"]
 mod history;
+
+#[path = "app_pages.rs"]
+mod pages;
 pub use history::HISTORY_PAGE;
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
     InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, Transcript,
-    WorkerDetail, WorkerRef, WorkerSummary,
+    WorkerDetail, WorkerId, WorkerList, WorkerRef, WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -165,6 +165,30 @@ impl ApiClient {
             &format!("/transcript?limit={limit}&before={before}"),
         ))
         .await
+    }
+
+    /// `GET /api/runtimes/{runtime_id}/workers?order=activity&limit=N&after=<id>&q=<text>`:
+    /// a page of the runtime's workers in the consoles' order.
+    pub async fn worker_page(
+        &self,
+        runtime_id: &RuntimeId,
+        limit: usize,
+        after: Option<WorkerId>,
+        query: Option<&str>,
+    ) -> Result<WorkerList, ClientError> {
+        let mut url = self.url(&format!("api/runtimes/{runtime_id}/workers"))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("order", "activity");
+            pairs.append_pair("limit", &limit.to_string());
+            if let Some(after) = after {
+                pairs.append_pair("after", &after.to_string());
+            }
+            if let Some(q) = query {
+                pairs.append_pair("q", q);
+            }
+        }
+        self.send(self.http.get(url)).await
     }
 
     /// `POST .../input` with a `client_message_id`, so that a retry after a

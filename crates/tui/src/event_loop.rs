@@ -21,6 +21,7 @@ use crate::app::{update, App, AppEvent, Command, Target, HISTORY_PAGE};
 use crate::client::{ApiClient, ClientError};
 use crate::error::TuiError;
 use crate::feed::{worker_feed, workspace_feed};
+use crate::picker::WORKER_PAGE;
 use crate::render::{render, transcript_extent};
 use crate::terminal::ConsoleTerminal;
 
@@ -194,6 +195,19 @@ impl Io {
                     let _ = tx
                         .send(AppEvent::RemoveAnswered { generation, result })
                         .await;
+                });
+            }
+            Command::LoadWorkers(request) => {
+                self.tasks.spawn(async move {
+                    let result = client
+                        .worker_page(
+                            &request.runtime_id,
+                            WORKER_PAGE,
+                            request.after,
+                            request.query.as_deref(),
+                        )
+                        .await;
+                    let _ = tx.send(AppEvent::WorkersAnswered { request, result }).await;
                 });
             }
             Command::LoadOlder {
