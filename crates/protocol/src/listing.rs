@@ -128,7 +128,7 @@ mod tests {
     fn silent_workers_come_first_then_the_most_recently_active() {
         let ids: Vec<WorkerId> = (0..4).map(|_| WorkerId::new()).collect();
         let (older, newer) = (ids[0].min(ids[1]), ids[0].max(ids[1]));
-        let mut list = vec![
+        let mut list = [
             summary(ids[2], Some("2026-11-23T10:00:00.000Z")),
             summary(older, None),
             summary(ids[3], Some("2026-11-23T11:00:00.000Z")),

@@ -408,11 +408,7 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             }
             Vec::new()
         }
-        AppEvent::Workspace(event) => {
-            workers::follow_rename(app, &event);
-            app.picker.apply(event);
-            pages::wanted(app)
-        }
+        AppEvent::Workspace(event) => pages::workspace_frame(app, event),
         AppEvent::WorkersAnswered { request, result } => pages::answered(app, &request, result),
         AppEvent::WorkspaceDown => {
             app.picker.disconnected();

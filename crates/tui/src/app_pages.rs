@@ -2,13 +2,21 @@
 //! which pages to ask for as the selection moves or frames arrive, the keys
 //! of the filter line, and the pages that come back.
 
-use yoi_protocol::WorkerList;
+use yoi_protocol::{WorkerList, WorkspaceEvent};
 
 use super::{App, Command};
 use crate::client::ClientError;
 use crate::keys::{Action, Focus};
 use crate::notice::describe_client_error;
 use crate::picker::PageRequest;
+
+/// A frame of the workspace socket: the picker (and the shown worker's name)
+/// follow it, and may want a page.
+pub(super) fn workspace_frame(app: &mut App, event: WorkspaceEvent) -> Vec<Command> {
+    super::workers::follow_rename(app, &event);
+    app.picker.apply(event);
+    wanted(app)
+}
 
 /// The pages the picker wants now, while it is open.
 pub(super) fn wanted(app: &mut App) -> Vec<Command> {

@@ -227,7 +227,7 @@ fn the_picker_draws_only_the_rows_in_view() {
         .buffer()
         .content()
         .iter()
-        .map(|c| c.symbol())
+        .map(ratatui::buffer::Cell::symbol)
         .collect();
     assert_eq!(app.picker.selected(), Some(&worker_ref(&all[50])));
     assert!(
