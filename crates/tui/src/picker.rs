@@ -451,9 +451,11 @@ mod tests {
             runtime_id: RuntimeId::parse("gpu-box").unwrap(),
             worker_id: b.worker_id,
         });
+        // Both left are silent: the newer comes first.
+        let first = if c.worker_id > a.worker_id { &c } else { &a };
         assert_eq!(
             p.selected(),
-            Some(&worker_ref(&a)),
+            Some(&worker_ref(first)),
             "falls back to the first"
         );
     }
