@@ -79,7 +79,7 @@ pub struct WorkersQuery {
     /// show them: workers that said nothing yet first, newest first, then by
     /// `last_activity`, newest first).
     #[serde(default)]
-    #[param(value_type = Option<yoi_protocol::WorkerOrder>)]
+    #[param(inline, value_type = Option<yoi_protocol::WorkerOrder>)]
     pub order: Option<yoi_protocol::WorkerOrder>,
     /// Only workers whose `display_name` contains this text, ignoring case
     /// (trimmed; blank: no filter).

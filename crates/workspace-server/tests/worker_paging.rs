@@ -271,3 +271,31 @@ async fn bad_paging_parameters_are_typed_errors() {
     assert_eq!(body["error"]["code"], "not_found");
     assert!(!body["error"]["message"].as_str().unwrap().contains("/tmp"));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_paging_parameters_inline() {
+    let s = Server::start().await;
+    let (status, doc) = s.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let params = doc["paths"]["/api/runtimes/{runtime_id}/workers"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+            .clone()
+    };
+    // Inline, so that a fuzzer (and a reader) needs no other part of the document.
+    let order = param("order")["schema"].to_string();
+    assert!(
+        order.contains("\"created\"") && order.contains("\"activity\""),
+        "{order}"
+    );
+    assert!(!order.contains("$ref"), "{order}");
+    assert_eq!(param("q")["schema"]["maxLength"], 80);
+    assert_eq!(param("limit")["schema"]["maximum"], 1000);
+    assert!(param("after")["schema"]["pattern"].is_string());
+}
