@@ -14,7 +14,7 @@ import type { ConsoleError } from './errors';
 import { lastRowOf, mergePage, placeWorker, type WorkspaceState } from './workspace';
 
 /** Workers asked for per page. */
-export const WORKER_PAGE = 100;
+export const WORKER_PAGE = 200;
 /** How long the filter box waits for more typing before it asks the server. */
 export const SEARCH_DELAY_MS = 200;
 

@@ -71,12 +71,13 @@ const ids = (list: readonly WorkerSummary[]) => list.map((w) => w.worker_id);
 
 describe('a bounded snapshot and the pages after it', () => {
   it('a runtime with more workers than the snapshot lists is paged in from its last row, each worker once', async () => {
-    // 250 workers: 200 silent, then 50 that spoke; the snapshot lists 120 of them.
-    const all = [...Array.from({ length: 200 }, (_, i) => worker('rt', i)), ...Array.from({ length: 50 }, (_, i) => worker('rt', 200 + i, i))];
+    // 450 workers: 400 silent, then 50 that spoke; the snapshot lists 120 of them.
+    const all = [...Array.from({ length: 400 }, (_, i) => worker('rt', i)), ...Array.from({ length: 50 }, (_, i) => worker('rt', 400 + i, i))];
     const sorted = [...all].sort(byLastActivity);
+    expect(WORKER_PAGE).toBeLessThan(all.length - 120);
     const s = applyWorkspaceEvent(initialWorkspace(), {
       type: 'workspace_snapshot',
-      runtimes: [runtime('rt', 250)],
+      runtimes: [runtime('rt', 450)],
       workers: sorted.slice(0, 120),
     });
     expect(s.more).toEqual({ rt: true });
