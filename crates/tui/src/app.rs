@@ -161,16 +161,16 @@ pub enum AppEvent {
         generation: u64,
         result: Result<(), ClientError>,
     },
-    /// A page of the picker's workers (`None`: it could not be had, and why).
-    WorkersAnswered {
-        request: PageRequest,
-        result: Result<yoi_protocol::WorkerList, ClientError>,
-    },
     /// The page of messages just older than `before`.
     OlderAnswered {
         generation: u64,
         before: MessageId,
         result: Result<yoi_protocol::Transcript, ClientError>,
+    },
+    /// A page of the picker's workers, or why it could not be had.
+    WorkersAnswered {
+        request: PageRequest,
+        result: Result<yoi_protocol::WorkerList, ClientError>,
     },
 }
 
@@ -210,14 +210,14 @@ pub enum Command {
         target: WorkerRef,
         message_id: MessageId,
     },
-    /// Fetch a page of a runtime's workers for the picker.
-    LoadWorkers(PageRequest),
     /// Fetch the page of messages just older than `before`.
     LoadOlder {
         generation: u64,
         target: WorkerRef,
         before: MessageId,
     },
+    /// Fetch a page of a runtime's workers for the picker.
+    LoadWorkers(PageRequest),
     Quit,
 }
 
@@ -1027,10 +1027,10 @@ mod workers;
 
 #[path = "app_history.rs"]
 mod history;
+pub use history::HISTORY_PAGE;
 
 #[path = "app_pages.rs"]
 mod pages;
-pub use history::HISTORY_PAGE;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use yoi_protocol::{
     ApiError, CancelAccepted, ClientMessageId, CompanionInfo, CreateWorker, ErrorEnvelope,
     InputAccepted, InputRequest, MessageId, OnBusy, RenameWorker, RuntimeId, Seq, Transcript,
-    WorkerDetail, WorkerId, WorkerList, WorkerRef, WorkerSummary,
+    WorkerDetail, WorkerRef, WorkerSummary,
 };
 
 use crate::error::TuiError;
@@ -173,9 +173,9 @@ impl ApiClient {
         &self,
         runtime_id: &RuntimeId,
         limit: usize,
-        after: Option<WorkerId>,
+        after: Option<yoi_protocol::WorkerId>,
         query: Option<&str>,
-    ) -> Result<WorkerList, ClientError> {
+    ) -> Result<yoi_protocol::WorkerList, ClientError> {
         let mut url = self.url(&format!("api/runtimes/{runtime_id}/workers"))?;
         {
             let mut pairs = url.query_pairs_mut();
