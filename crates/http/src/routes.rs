@@ -78,10 +78,24 @@ pub struct WorkersQuery {
     #[serde(default)]
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
-    /// Only workers created after this one (the `next_after` of the page before).
+    /// Only workers after this one in `order`, where it stands now (the
+    /// `next_after` of the page before, or the last worker a client holds).
+    /// With `order=activity`, a worker this runtime does not hold is 404
+    /// `not_found`.
     #[serde(default)]
     #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
     pub after: Option<String>,
+    /// `created` (the default: oldest first) or `activity` (as the consoles
+    /// show them: workers that said nothing yet first, newest first, then by
+    /// `last_activity`, newest first).
+    #[serde(default)]
+    #[param(inline, value_type = Option<yoi_protocol::WorkerOrder>)]
+    pub order: Option<yoi_protocol::WorkerOrder>,
+    /// Only workers whose `display_name` contains this text, ignoring case
+    /// (trimmed; blank: no filter).
+    #[serde(default)]
+    #[param(max_length = 80)]
+    pub q: Option<String>,
 }
 
 #[utoipa::path(get, path = "/workers", tag = "workers",
@@ -100,9 +114,13 @@ pub async fn list_workers(
                 .map_err(|e| Failure::invalid(format!("bad after: {e}")))?,
         ),
     };
-    Ok(Json(
-        runtime.list_workers(WorkerPage { limit, after }).await?,
-    ))
+    let page = WorkerPage {
+        limit,
+        after,
+        order: query.order.unwrap_or_default(),
+        name: yoi_protocol::NameQuery::parse(query.q.as_deref())?,
+    };
+    Ok(Json(runtime.list_workers(page).await?))
 }
 
 #[utoipa::path(post, path = "/workers", tag = "workers",

@@ -36,7 +36,7 @@ pub struct RuntimeList {
     pub runtimes: Vec<RuntimeSummary>,
 }
 
-/// `GET /api/runtimes/{runtime_id}/workers`: workers in creation order.
+/// `GET /api/runtimes/{runtime_id}/workers`: a page of workers in the order asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct WorkerList {
     pub workers: Vec<WorkerSummary>,
@@ -46,13 +46,17 @@ pub struct WorkerList {
     pub next_after: Option<WorkerId>,
 }
 
-/// What `GET .../workers` asks for: `?limit=N&after=<worker_id>`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What `GET .../workers` asks for:
+/// `?order=created|activity&limit=N&after=<worker_id>&q=<name>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerPage {
     /// At most this many workers; all when `None`.
     pub limit: Option<usize>,
-    /// Only workers created after this one.
+    /// Only workers after this one in `order` (where it stands now).
     pub after: Option<WorkerId>,
+    pub order: crate::WorkerOrder,
+    /// Only workers whose name matches.
+    pub name: Option<crate::NameQuery>,
 }
 
 impl WorkerPage {

@@ -5,8 +5,11 @@
 //! answered by the REST routes ([`RuntimeSummary`], [`WorkerSummary`],
 //! [`WorkerDetail`], [`Message`], [`Usage`], ...), the events a Worker emits
 //! ([`WorkerEvent`] and its [`EventKind`]), the workspace-level events
-//! ([`WorkspaceEvent`]) the error envelope ([`ApiError`], [`ErrorCode`]) and the limits every
-//! server checks a request against ([`validate_input_text`], ...).
+//! ([`WorkspaceEvent`]) the error envelope ([`ApiError`], [`ErrorCode`]), the limits every
+//! server checks a request against ([`validate_input_text`], ...), and how
+//! many workers are listed: the activity order every server and console
+//! sorts by ([`by_activity`]), the name filter ([`NameQuery`]) and the
+//! bound of a workspace snapshot ([`SNAPSHOT_WORKERS`]).
 //!
 //! It holds no runtime machinery: no tokio, no actors, no I/O. The JSON it
 //! produces is pinned by round-trip tests, and the TypeScript types of the web
@@ -17,6 +20,7 @@ mod api;
 mod error;
 mod event;
 mod ids;
+mod listing;
 mod message;
 mod runtime;
 mod time;
@@ -29,6 +33,7 @@ pub use api::*;
 pub use error::*;
 pub use event::*;
 pub use ids::*;
+pub use listing::*;
 pub use message::*;
 pub use runtime::*;
 pub use time::*;

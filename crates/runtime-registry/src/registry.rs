@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
 use worker_runtime::{RuntimeApi, RuntimeError};
-use yoi_protocol::{RuntimeId, RuntimeSummary, WorkspaceEvent};
+use yoi_protocol::{by_activity, RuntimeId, RuntimeSummary, WorkspaceEvent, SNAPSHOT_WORKERS};
 
 use crate::error::RegistryError;
 
@@ -201,7 +201,11 @@ impl Registry {
         self.events.subscribe()
     }
 
-    /// The first frame of a workspace socket: every runtime and every worker.
+    /// The first frame of a workspace socket: every runtime (with its
+    /// `worker_count`) and the [`SNAPSHOT_WORKERS`] most recently active
+    /// workers of them all, in the consoles' order; the rest are paged with
+    /// `GET .../workers?order=activity`. Each runtime's share is the head of
+    /// its own order, so a client pages each runtime on from its last row.
     pub async fn workspace_snapshot(&self) -> Result<WorkspaceEvent, RuntimeError> {
         let mut runtimes = Vec::new();
         let mut workers = Vec::new();
@@ -209,8 +213,10 @@ impl Registry {
             runtimes.push(runtime.summary().await?);
             // An unreachable runtime shows in `runtimes` with its status; its
             // workers are simply not listed until it is back.
-            workers.extend(runtime.known_workers().await);
+            workers.extend(runtime.recent_workers(SNAPSHOT_WORKERS).await);
         }
+        workers.sort_by(by_activity);
+        workers.truncate(SNAPSHOT_WORKERS);
         Ok(WorkspaceEvent::WorkspaceSnapshot { runtimes, workers })
     }
 

@@ -175,3 +175,64 @@ async fn a_lagging_forwarder_sends_a_fresh_workspace_snapshot() {
         .iter()
         .any(|w| w.worker_id == created.summary.worker_id));
 }
+
+/// The snapshot sent in place of missed events is bounded like the first
+/// frame of `/api/events`: the most recently active workers, in order.
+#[tokio::test(flavor = "current_thread")]
+async fn the_snapshot_after_a_lag_lists_only_the_most_recently_active_workers() {
+    let mock = MockOpenAi::start().await;
+    let mut config = RuntimeConfig::new(RuntimeId::backend_internal(), "backend");
+    config.provider.base_url = mock.base_url();
+    config.provider.api_key = Some("sk-registry".into());
+    let runtime = Runtime::start(config, yoi_providers::Providers::shared())
+        .await
+        .unwrap();
+    for i in 0..(yoi_protocol::SNAPSHOT_WORKERS + 50) {
+        runtime
+            .create_worker(CreateWorker {
+                display_name: Some(format!("w{i}")),
+                profile: None,
+            })
+            .await
+            .unwrap();
+    }
+    let (events, _) = broadcast::channel(2);
+    let registry = Registry::start().await.unwrap();
+    registry
+        .register(Arc::new(TinyBroadcast {
+            runtime: runtime.clone(),
+            events: events.clone(),
+        }))
+        .await
+        .unwrap();
+    let mut listener = registry.workspace_events();
+    let summary = runtime.summary().await.unwrap();
+    for _ in 0..10 {
+        events
+            .send(WorkspaceEvent::RuntimeStatus {
+                runtime: summary.clone(),
+            })
+            .unwrap();
+    }
+    let (runtimes, workers) = tokio::time::timeout(WAIT, async {
+        loop {
+            if let WorkspaceEvent::WorkspaceSnapshot { runtimes, workers } =
+                listener.recv().await.unwrap()
+            {
+                return (runtimes, workers);
+            }
+        }
+    })
+    .await
+    .expect("listeners get a fresh snapshot in place of the missed events");
+    assert_eq!(runtimes[0].worker_count, 250);
+    assert_eq!(workers.len(), yoi_protocol::SNAPSHOT_WORKERS);
+    let mut all = runtime
+        .list_workers(yoi_protocol::WorkerPage::all())
+        .await
+        .unwrap()
+        .workers;
+    all.sort_by(yoi_protocol::by_activity);
+    all.truncate(yoi_protocol::SNAPSHOT_WORKERS);
+    assert_eq!(workers, all, "the head of the activity order");
+}

@@ -25,7 +25,7 @@ use crate::composer::Composer;
 use crate::keys::{action_for, Action, Focus};
 use crate::manage::Form;
 use crate::notice::{describe_api_error, describe_client_error, Notice};
-use crate::picker::{worker_ref, Picker};
+use crate::picker::{worker_ref, PageRequest, Picker};
 use crate::queue::Queue;
 use crate::tool_calls::Approvals;
 use crate::transcript::{ToolEnd, Transcript};
@@ -174,6 +174,11 @@ pub enum AppEvent {
         before: MessageId,
         result: Result<yoi_protocol::Transcript, ClientError>,
     },
+    /// A page of the picker's workers, or why it could not be had.
+    WorkersAnswered {
+        request: PageRequest,
+        result: Result<yoi_protocol::WorkerList, ClientError>,
+    },
 }
 
 impl AppEvent {
@@ -241,6 +246,8 @@ pub enum Command {
         target: WorkerRef,
         before: MessageId,
     },
+    /// Fetch a page of a runtime's workers for the picker.
+    LoadWorkers(PageRequest),
     Quit,
 }
 
@@ -446,11 +453,8 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             apply_feed(app, event);
             Vec::new()
         }
-        AppEvent::Workspace(event) => {
-            workers::follow_rename(app, &event);
-            app.picker.apply(event);
-            Vec::new()
-        }
+        AppEvent::Workspace(event) => pages::workspace_frame(app, event),
+        AppEvent::WorkersAnswered { request, result } => pages::answered(app, &request, result),
         AppEvent::WorkspaceDown => {
             app.picker.disconnected();
             Vec::new()
@@ -504,6 +508,9 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
     if app.focus == Focus::Form && !global {
         return workers::form_action(app, action);
     }
+    if app.focus == Focus::Filter && !global {
+        return pages::filter_action(app, action);
+    }
     match action {
         Action::Interrupt => {
             if app.quit_armed {
@@ -524,12 +531,14 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::TogglePicker => {
             app.form = None;
-            if matches!(app.focus, Focus::Picker | Focus::Form) {
+            if matches!(app.focus, Focus::Picker | Focus::Form | Focus::Filter) {
                 app.focus = Focus::Composer;
             } else {
                 app.focus = Focus::Picker;
                 let current = app.resolved();
                 app.picker.select(current.as_ref());
+                app.picker.reopened();
+                return pages::wanted(app);
             }
         }
         Action::Escape => return escape(app),
@@ -550,8 +559,15 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             return history::at_top(app);
         }
         Action::ScrollBottom => app.scroll = Scroll::Follow,
-        Action::Up if app.focus == Focus::Picker => app.picker.move_selection(-1),
-        Action::Down if app.focus == Focus::Picker => app.picker.move_selection(1),
+        Action::Up if app.focus == Focus::Picker => {
+            app.picker.move_selection(-1);
+            return pages::wanted(app);
+        }
+        Action::Down if app.focus == Focus::Picker => {
+            app.picker.move_selection(1);
+            return pages::wanted(app);
+        }
+        Action::Filter if app.focus == Focus::Picker => app.focus = Focus::Filter,
         Action::Submit => return submit(app),
         Action::RemoveLastQueued => return remove_last_queued(app),
         edit => edit_draft(app, edit),
@@ -569,6 +585,11 @@ fn quit(app: &mut App) -> Vec<Command> {
 fn escape(app: &mut App) -> Vec<Command> {
     if app.focus == Focus::Form {
         app.form = None;
+        app.focus = Focus::Picker;
+        return Vec::new();
+    }
+    if app.focus == Focus::Filter {
+        // The filter stays; the list has the keys again.
         app.focus = Focus::Picker;
         return Vec::new();
     }
@@ -1088,6 +1109,9 @@ mod history;
 #[path = "app_tools.rs"]
 mod tools;
 pub use history::HISTORY_PAGE;
+
+#[path = "app_pages.rs"]
+mod pages;
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

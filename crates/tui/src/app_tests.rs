@@ -1159,7 +1159,9 @@ fn a_short_transcript_does_not_scroll() {
 }
 
 fn with_workspace(c: &mut Console) -> WorkerSummary {
-    let coder = worker("backend-internal", "coder");
+    // It said something: the picker lists it after the silent Companion.
+    let mut coder = worker("backend-internal", "coder");
+    coder.last_activity = Some(yoi_protocol::Timestamp::now());
     let mut own = runtime("backend-internal");
     own.profiles = Some(vec![
         yoi_protocol::ProfileSummary {

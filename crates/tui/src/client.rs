@@ -167,6 +167,30 @@ impl ApiClient {
         .await
     }
 
+    /// `GET /api/runtimes/{runtime_id}/workers?order=activity&limit=N&after=<id>&q=<text>`:
+    /// a page of the runtime's workers in the consoles' order.
+    pub async fn worker_page(
+        &self,
+        runtime_id: &RuntimeId,
+        limit: usize,
+        after: Option<yoi_protocol::WorkerId>,
+        query: Option<&str>,
+    ) -> Result<yoi_protocol::WorkerList, ClientError> {
+        let mut url = self.url(&format!("api/runtimes/{runtime_id}/workers"))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("order", "activity");
+            pairs.append_pair("limit", &limit.to_string());
+            if let Some(after) = after {
+                pairs.append_pair("after", &after.to_string());
+            }
+            if let Some(q) = query {
+                pairs.append_pair("q", q);
+            }
+        }
+        self.send(self.http.get(url)).await
+    }
+
     /// `POST .../input` with a `client_message_id`, so that a retry after a
     /// lost answer is answered with the first acceptance instead of a second
     /// run. While an answer is in flight the input waits in the worker's

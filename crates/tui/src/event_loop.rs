@@ -21,6 +21,7 @@ use crate::app::{update, App, AppEvent, Command, Target, HISTORY_PAGE};
 use crate::client::{ApiClient, ClientError};
 use crate::error::TuiError;
 use crate::feed::{worker_feed, workspace_feed};
+use crate::picker::{PageRequest, WORKER_PAGE};
 use crate::render::{render, transcript_extent};
 use crate::terminal::ConsoleTerminal;
 
@@ -216,6 +217,7 @@ impl Io {
                         .await;
                 });
             }
+            Command::LoadWorkers(request) => self.load_workers(request),
             Command::LoadOlder {
                 generation,
                 target,
@@ -241,6 +243,22 @@ impl Io {
             | Command::Decide { .. }
             | Command::Quit => {}
         }
+    }
+
+    /// A page of the picker's workers.
+    fn load_workers(&mut self, request: PageRequest) {
+        let (client, tx) = (self.client.clone(), self.tx.clone());
+        self.tasks.spawn(async move {
+            let result = client
+                .worker_page(
+                    &request.runtime_id,
+                    WORKER_PAGE,
+                    request.after,
+                    request.query.as_deref(),
+                )
+                .await;
+            let _ = tx.send(AppEvent::WorkersAnswered { request, result }).await;
+        });
     }
 
     /// Drops the current worker feed and starts one for `target`.

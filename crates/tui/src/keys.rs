@@ -15,6 +15,8 @@ pub enum Focus {
     Picker,
     /// A form of the picker: a new worker, a rename, a stop to confirm.
     Form,
+    /// The picker's filter line (`/`): typing finds workers by name.
+    Filter,
 }
 
 /// Something the person asked for.
@@ -56,6 +58,8 @@ pub enum Action {
     Retry,
     /// Ctrl-X: take back the message queued last.
     RemoveLastQueued,
+    /// `/` in the picker: type a filter.
+    Filter,
 }
 
 /// The key list of the help overlay (and of the README): key, what it does.
@@ -77,6 +81,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "n / r / d (picker)",
         "new worker, rename, stop the highlighted one",
     ),
+    ("/ (picker)", "find workers by name (on the server)"),
     ("Ctrl-T", "retry: send a failed or stopped question again"),
     ("Ctrl-R", "show or fold the reasoning"),
     ("Ctrl-O", "show or fold tool calls: arguments and results"),
@@ -121,6 +126,14 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('n') => Some(Action::NewWorker),
             KeyCode::Char('r') => Some(Action::RenameWorker),
             KeyCode::Char('d') | KeyCode::Delete => Some(Action::StopWorker),
+            KeyCode::Char('/') => Some(Action::Filter),
+            _ => None,
+        },
+        Focus::Filter => match key.code {
+            KeyCode::Enter | KeyCode::Down => Some(Action::Choose),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char('u') if ctrl => Some(Action::KillLineBefore),
+            KeyCode::Char(c) if !ctrl && !alt => Some(Action::Insert(c)),
             _ => None,
         },
         Focus::Form => match key.code {
@@ -205,7 +218,13 @@ mod tests {
 
     #[test]
     fn global_keys_work_in_every_focus() {
-        for focus in [Focus::Composer, Focus::Help, Focus::Picker, Focus::Form] {
+        for focus in [
+            Focus::Composer,
+            Focus::Help,
+            Focus::Picker,
+            Focus::Form,
+            Focus::Filter,
+        ] {
             let ctrl = KeyModifiers::CONTROL;
             assert_eq!(
                 action_for(key(KeyCode::Char('c'), ctrl), focus, false),

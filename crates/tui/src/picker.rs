@@ -6,18 +6,56 @@
 //! snapshot, so nothing here needs sequence numbers. The selection follows a
 //! worker by its `runtime_id + worker_id`, not by row, so live changes do not
 //! move it to another worker.
+//!
+//! With many workers the snapshot lists only the most recently active (see
+//! api.md, "Many workers"): the rows held of each runtime are the head of its
+//! activity order, and the next page is asked for ([`Picker::next_pages`])
+//! when the selection comes near a runtime's last row. A filter (`/`) asks
+//! the server for the workers whose names hold its text, paged the same way.
+//! Live frames place a worker among the rows held, or leave it for a page.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use yoi_protocol::{
-    RuntimeStatus, RuntimeSummary, WorkerRef, WorkerStatus, WorkerSummary, WorkspaceEvent,
+    by_activity, RuntimeId, RuntimeStatus, RuntimeSummary, WorkerId, WorkerList, WorkerRef,
+    WorkerStatus, WorkerSummary, WorkspaceEvent,
 };
+
+/// Workers asked for per page.
+pub const WORKER_PAGE: usize = 100;
+/// How close to a runtime's last row the selection comes before its next page is asked for.
+const LOOKAHEAD: usize = 10;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Picker {
     pub runtimes: Vec<RuntimeSummary>,
+    /// In the activity order: each runtime's rows are the head of its own.
     pub workers: Vec<WorkerSummary>,
     /// Whether the workspace socket is up (`false` until its first snapshot).
     pub live: bool,
     selected: Option<WorkerRef>,
+    /// Runtimes with workers beyond the rows held.
+    more: BTreeMap<RuntimeId, bool>,
+    /// Runtimes whose next page is on the way.
+    loading: BTreeSet<RuntimeId>,
+    /// Runtimes whose last page failed: asked again when the picker reopens.
+    failed: BTreeSet<RuntimeId>,
+    /// The filter's text; empty: every worker.
+    pub query: String,
+    /// The filter line as typed (the query is its trimmed text).
+    pub filter_text: String,
+    /// Bumped by every snapshot and filter: older pages are dropped.
+    epoch: u64,
+}
+
+/// A page of one runtime's workers to ask the server for
+/// (`GET .../workers?order=activity&limit&after&q`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub epoch: u64,
+    pub runtime_id: RuntimeId,
+    pub after: Option<WorkerId>,
+    pub query: Option<String>,
 }
 
 /// One line of the picker list.
@@ -27,25 +65,65 @@ pub enum Row<'a> {
     /// Workers whose runtime the workspace did not list (yet).
     OtherRuntime(&'a str),
     Worker(&'a WorkerSummary),
+    /// The end of a runtime's rows while it has more workers.
+    More(&'a RuntimeId, MoreState),
+}
+
+/// Where the rest of a runtime's workers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoreState {
+    /// Asked for once the selection comes near.
+    Waiting,
+    Loading,
+    /// The last page failed; reopening the picker asks again.
+    Failed,
 }
 
 impl Picker {
     pub fn apply(&mut self, event: WorkspaceEvent) {
         match event {
-            WorkspaceEvent::WorkspaceSnapshot { runtimes, workers } => {
+            WorkspaceEvent::WorkspaceSnapshot {
+                runtimes,
+                mut workers,
+            } => {
+                self.epoch += 1;
+                self.loading.clear();
+                self.failed.clear();
+                if self.query.is_empty() {
+                    workers.sort_by(by_activity);
+                    self.more = runtimes
+                        .iter()
+                        .map(|r| {
+                            let held = workers
+                                .iter()
+                                .filter(|w| w.runtime_id == r.runtime_id)
+                                .count();
+                            (r.runtime_id.clone(), (held as u64) < r.worker_count)
+                        })
+                        .collect();
+                    self.workers = workers;
+                } else {
+                    // The filter's results are asked for again.
+                    self.workers.clear();
+                    self.more = runtimes
+                        .iter()
+                        .map(|r| (r.runtime_id.clone(), true))
+                        .collect();
+                }
                 self.runtimes = runtimes;
-                self.workers = workers;
                 self.live = true;
             }
             WorkspaceEvent::WorkerCreated { worker } => {
-                let key = worker_ref(&worker);
-                self.workers.retain(|w| worker_ref(w) != key);
-                self.workers.push(worker);
+                if self.matches(&worker) {
+                    self.place(worker, true);
+                }
             }
             WorkspaceEvent::WorkerUpdated { worker } => {
-                let key = worker_ref(&worker);
-                if let Some(w) = self.workers.iter_mut().find(|w| worker_ref(w) == key) {
-                    *w = worker;
+                if self.matches(&worker) {
+                    self.place(worker, false);
+                } else {
+                    let key = worker_ref(&worker);
+                    self.workers.retain(|w| worker_ref(w) != key);
                 }
             }
             WorkspaceEvent::WorkerStopped {
@@ -90,6 +168,144 @@ impl Picker {
         self.live = false;
     }
 
+    fn matches(&self, worker: &WorkerSummary) -> bool {
+        self.query.is_empty()
+            || worker
+                .display_name
+                .to_lowercase()
+                .contains(&self.query.to_lowercase())
+    }
+
+    /// Puts `worker` in its place, or leaves it out when it falls past the
+    /// last row held of a runtime with more (a page brings it); a new worker
+    /// (`head`) is always the head of its runtime.
+    fn place(&mut self, worker: WorkerSummary, head: bool) {
+        let key = worker_ref(&worker);
+        self.workers.retain(|w| worker_ref(w) != key);
+        if !head && self.more.get(&worker.runtime_id).copied().unwrap_or(false) {
+            let last = self
+                .workers
+                .iter()
+                .rev()
+                .find(|w| w.runtime_id == worker.runtime_id);
+            match last {
+                Some(last) if by_activity(&worker, last).is_lt() => {}
+                _ => return,
+            }
+        }
+        let at = self
+            .workers
+            .partition_point(|w| by_activity(w, &worker).is_lt());
+        self.workers.insert(at, worker);
+    }
+
+    /// Sets the filter (trimmed): the rows start over with the server's
+    /// answers for it; [`Picker::next_pages`] asks for them.
+    pub fn set_query(&mut self, text: &str) {
+        let query = text.trim().to_owned();
+        if query == self.query {
+            return;
+        }
+        self.query = query;
+        self.epoch += 1;
+        self.loading.clear();
+        self.failed.clear();
+        self.workers.clear();
+        self.more = self
+            .runtimes
+            .iter()
+            .map(|r| (r.runtime_id.clone(), true))
+            .collect();
+        self.keep_selection_valid();
+    }
+
+    /// The pages to ask for now: a runtime with more workers whose rows are
+    /// all held yet (none, or the selection is near its last row); each is
+    /// marked as on its way.
+    pub fn next_pages(&mut self) -> Vec<PageRequest> {
+        let selected = self.selected.clone();
+        let mut out = Vec::new();
+        for runtime in &self.runtimes {
+            let id = &runtime.runtime_id;
+            let wanted = self.more.get(id).copied().unwrap_or(false)
+                && runtime.status == RuntimeStatus::Available
+                && !self.loading.contains(id)
+                && !self.failed.contains(id);
+            if !wanted {
+                continue;
+            }
+            let rows: Vec<&WorkerSummary> = self
+                .workers
+                .iter()
+                .filter(|w| w.runtime_id == *id)
+                .collect();
+            let near_end = match selected.as_ref().filter(|s| s.runtime_id == *id) {
+                Some(sel) => rows
+                    .iter()
+                    .position(|w| w.worker_id == sel.worker_id)
+                    .is_some_and(|i| rows.len() - i <= LOOKAHEAD),
+                None => false,
+            };
+            if rows.is_empty() || near_end {
+                out.push(PageRequest {
+                    epoch: self.epoch,
+                    runtime_id: id.clone(),
+                    after: rows
+                        .iter()
+                        .rev()
+                        .find(|w| w.status != WorkerStatus::Stopped)
+                        .map(|w| w.worker_id),
+                    query: (!self.query.is_empty()).then(|| self.query.clone()),
+                });
+            }
+        }
+        for request in &out {
+            self.loading.insert(request.runtime_id.clone());
+        }
+        out
+    }
+
+    /// A page asked for by [`Picker::next_pages`] came back (or failed:
+    /// `None`); one of an older snapshot or filter is dropped.
+    pub fn page_answered(&mut self, request: &PageRequest, page: Option<WorkerList>) {
+        if request.epoch != self.epoch {
+            return;
+        }
+        self.loading.remove(&request.runtime_id);
+        let Some(page) = page else {
+            self.failed.insert(request.runtime_id.clone());
+            return;
+        };
+        self.more
+            .insert(request.runtime_id.clone(), page.next_after.is_some());
+        let fresh: std::collections::HashSet<WorkerRef> =
+            page.workers.iter().map(worker_ref).collect();
+        self.workers.retain(|w| !fresh.contains(&worker_ref(w)));
+        self.workers.extend(page.workers);
+        self.workers.sort_by(by_activity);
+        self.keep_selection_valid();
+    }
+
+    /// Whether a runtime has workers beyond its rows, and whether they are
+    /// on their way.
+    pub fn more_of(&self, runtime_id: &RuntimeId) -> Option<MoreState> {
+        if !self.more.get(runtime_id).copied().unwrap_or(false) {
+            return None;
+        }
+        Some(if self.failed.contains(runtime_id) {
+            MoreState::Failed
+        } else if self.loading.contains(runtime_id) {
+            MoreState::Loading
+        } else {
+            MoreState::Waiting
+        })
+    }
+
+    /// The picker opens: pages that failed may be asked for again.
+    pub fn reopened(&mut self) {
+        self.failed.clear();
+    }
+
     /// The rows to show: each runtime, then its workers.
     pub fn rows(&self) -> Vec<Row<'_>> {
         let mut rows = Vec::new();
@@ -101,6 +317,9 @@ impl Picker {
                     .filter(|w| w.runtime_id == runtime.runtime_id)
                     .map(Row::Worker),
             );
+            if let Some(state) = self.more_of(&runtime.runtime_id) {
+                rows.push(Row::More(&runtime.runtime_id, state));
+            }
         }
         let orphans: Vec<&WorkerSummary> = self
             .workers
@@ -232,9 +451,11 @@ mod tests {
             runtime_id: RuntimeId::parse("gpu-box").unwrap(),
             worker_id: b.worker_id,
         });
+        // Both left are silent: the newer comes first.
+        let first = if c.worker_id > a.worker_id { &c } else { &a };
         assert_eq!(
             p.selected(),
-            Some(&worker_ref(&a)),
+            Some(&worker_ref(first)),
             "falls back to the first"
         );
     }
@@ -270,3 +491,7 @@ mod tests {
         assert_eq!(p.workers[0].status, WorkerStatus::Running);
     }
 }
+
+#[cfg(test)]
+#[path = "picker_pages_tests.rs"]
+mod pages_tests;

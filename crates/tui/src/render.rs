@@ -20,7 +20,7 @@ use yoi_protocol::{RuntimeStatus, RuntimeSummary, SnapshotReason, WorkerStatus, 
 use crate::app::{App, ConnState, LiveKind, Scroll, Target};
 use crate::keys::{Focus, KEY_HELP};
 use crate::notice::Level;
-use crate::picker::{worker_ref, Row};
+use crate::picker::{worker_ref, MoreState, Row};
 use wrap::{char_width, str_width};
 
 /// Most rows the composer grows to (without its border).
@@ -89,7 +89,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     render_status(frame, a.status, app);
     match app.focus {
         Focus::Help => render_help(frame, frame.area()),
-        Focus::Picker => render_picker(frame, frame.area(), app),
+        Focus::Picker | Focus::Filter => render_picker(frame, frame.area(), app),
         Focus::Form => {
             render_picker(frame, frame.area(), app);
             form::render_form(frame, frame.area(), app);
@@ -458,70 +458,94 @@ fn render_help(frame: &mut Frame, area: Rect) {
 
 fn render_picker(frame: &mut Frame, area: Rect, app: &App) {
     let picker = &app.picker;
-    let title = if picker.live {
-        "workers · live"
-    } else {
-        "workers · connecting…"
+    let title = match (picker.live, picker.query.is_empty()) {
+        (false, _) => "workers · connecting…".to_owned(),
+        (true, true) => "workers · live".to_owned(),
+        (true, false) => format!("workers · live · named like “{}”", picker.query),
     };
     let rows = picker.rows().len().max(1) as u16;
     let most = (area.height as u32 * 7 / 10) as u16;
     let height = (rows + 2).clamp(5.min(most), most.max(3));
     let popup = area.centered(Constraint::Percentage(80), Constraint::Length(height));
-    let block = overlay_block(title).title_bottom(
-        Line::from(Span::styled(
-            " ↑↓ choose · Enter switch · n new · r rename · d stop · Esc close ",
-            Style::new().fg(Color::DarkGray),
-        ))
-        .alignment(Alignment::Right),
+    let keys = if app.focus == Focus::Filter {
+        " type a name · Enter back to the list · Esc close "
+    } else {
+        " ↑↓ choose · Enter switch · / find · n new · r rename · d stop · Esc close "
+    };
+    let block = overlay_block(&title).title_bottom(
+        Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray)))
+            .alignment(Alignment::Right),
     );
     let inner = block.inner(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(block, popup);
 
-    let (lines, selected_row) = picker_lines(app);
-    let height = inner.height as usize;
-    let first = (selected_row + 1).saturating_sub(height);
-    let visible: Vec<Line> = lines.into_iter().skip(first).take(height).collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    let mut lines = Vec::new();
+    if app.focus == Focus::Filter || !picker.filter_text.is_empty() {
+        // The filter line, above the rows.
+        let cursor = if app.focus == Focus::Filter {
+            "▏"
+        } else {
+            ""
+        };
+        lines.push(Line::from(vec![
+            Span::styled("/ ", Style::new().fg(Color::Cyan)),
+            Span::raw(format!("{}{cursor}", picker.filter_text)),
+        ]));
+    }
+    let height = (inner.height as usize).saturating_sub(lines.len());
+    lines.extend(picker_lines(app, height));
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The picker's rows, and which of them is selected.
-fn picker_lines(app: &App) -> (Vec<Line<'static>>, usize) {
+/// The `height` rows of the picker around the selected one. Only those are
+/// made into lines: a picker may hold thousands of workers.
+fn picker_lines(app: &App, height: usize) -> Vec<Line<'static>> {
     let picker = &app.picker;
     let current = app.resolved();
     let selected = picker.selected();
-    let mut selected_row = 0;
-    let mut lines = Vec::new();
-    for (i, row) in picker.rows().into_iter().enumerate() {
-        match row {
-            Row::Runtime(r) => lines.push(runtime_line(r)),
-            Row::OtherRuntime(id) => lines.push(Line::from(Span::styled(
-                format!("▾ {id}"),
-                Style::new().add_modifier(Modifier::BOLD),
-            ))),
-            Row::Worker(w) => {
-                let this = worker_ref(w);
-                let is_selected = selected == Some(&this);
-                if is_selected {
-                    selected_row = i;
-                }
-                let is_current = current.as_ref() == Some(&this);
-                lines.push(worker_line(w, is_current, is_selected));
-            }
-        }
-    }
-    if lines.is_empty() {
+    let rows = picker.rows();
+    if rows.is_empty() {
         let text = if picker.live {
             "No workers in this workspace."
         } else {
             "Waiting for the workspace socket…"
         };
-        lines.push(Line::from(Span::styled(
+        return vec![Line::from(Span::styled(
             text,
             Style::new().fg(Color::DarkGray),
-        )));
+        ))];
     }
-    (lines, selected_row)
+    let selected_row = rows
+        .iter()
+        .position(|r| matches!(r, Row::Worker(w) if selected == Some(&worker_ref(w))))
+        .unwrap_or(0);
+    let first = (selected_row + 1).saturating_sub(height);
+    rows.into_iter()
+        .skip(first)
+        .take(height)
+        .map(|row| match row {
+            Row::Runtime(r) => runtime_line(r),
+            Row::OtherRuntime(id) => Line::from(Span::styled(
+                format!("▾ {id}"),
+                Style::new().add_modifier(Modifier::BOLD),
+            )),
+            Row::More(_, state) => Line::from(Span::styled(
+                match state {
+                    MoreState::Waiting => "    … more below",
+                    MoreState::Loading => "    … loading more",
+                    MoreState::Failed => "    … more could not be loaded (reopen to retry)",
+                },
+                Style::new().fg(Color::DarkGray),
+            )),
+            Row::Worker(w) => {
+                let this = worker_ref(w);
+                let is_selected = selected == Some(&this);
+                let is_current = current.as_ref() == Some(&this);
+                worker_line(w, is_current, is_selected)
+            }
+        })
+        .collect()
 }
 
 fn runtime_line(r: &RuntimeSummary) -> Line<'static> {

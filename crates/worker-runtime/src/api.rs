@@ -36,13 +36,22 @@ pub trait RuntimeApi: Send + Sync + 'static {
     /// Its status, capabilities and worker count.
     async fn summary(&self) -> Result<RuntimeSummary, RuntimeError>;
 
-    /// Its workers in creation order, a page at a time (all with
-    /// [`WorkerPage::all`]).
+    /// Its workers in the order asked for (creation or activity), a page
+    /// at a time (all with [`WorkerPage::all`]), optionally filtered by name.
     async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError>;
 
     /// The workers a workspace snapshot lists, without waiting on a network:
     /// none while the runtime cannot be reached.
     async fn known_workers(&self) -> Vec<WorkerSummary>;
+
+    /// The `limit` most recently active of [`RuntimeApi::known_workers`],
+    /// in the consoles' order: what a bounded workspace snapshot lists.
+    async fn recent_workers(&self, limit: usize) -> Vec<WorkerSummary> {
+        let mut workers = self.known_workers().await;
+        workers.sort_by(yoi_protocol::by_activity);
+        workers.truncate(limit);
+        workers
+    }
 
     async fn create_worker(&self, request: CreateWorker) -> Result<WorkerDetail, RuntimeError>;
 

@@ -6,7 +6,8 @@
 //!   kind: the embedded [`Runtime`] implements it with direct actor calls,
 //!   the registry's client of a runtime process implements it over the wire.
 //! - [`Runtime`] ([`runtime`]) is the handle to a `RuntimeActor`, which
-//!   creates, lists, stops and supervises Workers.
+//!   creates, lists (a page at a time, in creation or activity order, by
+//!   name: `runtime/listing.rs`), stops and supervises Workers.
 //! - Each Worker ([`worker`]) is a model ([`worker::WorkerCore`]: single-flight
 //!   input or a bounded queue of inputs (`on_busy: queue`) whose next one
 //!   starts in the step that ends a run, idempotent input, one terminal event

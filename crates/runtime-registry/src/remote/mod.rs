@@ -37,7 +37,8 @@ use worker_runtime::{RuntimeApi, RuntimeError, WorkerStream};
 use yoi_protocol::{
     ApiError, CancelAccepted, CreateWorker, ErrorCode, InputAccepted, InputRequest, MessageId,
     RenameWorker, RunOutcome, RuntimeId, RuntimeKind, RuntimeSummary, Seq, Transcript,
-    TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerPage, WorkerSummary, WorkspaceEvent,
+    TranscriptPage, WorkerDetail, WorkerId, WorkerList, WorkerOrder, WorkerPage, WorkerSummary,
+    WorkspaceEvent,
 };
 
 use crate::error::RegistryError;
@@ -275,19 +276,39 @@ impl RuntimeApi for RemoteRuntime {
     }
 
     async fn list_workers(&self, page: WorkerPage) -> Result<WorkerList, RuntimeError> {
-        let mut query = Vec::new();
+        let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(limit) = page.limit {
-            query.push(format!("limit={limit}"));
+            query.push(("limit", limit.to_string()));
         }
         if let Some(after) = page.after {
-            query.push(format!("after={after}"));
+            query.push(("after", after.to_string()));
+        }
+        if page.order == WorkerOrder::Activity {
+            query.push(("order", "activity".to_owned()));
+        }
+        if let Some(name) = &page.name {
+            query.push(("q", name.as_str().to_owned()));
         }
         let path = if query.is_empty() {
             "/v1/workers".to_owned()
         } else {
-            format!("/v1/workers?{}", query.join("&"))
+            let encoded = serde_urlencoded::to_string(&query).map_err(|e| {
+                RuntimeError::Internal(format!("a query that cannot be encoded: {e}"))
+            })?;
+            format!("/v1/workers?{encoded}")
         };
-        let mut list: WorkerList = self.json(Method::GET, &path, None::<&()>).await?;
+        // `not_found` is the runtime's answer to an `after` it does not hold.
+        let result = self
+            .inner
+            .transport
+            .json_or_not_found(
+                Method::GET,
+                &path,
+                None::<&()>,
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        let mut list: WorkerList = self.outcome(result)?;
         for w in &mut list.workers {
             rewrite::summary(w, &self.inner.id);
         }

@@ -30,7 +30,7 @@ pub enum RuntimeMsg {
     },
     List {
         page: WorkerPage,
-        reply: RpcReplyPort<WorkerList>,
+        reply: RpcReplyPort<Result<WorkerList, RuntimeError>>,
     },
     Count {
         reply: RpcReplyPort<usize>,
@@ -79,7 +79,7 @@ pub struct ProfileProvider {
 }
 
 pub(super) struct WorkerEntry {
-    core: Arc<Mutex<WorkerCore>>,
+    pub(super) core: Arc<Mutex<WorkerCore>>,
     actor: ActorRef<WorkerMsg>,
     provider: ProfileProvider,
 }
@@ -90,7 +90,7 @@ pub struct RuntimeState {
     pub(super) providers: HashMap<String, ProfileProvider>,
     pub(super) workers: HashMap<WorkerId, WorkerEntry>,
     /// Creation order, for stable listings.
-    order: Vec<WorkerId>,
+    pub(super) order: Vec<WorkerId>,
     workspace: broadcast::Sender<WorkspaceEvent>,
     store: Store,
     /// Workers read from the store, restored once the actor runs.
@@ -109,27 +109,9 @@ pub struct RuntimeArgs {
 pub struct RuntimeActor;
 
 impl RuntimeState {
-    fn summary_of(&self, id: &WorkerId) -> Option<WorkerSummary> {
+    pub(super) fn summary_of(&self, id: &WorkerId) -> Option<WorkerSummary> {
         let entry = self.workers.get(id)?;
         Some(lock(&entry.core).summary())
-    }
-
-    /// Workers in creation order after `page.after`, at most `page.limit`.
-    fn page(&self, page: WorkerPage) -> WorkerList {
-        let start = page
-            .after
-            .and_then(|after| self.order.iter().position(|id| *id == after))
-            .map_or(0, |i| i + 1);
-        let end = page.limit.map_or(self.order.len(), |n| {
-            start.saturating_add(n).min(self.order.len())
-        });
-        let ids = self.order.get(start..end).unwrap_or_default();
-        WorkerList {
-            workers: ids.iter().filter_map(|id| self.summary_of(id)).collect(),
-            next_after: (end < self.order.len())
-                .then(|| ids.last().copied())
-                .flatten(),
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! message to the Runtime (to find the Worker) and one to the Worker.
 
 pub mod actor;
+mod listing;
 mod restore;
 
 use std::collections::HashMap;
@@ -324,11 +325,23 @@ impl RuntimeApi for Runtime {
             |reply| RuntimeMsg::List { page, reply },
             CALL_TIMEOUT_MS
         )
-        .map_err(actor_gone)
+        .map_err(actor_gone)?
     }
 
     async fn known_workers(&self) -> Vec<WorkerSummary> {
         self.list_workers(WorkerPage::all())
+            .await
+            .map(|list| list.workers)
+            .unwrap_or_default()
+    }
+
+    async fn recent_workers(&self, limit: usize) -> Vec<WorkerSummary> {
+        let page = WorkerPage {
+            limit: Some(limit),
+            order: yoi_protocol::WorkerOrder::Activity,
+            ..WorkerPage::default()
+        };
+        self.list_workers(page)
             .await
             .map(|list| list.workers)
             .unwrap_or_default()

@@ -192,6 +192,7 @@ async fn list_workers(
     let page = WorkerPage {
         limit: usize::try_from(limit).ok(),
         after,
+        ..WorkerPage::default()
     };
     let list = ops.list_workers(page).await.map_err(failed)?;
     let count = list.workers.len();

@@ -306,6 +306,19 @@ impl WorkerCore {
         }
     }
 
+    /// Where this worker stands in the consoles' order, without making its
+    /// whole summary (a listing sorts every worker of the runtime).
+    pub fn activity_key(&self) -> yoi_protocol::ActivityKey {
+        yoi_protocol::ActivityKey {
+            last_activity: self.transcript.last_with_text().map(|m| m.at),
+            worker_id: self.worker_id,
+        }
+    }
+
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
     /// Takes a new display name (already validated): stored, and announced
     /// to the workspace as `worker_updated`.
     pub fn rename(&mut self, display_name: String) -> Result<WorkerSummary, RuntimeError> {

@@ -9,6 +9,7 @@ import type { CancelAccepted } from '../protocol/CancelAccepted';
 import type { CompanionInfo } from '../protocol/CompanionInfo';
 import type { CreateWorker } from '../protocol/CreateWorker';
 import type { WorkerDetail } from '../protocol/WorkerDetail';
+import type { WorkerList } from '../protocol/WorkerList';
 import type { WorkerSummary } from '../protocol/WorkerSummary';
 import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
@@ -92,6 +93,11 @@ export class ApiClient {
 
   createWorker(runtimeId: string, request: CreateWorker): Promise<WorkerDetail> {
     return this.#request('POST', paths.workers(runtimeId), request);
+  }
+
+  /** A page of a runtime's workers in the activity order, after `after`, whose names hold `q`. */
+  workerPage(runtimeId: string, limit: number, after?: string, q?: string): Promise<WorkerList> {
+    return this.#request('GET', paths.workerPage(runtimeId, limit, after, q));
   }
 
   renameWorker(ref: WorkerRef, displayName: string): Promise<WorkerSummary> {

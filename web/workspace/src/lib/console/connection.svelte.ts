@@ -42,6 +42,7 @@ import { sameWorker } from './route';
 import { applyEvent, initialState, workerActivity, type ConsoleState } from './state';
 import { withoutApproval } from './tools';
 import { workerEventsUrl, workspaceEventsUrl, type Origin } from './urls';
+import { WorkerDirectory } from './directory.svelte';
 import { applyWorkspaceEvent, initialWorkspace, type WorkspaceState } from './workspace';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'resyncing' | 'closed';
@@ -117,6 +118,8 @@ export class ConsoleConnection {
 
   workspace = $state.raw<WorkspaceState>(initialWorkspace());
   workspaceConnection = $state<ConnectionState>('connecting');
+  /** Pages the worker list in as the panel scrolls, and searches it by name. */
+  readonly directory: WorkerDirectory;
 
   readonly activity = $derived(workerActivity(this.#state, this.sending));
   readonly model = $derived(
@@ -172,6 +175,13 @@ export class ConsoleConnection {
     this.#random = deps.random ?? Math.random;
     this.#setTimer = deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.#clearTimer = deps.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+    this.directory = new WorkerDirectory({
+      api: this.#api,
+      workspace: () => this.workspace,
+      setWorkspace: (state) => (this.workspace = state),
+      setTimer: this.#setTimer,
+      clearTimer: this.#clearTimer,
+    });
   }
 
   /** Starts the workspace socket and opens `ref`, or the Companion when null. */
@@ -418,6 +428,7 @@ export class ConsoleConnection {
 
   dispose(): void {
     this.#disposed = true;
+    this.directory.dispose();
     this.#generation++;
     this.#closeSocket();
     if (this.#wsTimer !== null) this.#clearTimer(this.#wsTimer);
@@ -639,6 +650,7 @@ export class ConsoleConnection {
       }
       if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return;
       this.workspace = applyWorkspaceEvent(this.workspace, event);
+      this.directory.apply(event);
       if (event.type === 'workspace_snapshot') {
         this.workspaceConnection = 'live';
         this.#wsAttempt = 0;

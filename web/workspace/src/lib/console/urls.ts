@@ -15,6 +15,9 @@ export const paths = {
   companion: () => '/api/companion',
   runtimes: () => '/api/runtimes',
   workers: (runtimeId: string) => `/api/runtimes/${enc(runtimeId)}/workers`,
+  /** A page of a runtime's workers in the activity order, after a worker, filtered by name. */
+  workerPage: (runtimeId: string, limit: number, after?: string, q?: string) =>
+    withQuery(`/api/runtimes/${enc(runtimeId)}/workers`, { order: 'activity', limit, after, q: q || undefined }),
   worker: workerPath,
   input: (ref: WorkerRef) => `${workerPath(ref)}/input`,
   cancel: (ref: WorkerRef) => `${workerPath(ref)}/cancel`,

@@ -33,9 +33,10 @@ describe('workspace events', () => {
     s = applyWorkspaceEvent(s, { type: 'worker_stopped', runtime_id: 'backend-internal', worker_id: 'w2' });
     s = applyWorkspaceEvent(s, { type: 'runtime_status', runtime: runtime('backend-internal', 'unavailable') });
     s = applyWorkspaceEvent(s, { type: 'runtime_status', runtime: runtime('far') });
+    // Held in the order shown: the newer of two silent workers first.
     expect(s.workers.map((w) => [w.worker_id, w.status])).toEqual([
-      ['w1', 'running'],
       ['w2', 'stopped'],
+      ['w1', 'running'],
     ]);
     expect(s.runtimes.map((r) => [r.runtime_id, r.status])).toEqual([
       ['backend-internal', 'unavailable'],

@@ -3,7 +3,7 @@ import type { WorkerId } from "./WorkerId";
 import type { WorkerSummary } from "./WorkerSummary";
 
 /**
- * `GET /api/runtimes/{runtime_id}/workers`: workers in creation order.
+ * `GET /api/runtimes/{runtime_id}/workers`: a page of workers in the order asked for.
  */
 export type WorkerList = { workers: Array<WorkerSummary>,
 /**
