@@ -58,8 +58,15 @@ async fn close_ten_resumed_sockets(b: &Backend, path: &str) {
         match attempt % 3 {
             0 => {}
             1 => {
+                // The resumed event, or a snapshot when the stream ran past
+                // the ring between reading the edge and connecting (a slow
+                // machine: thousands of events can pass in that moment).
                 let first = ws.frame().await;
-                assert_eq!(first["seq"].as_u64(), Some(edge - BEHIND + 1), "{first}");
+                assert!(
+                    first["seq"].as_u64() == Some(edge - BEHIND + 1) || first["type"] == "snapshot",
+                    "try {attempt}: the first frame neither resumes nor is a snapshot: {}",
+                    first["type"]
+                );
             }
             // A slow reader: frames pile up in the server while it reads.
             _ => {
