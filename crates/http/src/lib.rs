@@ -19,6 +19,8 @@
 //!   connections: one slot per connection, header-read and idle timeouts.
 //! - [`usage`]: usage over time, summed over every runtime the server
 //!   answers for, and the process's Prometheus metrics.
+//! - [`search`]: search across conversations, merged over every runtime
+//!   the server answers for (and within one worker).
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -34,6 +36,7 @@ pub mod failure;
 pub mod host;
 pub mod limits;
 pub mod routes;
+pub mod search;
 pub mod socket;
 pub mod token;
 pub mod usage;

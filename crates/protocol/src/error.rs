@@ -41,13 +41,17 @@ pub enum ErrorCode {
     /// The runtime's store cannot write (disk full, I/O error, read-only
     /// file): nothing of the request was kept. An addition to the contract's table.
     StoreUnavailable,
+    /// A search whose `q` holds no word (empty or only spaces).
+    QueryEmpty,
+    /// A search whose `q` is longer than [`crate::SEARCH_MAX_QUERY_CHARS`].
+    QueryTooLong,
 }
 
 impl ErrorCode {
     /// The HTTP status the contract pairs with this code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidInput => 400,
+            ErrorCode::InvalidInput | ErrorCode::QueryEmpty | ErrorCode::QueryTooLong => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ForbiddenOrigin => 403,
             ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound | ErrorCode::NotFound => 404,
@@ -104,6 +108,8 @@ impl ErrorCode {
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotPending => "not_pending",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::QueryEmpty => "query_empty",
+            ErrorCode::QueryTooLong => "query_too_long",
         }
     }
 }
