@@ -52,7 +52,7 @@ fn text(n: usize) -> String {
         "message {n} on topic{:03}x: we went over the plan for the next release, the open questions and who takes which part of the work",
         n % 1000
     );
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         t.push_str(" 明日の定例会議で決めましょう");
     }
     t
@@ -76,7 +76,11 @@ fn fill(db: &Path) -> Result<(), BenchError> {
     let tx = conn.transaction().map_err(sql)?;
     workers(&tx)?;
     for n in 0..MESSAGES {
-        let role = if n % 2 == 0 { "user" } else { "assistant" };
+        let role = if n.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        };
         tx.prepare_cached("INSERT INTO messages (message_id, worker_id, data) VALUES (?1, ?2, ?3)")
             .map_err(sql)?
             .execute(params![
@@ -138,20 +142,60 @@ fn write_runs(db: &Path, runs: usize) -> Result<Duration, BenchError> {
                 message(answer, "assistant", &full, "complete")
             ])
             .map_err(sql)?;
-        tx.prepare_cached(
-            "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, ?2, ?3)
-             ON CONFLICT(run_id) DO UPDATE SET data = excluded.data",
-        )
-        .map_err(sql)?
-        .execute(params![
-            format!("01K{run:023}"),
-            worker,
-            format!("{{\"run_id\":\"01K{run:023}\",\"state\":\"completed\"}}")
-        ])
-        .map_err(sql)?;
+        end_run(&tx, run, &worker)?;
         tx.commit().map_err(sql)?;
     }
     Ok(started.elapsed())
+}
+
+/// What a run's end writes beside its answer: the run's row, the worker's
+/// usage and seq, the usage roll-ups.
+fn end_run(tx: &rusqlite::Transaction<'_>, run: usize, worker: &str) -> Result<(), BenchError> {
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT(run_id) DO UPDATE SET data = excluded.data",
+    )
+    .map_err(sql)?
+    .execute(params![
+        format!("01K{run:023}"),
+        worker,
+        format!("{{\"run_id\":\"01K{run:023}\",\"state\":\"completed\"}}")
+    ])
+    .map_err(sql)?;
+    // What else a run's end writes: the worker's usage and seq, the roll-ups.
+    tx.prepare_cached(
+        "UPDATE workers SET usage = ?2, seq_reserved = seq_reserved + 8 WHERE worker_id = ?1",
+    )
+    .map_err(sql)?
+    .execute(params![
+        worker,
+        "{\"runs\":1,\"prompt_tokens\":200,\"completion_tokens\":50}"
+    ])
+    .map_err(sql)?;
+    for table in ["usage_by_day", "usage_daily"] {
+        let (keys, values) = if table == "usage_daily" {
+            (
+                "day, worker_id, profile, model",
+                "'2026-12-01', ?1, 'companion', 'm'",
+            )
+        } else {
+            ("day, profile, model", "'2026-12-01', 'companion', 'm'")
+        };
+        let text = format!(
+            "INSERT INTO {table} ({keys}, runs, completed, failed, cancelled, prompt_tokens,
+                 completion_tokens, run_ms, tool_calls)
+             VALUES ({values}, 1, 1, 0, 0, 200, 50, 900, 0)
+             ON CONFLICT({keys}) DO UPDATE SET runs = runs + 1,
+                 prompt_tokens = prompt_tokens + 200"
+        );
+        let mut stmt = tx.prepare_cached(&text).map_err(sql)?;
+        if table == "usage_daily" {
+            stmt.execute(params![worker]).map_err(sql)?;
+        } else {
+            stmt.execute([]).map_err(sql)?;
+        }
+    }
+    Ok(())
 }
 
 /// Indexing's added time per run, in percent: the best of three rounds

@@ -157,7 +157,12 @@ BEGIN
                 || ' ' || coalesce(json_extract(value, '$.output'), ''), '')
             FROM json_each(new.data, '$.tool_calls')), ''));
 END;
+-- An update touches the index only when the old or the new version is
+-- indexed: a streaming answer's partial flushes cost it nothing. One
+-- trigger, so that the old row always leaves before the new one enters.
 CREATE TRIGGER messages_fts_update AFTER UPDATE OF data ON messages
+WHEN (json_valid(old.data) AND json_extract(old.data, '$.state') <> 'streaming')
+  OR (json_valid(new.data) AND json_extract(new.data, '$.state') <> 'streaming')
 BEGIN
     DELETE FROM messages_fts WHERE rowid = old.id;
     INSERT INTO messages_fts (rowid, body)
