@@ -174,6 +174,16 @@ pub enum AppEvent {
         before: MessageId,
         result: Result<yoi_protocol::Transcript, ClientError>,
     },
+    /// The hits of a search for `q`.
+    SearchAnswered {
+        q: String,
+        result: Result<yoi_protocol::SearchResults, ClientError>,
+    },
+    /// The page around a search hit.
+    ContextAnswered {
+        around: MessageId,
+        result: Result<yoi_protocol::TranscriptWindow, ClientError>,
+    },
 }
 
 impl AppEvent {
@@ -241,6 +251,15 @@ pub enum Command {
         target: WorkerRef,
         before: MessageId,
     },
+    /// Search every conversation for the words of `q`.
+    Search {
+        q: String,
+    },
+    /// Fetch the page of `target`'s history around a search hit.
+    LoadContext {
+        target: WorkerRef,
+        around: MessageId,
+    },
     Quit,
 }
 
@@ -275,6 +294,8 @@ pub struct App {
     pub picker: Picker,
     /// The picker's form in use (with `Focus::Form`).
     pub form: Option<Form>,
+    /// The search overlay (with `Focus::Search`); kept when it closes.
+    pub search: Option<crate::search::Search>,
     /// The send in flight is a retry: its answer leaves the draft alone.
     retrying: bool,
     pub scroll: Scroll,
@@ -325,6 +346,7 @@ impl App {
             focus: Focus::Composer,
             picker: Picker::default(),
             form: None,
+            search: None,
             retrying: false,
             scroll: Scroll::Follow,
             loading_older: false,
@@ -482,6 +504,9 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             history::answered(app, before, result);
             Vec::new()
         }
+        event @ (AppEvent::SearchAnswered { .. } | AppEvent::ContextAnswered { .. }) => {
+            crate::search::event(app, event)
+        }
     }
 }
 
@@ -499,6 +524,9 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
     );
     if app.focus == Focus::Form && !global {
         return workers::form_action(app, action);
+    }
+    if app.focus == Focus::Search && !global {
+        return crate::search::action(app, action);
     }
     match action {
         Action::Interrupt => {
@@ -529,6 +557,7 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             }
         }
         Action::Escape => return escape(app),
+        Action::OpenSearch => crate::search::open(app),
         Action::Choose => return choose_worker(app),
         Action::NewWorker | Action::RenameWorker | Action::StopWorker => {
             workers::open_form(app, action);
@@ -563,6 +592,10 @@ fn quit(app: &mut App) -> Vec<Command> {
 /// Esc closes a form (back to the picker) or a panel first; otherwise it
 /// stops the answer in flight.
 fn escape(app: &mut App) -> Vec<Command> {
+    if app.focus == Focus::Search {
+        crate::search::escape(app);
+        return Vec::new();
+    }
     if app.focus == Focus::Form {
         app.form = None;
         app.focus = Focus::Picker;
@@ -617,6 +650,13 @@ fn choose_worker(app: &mut App) -> Vec<Command> {
             Vec::new()
         }
         Ok(chosen) => switch_to(app, chosen),
+    }
+}
+
+impl App {
+    /// Shows `worker` (a search hit's conversation), as the picker does.
+    pub(crate) fn open_worker(&mut self, worker: WorkerRef) -> Vec<Command> {
+        switch_to(self, worker)
     }
 }
 

@@ -15,6 +15,8 @@ pub enum Focus {
     Picker,
     /// A form of the picker: a new worker, a rename, a stop to confirm.
     Form,
+    /// Search across conversations (`/` in the picker).
+    Search,
 }
 
 /// Something the person asked for.
@@ -56,6 +58,8 @@ pub enum Action {
     Retry,
     /// Ctrl-X: take back the message queued last.
     RemoveLastQueued,
+    /// `/` in the picker: search every conversation.
+    OpenSearch,
 }
 
 /// The key list of the help overlay (and of the README): key, what it does.
@@ -77,6 +81,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "n / r / d (picker)",
         "new worker, rename, stop the highlighted one",
     ),
+    ("/ (picker)", "search every conversation"),
     ("Ctrl-T", "retry: send a failed or stopped question again"),
     ("Ctrl-R", "show or fold the reasoning"),
     ("Ctrl-O", "show or fold tool calls: arguments and results"),
@@ -121,9 +126,10 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('n') => Some(Action::NewWorker),
             KeyCode::Char('r') => Some(Action::RenameWorker),
             KeyCode::Char('d') | KeyCode::Delete => Some(Action::StopWorker),
+            KeyCode::Char('/') => Some(Action::OpenSearch),
             _ => None,
         },
-        Focus::Form => match key.code {
+        Focus::Form | Focus::Search => match key.code {
             KeyCode::Up => Some(Action::Up),
             KeyCode::Down => Some(Action::Down),
             KeyCode::Enter => Some(Action::Choose),
@@ -205,7 +211,13 @@ mod tests {
 
     #[test]
     fn global_keys_work_in_every_focus() {
-        for focus in [Focus::Composer, Focus::Help, Focus::Picker, Focus::Form] {
+        for focus in [
+            Focus::Composer,
+            Focus::Help,
+            Focus::Picker,
+            Focus::Form,
+            Focus::Search,
+        ] {
             let ctrl = KeyModifiers::CONTROL;
             assert_eq!(
                 action_for(key(KeyCode::Char('c'), ctrl), focus, false),
