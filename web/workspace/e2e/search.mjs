@@ -60,6 +60,8 @@ export async function searchScenarios({ scenario, page, base, assert, waitReady 
     assert(highlighted.includes('marmalade'), `the message is highlighted in its conversation (got ${highlighted})`);
     const hash = await page.evaluate(() => location.hash);
     assert(hash.startsWith(`#/search/backend-internal/${w.id}/`), `the address names the message (got ${hash})`);
+    const bar = await page.$eval('[data-testid="search-context"] .bar span', (e) => e.textContent ?? '');
+    assert(bar.includes('searchable@backend-internal'), `the conversation is named (got ${bar})`);
     const before = await page.$$eval('[data-testid="context-message"]', (els) => els.length);
     assert(before === 30, `a page of 30 around the hit (got ${before})`);
     // Scrolling to the top loads the earlier messages.

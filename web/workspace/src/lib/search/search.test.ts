@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SearchHit } from '../protocol/SearchHit';
+import { paths } from '../console/urls';
 import { contextHash, groupByConversation, opensSearch, parseContextHash, segments } from './search';
 
 const hit = (worker: string, id: string): SearchHit => ({
@@ -47,6 +48,13 @@ describe('search', () => {
     expect(opensSearch(key('/'), false)).toBe(true);
     expect(opensSearch(key('/'), true)).toBe(false);
     expect(opensSearch(key('k'), false)).toBe(false);
+  });
+
+  it('sends the words and the cursor as query parameters, and asks for a page at one message', () => {
+    expect(paths.search('a&b "NEAR(" 会議', 'o20')).toBe('/api/search?q=a%26b%20%22NEAR(%22%20%E4%BC%9A%E8%AD%B0&after=o20');
+    expect(paths.transcriptAt({ runtime_id: 'near', worker_id: 'W' }, 'around', 'M', 30)).toBe(
+      '/api/runtimes/near/workers/W/transcript?limit=30&around=M',
+    );
   });
 
   it('names a message in context by a hash it reads back', () => {
