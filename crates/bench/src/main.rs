@@ -12,6 +12,7 @@ mod client;
 mod hostile;
 mod procs;
 mod relay;
+mod search;
 mod store;
 mod tools;
 mod usage;
@@ -136,6 +137,8 @@ enum Part {
     Tools,
     /// The usage query over a year of 1,000 runs a day.
     Usage,
+    /// Search over 100,000 messages of 1,000 workers, and indexing's cost.
+    Search,
     /// All of them.
     All,
 }
@@ -180,6 +183,7 @@ async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
     figures.extend(hostile::run(size).await?);
     figures.extend(tools::run(size).await?);
     figures.extend(usage::run(size).await?);
+    figures.extend(search::run(size).await?);
     Ok(figures)
 }
 
@@ -193,6 +197,7 @@ async fn main() -> ExitCode {
         Part::Hostile => hostile::run(size).await,
         Part::Tools => tools::run(size).await,
         Part::Usage => usage::run(size).await,
+        Part::Search => search::run(size).await,
         Part::All => all(size).await,
     };
     let figures = match result {

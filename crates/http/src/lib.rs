@@ -20,6 +20,8 @@
 //! - [`usage`]: usage over time, summed over every runtime the server
 //!   answers for, and the process's Prometheus metrics.
 //! - [`transcript_md`]: a worker's whole conversation as Markdown.
+//! - [`search`]: search across conversations, merged over every runtime
+//!   the server answers for (and within one worker).
 //! - [`token`]: bearer tokens (at least 16 characters, compared in constant
 //!   time).
 //!
@@ -35,6 +37,7 @@ pub mod failure;
 pub mod host;
 pub mod limits;
 pub mod routes;
+pub mod search;
 pub mod socket;
 pub mod token;
 pub mod transcript_md;

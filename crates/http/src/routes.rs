@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use yoi_protocol::{
     ApprovalAnswer, ApprovalRequest, CancelAccepted, CreateWorker, ErrorEnvelope, InputAccepted,
-    InputRequest, RenameWorker, RunOutcome, RuntimeSummary, Seq, Transcript, TranscriptPage,
-    WorkerDetail, WorkerEvent, WorkerList, WorkerPage, WorkerSummary,
+    InputRequest, RenameWorker, RunOutcome, RuntimeSummary, Seq, TranscriptAnchor, TranscriptPage,
+    TranscriptWindow, WorkerDetail, WorkerEvent, WorkerList, WorkerPage, WorkerSummary,
 };
 
 use crate::extract::{Body, PathCall, PathMessage, Query, RuntimeTarget, WorkerTarget};
@@ -45,6 +45,16 @@ where
     OpenApiRouter::new().routes(routes!(crate::usage::get_usage))
 }
 
+/// Search across conversations (`/search`), over every runtime the server
+/// answers for.
+pub fn search_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Host: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(crate::search::get_search))
+}
+
 /// The Workers of the runtime: list, create, and every worker command.
 pub fn worker_routes<S>() -> OpenApiRouter<S>
 where
@@ -60,6 +70,7 @@ where
         .routes(routes!(post_approval))
         .routes(routes!(get_transcript))
         .routes(routes!(get_transcript_markdown))
+        .routes(routes!(crate::search::get_worker_search))
         .routes(routes!(worker_events))
 }
 
@@ -258,27 +269,58 @@ pub struct TranscriptQuery {
     #[serde(default)]
     #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
     pub before: Option<String>,
+    /// The page around this message (a search hit opened in context): up
+    /// to `(limit - 1) / 2` messages before it, it, and the rest after it.
+    /// Read from the store, so a stopped worker's history too. Wins over
+    /// `after` and `before`.
+    #[serde(default)]
+    #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
+    pub around: Option<String>,
+    /// Only messages newer than this one, oldest first (paging on from an
+    /// `around` page). Wins over `before`.
+    #[serde(default)]
+    #[param(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
+    pub after: Option<String>,
+}
+
+fn message_id(name: &str, raw: &str) -> Result<yoi_protocol::MessageId, Failure> {
+    raw.parse()
+        .map_err(|e| Failure::invalid(format!("bad {name}: {e}")))
 }
 
 #[utoipa::path(get, path = "/workers/{worker_id}/transcript", tag = "workers",
     params(("worker_id" = String, Path), TranscriptQuery),
-    responses((status = 200, description = "`seq` is a watermark: subscribe with cursor=seq to miss nothing", body = Transcript),
+    responses((status = 200, description = "`seq` is a watermark: subscribe with cursor=seq to miss nothing. `newer` only with `around` or `after`", body = TranscriptWindow),
         (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_transcript(
     target: WorkerTarget,
     Query(query): Query<TranscriptQuery>,
-) -> Result<Json<Transcript>, Failure> {
+) -> Result<Json<TranscriptWindow>, Failure> {
     let limit = yoi_protocol::transcript_limit(query.limit)?;
+    let anchor = match (query.around.as_deref(), query.after.as_deref()) {
+        (Some(raw), _) => Some(TranscriptAnchor::Around(message_id("around", raw)?)),
+        (None, Some(raw)) => Some(TranscriptAnchor::After(message_id("after", raw)?)),
+        (None, None) => None,
+    };
+    if let Some(anchor) = anchor {
+        return Ok(Json(
+            target
+                .runtime
+                .transcript_window(target.worker_id, anchor, limit)
+                .await?,
+        ));
+    }
     let before = match query.before.as_deref() {
         None => None,
-        Some(raw) => Some(
-            raw.parse()
-                .map_err(|e| Failure::invalid(format!("bad before: {e}")))?,
-        ),
+        Some(raw) => Some(message_id("before", raw)?),
     };
     let page = TranscriptPage { limit, before };
     Ok(Json(
-        target.runtime.transcript(target.worker_id, page).await?,
+        target
+            .runtime
+            .transcript(target.worker_id, page)
+            .await?
+            .into(),
     ))
 }
 

@@ -45,13 +45,17 @@ pub enum ErrorCode {
     /// its prompt file is gone. The message names it and says what to do.
     /// An addition to the contract's table.
     ProfileMissing,
+    /// A search whose `q` holds no word (empty or only spaces).
+    QueryEmpty,
+    /// A search whose `q` is longer than [`crate::SEARCH_MAX_QUERY_CHARS`].
+    QueryTooLong,
 }
 
 impl ErrorCode {
     /// The HTTP status the contract pairs with this code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidInput => 400,
+            ErrorCode::InvalidInput | ErrorCode::QueryEmpty | ErrorCode::QueryTooLong => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::ForbiddenOrigin => 403,
             ErrorCode::RuntimeNotFound | ErrorCode::WorkerNotFound | ErrorCode::NotFound => 404,
@@ -110,6 +114,8 @@ impl ErrorCode {
             ErrorCode::NotPending => "not_pending",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::ProfileMissing => "profile_missing",
+            ErrorCode::QueryEmpty => "query_empty",
+            ErrorCode::QueryTooLong => "query_too_long",
         }
     }
 }

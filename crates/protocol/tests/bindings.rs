@@ -44,6 +44,8 @@ fn export_roots(cfg: &Config) {
         ApprovalRequest,
         ApprovalAnswer,
         UsageReport,
+        SearchResults,
+        TranscriptWindow,
     );
 }
 

@@ -108,6 +108,22 @@ impl RuntimeApi for TinyBroadcast {
     ) -> Result<Vec<yoi_protocol::UsageGroup>, RuntimeError> {
         self.runtime.usage(request).await
     }
+    async fn search(
+        &self,
+        request: yoi_protocol::SearchRequest,
+    ) -> Result<Vec<yoi_protocol::SearchHit>, RuntimeError> {
+        self.runtime.search(request).await
+    }
+    async fn transcript_window(
+        &self,
+        worker_id: WorkerId,
+        anchor: yoi_protocol::TranscriptAnchor,
+        limit: usize,
+    ) -> Result<yoi_protocol::TranscriptWindow, RuntimeError> {
+        self.runtime
+            .transcript_window(worker_id, anchor, limit)
+            .await
+    }
     async fn subscribe(
         &self,
         worker_id: WorkerId,

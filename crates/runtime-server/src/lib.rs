@@ -84,6 +84,7 @@ pub fn router(runtime: Runtime, options: ServerOptions, shutdown: watch::Receive
         .nest("/v1/runtime", yoi_http::routes::runtime_routes())
         .nest("/v1", yoi_http::routes::worker_routes())
         .nest("/v1", yoi_http::routes::usage_routes())
+        .nest("/v1", yoi_http::routes::search_routes())
         .split_for_parts();
     routes
         .route("/v1/events", get(events::runtime_events))

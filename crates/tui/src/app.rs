@@ -179,6 +179,16 @@ pub enum AppEvent {
         request: PageRequest,
         result: Result<yoi_protocol::WorkerList, ClientError>,
     },
+    /// The hits of a search for `q`.
+    SearchAnswered {
+        q: String,
+        result: Result<yoi_protocol::SearchResults, ClientError>,
+    },
+    /// The page around a search hit.
+    ContextAnswered {
+        around: MessageId,
+        result: Result<yoi_protocol::TranscriptWindow, ClientError>,
+    },
 }
 
 impl AppEvent {
@@ -248,6 +258,15 @@ pub enum Command {
     },
     /// Fetch a page of a runtime's workers for the picker.
     LoadWorkers(PageRequest),
+    /// Search every conversation for the words of `q`.
+    Search {
+        q: String,
+    },
+    /// Fetch the page of `target`'s history around a search hit.
+    LoadContext {
+        target: WorkerRef,
+        around: MessageId,
+    },
     Quit,
 }
 
@@ -282,6 +301,8 @@ pub struct App {
     pub picker: Picker,
     /// The picker's form in use (with `Focus::Form`).
     pub form: Option<Form>,
+    /// The search overlay (with `Focus::Search`); kept when it closes.
+    pub search: Option<crate::search::Search>,
     /// The send in flight is a retry: its answer leaves the draft alone.
     retrying: bool,
     pub scroll: Scroll,
@@ -335,6 +356,7 @@ impl App {
             focus: Focus::Composer,
             picker: Picker::default(),
             form: None,
+            search: None,
             retrying: false,
             scroll: Scroll::Follow,
             loading_older: false,
@@ -490,6 +512,9 @@ pub fn update(app: &mut App, event: AppEvent) -> Vec<Command> {
             history::answered(app, before, result);
             Vec::new()
         }
+        event @ (AppEvent::SearchAnswered { .. } | AppEvent::ContextAnswered { .. }) => {
+            crate::search::event(app, event)
+        }
     }
 }
 
@@ -505,11 +530,10 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             | Action::TogglePicker
             | Action::ToggleHelp
     );
-    if app.focus == Focus::Form && !global {
-        return workers::form_action(app, action);
-    }
-    if app.focus == Focus::Filter && !global {
-        return pages::filter_action(app, action);
+    if !global {
+        if let Some(commands) = focused_action(app, action) {
+            return commands;
+        }
     }
     match action {
         Action::Interrupt => {
@@ -542,6 +566,7 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
             }
         }
         Action::Escape => return escape(app),
+        Action::OpenSearch => crate::search::open(app),
         Action::Choose => return choose_worker(app),
         Action::NewWorker | Action::RenameWorker | Action::StopWorker => {
             workers::open_form(app, action);
@@ -575,6 +600,17 @@ fn apply_action(app: &mut App, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
+/// The action of a focus that takes its own keys (a form, the picker's
+/// filter line, the search prompt), if the console has one.
+fn focused_action(app: &mut App, action: Action) -> Option<Vec<Command>> {
+    match app.focus {
+        Focus::Form => Some(workers::form_action(app, action)),
+        Focus::Filter => Some(pages::filter_action(app, action)),
+        Focus::Search => Some(crate::search::action(app, action)),
+        _ => None,
+    }
+}
+
 fn quit(app: &mut App) -> Vec<Command> {
     app.quitting = true;
     vec![Command::Quit]
@@ -583,6 +619,10 @@ fn quit(app: &mut App) -> Vec<Command> {
 /// Esc closes a form (back to the picker) or a panel first; otherwise it
 /// stops the answer in flight.
 fn escape(app: &mut App) -> Vec<Command> {
+    if app.focus == Focus::Search {
+        crate::search::escape(app);
+        return Vec::new();
+    }
     if app.focus == Focus::Form {
         app.form = None;
         app.focus = Focus::Picker;
@@ -642,6 +682,13 @@ fn choose_worker(app: &mut App) -> Vec<Command> {
             Vec::new()
         }
         Ok(chosen) => switch_to(app, chosen),
+    }
+}
+
+impl App {
+    /// Shows `worker` (a search hit's conversation), as the picker does.
+    pub(crate) fn open_worker(&mut self, worker: WorkerRef) -> Vec<Command> {
+        switch_to(self, worker)
     }
 }
 

@@ -191,6 +191,27 @@ impl ApiClient {
         self.send(self.http.get(url)).await
     }
 
+    /// `GET /api/search?q=`: the best hits for the words of `q`.
+    pub async fn search(&self, q: &str) -> Result<yoi_protocol::SearchResults, ClientError> {
+        let mut url = self.url("api/search")?;
+        url.query_pairs_mut().append_pair("q", q);
+        self.send(self.http.get(url)).await
+    }
+
+    /// `GET .../transcript?around=<message_id>&limit=N`: the page around one message.
+    pub async fn transcript_around(
+        &self,
+        target: &WorkerRef,
+        around: MessageId,
+        limit: usize,
+    ) -> Result<yoi_protocol::TranscriptWindow, ClientError> {
+        self.get(&worker_path(
+            target,
+            &format!("/transcript?limit={limit}&around={around}"),
+        ))
+        .await
+    }
+
     /// `POST .../input` with a `client_message_id`, so that a retry after a
     /// lost answer is answered with the first acceptance instead of a second
     /// run. While an answer is in flight the input waits in the worker's

@@ -161,9 +161,34 @@ impl Io {
                         .await;
                 });
             }
+            command @ (Command::Search { .. } | Command::LoadContext { .. }) => {
+                self.search(command);
+            }
             other => self.manage(other),
         }
         ControlFlow::Continue(())
+    }
+
+    /// A search and the page around a hit (the search overlay's requests).
+    fn search(&mut self, command: Command) {
+        let (client, tx) = (self.client.clone(), self.tx.clone());
+        match command {
+            Command::Search { q } => {
+                self.tasks.spawn(async move {
+                    let result = client.search(&q).await;
+                    let _ = tx.send(AppEvent::SearchAnswered { q, result }).await;
+                });
+            }
+            Command::LoadContext { target, around } => {
+                self.tasks.spawn(async move {
+                    let result = client
+                        .transcript_around(&target, around, crate::search::CONTEXT_PAGE)
+                        .await;
+                    let _ = tx.send(AppEvent::ContextAnswered { around, result }).await;
+                });
+            }
+            _ => {}
+        }
     }
 
     /// The commands that manage workers and inputs: a new worker, a rename,
@@ -237,7 +262,9 @@ impl Io {
                 });
             }
             // Carried out by `carry_out`.
-            Command::Subscribe { .. }
+            Command::Search { .. }
+            | Command::LoadContext { .. }
+            | Command::Subscribe { .. }
             | Command::SendInput { .. }
             | Command::Cancel { .. }
             | Command::Decide { .. }

@@ -17,6 +17,8 @@ pub enum Focus {
     Form,
     /// The picker's filter line (`/`): typing finds workers by name.
     Filter,
+    /// Search across conversations (`s` in the picker).
+    Search,
 }
 
 /// Something the person asked for.
@@ -60,6 +62,8 @@ pub enum Action {
     RemoveLastQueued,
     /// `/` in the picker: type a filter.
     Filter,
+    /// `s` in the picker: search every conversation.
+    OpenSearch,
 }
 
 /// The key list of the help overlay (and of the README): key, what it does.
@@ -82,6 +86,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "new worker, rename, stop the highlighted one",
     ),
     ("/ (picker)", "find workers by name (on the server)"),
+    ("s (picker)", "search every conversation"),
     ("Ctrl-T", "retry: send a failed or stopped question again"),
     ("Ctrl-R", "show or fold the reasoning"),
     ("Ctrl-O", "show or fold tool calls: arguments and results"),
@@ -127,6 +132,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char('r') => Some(Action::RenameWorker),
             KeyCode::Char('d') | KeyCode::Delete => Some(Action::StopWorker),
             KeyCode::Char('/') => Some(Action::Filter),
+            KeyCode::Char('s') => Some(Action::OpenSearch),
             _ => None,
         },
         Focus::Filter => match key.code {
@@ -136,7 +142,7 @@ pub fn action_for(key: KeyEvent, focus: Focus, composer_empty: bool) -> Option<A
             KeyCode::Char(c) if !ctrl && !alt => Some(Action::Insert(c)),
             _ => None,
         },
-        Focus::Form => match key.code {
+        Focus::Form | Focus::Search => match key.code {
             KeyCode::Up => Some(Action::Up),
             KeyCode::Down => Some(Action::Down),
             KeyCode::Enter => Some(Action::Choose),
@@ -224,6 +230,7 @@ mod tests {
             Focus::Picker,
             Focus::Form,
             Focus::Filter,
+            Focus::Search,
         ] {
             let ctrl = KeyModifiers::CONTROL;
             assert_eq!(

@@ -70,6 +70,9 @@
 //!   calls waiting for a person; the prompt at the bottom answers the
 //!   oldest with `y` (once), `a` (always for this worker) or `n`, sent as
 //!   [`Command::Decide`] to `POST .../approvals/{call_id}`.
+//! - [`search`]: `/` in the picker searches every conversation
+//!   (`GET /api/search`); a hit opens in its conversation
+//!   (`transcript?around=`), then Enter opens that conversation.
 //! - `error`: [`TuiError`], the few things that end the console.
 //!
 //! Entry point: [`run`] with [`TuiOptions`].
@@ -88,6 +91,7 @@ pub mod notice;
 pub mod picker;
 pub mod queue;
 pub mod render;
+pub mod search;
 mod terminal;
 pub mod tool_calls;
 pub mod transcript;

@@ -91,6 +91,9 @@ pub fn describe_api_error(err: &ApiError, worker: &str) -> Notice {
         ErrorCode::PayloadTooLarge => {
             Notice::warning(format!("That message is too long for the server: {msg}"))
         }
+        ErrorCode::QueryEmpty | ErrorCode::QueryTooLong => {
+            Notice::warning(format!("The server refused the search: {msg}"))
+        }
         ErrorCode::Unauthorized => {
             Notice::error("The server wants a token — set YOI_TOKEN to the server's bearer token")
         }

@@ -6,6 +6,7 @@
 //! Rendering reads the [`App`] and never changes it.
 
 mod form;
+mod search;
 mod tool;
 mod transcript;
 mod wrap;
@@ -94,6 +95,7 @@ pub fn render(frame: &mut Frame, app: &App) {
             render_picker(frame, frame.area(), app);
             form::render_form(frame, frame.area(), app);
         }
+        Focus::Search => search::render_search(frame, frame.area(), app),
         Focus::Composer => {}
     }
 }

@@ -125,6 +125,23 @@ pub trait RuntimeApi: Send + Sync + 'static {
     /// caller's to fill in. A runtime without a store has none.
     async fn usage(&self, request: UsageRequest) -> Result<Vec<UsageGroup>, RuntimeError>;
 
+    /// The best `request.depth()` hits of `request` in the runtime's
+    /// stored conversations (stopped workers' too), best first; each hit
+    /// names this runtime. A runtime without a store has none.
+    async fn search(
+        &self,
+        request: yoi_protocol::SearchRequest,
+    ) -> Result<Vec<yoi_protocol::SearchHit>, RuntimeError>;
+
+    /// A page of a Worker's history around or after one message, read
+    /// from the store (a stopped Worker's too), and its watermark `seq`.
+    async fn transcript_window(
+        &self,
+        worker_id: WorkerId,
+        anchor: yoi_protocol::TranscriptAnchor,
+        limit: usize,
+    ) -> Result<yoi_protocol::TranscriptWindow, RuntimeError>;
+
     /// Workers created, stopped and changing status, and the runtime's status.
     fn workspace_events(&self) -> broadcast::Receiver<WorkspaceEvent>;
 

@@ -37,7 +37,10 @@
 //!   success; a Worker whose rows cannot be read is `quarantined`
 //!   ([`runtime`] restores the others). Each run's end also adds itself to
 //!   daily usage roll-ups ([`store::usage`]), which [`RuntimeApi::usage`]
-//!   sums on a read connection of its own.
+//!   sums on a read connection of its own. Every stored message is in a
+//!   full-text index kept by triggers in the same transaction
+//!   ([`store::search`]), which [`RuntimeApi::search`] and
+//!   [`RuntimeApi::transcript_window`] read the same way.
 //! - [`metrics`]: the process's Prometheus metrics (runs, tokens, errors,
 //!   latencies, workers, sockets, queue, commits, tool calls, approvals),
 //!   counted where they happen with atomics and encoded by

@@ -272,6 +272,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(routes::metrics))
         .nest("/api", yoi_http::routes::usage_routes())
+        .nest("/api", yoi_http::routes::search_routes())
         .nest("/api/runtimes/{runtime_id}", runtime)
 }
 

@@ -20,6 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { usageScenarios } from './usage.mjs';
+import { searchScenarios } from './search.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB_DIR = resolve(HERE, '..');
@@ -1096,6 +1097,7 @@ async function main() {
   });
 
   await usageScenarios({ scenario, page, base: server.base, requested, assert, waitReady, screenshot });
+  await searchScenarios({ scenario, page, base: server.base, assert, waitReady });
 
   await scenario('the page never shows the API key or the workspace path', async () => {
     await checkNoSecrets('at the end');

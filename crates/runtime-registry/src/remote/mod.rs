@@ -474,6 +474,61 @@ impl RuntimeApi for RemoteRuntime {
         self.json(Method::GET, &path, None::<&()>).await
     }
 
+    /// Reads the runtime's own search page by page (of the largest size)
+    /// until it holds `request.depth()` hits or the runtime has no more.
+    async fn search(
+        &self,
+        request: yoi_protocol::SearchRequest,
+    ) -> Result<Vec<yoi_protocol::SearchHit>, RuntimeError> {
+        let base = match request.worker_id {
+            Some(worker_id) => format!("/v1/workers/{worker_id}/search"),
+            None => "/v1/search".to_owned(),
+        };
+        let mut hits = Vec::new();
+        while hits.len() < request.depth() {
+            let query = request.to_query(hits.len(), yoi_protocol::SEARCH_MAX_LIMIT);
+            let page: yoi_protocol::SearchResults = self
+                .json(Method::GET, &format!("{base}?{query}"), None::<&()>)
+                .await?;
+            let last = page.next_after.is_none() || page.hits.is_empty();
+            hits.extend(page.hits);
+            if last {
+                break;
+            }
+        }
+        hits.truncate(request.depth());
+        // The runtime names itself as this backend registered it.
+        for hit in &mut hits {
+            hit.runtime_id = self.id().clone();
+        }
+        Ok(hits)
+    }
+
+    async fn transcript_window(
+        &self,
+        worker_id: WorkerId,
+        anchor: yoi_protocol::TranscriptAnchor,
+        limit: usize,
+    ) -> Result<yoi_protocol::TranscriptWindow, RuntimeError> {
+        let at = match anchor {
+            yoi_protocol::TranscriptAnchor::Around(id) => format!("around={id}"),
+            yoi_protocol::TranscriptAnchor::After(id) => format!("after={id}"),
+        };
+        let path = format!("/v1/workers/{worker_id}/transcript?limit={limit}&{at}");
+        // A message this worker never had is the runtime's own `not_found`.
+        let result = self
+            .inner
+            .transport
+            .json_or_not_found(
+                Method::GET,
+                &path,
+                None::<&()>,
+                Some(self.inner.timing.request_timeout),
+            )
+            .await;
+        self.outcome(result)
+    }
+
     async fn usage(
         &self,
         request: yoi_protocol::UsageRequest,

@@ -462,6 +462,38 @@ impl RuntimeApi for Runtime {
         Ok(self.store.usage(request).await?)
     }
 
+    async fn search(
+        &self,
+        request: yoi_protocol::SearchRequest,
+    ) -> Result<Vec<yoi_protocol::SearchHit>, RuntimeError> {
+        Ok(self.store.search(self.id.clone(), request).await?)
+    }
+
+    async fn transcript_window(
+        &self,
+        worker_id: WorkerId,
+        anchor: yoi_protocol::TranscriptAnchor,
+        limit: usize,
+    ) -> Result<yoi_protocol::TranscriptWindow, RuntimeError> {
+        // A running Worker's own watermark; a stopped Worker's is the store's.
+        let live = match self.transcript(worker_id, TranscriptPage::newest(1)).await {
+            Ok(t) => Some(t.seq),
+            Err(RuntimeError::WorkerNotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let window = self
+            .store
+            .window(worker_id, anchor, limit)
+            .await?
+            .ok_or_else(|| RuntimeError::WorkerNotFound(worker_id.to_string()))?;
+        Ok(yoi_protocol::TranscriptWindow {
+            messages: window.messages,
+            seq: live.unwrap_or(window.seq),
+            truncated: window.older,
+            newer: Some(window.newer),
+        })
+    }
+
     async fn subscribe(
         &self,
         worker_id: WorkerId,

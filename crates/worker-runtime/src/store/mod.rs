@@ -39,6 +39,7 @@
 mod import;
 pub mod lease;
 mod schema;
+pub mod search;
 pub mod usage;
 mod writer;
 
@@ -470,6 +471,39 @@ impl Store {
             return Ok(Vec::new());
         };
         tokio::task::spawn_blocking(move || usage::query(&db, &request))
+            .await
+            .map_err(|e| StoreError::Sql(e.to_string()))?
+    }
+
+    /// The best hits of `request` in this store (see [`search`]), on a
+    /// read connection of its own in a blocking task. A store in memory
+    /// keeps no history: none.
+    pub async fn search(
+        &self,
+        runtime_id: yoi_protocol::RuntimeId,
+        request: yoi_protocol::SearchRequest,
+    ) -> Result<Vec<yoi_protocol::SearchHit>, StoreError> {
+        let Some(db) = self.db.clone() else {
+            return Ok(Vec::new());
+        };
+        tokio::task::spawn_blocking(move || search::query(&db, &runtime_id, &request))
+            .await
+            .map_err(|e| StoreError::Sql(e.to_string()))?
+    }
+
+    /// A page of a worker's stored transcript at `anchor`, read like
+    /// [`Store::search`]; `None` when the store has no such worker (or
+    /// keeps no history).
+    pub async fn window(
+        &self,
+        worker_id: WorkerId,
+        anchor: yoi_protocol::TranscriptAnchor,
+        limit: usize,
+    ) -> Result<Option<search::Window>, StoreError> {
+        let Some(db) = self.db.clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || search::window(&db, worker_id, anchor, limit))
             .await
             .map_err(|e| StoreError::Sql(e.to_string()))?
     }

@@ -148,6 +148,58 @@ CREATE TABLE client_inputs (
 );
 CREATE INDEX client_inputs_by_worker ON client_inputs(worker_id, id);
 ",
+    r"
+-- Search across conversations (GET /api/search). One row per stored
+-- message that is not streaming: its text, then each tool call's name and
+-- output. The trigram tokenizer indexes every 3 characters, so a word is
+-- found inside a sentence whatever the script: Japanese and Chinese write
+-- no spaces between words, which the unicode61 tokenizer needs. Queries
+-- of words under 3 characters cannot use it (see store::search). The index
+-- is contentless (the text stays in `messages` only) and kept by triggers,
+-- so it changes in the transaction that changes the message: never behind,
+-- never ahead. A streaming answer is indexed once it ends (its partial
+-- flushes would rewrite its row again and again).
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN json_valid(new.data) AND json_extract(new.data, '$.state') <> 'streaming'
+BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id,
+        coalesce(json_extract(new.data, '$.text'), '') || coalesce((
+            SELECT group_concat(char(10) || coalesce(json_extract(value, '$.name'), '')
+                || ' ' || coalesce(json_extract(value, '$.output'), ''), '')
+            FROM json_each(new.data, '$.tool_calls')), ''));
+END;
+-- An update touches the index only when the old or the new version is
+-- indexed: a streaming answer's partial flushes cost it nothing. One
+-- trigger, so that the old row always leaves before the new one enters.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF data ON messages
+WHEN (json_valid(old.data) AND json_extract(old.data, '$.state') <> 'streaming')
+  OR (json_valid(new.data) AND json_extract(new.data, '$.state') <> 'streaming')
+BEGIN
+    DELETE FROM messages_fts WHERE rowid = old.id;
+    INSERT INTO messages_fts (rowid, body)
+    SELECT new.id,
+        coalesce(json_extract(new.data, '$.text'), '') || coalesce((
+            SELECT group_concat(char(10) || coalesce(json_extract(value, '$.name'), '')
+                || ' ' || coalesce(json_extract(value, '$.output'), ''), '')
+            FROM json_each(new.data, '$.tool_calls')), '')
+    WHERE json_valid(new.data) AND json_extract(new.data, '$.state') <> 'streaming';
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+BEGIN
+    DELETE FROM messages_fts WHERE rowid = old.id;
+END;
+INSERT INTO messages_fts (rowid, body)
+SELECT m.id,
+    coalesce(json_extract(m.data, '$.text'), '') || coalesce((
+        SELECT group_concat(char(10) || coalesce(json_extract(value, '$.name'), '')
+            || ' ' || coalesce(json_extract(value, '$.output'), ''), '')
+        FROM json_each(m.data, '$.tool_calls')), '')
+FROM messages m
+WHERE json_valid(m.data) AND json_extract(m.data, '$.state') <> 'streaming';
+",
 ];
 
 fn damaged(file: &str, why: impl std::fmt::Display) -> StoreError {

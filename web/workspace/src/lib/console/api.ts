@@ -15,6 +15,8 @@ import type { ErrorEnvelope } from '../protocol/ErrorEnvelope';
 import type { InputAccepted } from '../protocol/InputAccepted';
 import type { InputRequest } from '../protocol/InputRequest';
 import type { Transcript } from '../protocol/Transcript';
+import type { SearchResults } from '../protocol/SearchResults';
+import type { TranscriptWindow } from '../protocol/TranscriptWindow';
 import type { UsageReport } from '../protocol/UsageReport';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import { clientError, fromApiError, type ConsoleError } from './errors';
@@ -132,5 +134,15 @@ export class ApiClient {
   /** Usage of the runs that ended from `from` to `to` (UTC days), grouped `by`. */
   usage(from: string, to: string, by: string): Promise<UsageReport> {
     return this.#request('GET', paths.usage(from, to, by));
+  }
+
+  /** Messages of every runtime holding every word of `q`, best first. */
+  search(q: string, after?: string): Promise<SearchResults> {
+    return this.#request('GET', paths.search(q, after));
+  }
+
+  /** A page of a worker's history around, after or before one message. */
+  transcriptAt(ref: WorkerRef, at: 'around' | 'after' | 'before', messageId: string, limit: number): Promise<TranscriptWindow> {
+    return this.#request('GET', paths.transcriptAt(ref, at, messageId, limit));
   }
 }

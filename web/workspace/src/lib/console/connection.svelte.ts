@@ -31,6 +31,8 @@ import type { Message } from '../protocol/Message';
 import type { WorkerEvent } from '../protocol/WorkerEvent';
 import type { WorkerRef } from '../protocol/WorkerRef';
 import type { WorkspaceEvent } from '../protocol/WorkspaceEvent';
+import type { SearchResults } from '../protocol/SearchResults';
+import type { TranscriptWindow } from '../protocol/TranscriptWindow';
 import type { UsageReport } from '../protocol/UsageReport';
 import { ApiClient, toConsoleError, type FetchLike } from './api';
 import { backoffDelay } from './backoff';
@@ -315,6 +317,29 @@ export class ConsoleConnection {
   async usage(from: string, to: string, by: string): Promise<UsageReport | ConsoleError> {
     try {
       return await this.#api.usage(from, to, by);
+    } catch (e) {
+      return toConsoleError(e);
+    }
+  }
+
+  /** The search box's hits, or why there are none. */
+  async search(q: string, after?: string): Promise<SearchResults | ConsoleError> {
+    try {
+      return await this.#api.search(q, after);
+    } catch (e) {
+      return toConsoleError(e);
+    }
+  }
+
+  /** A page of a worker's stored history at one message (a hit opened in context). */
+  async transcriptAt(
+    ref: WorkerRef,
+    at: 'around' | 'after' | 'before',
+    messageId: string,
+    limit: number,
+  ): Promise<TranscriptWindow | ConsoleError> {
+    try {
+      return await this.#api.transcriptAt(ref, at, messageId, limit);
     } catch (e) {
       return toConsoleError(e);
     }

@@ -26,6 +26,9 @@ export const paths = {
   transcript: (ref: WorkerRef, limit?: number, before?: string) =>
     withQuery(`${workerPath(ref)}/transcript`, { limit, before }),
   usage: (from: string, to: string, by: string) => withQuery('/api/usage', { from, to, by }),
+  search: (q: string, after?: string) => withQuery('/api/search', { q, after }),
+  transcriptAt: (ref: WorkerRef, at: 'around' | 'after' | 'before', messageId: string, limit: number) =>
+    withQuery(`${workerPath(ref)}/transcript`, { limit, [at]: messageId }),
 };
 
 /** The page's own origin, which the API shares. */

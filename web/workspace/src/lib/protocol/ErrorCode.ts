@@ -3,4 +3,4 @@
 /**
  * The stable error codes of the contract. Clients switch on these.
  */
-export type ErrorCode = "invalid_input" | "unauthorized" | "forbidden_origin" | "runtime_not_found" | "worker_not_found" | "busy" | "not_running" | "payload_too_large" | "unsupported" | "provider_error" | "runtime_unavailable" | "provider_unconfigured" | "timeout" | "internal" | "not_found" | "method_not_allowed" | "queue_full" | "limit_reached" | "not_pending" | "store_unavailable" | "profile_missing";
+export type ErrorCode = "invalid_input" | "unauthorized" | "forbidden_origin" | "runtime_not_found" | "worker_not_found" | "busy" | "not_running" | "payload_too_large" | "unsupported" | "provider_error" | "runtime_unavailable" | "provider_unconfigured" | "timeout" | "internal" | "not_found" | "method_not_allowed" | "queue_full" | "limit_reached" | "not_pending" | "store_unavailable" | "profile_missing" | "query_empty" | "query_too_long";
