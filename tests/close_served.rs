@@ -111,6 +111,10 @@ async fn a_close_is_answered_at_once_by_yoi_serve_on_sockets_resumed_behind_a_fa
     );
     mock.push(endless());
     close_ten_resumed_sockets(&b, &path).await;
+    // The Companion's stream would go on beside the next one: stop it, so
+    // that the local runtime's worker does not share the machine with it.
+    let (status, cancelled) = b.post(&format!("{path}/cancel"), json!({})).await;
+    assert_eq!(status, 202, "{cancelled}");
 
     b.wait_runtime("near", "available").await;
     let local = b.create_worker("near").await;
