@@ -265,6 +265,7 @@ const WORKER_OPERATIONS: &[&str] = &[
     "post_cancel",
     "get_transcript",
     "get_transcript_markdown",
+    "get_worker_search",
     "worker_events",
 ];
 
