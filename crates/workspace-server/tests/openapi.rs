@@ -153,7 +153,7 @@ async fn a_created_worker_links_to_its_routes() {
         ["links"]
         .as_object()
         .unwrap();
-    assert_eq!(links.len(), 8);
+    assert_eq!(links.len(), 9);
     for link in links.values() {
         let target = link["operationId"].as_str().unwrap();
         assert!(
