@@ -12,12 +12,12 @@
 // MANY_WORKERS (default 10000). Prints one line per scenario and `N passed, N
 // failed`; exits non-zero when anything failed. Child processes are always killed.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, freePort, killAll, logFile, sleep, startMock } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = resolve(HERE, '..', process.env.ARTIFACTS_DIR ?? '../../test-artifacts');
@@ -31,75 +31,12 @@ const FIRST_PAINT_MS = 1_000;
 const LONG_TASK_MS = 50;
 const MAX_ROWS_IN_DOM = 100;
 
-const children = new Set();
 const cleanups = [];
 const results = { passed: 0, failed: 0 };
 
-function killAll() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function assert(cond, message) {
   if (!cond) throw new Error(message);
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function logFile(name) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  return createWriteStream(join(ARTIFACTS, name), { flags: 'a' });
-}
-
-function startMock() {
-  return new Promise((res, rej) => {
-    const log = logFile('e2e-many-mock-openai.log');
-    const child = spawn(MOCK_BIN, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let buffer = '';
-    const timer = setTimeout(() => rej(new Error('mock server did not say where it listens within 20 s')), 20_000);
-    child.stdout.on('data', (chunk) => {
-      log.write(chunk);
-      buffer += chunk.toString();
-      const m = /^listening (http:\/\/127\.0\.0\.1:\d+\/v1)\s*$/m.exec(buffer);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (chunk) => log.write(chunk));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`mock server exited early (${code})`));
-    });
-  });
 }
 
 async function startServer(workspace, mockUrl) {
@@ -189,7 +126,7 @@ async function main() {
   const profile = mkdtempSync(join(tmpdir(), 'yoi-e2e-many-chromium-'));
   cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
   cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
-  const mock = await startMock();
+  const mock = await startMock('e2e-many-mock-openai.log');
   const { base } = await startServer(workspace, mock.url);
   const companion = (await (await fetch(`${base}/api/companion`)).json()).worker_id;
   const started = Date.now();

@@ -13,12 +13,12 @@
 // Prints one line per scenario and `N passed, N failed` at the end; exits non-zero
 // when anything failed. Child processes are always killed.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, freePort, killAll, logFile, sleep, startMock } from './harness.mjs';
 import { usageScenarios } from './usage.mjs';
 import { searchScenarios } from './search.mjs';
 
@@ -30,73 +30,10 @@ const YOI_BIN = process.env.YOI_BIN;
 const MOCK_BIN = process.env.MOCK_BIN;
 const API_KEY = 'test-key-e2e';
 
-const children = new Set();
 const cleanups = [];
 let results = { passed: 0, failed: 0, skipped: 0 };
 
-function killAll() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
-}
-
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
 // ---------- processes ----------
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function logFile(name) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  return createWriteStream(join(ARTIFACTS, name), { flags: 'a' });
-}
-
-function startMock() {
-  return new Promise((res, rej) => {
-    const log = logFile('e2e-mock-openai.log');
-    const child = spawn(MOCK_BIN, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let buffer = '';
-    const timer = setTimeout(() => rej(new Error('mock server did not say where it listens within 20 s')), 20_000);
-    child.stdout.on('data', (chunk) => {
-      log.write(chunk);
-      buffer += chunk.toString();
-      const m = /^listening (http:\/\/127\.0\.0\.1:\d+\/v1)\s*$/m.exec(buffer);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (chunk) => log.write(chunk));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`mock server exited early (${code})`));
-    });
-  });
-}
 
 async function startServer({ workspace, port, mockUrl, host = '127.0.0.1', token = null, provider = true }) {
   const log = logFile('e2e-yoi-serve.log');
@@ -158,7 +95,6 @@ function stopGracefully(child, ms = 5_000) {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------- page helpers ----------
 
@@ -338,7 +274,7 @@ async function main() {
   // A second profile, for "New conversation".
   writeFileSync(join(workspace, 'yoi.toml'), '[profiles.terse]\nmodel = "terse-model"\ndescription = "Short answers"\n');
 
-  const mock = await startMock();
+  const mock = await startMock('e2e-mock-openai.log');
   const port = await freePort();
   let server = await startServer({ workspace, port, mockUrl: mock.url });
   const base = server.base;

@@ -9,12 +9,12 @@
 // Same environment and output as run.mjs: one line per scenario, `N passed, N
 // failed` at the end, non-zero exit when anything failed.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, freePort, killAll, logFile, sleep, startMock } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = resolve(HERE, '..', process.env.ARTIFACTS_DIR ?? '../../test-artifacts');
@@ -32,71 +32,8 @@ const CONFIG = `
 "yoi.ask_worker" = "allow"
 `;
 
-const children = new Set();
 const cleanups = [];
 const results = { passed: 0, failed: 0 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function killAll() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function logFile(name) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  return createWriteStream(join(ARTIFACTS, name), { flags: 'a' });
-}
-
-function startMock() {
-  return new Promise((res, rej) => {
-    const log = logFile('e2e-tools-mock-openai.log');
-    const child = spawn(MOCK_BIN, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let buffer = '';
-    const timer = setTimeout(() => rej(new Error('mock server did not say where it listens within 20 s')), 20_000);
-    child.stdout.on('data', (chunk) => {
-      log.write(chunk);
-      buffer += chunk.toString();
-      const m = /^listening (http:\/\/127\.0\.0\.1:\d+\/v1)\s*$/m.exec(buffer);
-      if (m) {
-        clearTimeout(timer);
-        res({ child, url: m[1] });
-      }
-    });
-    child.stderr.on('data', (chunk) => log.write(chunk));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`mock server exited early (${code})`));
-    });
-  });
-}
 
 async function startServer(workspace, port, mockUrl) {
   const log = logFile('e2e-tools-yoi-serve.log');
@@ -196,7 +133,7 @@ async function main() {
   cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
   writeFileSync(join(workspace, 'yoi.toml'), CONFIG);
 
-  const mock = await startMock();
+  const mock = await startMock('e2e-tools-mock-openai.log');
   const base = await startServer(workspace, await freePort(), mock.url);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
