@@ -44,12 +44,26 @@ def before_call(context, case, kwargs):
     ids = (str(params.get("worker_id", "")), str(params.get("message_id", "")))
     if params.get("runtime_id") != "backend-internal" or not all(_ULID.match(i) for i in ids):
         return
-    queued = requests.post(
-        f"{_BASE}/api/runtimes/backend-internal/workers/{_HOLDER}/input",
-        json={"text": "waits", "on_busy": "queue"},
-        timeout=10,
-    )
+    queued = _queue_on_holder()
     message_id = queued.json().get("message_id")
-    if queued.status_code == 202 and message_id:
+    if queued.status_code == 202 and queued.json().get("queued") and message_id:
         params["worker_id"] = _HOLDER
         params["message_id"] = message_id
+
+
+def _queue_on_holder():
+    """Queues an input on the holder, keeping it busy and its queue open.
+
+    The holder's run that never ends may have ended after all (a long fuzz
+    run meets a provider time limit): a new one is started, harmless (`busy`)
+    while the old one runs. Cases that did not delete their input (a bad
+    header, say) leave it queued: a full queue is emptied.
+    """
+    worker = f"{_BASE}/api/runtimes/backend-internal/workers/{_HOLDER}"
+    requests.post(f"{worker}/input", json={"text": "[[hang]]"}, timeout=10)
+    queued = requests.post(f"{worker}/input", json={"text": "waits", "on_busy": "queue"}, timeout=10)
+    if queued.status_code == 409:
+        for entry in requests.get(worker, timeout=10).json().get("queue", []):
+            requests.delete(f"{worker}/queue/{entry['message_id']}", timeout=10)
+        queued = requests.post(f"{worker}/input", json={"text": "waits", "on_busy": "queue"}, timeout=10)
+    return queued
