@@ -16,7 +16,7 @@ use yoi_protocol::{
 
 use super::core::tool_loop::{AskOrigin, CallOutcome, ToolStep};
 use super::core::{Accepted, RunEnd, RunWaiter, SubscribeFrom, SubscribeStart, WorkerCore};
-use super::run::{drive_run, RunItem};
+use super::run::{drive_run, Report, RunItem};
 use crate::config::ProviderConfig;
 use crate::error::RuntimeError;
 use crate::provider::{ChatRequest, Provider};
@@ -85,7 +85,8 @@ pub enum WorkerMsg {
     Shutdown {
         reply: RpcReplyPort<()>,
     },
-    /// An item from the run task.
+    /// Items from the run task that end a turn or need the mailbox (the
+    /// deltas before them went into the core directly).
     Run {
         run_id: RunId,
         items: Vec<RunItem>,
@@ -228,11 +229,7 @@ impl WorkerState {
         run_id: RunId,
         request: ChatRequest,
     ) {
-        let worker = myself.clone();
-        let report = move |items| {
-            // The Worker may be gone (stopped, restarting); nothing to tell then.
-            let _ = worker.send_message(WorkerMsg::Run { run_id, items });
-        };
+        let report = Report::new(self.core.clone(), myself.clone(), run_id);
         let task = tokio::spawn(drive_run(
             self.provider.clone(),
             self.provider_config.clone(),

@@ -754,6 +754,46 @@ impl WorkerCore {
         }
     }
 
+    /// The run task's items, applied in place while they only stream (text,
+    /// reasoning, usage, parts of tool calls): returns the rest, from the
+    /// first item that ends the turn or needs the mailbox (the stream's end,
+    /// a failure, an answer past its limit, a lease running short), and
+    /// whether a flush of the partial answer is due.
+    pub fn apply_streamed(&mut self, run_id: RunId, items: Vec<RunItem>) -> (Vec<RunItem>, bool) {
+        let mut flush = false;
+        let mut items = items.into_iter();
+        while let Some(item) = items.next() {
+            if !self.streams_in_place(run_id, &item) {
+                let mut rest = vec![item];
+                rest.extend(items);
+                return (rest, flush);
+            }
+            flush |= self.apply_run_item(run_id, item);
+        }
+        (Vec::new(), flush)
+    }
+
+    /// Whether applying `item` only appends to the run (or drops it, its run
+    /// being over): nothing that ends a run happens outside the mailbox.
+    fn streams_in_place(&self, run_id: RunId, item: &RunItem) -> bool {
+        let RunItem::Event(event) = item else {
+            return false;
+        };
+        if self.active.as_ref().is_none_or(|a| a.run_id != run_id) {
+            return true;
+        }
+        if self.lease.short(self.log.last_seq()) {
+            return false;
+        }
+        match event {
+            ProviderEvent::Text(text) | ProviderEvent::Reasoning(text) => {
+                !self.answer_too_long(text.len())
+            }
+            _ => true,
+        }
+    }
+
+
     /// Applies what the run task reported; items of a run that already
     /// ended (cancelled, timed out) are dropped. `true` when the actor
     /// should schedule [`WorkerCore::flush_partial`].

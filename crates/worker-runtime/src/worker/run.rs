@@ -1,15 +1,28 @@
 //! The run task: opens the provider stream, enforces the first-token and
-//! whole-run timeouts, and reports every item to its Worker by message, so
-//! that the Worker's mailbox stays free while an answer streams. Aborting the
-//! task drops the HTTP request.
+//! whole-run timeouts, and hands every item on through a [`Report`]. Aborting
+//! the task drops the HTTP request.
+//!
+//! A token crosses one task on its way from the provider's connection to a
+//! client's socket: this one. The deltas of the run in flight go straight
+//! into the Worker's core, under its lock, where the event log numbers them
+//! and wakes the subscribers; only what ends a turn (the stream's end, a
+//! failure, an answer past its limit, a store that cannot keep up) goes to
+//! the Worker's mailbox, which stays the owner of the run's lifecycle, of
+//! input, cancel and the store. A delta of a run that is no longer the one
+//! in flight (cancelled, failed, replaced) is dropped under the same lock
+//! that ended it, so no delta ever follows a run's terminal event.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt, StreamExt};
-use yoi_protocol::{ApiError, ErrorCode};
+use ractor::ActorRef;
+use yoi_protocol::{ApiError, ErrorCode, RunId};
 
+use super::actor::{lock, WorkerMsg};
+use super::core::WorkerCore;
 use crate::config::ProviderConfig;
 use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent};
+use crate::store::FLUSH_EVERY;
 
 /// An item from the run task to its Worker.
 #[derive(Debug)]
@@ -20,8 +33,68 @@ pub enum RunItem {
     Failed(ApiError),
 }
 
-/// Most items reported to the Worker in one message.
+/// Most items handed on together.
 const MAX_BATCH: usize = 64;
+
+/// Where a run task's items go (see the module's comment).
+pub(super) struct Report {
+    core: Arc<Mutex<WorkerCore>>,
+    worker: ActorRef<WorkerMsg>,
+    run_id: RunId,
+    /// Set once an item went to the mailbox: every later one follows it
+    /// there, so that the Worker sees them in the order they came.
+    handed_off: bool,
+}
+
+impl Report {
+    pub(super) fn new(
+        core: Arc<Mutex<WorkerCore>>,
+        worker: ActorRef<WorkerMsg>,
+        run_id: RunId,
+    ) -> Self {
+        Self {
+            core,
+            worker,
+            run_id,
+            handed_off: false,
+        }
+    }
+
+    async fn deliver(&mut self, mut items: Vec<RunItem>) {
+        let run_id = self.run_id;
+        if !self.handed_off {
+            self.catch_up_lease().await;
+            let (rest, flush) = lock(&self.core).apply_streamed(run_id, items);
+            if flush {
+                self.worker
+                    .send_after(FLUSH_EVERY, move || WorkerMsg::Flush { run_id });
+            }
+            items = rest;
+        }
+        if !items.is_empty() {
+            self.handed_off = true;
+            // The Worker may be gone (stopped, restarting); nothing to tell then.
+            let _ = self.worker.send_message(WorkerMsg::Run { run_id, items });
+        }
+    }
+
+    /// A stream that outruns the store's reservations of `seq`s waits here,
+    /// holding nothing, for the reservation on its way.
+    async fn catch_up_lease(&self) {
+        let committed = {
+            let core = lock(&self.core);
+            if !core.lease_behind() {
+                return;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            core.store().after_commit(move |_| {
+                let _ = tx.send(());
+            });
+            rx
+        };
+        let _ = committed.await;
+    }
+}
 
 /// Where the stream stands, for deadlines and for how it may end.
 #[derive(Default)]
@@ -69,13 +142,13 @@ impl Progress {
 }
 
 /// The run task: opens the provider stream, enforces both timeouts, and
-/// reports every item to the Worker; items that are ready together go in
-/// one message. Aborting the task drops the HTTP request.
+/// hands every item on; items that are ready together go together.
+/// Aborting the task drops the HTTP request.
 pub(super) async fn drive_run(
     provider: Arc<dyn Provider>,
     config: Arc<ProviderConfig>,
     request: ChatRequest,
-    send: impl Fn(Vec<RunItem>) + Send + 'static,
+    mut report: Report,
 ) {
     let start = tokio::time::Instant::now();
     let run_deadline = start + config.run_timeout;
@@ -96,12 +169,14 @@ pub(super) async fn drive_run(
     };
 
     let mut stream = match tokio::time::timeout_at(first_deadline, provider.stream(request)).await {
-        Err(_) => return send(timeout_error(true)),
+        Err(_) => return report.deliver(timeout_error(true)).await,
         Ok(Err(e)) => {
-            return send(vec![RunItem::Failed(ApiError::new(
-                ErrorCode::ProviderError,
-                e.to_string(),
-            ))])
+            return report
+                .deliver(vec![RunItem::Failed(ApiError::new(
+                    ErrorCode::ProviderError,
+                    e.to_string(),
+                ))])
+                .await
         }
         Ok(Ok(stream)) => stream,
     };
@@ -113,7 +188,7 @@ pub(super) async fn drive_run(
             first_deadline
         };
         let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
-            return send(timeout_error(!progress.got_first));
+            return report.deliver(timeout_error(!progress.got_first)).await;
         };
         let mut batch = Vec::new();
         let mut end = progress.take(next, &mut batch);
@@ -125,7 +200,7 @@ pub(super) async fn drive_run(
         }
         let ended = end.is_some();
         batch.extend(end);
-        send(batch);
+        report.deliver(batch).await;
         if ended {
             return;
         }
