@@ -121,10 +121,21 @@ fn main() -> ExitCode {
         // before any thread starts, and inherited by a local runtime.
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let serving = matches!(cli.command, Command::Serve(_) | Command::Runtime(_));
+    let built = match serving.then(event_loop_threads) {
+        Some(Err(e)) => {
+            eprintln!("yoi: {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(threads)) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("yoi: cannot start the async runtime: {e}");
@@ -141,6 +152,30 @@ fn main() -> ExitCode {
     // not keep the process from exiting once the command is done.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// The most threads `YOI_THREADS` may ask for.
+const MAX_THREADS: usize = 256;
+
+/// How many threads run a server's event loop: `YOI_THREADS`, 1 when unset.
+/// One is the right number for a relay of tokens: each token is a read, a
+/// little work and a write, and a second thread only adds the wake-ups that
+/// hand the work over (see the README's performance section). The store
+/// writes, and search and usage read, on threads of their own either way.
+fn event_loop_threads() -> Result<usize, String> {
+    let raw = match std::env::var("YOI_THREADS") {
+        Err(std::env::VarError::NotPresent) => return Ok(1),
+        Err(std::env::VarError::NotUnicode(_)) => String::new(),
+        Ok(v) if v.trim().is_empty() => return Ok(1),
+        Ok(v) => v,
+    };
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_THREADS).contains(n))
+        .ok_or_else(|| {
+            format!("YOI_THREADS must be a whole number from 1 to {MAX_THREADS}, not {raw:?}")
+        })
 }
 
 fn init_logging() {
@@ -275,6 +310,10 @@ fn local_runtime_env(
         "YOI_QUEUE_LIMIT".to_owned(),
         config.runtime.queue_limit.to_string(),
     ));
+    // A local runtime relays tokens as the backend does, on as many threads.
+    if let Some(threads) = parent.get("YOI_THREADS") {
+        env.push(("YOI_THREADS".to_owned(), threads.clone()));
+    }
     env.extend(limits::to_env(&config.limits));
     // The child reads the key from the default variable, and each profile's
     // from the variable its `api_key_env` names (it reads the same yoi.toml).

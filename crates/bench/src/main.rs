@@ -14,6 +14,7 @@ mod procs;
 mod relay;
 mod search;
 mod store;
+mod syscalls;
 mod tools;
 mod usage;
 
@@ -120,6 +121,12 @@ struct Args {
     /// A quick run (well under a minute) for development.
     #[arg(long)]
     short: bool,
+    /// Only the relay's scenarios whose name contains this, or one of
+    /// several separated by `|` (`syscalls` for the count of system calls): what to profile, with yoi run under
+    /// `YOI_BENCH_WRAP="perf record -g --"` (its CPU figures then are not
+    /// yoi's).
+    #[arg(long)]
+    only: Option<String>,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -178,7 +185,7 @@ fn to_json(figures: &[Figure]) -> serde_json::Value {
 }
 
 async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
-    let mut figures = relay::run(size).await?;
+    let mut figures = relay::run(size, None).await?;
     figures.extend(store::run(size).await?);
     figures.extend(hostile::run(size).await?);
     figures.extend(tools::run(size).await?);
@@ -192,7 +199,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let size = if args.short { Size::Short } else { Size::Full };
     let result = match args.part {
-        Part::Relay => relay::run(size).await,
+        Part::Relay => relay::run(size, args.only.as_deref()).await,
         Part::Store => store::run(size).await,
         Part::Hostile => hostile::run(size).await,
         Part::Tools => tools::run(size).await,

@@ -57,13 +57,25 @@ impl Yoi {
         env: &[(&str, String)],
         announce: &str,
     ) -> Result<Yoi, BenchError> {
-        let mut command = Command::new(yoi_binary()?);
+        // `YOI_BENCH_WRAP` runs yoi under a profiler (`perf record -g --`).
+        let wrap = std::env::var("YOI_BENCH_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace();
+        let mut command = match wrap.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(wrap).arg(yoi_binary()?);
+                c
+            }
+            None => Command::new(yoi_binary()?),
+        };
         command
             .args(args)
             .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "warn")
+            // How many threads yoi runs on is the caller's to choose.
+            .envs(std::env::var_os("YOI_THREADS").map(|v| ("YOI_THREADS", v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -244,7 +244,15 @@ async fn send_ready(
         tx.flush().await?;
         Ok::<_, axum::Error>(closing)
     };
-    match tokio::time::timeout(policy.send_deadline, batch).await {
+    // A socket with room takes the batch at once: only a write that waits
+    // gets the deadline's timer (one per token would cost the timer thread a
+    // wake-up per token).
+    let mut batch = std::pin::pin!(batch);
+    let outcome = match batch.as_mut().now_or_never() {
+        Some(done) => Ok(done),
+        None => tokio::time::timeout(policy.send_deadline, batch).await,
+    };
+    match outcome {
         Ok(Ok(None)) => Ok(()),
         Ok(Ok(Some(closing))) => Err(End::Closing(closing)),
         Ok(Err(_)) => Err(End::Gone),

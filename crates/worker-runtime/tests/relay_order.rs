@@ -93,7 +93,8 @@ fn check_one(frames: &[Arc<EventFrame>], run_id: RunId, seen: &mut HashMap<u64, 
                 seen.insert(seq, f.json.clone());
             }
         }
-        let delta = matches!(&f.event.kind, EventKind::AssistantDelta { run_id: r, .. } if *r == run_id);
+        let delta =
+            matches!(&f.event.kind, EventKind::AssistantDelta { run_id: r, .. } if *r == run_id);
         assert!(
             !(terminal && delta),
             "a delta of run {run_id} followed its terminal event"
@@ -109,7 +110,9 @@ fn streamed_and_kept(frames: &[Arc<EventFrame>], run_id: RunId) -> (String, Stri
     let mut kept = None;
     for f in frames {
         match &f.event.kind {
-            EventKind::AssistantDelta { run_id: r, text } if *r == run_id => streamed.push_str(text),
+            EventKind::AssistantDelta { run_id: r, text } if *r == run_id => {
+                streamed.push_str(text)
+            }
             EventKind::AssistantMessage { run_id: r, message } if *r == run_id => {
                 kept = Some(message.text.clone());
             }
@@ -192,10 +195,15 @@ async fn every_subscriber_sees_one_sequence_and_no_delta_follows_a_run_end() {
         check_one(&read, run_id, &mut seen);
         let from_start = read
             .iter()
-            .position(|f| matches!(f.event.kind, EventKind::RunStarted { run_id: r, .. } if r == run_id))
+            .position(
+                |f| matches!(f.event.kind, EventKind::RunStarted { run_id: r, .. } if r == run_id),
+            )
             .expect("the watcher saw the run start");
         let (streamed, kept) = streamed_and_kept(&read[from_start..], run_id);
-        assert_eq!(streamed, kept, "round {round}: the streamed text is the kept text");
+        assert_eq!(
+            streamed, kept,
+            "round {round}: the streamed text is the kept text"
+        );
         for sub in &mut watchers[1..] {
             let frames = until_idle(sub, run_id).await;
             check_one(&frames, run_id, &mut seen);
@@ -206,7 +214,10 @@ async fn every_subscriber_sees_one_sequence_and_no_delta_follows_a_run_end() {
         check_one(&frames, run_id, &mut seen);
         let page = rt.transcript(w, TranscriptPage::newest(1)).await.unwrap();
         let last = page.messages.last().expect("the answer is kept");
-        assert_eq!(last.text, kept, "round {round}: the transcript keeps what streamed");
+        assert_eq!(
+            last.text, kept,
+            "round {round}: the transcript keeps what streamed"
+        );
         let state = if cancel {
             MessageState::Cancelled
         } else {

@@ -793,7 +793,6 @@ impl WorkerCore {
         }
     }
 
-
     /// Applies what the run task reported; items of a run that already
     /// ended (cancelled, timed out) are dropped. `true` when the actor
     /// should schedule [`WorkerCore::flush_partial`].

@@ -181,14 +181,23 @@ pub(super) async fn drive_run(
         Ok(Ok(stream)) => stream,
     };
     let mut progress = Progress::default();
+    // One timer for the whole stream, moved once from the first-token
+    // deadline to the run's: a timer made anew for each token would be a
+    // registration (and often a wake-up of the timer's thread) per token.
+    let deadline = tokio::time::sleep_until(first_deadline);
+    tokio::pin!(deadline);
+    let mut on_run_deadline = false;
     loop {
-        let deadline = if progress.got_first {
-            run_deadline
-        } else {
-            first_deadline
-        };
-        let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
-            return report.deliver(timeout_error(!progress.got_first)).await;
+        if progress.got_first && !on_run_deadline {
+            deadline.as_mut().reset(run_deadline);
+            on_run_deadline = true;
+        }
+        let next = tokio::select! {
+            biased;
+            next = stream.next() => next,
+            () = &mut deadline => {
+                return report.deliver(timeout_error(!progress.got_first)).await;
+            }
         };
         let mut batch = Vec::new();
         let mut end = progress.take(next, &mut batch);
