@@ -107,7 +107,7 @@ fn read_summary(path: &Path) -> Option<Vec<(String, u64)>> {
     if calls.is_empty() {
         return None;
     }
-    calls.sort_by(|a, b| b.1.cmp(&a.1));
+    calls.sort_by_key(|c| std::cmp::Reverse(c.1));
     Some(calls)
 }
 
