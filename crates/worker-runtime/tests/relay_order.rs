@@ -7,8 +7,9 @@
 //! completions and new subscribers at pseudo-random points (a fixed seed,
 //! so that a failure repeats).
 
-// Tests and their helpers may panic: a panic is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests and their helpers may panic: a panic is a failed test. The test
+// reads as one scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
