@@ -112,7 +112,7 @@ fn streamed_and_kept(frames: &[Arc<EventFrame>], run_id: RunId) -> (String, Stri
     for f in frames {
         match &f.event.kind {
             EventKind::AssistantDelta { run_id: r, text } if *r == run_id => {
-                streamed.push_str(text)
+                streamed.push_str(text);
             }
             EventKind::AssistantMessage { run_id: r, message } if *r == run_id => {
                 kept = Some(message.text.clone());
