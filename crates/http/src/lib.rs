@@ -17,6 +17,9 @@
 //!   (`limit_reached` when none is free) and its connection timeouts.
 //! - [`connection`]: [`connection::serve`], how both servers serve their
 //!   connections: one slot per connection, header-read and idle timeouts.
+//! - [`tcp`]: how each accepted TCP connection is set up (no Nagle delay,
+//!   little unsent data queued in the kernel, so that a Close reply is not
+//!   behind megabytes of frames).
 //! - [`usage`]: usage over time, summed over every runtime the server
 //!   answers for, and the process's Prometheus metrics.
 //! - [`transcript_md`]: a worker's whole conversation as Markdown.
@@ -39,6 +42,7 @@ pub mod limits;
 pub mod routes;
 pub mod search;
 pub mod socket;
+pub mod tcp;
 pub mod token;
 pub mod transcript_md;
 pub mod usage;

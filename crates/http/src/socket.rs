@@ -35,6 +35,11 @@ use crate::limits::ConnectionSlot;
 
 /// What a socket reads the client into (the library's default is 128 KiB).
 const READ_BUFFER: usize = 8 * 1024;
+/// How much a socket gathers before it writes (the library's default is
+/// 128 KiB). Frames gathered are ahead of a Close reply like those the kernel
+/// holds (see [`crate::tcp`]), so both are kept to a few KiB: dozens of
+/// frames a write still.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// After shutdown starts, how long a socket keeps sending the last events.
 const DRAIN_FOR: Duration = Duration::from_millis(300);
 
@@ -106,6 +111,7 @@ pub fn upgrade(ws: Upgrade, headers: &axum::http::HeaderMap) -> Result<WebSocket
         ws.max_message_size(crate::limits::MAX_CLIENT_MESSAGE)
             .max_frame_size(crate::limits::MAX_CLIENT_MESSAGE)
             .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER)
     })
     .map_err(|_| Failure::invalid("this route is a WebSocket: connect with an Upgrade request"))
 }
@@ -291,6 +297,11 @@ async fn send_all(
         if let Err(end) = step {
             return end;
         }
+        // Let the pump read the client between batches: while the socket
+        // takes every write, this loop would otherwise go on until tokio's
+        // budget runs out (megabytes), and frames sent after the client's
+        // Close arrived are frames it must read before the reply.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -315,6 +326,8 @@ async fn pump(socket: WebSocket, mut source: BoxStream<'static, Message>, mut ct
     let (mut tx, mut rx) = socket.split();
     let unanswered = AtomicU32::new(0);
     let end = tokio::select! {
+        // The client first: once its Close is read, nothing more is sent.
+        biased;
         end = read_client(&mut rx, &unanswered) => end,
         end = send_all(&mut tx, &mut source, &mut ctx, &unanswered) => end,
     };

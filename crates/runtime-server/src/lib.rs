@@ -137,16 +137,15 @@ async fn guard(State(state): State<ServerState>, req: Request, next: Next) -> Re
 }
 
 /// [`serve`] on TCP, where frames go out as they come (no Nagle delay: a
-/// token must not wait for an ACK).
+/// token must not wait for an ACK) and little unsent data waits in the
+/// kernel (see [`yoi_http::tcp`]).
 pub async fn serve_tcp(
     listener: tokio::net::TcpListener,
     runtime: Runtime,
     options: ServerOptions,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| yoi_http::tcp::tune(tcp));
     serve(listener, runtime, options, stop).await
 }
 

@@ -132,6 +132,7 @@ async fn accept_loop(
                 continue;
             }
         };
+        yoi_http::tcp::tune(&tcp);
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {

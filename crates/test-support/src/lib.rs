@@ -61,7 +61,7 @@ mod respond;
 mod server;
 mod wire;
 
-pub use event_socket::{Ending, EventSocket};
+pub use event_socket::{Ending, EventSocket, Pace};
 pub use reply::{ApiError, MockToolCall, Reply, Usage};
 pub use request::RecordedRequest;
 pub use server::{MockError, MockOpenAi, DEFAULT_MODEL};

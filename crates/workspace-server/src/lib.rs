@@ -293,10 +293,9 @@ pub async fn serve(
     let registry = backend.registry.clone();
     let limits = backend.limits;
     let app = router(backend, access, shutdown_rx);
-    // Frames go out as they come: a token must not wait for an ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    // Frames go out as they come, and a Close reply is not queued behind
+    // megabytes of them (see yoi_http::tcp).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| yoi_http::tcp::tune(tcp));
     yoi_http::connection::serve(listener, app, limits, async move {
         stop.await;
         tracing::info!("shutting down: ending runs in flight");
