@@ -223,16 +223,18 @@ const MAX_BATCH: usize = 64;
 
 /// Sends `first` and every message `source` has ready with it, flushed once:
 /// a burst of events costs one write, not one per event. Each keeps its own
-/// frame. The whole batch has the send deadline.
+/// frame. The whole batch has the send deadline. `true` when the batch was
+/// full and `source` may have more ready.
 async fn send_ready(
     tx: &mut Tx,
     first: Message,
     source: &mut BoxStream<'static, Message>,
     policy: &SocketPolicy,
-) -> Result<(), End> {
+) -> Result<bool, End> {
     let batch = async {
         tx.feed(first).await?;
         let mut closing = None;
+        let mut dry = false;
         for _ in 1..MAX_BATCH {
             match source.next().now_or_never() {
                 Some(Some(Message::Close(frame))) => {
@@ -244,11 +246,14 @@ async fn send_ready(
                     closing = Some(close(close_code::NORMAL, "event stream ended"));
                     break;
                 }
-                None => break,
+                None => {
+                    dry = true;
+                    break;
+                }
             }
         }
         tx.flush().await?;
-        Ok::<_, axum::Error>(closing)
+        Ok::<_, axum::Error>((closing, !dry))
     };
     // A socket with room takes the batch at once: only a write that waits
     // gets the deadline's timer (one per token would cost the timer thread a
@@ -259,8 +264,8 @@ async fn send_ready(
         None => tokio::time::timeout(policy.send_deadline, batch).await,
     };
     match outcome {
-        Ok(Ok(None)) => Ok(()),
-        Ok(Ok(Some(closing))) => Err(End::Closing(closing)),
+        Ok(Ok((None, full))) => Ok(full),
+        Ok(Ok((Some(closing), _))) => Err(End::Closing(closing)),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(End::Stalled),
     }
@@ -286,7 +291,7 @@ async fn send_all(
                 if unanswered.fetch_add(1, Ordering::Relaxed) >= policy.missed_pongs {
                     return End::Silent;
                 }
-                send(tx, Message::Ping(Bytes::from_static(b"yoi")), &policy).await
+                send(tx, Message::Ping(Bytes::from_static(b"yoi")), &policy).await.map(|()| false)
             }
             next = source.next() => match next {
                 Some(Message::Close(frame)) => return End::Closing(Message::Close(frame)),
@@ -294,14 +299,17 @@ async fn send_all(
                 None => return End::Closing(close(close_code::NORMAL, "event stream ended")),
             },
         };
-        if let Err(end) = step {
-            return end;
+        match step {
+            Err(end) => return end,
+            // A full batch with more ready: let the pump read the client
+            // before the next. While the socket takes every write, this loop
+            // would otherwise go on until tokio's budget runs out (megabytes),
+            // and frames sent after the client's Close arrived are frames it
+            // must read before the reply. A batch that emptied its source
+            // waits for the next frame anyway, with the client read meanwhile.
+            Ok(true) => tokio::task::yield_now().await,
+            Ok(false) => {}
         }
-        // Let the pump read the client between batches: while the socket
-        // takes every write, this loop would otherwise go on until tokio's
-        // budget runs out (megabytes), and frames sent after the client's
-        // Close arrived are frames it must read before the reply.
-        tokio::task::yield_now().await;
     }
 }
 
