@@ -142,6 +142,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if serving {
+        let threads = i64::try_from(runtime.metrics().num_workers()).unwrap_or(i64::MAX);
+        worker_runtime::metrics::metrics()
+            .event_loop_threads
+            .set(threads);
+    }
     let code = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Tui(args) => runtime.block_on(tui(args)),

@@ -126,6 +126,15 @@ impl Proc {
         self.child.id().expect("the process runs")
     }
 
+    /// Waits for the process to end by itself; its exit code.
+    pub async fn exit_code(&mut self) -> Option<i32> {
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the process ends in time")
+            .expect("the process can be waited for")
+            .code()
+    }
+
     /// SIGKILL, as a crash or a power cut would.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;

@@ -65,8 +65,9 @@ pub struct EventLog {
     worker_id: WorkerId,
     /// `"runtime_id":…,"worker_id":…` as every frame of this log has them.
     ids_json: String,
-    /// The last time a frame was stamped with, and its text.
-    stamp: Option<(Timestamp, String)>,
+    /// The second the last delta was stamped in, and its text up to the
+    /// milliseconds (`2026-12-03T16:08:43.`).
+    stamp: Option<(i64, String)>,
     last: Seq,
     ring: VecDeque<Arc<EventFrame>>,
     capacity: usize,
@@ -138,10 +139,7 @@ impl EventLog {
             EventKind::ReasoningDelta { run_id, text } => ("reasoning_delta", run_id, text),
             _ => return None,
         };
-        let at = match &self.stamp {
-            Some((when, text)) if *when == event.at => text,
-            _ => &self.stamp.insert((event.at, event.at.to_string())).1,
-        };
+        let at = self.stamp_text(&event.at);
         let mut out = Vec::with_capacity(192 + text.len());
         let head = format!(
             r#"{{"seq":{},"at":"{at}",{},"type":"{tag}","run_id":"{run_id}","text":"#,
@@ -151,6 +149,22 @@ impl EventLog {
         serde_json::to_writer(&mut out, text).ok()?;
         out.push(b'}');
         String::from_utf8(out).ok()
+    }
+
+    /// `at` as the wire writes it (RFC 3339, milliseconds, `Z`), its
+    /// date and time of day made once a second.
+    fn stamp_text(&mut self, at: &Timestamp) -> String {
+        let second = at.0.timestamp();
+        let prefix = match &self.stamp {
+            Some((known, prefix)) if *known == second => prefix,
+            _ => {
+                let mut whole = at.to_string();
+                // `.mmmZ` goes; the date, the time and the dot stay.
+                whole.truncate(whole.len().saturating_sub(4));
+                &self.stamp.insert((second, whole)).1
+            }
+        };
+        format!("{prefix}{:03}Z", at.0.timestamp_subsec_millis())
     }
 
     /// A snapshot frame at the current `seq` (consumes no `seq`).
@@ -270,6 +284,25 @@ mod tests {
                     assert_eq!(*frame.json, serde_json::to_string(&frame.event).unwrap());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_stamp_made_from_its_second_is_the_wire_text() {
+        let mut l = log(3);
+        for text in [
+            "2026-12-31T23:59:58.000Z",
+            "2026-12-31T23:59:58.001Z",
+            "2026-12-31T23:59:58.999Z",
+            "2026-12-31T23:59:59.000Z",
+            "2026-12-31T23:59:59.010Z",
+            "2027-01-01T00:00:00.007Z",
+            "2027-01-01T00:00:00.123Z",
+            "2027-01-02T00:00:00.123Z",
+        ] {
+            let at: Timestamp = serde_json::from_value(serde_json::json!(text)).unwrap();
+            assert_eq!(l.stamp_text(&at), text);
+            assert_eq!(at.to_string(), text);
         }
     }
 

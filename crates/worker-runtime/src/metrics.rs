@@ -79,6 +79,7 @@ pub struct Metrics {
     pub workers: Family<StatusLabel, Gauge>,
     pub event_sockets: Gauge,
     pub workspace_sockets: Gauge,
+    pub event_loop_threads: Gauge,
     pub queued_inputs: Gauge,
     pub slow_sockets_dropped: Counter,
     pub runtime_available: Family<RuntimeLabel, Gauge>,
@@ -102,6 +103,7 @@ impl Metrics {
             workers: Family::default(),
             event_sockets: Gauge::default(),
             workspace_sockets: Gauge::default(),
+            event_loop_threads: Gauge::default(),
             queued_inputs: Gauge::default(),
             slow_sockets_dropped: Counter::default(),
             runtime_available: Family::default(),
@@ -184,6 +186,11 @@ impl Metrics {
             "tool_calls",
             "Tool calls ended, by outcome (ok, error, denied, cancelled, interrupted)",
             self.tool_calls.clone(),
+        );
+        r.register(
+            "event_loop_threads",
+            "Threads that run the server's event loop (YOI_THREADS)",
+            self.event_loop_threads.clone(),
         );
         r.register(
             "approvals",

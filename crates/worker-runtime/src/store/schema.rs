@@ -275,6 +275,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Room for every statement the writer runs (it prepares each once).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 

@@ -27,6 +27,14 @@ fn sql(e: impl std::fmt::Display) -> StoreError {
     StoreError::Sql(e.to_string())
 }
 
+/// Runs one statement through the connection's cache of prepared
+/// statements: the writer runs the same few again and again (a partial
+/// answer every 200 ms of every stream), and parsing one costs more than
+/// running it.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn to_json(value: &impl Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(sql)
 }
@@ -171,7 +179,8 @@ fn commit(conn: &mut Connection, writes: Vec<Op>) -> Result<(), StoreError> {
 }
 
 fn insert_worker(tx: &Transaction<'_>, row: &WorkerRow) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO workers (worker_id, display_name, profile, created_at, seq_reserved, usage)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -188,7 +197,8 @@ fn insert_worker(tx: &Transaction<'_>, row: &WorkerRow) -> Result<(), StoreError
 }
 
 fn reserve(tx: &Transaction<'_>, worker_id: WorkerId, upto: u64) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE workers SET seq_reserved = max(seq_reserved, ?2) WHERE worker_id = ?1",
         params![worker_id.to_string(), i64::try_from(upto).map_err(sql)?],
     )
@@ -221,7 +231,8 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             started,
         } => put_unqueued(tx, message_id, started)?,
         Op::Run { worker_id, run } => {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO runs (run_id, worker_id, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT(run_id) DO UPDATE SET data = excluded.data",
                 params![
@@ -233,14 +244,16 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             .map_err(sql)?;
         }
         Op::Usage { worker_id, usage } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE workers SET usage = ?2 WHERE worker_id = ?1",
                 params![worker_id.to_string(), to_json(&usage)?],
             )
             .map_err(sql)?;
         }
         Op::Stopped { worker_id, at } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE workers SET stopped_at = ?2 WHERE worker_id = ?1",
                 params![worker_id.to_string(), to_json(&at)?],
             )
@@ -250,7 +263,8 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             worker_id,
             display_name,
         } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE workers SET display_name = ?2 WHERE worker_id = ?1",
                 params![worker_id.to_string(), display_name],
             )
@@ -263,7 +277,8 @@ fn apply(tx: &Transaction<'_>, op: Op) -> Result<(), StoreError> {
             decision,
         } => put_tool_decision(tx, worker_id, &tool, decision)?,
         Op::Settle { worker_id, last } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE workers SET seq_reserved = ?2 WHERE worker_id = ?1",
                 params![worker_id.to_string(), i64::try_from(last.0).map_err(sql)?],
             )
@@ -297,7 +312,8 @@ fn put_message(
     worker_id: WorkerId,
     message: &Message,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO messages (message_id, worker_id, data) VALUES (?1, ?2, ?3)
          ON CONFLICT(message_id) DO UPDATE SET data = excluded.data",
         params![
@@ -316,7 +332,8 @@ fn put_unqueued(
     message_id: MessageId,
     started: Option<(WorkerId, Message)>,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM queued_inputs WHERE message_id = ?1",
         params![message_id.to_string()],
     )
@@ -337,7 +354,8 @@ fn put_queued(
     if let Some(client) = client {
         put_client_input(tx, worker_id, client)?;
     }
-    tx.execute(
+    exec(
+        tx,
         "INSERT OR IGNORE INTO queued_inputs (message_id, worker_id, data) VALUES (?1, ?2, ?3)",
         params![
             message.id.to_string(),
@@ -357,13 +375,15 @@ fn put_client_input(
     client: &ClientInput,
 ) -> Result<(), StoreError> {
     let worker = worker_id.to_string();
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO client_inputs (worker_id, client_message_id, answer) VALUES (?1, ?2, ?3)
          ON CONFLICT(worker_id, client_message_id) DO UPDATE SET answer = excluded.answer",
         params![worker, client.id.as_str(), to_json(&client.answer)?],
     )
     .map_err(sql)?;
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM client_inputs WHERE worker_id = ?1 AND id <= (
              SELECT id FROM client_inputs WHERE worker_id = ?1
              ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -631,7 +651,8 @@ fn put_tool_decision(
     tool: &str,
     decision: yoi_protocol::ApprovalDecision,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO tool_decisions (worker_id, tool, decision) VALUES (?1, ?2, ?3)
          ON CONFLICT(worker_id, tool) DO UPDATE SET decision = excluded.decision",
         params![worker_id.to_string(), tool, to_json(&decision)?],
