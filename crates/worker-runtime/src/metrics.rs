@@ -147,6 +147,13 @@ impl Metrics {
             "How long runs took, from start to end, whatever the outcome",
             self.run_duration.clone(),
         );
+        self.register_gauges()
+    }
+
+    /// The rest: what the process holds now, and the counts of its
+    /// sockets, store and tools.
+    fn register_gauges(mut self) -> Self {
+        let r = &mut self.registry;
         r.register(
             "workers",
             "Workers of this process's runtime, by status",
