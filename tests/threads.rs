@@ -29,7 +29,8 @@ async fn event_loop_threads(b: &Backend) -> String {
 
 /// Whether a run answers, on the backend's runtime and on a local one.
 async fn answers(b: &Backend) {
-    for runtime in ["/api/runtimes/backend-internal", "/api/runtimes/near"] {
+    b.wait_runtime("near", "available").await;
+    for runtime in ["backend-internal", "near"] {
         let path = b.create_worker(runtime).await;
         let (status, body) = b
             .post(

@@ -63,8 +63,9 @@ pub enum CursorFit {
 pub struct EventLog {
     runtime_id: RuntimeId,
     worker_id: WorkerId,
-    /// `"runtime_id":…,"worker_id":…` as every frame of this log has them.
-    ids_json: String,
+    /// `"runtime_id":…,"worker_id":…` as every frame of this log has them;
+    /// made at the first delta (an idle Worker holds none).
+    ids_json: Option<String>,
     /// The second the last delta was stamped in, and its text up to the
     /// milliseconds (`2026-12-03T16:08:43.`).
     stamp: Option<(i64, String)>,
@@ -78,14 +79,10 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn new(runtime_id: RuntimeId, worker_id: WorkerId, capacity: usize) -> Self {
-        let ids_json = format!(
-            r#""runtime_id":{},"worker_id":"{worker_id}""#,
-            serde_json::Value::from(runtime_id.as_str())
-        );
         Self {
             runtime_id,
             worker_id,
-            ids_json,
+            ids_json: None,
             stamp: None,
             last: Seq::ZERO,
             ring: VecDeque::new(),
@@ -140,10 +137,17 @@ impl EventLog {
             _ => return None,
         };
         let at = self.stamp_text(&event.at);
+        let ids = self.ids_json.get_or_insert_with(|| {
+            format!(
+                r#""runtime_id":{},"worker_id":"{}""#,
+                serde_json::Value::from(self.runtime_id.as_str()),
+                self.worker_id
+            )
+        });
         let mut out = Vec::with_capacity(192 + text.len());
         let head = format!(
             r#"{{"seq":{},"at":"{at}",{},"type":"{tag}","run_id":"{run_id}","text":"#,
-            event.seq.0, self.ids_json
+            event.seq.0, ids
         );
         out.extend_from_slice(head.as_bytes());
         serde_json::to_writer(&mut out, text).ok()?;
