@@ -35,16 +35,28 @@ fn note(times: &mut StreamTimes, last: &mut Option<Instant>, start: Instant) {
     times.tokens += 1;
 }
 
-/// One input through yoi, read from the worker's socket.
+/// One input through yoi, read from the worker's socket. The socket is
+/// read while the input is posted, as a console does: a token reaches the
+/// client when its frame arrives, whether or not the `202` (sent once the
+/// input is committed) came first.
 pub(crate) async fn through(
     client: &Client,
     worker: &str,
     socket: &mut Socket,
 ) -> Result<StreamTimes, BenchError> {
     let start = Instant::now();
-    client
-        .post(&format!("{worker}/input"), json!({"text": "go"}))
-        .await?;
+    let poster = client.clone();
+    let path = format!("{worker}/input");
+    let posted = tokio::spawn(async move { poster.post(&path, json!({"text": "go"})).await });
+    let times = read_run(socket, start).await;
+    posted
+        .await
+        .map_err(|_| BenchError::Shape("the input's task failed"))??;
+    times
+}
+
+/// The frames of one run, until its terminal event.
+async fn read_run(socket: &mut Socket, start: Instant) -> Result<StreamTimes, BenchError> {
     let mut times = StreamTimes::default();
     let mut last = None;
     loop {
