@@ -115,6 +115,7 @@ async fn close_ten_resumed_sockets(b: &Backend, path: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_is_answered_at_once_by_yoi_serve_on_sockets_resumed_behind_a_fast_stream() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mock = MockOpenAi::start().await;
     let b = Backend::start(
         &mock.base_url(),
@@ -161,11 +162,17 @@ fn busy_client_pace() -> Pace {
 const PACED_CLOSE_WITHIN: Duration = Duration::from_millis(2000);
 /// What tells the two apart on a loaded machine: the middle of the ten
 /// tries. The issue asks for 250 ms on an idle one; most of the time here is
-/// the paced client parsing its own buffer, so the bound is looser.
-const PACED_CLOSE_MEDIAN: Duration = Duration::from_millis(750);
+/// the paced client parsing its own buffer, so the bound is looser (before
+/// the fix the middle try took about 1.7 s).
+const PACED_CLOSE_MEDIAN: Duration = Duration::from_millis(1000);
+
+/// The tests of this file measure how soon a reply comes: they take turns,
+/// so that one's endless stream does not slow the other's machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_is_answered_promptly_to_a_client_that_discards_frames_slowly_until_the_reply() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mock = MockOpenAi::start().await;
     let b = Backend::start(&mock.base_url(), "", &[]).await;
     let mut took = Vec::new();
