@@ -28,11 +28,7 @@ mkdir -p "$WORK/workspace"
 
 start_mock
 
-PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
-if start_server; then pass "yoi serve answers /api/health"; else
-    fail "yoi serve answers /api/health"; cat "$WORK/server.log"
-    echo "$PASSED passed, $FAILED failed"; exit 1
-fi
+serve_or_exit
 
 BASE="http://127.0.0.1:$PORT"
 WID=$(api -X POST "$BASE/api/runtimes/backend-internal/workers" -d '{"display_name":"archivist"}' \

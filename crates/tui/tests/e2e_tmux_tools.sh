@@ -36,11 +36,7 @@ TOML
 
 start_mock
 
-PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
-if start_server; then pass "yoi serve answers /api/health"; else
-    fail "yoi serve answers /api/health"; cat "$WORK/server.log"
-    echo "$PASSED passed, $FAILED failed"; exit 1
-fi
+serve_or_exit
 
 tm new-session -d -s "$SESSION" -x "$COLS" -y "$ROWS"
 tm set-option -t "$SESSION" remain-on-exit on >/dev/null

@@ -106,6 +106,16 @@ start_server() {
     return 1
 }
 
+# A free port and `yoi serve` on it, checked; a scenario without its server
+# ends here, counted as one failure.
+serve_or_exit() {
+    PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+    if start_server; then pass "yoi serve answers /api/health"; else
+        fail "yoi serve answers /api/health"; cat "$WORK/server.log"
+        echo "$PASSED passed, $FAILED failed"; exit 1
+    fi
+}
+
 stop_server() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     wait_gone "$SERVER_PID" 50 || { kill -KILL "$SERVER_PID" 2>/dev/null; wait_gone "$SERVER_PID" 50; }

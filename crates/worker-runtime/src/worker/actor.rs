@@ -378,18 +378,10 @@ impl WorkerState {
     /// A stream that outruns the store's reservations waits here (off any
     /// thread, holding only this mailbox) for the reservation on its way.
     async fn catch_up_lease(&self) {
-        let committed = {
-            let core = self.core();
-            if !core.lease_behind() {
-                return;
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            core.store().after_commit(move |_| {
-                let _ = tx.send(());
-            });
-            rx
-        };
-        let _ = committed.await;
+        let committed = self.core().lease_catch_up();
+        if let Some(committed) = committed {
+            let _ = committed.await;
+        }
     }
 
     /// When a run ended: waits (off any thread, holding only this mailbox)

@@ -81,18 +81,10 @@ impl Report {
     /// A stream that outruns the store's reservations of `seq`s waits here,
     /// holding nothing, for the reservation on its way.
     async fn catch_up_lease(&self) {
-        let committed = {
-            let core = lock(&self.core);
-            if !core.lease_behind() {
-                return;
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            core.store().after_commit(move |_| {
-                let _ = tx.send(());
-            });
-            rx
-        };
-        let _ = committed.await;
+        let committed = lock(&self.core).lease_catch_up();
+        if let Some(committed) = committed {
+            let _ = committed.await;
+        }
     }
 }
 

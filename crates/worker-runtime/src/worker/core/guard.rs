@@ -78,8 +78,22 @@ impl WorkerCore {
 
     /// Whether the Worker should wait for its next reservation's commit
     /// before it takes more of a run (see [`crate::store::SeqLease::behind`]).
-    pub fn lease_behind(&self) -> bool {
+    fn lease_behind(&self) -> bool {
         self.lease.behind(self.log.last_seq())
+    }
+
+    /// When the lease is behind: what tells that the store's next commit
+    /// (the reservation on its way) is done. A stream that outruns the
+    /// store's reservations waits for it, holding nothing.
+    pub fn lease_catch_up(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        if !self.lease_behind() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.store.after_commit(move |_| {
+            let _ = tx.send(());
+        });
+        Some(rx)
     }
 
     /// Ends the run in flight, failed, when the Worker cannot count on
