@@ -60,15 +60,51 @@ pub enum CursorFit {
     Ahead,
 }
 
+/// The parts of a delta's text that change seldom.
+struct DeltaParts {
+    /// `"runtime_id":…,"worker_id":…` as every frame of the log has them.
+    ids: String,
+    /// The second the last delta was stamped in, and its text up to the
+    /// milliseconds (`2026-12-03T16:08:43.`).
+    second: i64,
+    prefix: String,
+}
+
+impl DeltaParts {
+    fn new(runtime_id: &RuntimeId, worker_id: WorkerId) -> Self {
+        Self {
+            ids: format!(
+                r#""runtime_id":{},"worker_id":"{worker_id}""#,
+                serde_json::Value::from(runtime_id.as_str())
+            ),
+            second: i64::MIN,
+            prefix: String::new(),
+        }
+    }
+
+    /// `at` as the wire writes it (RFC 3339, milliseconds, `Z`), its date
+    /// and time of day made once a second.
+    fn write_stamp(&mut self, out: &mut Vec<u8>, at: &Timestamp) -> Option<()> {
+        use std::io::Write as _;
+        let second = at.0.timestamp();
+        if second != self.second || self.prefix.is_empty() {
+            let mut whole = at.to_string();
+            // `.mmmZ` goes; the date, the time and the dot stay.
+            whole.truncate(whole.len().saturating_sub(4));
+            self.prefix = whole;
+            self.second = second;
+        }
+        out.extend_from_slice(self.prefix.as_bytes());
+        write!(out, "{:03}Z", at.0.timestamp_subsec_millis()).ok()
+    }
+}
+
 pub struct EventLog {
     runtime_id: RuntimeId,
     worker_id: WorkerId,
-    /// `"runtime_id":…,"worker_id":…` as every frame of this log has them;
-    /// made at the first delta (an idle Worker holds none).
-    ids_json: Option<String>,
-    /// The second the last delta was stamped in, and its text up to the
-    /// milliseconds (`2026-12-03T16:08:43.`).
-    stamp: Option<(i64, String)>,
+    /// What every delta's text is written from; made at the first delta
+    /// (an idle Worker holds one pointer).
+    parts: Option<Box<DeltaParts>>,
     last: Seq,
     ring: VecDeque<Arc<EventFrame>>,
     capacity: usize,
@@ -82,8 +118,7 @@ impl EventLog {
         Self {
             runtime_id,
             worker_id,
-            ids_json: None,
-            stamp: None,
+            parts: None,
             last: Seq::ZERO,
             ring: VecDeque::new(),
             capacity: capacity.max(1),
@@ -131,44 +166,27 @@ impl EventLog {
     /// The JSON text of a delta, written from the parts the log keeps;
     /// `None` for every other kind.
     fn delta_json(&mut self, event: &WorkerEvent) -> Option<String> {
+        use std::io::Write as _;
         let (tag, run_id, text) = match &event.kind {
             EventKind::AssistantDelta { run_id, text } => ("assistant_delta", run_id, text),
             EventKind::ReasoningDelta { run_id, text } => ("reasoning_delta", run_id, text),
             _ => return None,
         };
-        let at = self.stamp_text(&event.at);
-        let ids = self.ids_json.get_or_insert_with(|| {
-            format!(
-                r#""runtime_id":{},"worker_id":"{}""#,
-                serde_json::Value::from(self.runtime_id.as_str()),
-                self.worker_id
-            )
-        });
+        let parts = self
+            .parts
+            .get_or_insert_with(|| Box::new(DeltaParts::new(&self.runtime_id, self.worker_id)));
         let mut out = Vec::with_capacity(192 + text.len());
-        let head = format!(
-            r#"{{"seq":{},"at":"{at}",{},"type":"{tag}","run_id":"{run_id}","text":"#,
-            event.seq.0, ids
-        );
-        out.extend_from_slice(head.as_bytes());
+        write!(out, r#"{{"seq":{},"at":""#, event.seq.0).ok()?;
+        parts.write_stamp(&mut out, &event.at)?;
+        write!(
+            out,
+            r#"",{},"type":"{tag}","run_id":"{run_id}","text":"#,
+            parts.ids
+        )
+        .ok()?;
         serde_json::to_writer(&mut out, text).ok()?;
         out.push(b'}');
         String::from_utf8(out).ok()
-    }
-
-    /// `at` as the wire writes it (RFC 3339, milliseconds, `Z`), its
-    /// date and time of day made once a second.
-    fn stamp_text(&mut self, at: &Timestamp) -> String {
-        let second = at.0.timestamp();
-        let prefix = match &self.stamp {
-            Some((known, prefix)) if *known == second => prefix,
-            _ => {
-                let mut whole = at.to_string();
-                // `.mmmZ` goes; the date, the time and the dot stay.
-                whole.truncate(whole.len().saturating_sub(4));
-                &self.stamp.insert((second, whole)).1
-            }
-        };
-        format!("{prefix}{:03}Z", at.0.timestamp_subsec_millis())
     }
 
     /// A snapshot frame at the current `seq` (consumes no `seq`).
@@ -293,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_stamp_made_from_its_second_is_the_wire_text() {
-        let mut l = log(3);
+        let mut parts = DeltaParts::new(&RuntimeId::backend_internal(), WorkerId::new());
         for text in [
             "2026-12-31T23:59:58.000Z",
             "2026-12-31T23:59:58.001Z",
@@ -305,7 +323,9 @@ mod tests {
             "2027-01-02T00:00:00.123Z",
         ] {
             let at: Timestamp = serde_json::from_value(serde_json::json!(text)).unwrap();
-            assert_eq!(l.stamp_text(&at), text);
+            let mut out = Vec::new();
+            parts.write_stamp(&mut out, &at).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), text);
             assert_eq!(at.to_string(), text);
         }
     }
