@@ -210,6 +210,44 @@ mod tests {
         })
     }
 
+    /// The run task's way in: its deltas are appended in place, each its own
+    /// `seq`; what ends the turn, and all after it, is left for the mailbox;
+    /// and a delta that comes after its run ended (a cancel between the
+    /// task's read and its lock) is dropped, never sent after the terminal
+    /// event.
+    #[test]
+    fn deltas_go_in_place_and_none_after_the_run_ended() {
+        use crate::provider::ProviderEvent;
+        use crate::worker::RunItem;
+        let text = |t: &str| RunItem::Event(ProviderEvent::Text(t.to_owned()));
+        let mut core = core();
+        let Accepted::Started { accepted, .. } = core
+            .accept_input("go".to_owned(), None, OnBusy::Reject, Ok(()), None)
+            .unwrap()
+        else {
+            panic!("started")
+        };
+        let run = accepted.run_id;
+        let before = core.last_seq();
+        let (rest, _) =
+            core.apply_streamed(run, vec![text("a"), text("b"), RunItem::End, text("c")]);
+        assert_eq!(core.last_seq(), Seq(before.0 + 2), "one seq per delta");
+        assert!(matches!(
+            rest.as_slice(),
+            [RunItem::End, RunItem::Event(ProviderEvent::Text(c))] if c == "c"
+        ));
+        core.cancel().unwrap();
+        core.release_ended();
+        let ended = core.last_seq();
+        let (rest, flush) = core.apply_streamed(run, vec![text("late")]);
+        assert!(rest.is_empty() && !flush);
+        assert_eq!(
+            core.last_seq(),
+            ended,
+            "no delta after the run's terminal event"
+        );
+    }
+
     /// What raced a shutdown after it settled the worker emits nothing and
     /// starts nothing: no `seq` above the settled one exists.
     #[test]
