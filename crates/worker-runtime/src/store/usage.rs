@@ -37,22 +37,30 @@ fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// What one more run adds to a row of either roll-up (both have the same
+/// counters).
+macro_rules! add_run {
+    () => {
+        "runs = runs + 1,
+         completed = completed + excluded.completed,
+         failed = failed + excluded.failed,
+         cancelled = cancelled + excluded.cancelled,
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+         completion_tokens = completion_tokens + excluded.completion_tokens,
+         run_ms = run_ms + excluded.run_ms,
+         tool_calls = tool_calls + excluded.tool_calls"
+    };
+}
+
 pub(super) fn put_tally(tx: &Transaction<'_>, t: &Tally) -> Result<(), StoreError> {
     let outcome = |s: RunState| i64::from(t.state == s);
-    tx.prepare_cached(
+    tx.prepare_cached(concat!(
         "INSERT INTO usage_by_day (day, profile, model, runs, completed, failed,
              cancelled, prompt_tokens, completion_tokens, run_ms, tool_calls)
          VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(day, profile, model) DO UPDATE SET
-             runs = runs + 1,
-             completed = completed + excluded.completed,
-             failed = failed + excluded.failed,
-             cancelled = cancelled + excluded.cancelled,
-             prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-             completion_tokens = completion_tokens + excluded.completion_tokens,
-             run_ms = run_ms + excluded.run_ms,
-             tool_calls = tool_calls + excluded.tool_calls",
-    )
+         ON CONFLICT(day, profile, model) DO UPDATE SET ",
+        add_run!()
+    ))
     .map_err(sql)?
     .execute(params![
         t.day,
@@ -67,20 +75,13 @@ pub(super) fn put_tally(tx: &Transaction<'_>, t: &Tally) -> Result<(), StoreErro
         int(t.tool_calls),
     ])
     .map_err(sql)?;
-    tx.prepare_cached(
+    tx.prepare_cached(concat!(
         "INSERT INTO usage_daily (day, worker_id, profile, model, runs, completed, failed,
              cancelled, prompt_tokens, completion_tokens, run_ms, tool_calls)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT(day, worker_id, profile, model) DO UPDATE SET
-             runs = runs + 1,
-             completed = completed + excluded.completed,
-             failed = failed + excluded.failed,
-             cancelled = cancelled + excluded.cancelled,
-             prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-             completion_tokens = completion_tokens + excluded.completion_tokens,
-             run_ms = run_ms + excluded.run_ms,
-             tool_calls = tool_calls + excluded.tool_calls",
-    )
+         ON CONFLICT(day, worker_id, profile, model) DO UPDATE SET ",
+        add_run!()
+    ))
     .map_err(sql)?
     .execute(params![
         t.day,
