@@ -475,7 +475,7 @@ pub async fn run(size: Size, only: Option<&str>) -> Result<Vec<Figure>, BenchErr
         }
     }
     if chosen("syscalls") {
-        crate::syscalls::per_paced_token(&mock, &yoi, &client, &mut out).await?;
+        crate::syscalls::per_token(&mock, &yoi, &client, &mut out).await?;
     }
     yoi.stop().await;
     if chosen("resident memory") {
