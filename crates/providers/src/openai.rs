@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use yoi_protocol::RunUsage;
 
 use worker_runtime::config::ProviderConfig;
@@ -72,7 +71,7 @@ impl Provider for OpenAiProvider {
             .post(url)
             .header(ACCEPT, "text/event-stream")
             .header(CONTENT_TYPE, "application/json")
-            .body(request_body(&request).to_string());
+            .body(request_body(&request));
         if let Some(k) = &key {
             post = post.bearer_auth(k);
         }
@@ -86,56 +85,118 @@ impl Provider for OpenAiProvider {
     }
 }
 
-fn request_body(request: &ChatRequest) -> serde_json::Value {
-    let mut body = json!({
-        "model": request.model,
-        "messages": request.messages.iter().map(message_json).collect::<Vec<_>>(),
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    });
-    if !request.tools.is_empty() {
-        body["tools"] = request
+/// The request's JSON, written in one pass from borrowed parts (no tree of
+/// values, no copy of the history). Keys keep the order serde_json's map
+/// gave them before (alphabetical), so the bytes sent are unchanged.
+fn request_body(request: &ChatRequest) -> String {
+    let body = WireRequest {
+        messages: request.messages.iter().map(WireMessage::of).collect(),
+        model: &request.model,
+        stream: true,
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
+        tools: request
             .tools
             .iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                }})
+            .map(|t| WireTool {
+                function: WireFunction {
+                    description: &t.description,
+                    name: &t.name,
+                    parameters: &t.parameters,
+                },
+                kind: "function",
             })
-            .collect();
-    }
-    body
+            .collect(),
+    };
+    // Borrowed strings and maps of strings: serialising cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct WireRequest<'a> {
+    messages: Vec<WireMessage<'a>>,
+    model: &'a str,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    function: WireFunction<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    description: &'a str,
+    name: &'a str,
+    parameters: &'a serde_json::Value,
 }
 
 /// One message as OpenAI's chat completions API spells it: an assistant
-/// turn with its tool calls, a `tool` message with the call it answers.
-fn message_json(message: &ChatMessage) -> serde_json::Value {
-    if message.role == ChatRole::Assistant && !message.tool_calls.is_empty() {
-        let content = if message.content.is_empty() {
-            serde_json::Value::Null
-        } else {
-            json!(message.content)
-        };
-        return json!({
-            "role": "assistant",
-            "content": content,
-            "tool_calls": message
-                .tool_calls
-                .iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {
-                    "name": c.name,
-                    "arguments": c.arguments,
-                }}))
-                .collect::<Vec<_>>(),
-        });
+/// turn with its tool calls (its content `null` when it said nothing), a
+/// `tool` message with the call it answers.
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    content: Option<&'a str>,
+    role: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+}
+
+impl<'a> WireMessage<'a> {
+    fn of(message: &'a ChatMessage) -> Self {
+        if message.role == ChatRole::Assistant && !message.tool_calls.is_empty() {
+            return Self {
+                content: (!message.content.is_empty()).then_some(message.content.as_str()),
+                role: "assistant",
+                tool_call_id: None,
+                tool_calls: message
+                    .tool_calls
+                    .iter()
+                    .map(|c| WireCall {
+                        function: WireCallFunction {
+                            arguments: &c.arguments,
+                            name: &c.name,
+                        },
+                        id: &c.id,
+                        kind: "function",
+                    })
+                    .collect(),
+            };
+        }
+        Self {
+            content: Some(&message.content),
+            role: message.role.as_str(),
+            tool_call_id: message.tool_call_id.as_deref(),
+            tool_calls: Vec::new(),
+        }
     }
-    let mut out = json!({"role": message.role.as_str(), "content": message.content});
-    if let Some(id) = &message.tool_call_id {
-        out["tool_call_id"] = json!(id);
-    }
-    out
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    function: WireCallFunction<'a>,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct WireCallFunction<'a> {
+    arguments: &'a str,
+    name: &'a str,
 }
 
 type Body = BoxStream<'static, reqwest::Result<bytes::Bytes>>;
@@ -432,6 +493,68 @@ fn connection_error(e: &reqwest::Error) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use worker_runtime::provider::ToolSpec;
+
+    #[test]
+    fn the_request_is_the_json_a_tree_of_values_would_write() {
+        let mut called = ChatMessage::new(ChatRole::Assistant, "");
+        called.tool_calls = vec![ChatToolCall {
+            id: "call_1".into(),
+            name: "read_file".into(),
+            arguments: "{\"path\":\"a \\\"b\\\"\"}".into(),
+        }];
+        let mut said_and_called = called.clone();
+        said_and_called.content = "let me look".into();
+        let mut answer = ChatMessage::new(ChatRole::Tool, "contents\n\u{1}é");
+        answer.tool_call_id = Some("call_1".into());
+        let request = ChatRequest {
+            model: "m-1".into(),
+            messages: vec![
+                ChatMessage::new(ChatRole::System, "be brief"),
+                ChatMessage::new(ChatRole::User, "quote \"this\" </script>"),
+                called,
+                said_and_called,
+                answer,
+                ChatMessage::new(ChatRole::Assistant, ""),
+            ],
+            tools: vec![ToolSpec {
+                name: "read_file".into(),
+                description: "Reads a file".into(),
+                parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+            }],
+        };
+        let expected = json!({
+            "model": "m-1",
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "quote \"this\" </script>"},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {
+                        "name": "read_file", "arguments": "{\"path\":\"a \\\"b\\\"\"}"}}]},
+                {"role": "assistant", "content": "let me look", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {
+                        "name": "read_file", "arguments": "{\"path\":\"a \\\"b\\\"\"}"}}]},
+                {"role": "tool", "content": "contents\n\u{1}é", "tool_call_id": "call_1"},
+                {"role": "assistant", "content": ""},
+            ],
+            "tools": [{"type": "function", "function": {
+                "name": "read_file",
+                "description": "Reads a file",
+                "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+            }}],
+        });
+        // The same bytes, keys in the same order, not only the same value.
+        assert_eq!(request_body(&request), expected.to_string());
+        let no_tools = ChatRequest {
+            tools: Vec::new(),
+            ..request
+        };
+        let body: serde_json::Value = serde_json::from_str(&request_body(&no_tools)).unwrap();
+        assert!(body.get("tools").is_none(), "{body}");
+    }
 
     fn read(data: &str) -> Vec<Result<ProviderEvent, ProviderError>> {
         let mut answer = Answer {
