@@ -109,8 +109,12 @@ fn request_body(request: &ChatRequest) -> String {
             })
             .collect(),
     };
-    // Borrowed strings and maps of strings: serialising cannot fail.
-    serde_json::to_string(&body).unwrap_or_default()
+    // Borrowed strings and maps with string keys: serialising cannot fail.
+    // Should it, the provider's answer to an empty body reaches the user.
+    serde_json::to_string(&body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a chat request did not serialise");
+        String::new()
+    })
 }
 
 #[derive(Serialize)]
