@@ -51,6 +51,12 @@ fn hosted_profile() -> ProfileSpec {
 }
 
 async fn with_profiles() -> (Server, MockOpenAi) {
+    let (s, local, _prompt) = with_profiles_and_prompt().await;
+    (s, local)
+}
+
+/// As [`with_profiles`], with the path of the `local` profile's prompt file.
+async fn with_profiles_and_prompt() -> (Server, MockOpenAi, std::path::PathBuf) {
     let local = MockOpenAi::start().await;
     let dir = std::env::temp_dir().join(format!(
         "yoi-profile-prompt-{}-{}",
@@ -61,11 +67,11 @@ async fn with_profiles() -> (Server, MockOpenAi) {
     let prompt = dir.join("terse.md");
     std::fs::write(&prompt, "Be terse, answer in {{language}}.").unwrap();
     let s = Server::start_with(Options {
-        profiles: vec![local_profile(&local, prompt), hosted_profile()],
+        profiles: vec![local_profile(&local, prompt.clone()), hosted_profile()],
         ..Options::default()
     })
     .await;
-    (s, local)
+    (s, local, prompt)
 }
 
 fn names(list: &Value) -> Vec<&str> {
@@ -151,6 +157,51 @@ async fn a_worker_of_a_profile_talks_to_its_own_provider_with_its_prompt() {
         .as_str()
         .unwrap()
         .contains("HOSTED_KEY"));
+    s.assert_no_leaks();
+}
+
+/// Workers of an unchanged profile share one copy of it; an edited prompt
+/// file still applies to the next worker, and an earlier one keeps its own.
+#[tokio::test]
+async fn an_edited_prompt_applies_to_the_next_worker_and_not_the_earlier_ones() {
+    let (s, local, prompt) = with_profiles_and_prompt().await;
+    local.set_default(Reply::text("saluton"));
+    let mut paths = Vec::new();
+    for _ in 0..2 {
+        let (status, created) = s.post(WORKERS, json!({"profile": "local"})).await;
+        assert_eq!(status, 201, "{created}");
+        paths.push(format!(
+            "{WORKERS}/{}",
+            created["worker_id"].as_str().unwrap()
+        ));
+    }
+    std::fs::write(&prompt, "Be kind, in {{language}}.").unwrap();
+    let (status, created) = s.post(WORKERS, json!({"profile": "local"})).await;
+    assert_eq!(status, 201, "{created}");
+    paths.push(format!(
+        "{WORKERS}/{}",
+        created["worker_id"].as_str().unwrap()
+    ));
+    for path in &paths {
+        let (status, answer) = s
+            .post(&format!("{path}/input?wait=true"), json!({"text": "hi"}))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let systems: Vec<String> = local
+        .wait_for_requests(3)
+        .await
+        .iter()
+        .map(|r| r.messages()[0].1.clone())
+        .collect();
+    assert_eq!(
+        systems,
+        [
+            "Be terse, answer in Esperanto.",
+            "Be terse, answer in Esperanto.",
+            "Be kind, in Esperanto."
+        ]
+    );
     s.assert_no_leaks();
 }
 

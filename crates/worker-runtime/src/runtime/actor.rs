@@ -95,6 +95,9 @@ pub struct RuntimeState {
     store: Store,
     /// Workers read from the store, restored once the actor runs.
     saved: Vec<SavedWorker>,
+    /// The newest profile built under each name, shared by the workers
+    /// built with the same one: a prompt is held once, not once per worker.
+    profiles: HashMap<String, Arc<Profile>>,
 }
 
 pub struct RuntimeArgs {
@@ -133,6 +136,7 @@ impl Actor for RuntimeActor {
             workspace: args.workspace,
             store: args.store,
             saved: args.saved,
+            profiles: HashMap::new(),
         })
     }
 
@@ -306,7 +310,7 @@ async fn create_worker(
 }
 
 pub(super) fn settings(
-    state: &RuntimeState,
+    state: &mut RuntimeState,
     worker_id: WorkerId,
     display_name: String,
     profile: Profile,
@@ -328,7 +332,24 @@ pub(super) fn settings(
             .get(&profile.name)
             .map(|p| p.tools.clone())
             .unwrap_or_default(),
-        profile: Arc::new(profile),
+        profile: state.share(profile),
+    }
+}
+
+impl RuntimeState {
+    /// `profile`, or the equal one already in use: a profile is re-read
+    /// for each new worker (an edited prompt file applies to the next
+    /// one), but held once while it is unchanged.
+    fn share(&mut self, profile: Profile) -> Arc<Profile> {
+        if let Some(held) = self.profiles.get(&profile.name) {
+            if **held == profile {
+                return held.clone();
+            }
+        }
+        let shared = Arc::new(profile);
+        self.profiles
+            .insert(shared.name.clone(), Arc::clone(&shared));
+        shared
     }
 }
 

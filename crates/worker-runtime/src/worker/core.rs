@@ -102,7 +102,8 @@ pub struct WorkerCore {
     transcript: Transcript,
     usage: Usage,
     last_run: Option<LastRun>,
-    active: Option<ActiveRun>,
+    /// Boxed: an idle Worker (most of them) holds a pointer, not a run.
+    active: Option<Box<ActiveRun>>,
     idempotency: HashMap<ClientMessageId, InputAccepted>,
     idempotency_order: VecDeque<ClientMessageId>,
     outcomes: VecDeque<(RunId, Result<RunOutcome, ApiError>)>,
@@ -256,7 +257,7 @@ impl WorkerCore {
             run.tools.calls = partial.tool_calls.clone();
             call_text::interrupt_calls(&mut run.tools.calls);
         }
-        self.active = Some(run);
+        self.active = Some(Box::new(run));
         self.status = WorkerStatus::Running;
         self.finish(RunEnd::Failed(ApiError::new(
             ErrorCode::Internal,
@@ -726,7 +727,7 @@ impl WorkerCore {
         let accepted = InputAccepted::started(run_id, message.id, seq);
         let mut run = ActiveRun::new(run_id);
         run.tools = RunTools::new(offered, request.clone(), chain);
-        self.active = Some(run);
+        self.active = Some(Box::new(run));
         self.last_run = Some(LastRun {
             run_id,
             state: RunState::Running,

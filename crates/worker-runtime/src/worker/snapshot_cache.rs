@@ -25,9 +25,10 @@ pub(crate) struct SnapshotKey {
     pub in_flight: Option<InFlight>,
 }
 
+/// Boxed: an idle Worker holds a pointer, not the key's few hundred bytes.
 #[derive(Default)]
 pub(crate) struct SnapshotCache {
-    last: Option<(SnapshotKey, Weak<EventFrame>)>,
+    last: Option<Box<(SnapshotKey, Weak<EventFrame>)>>,
 }
 
 impl SnapshotCache {
@@ -38,7 +39,7 @@ impl SnapshotCache {
         key: SnapshotKey,
         make: impl FnOnce(&SnapshotKey) -> Arc<EventFrame>,
     ) -> Arc<EventFrame> {
-        if let Some((cached, frame)) = &self.last {
+        if let Some((cached, frame)) = self.last.as_deref() {
             if *cached == key {
                 if let Some(frame) = frame.upgrade() {
                     return frame;
@@ -46,7 +47,7 @@ impl SnapshotCache {
             }
         }
         let frame = make(&key);
-        self.last = Some((key, Arc::downgrade(&frame)));
+        self.last = Some(Box::new((key, Arc::downgrade(&frame))));
         frame
     }
 }
