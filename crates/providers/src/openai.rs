@@ -256,35 +256,41 @@ fn answer_events(body: Body, key: Option<String>) -> ProviderStream {
 
 impl Answer {
     fn read(&mut self, bytes: &[u8]) {
-        let events = match self.decoder.push(bytes) {
-            Ok(events) => events,
-            Err(too_long) => {
-                return self.fail(ProviderError::Protocol(format!(
-                    "{too_long}; the answer was stopped"
-                )))
-            }
-        };
-        for data in events {
-            if data.trim() == "[DONE]" {
-                self.flush_calls();
-                self.over = true;
-                return;
-            }
-            match serde_json::from_str::<Chunk>(&data) {
-                Ok(chunk) => {
-                    if let Err(e) = self.take(chunk) {
-                        return self.fail(e);
-                    }
-                }
-                // The chunk itself may be the conversation: only say where it broke.
+        // Out of `self` while it hands over events, which `self` takes.
+        let mut decoder = std::mem::replace(&mut self.decoder, SseDecoder::new(0));
+        let read = decoder.feed(bytes, |data| self.event(data));
+        self.decoder = decoder;
+        if let Err(too_long) = read {
+            self.fail(ProviderError::Protocol(format!(
+                "{too_long}; the answer was stopped"
+            )));
+        }
+    }
+
+    /// One event's data; answers whether to read on.
+    fn event(&mut self, data: &str) -> bool {
+        if data.trim() == "[DONE]" {
+            self.flush_calls();
+            self.over = true;
+            return false;
+        }
+        match serde_json::from_str::<Chunk>(data) {
+            Ok(chunk) => match self.take(chunk) {
+                Ok(()) => true,
                 Err(e) => {
-                    return self.fail(ProviderError::Protocol(format!(
-                        "the provider sent a chunk that is not a chat completion ({} at line {} column {})",
-                        json_problem(&e),
-                        e.line(),
-                        e.column()
-                    )))
+                    self.fail(e);
+                    false
                 }
+            },
+            // The chunk itself may be the conversation: only say where it broke.
+            Err(e) => {
+                self.fail(ProviderError::Protocol(format!(
+                    "the provider sent a chunk that is not a chat completion ({} at line {} column {})",
+                    json_problem(&e),
+                    e.line(),
+                    e.column()
+                )));
+                false
             }
         }
     }

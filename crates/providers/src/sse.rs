@@ -44,6 +44,24 @@ impl SseDecoder {
     /// Reads `bytes` and returns the data of every event they complete.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, TooLong> {
         let mut events = Vec::new();
+        self.feed(bytes, |data| {
+            events.push(data.to_owned());
+            true
+        })?;
+        Ok(events)
+    }
+
+    /// Reads `bytes`, handing the data of each event they complete to `each`
+    /// (which answers whether to go on) without a copy of its own. Answers
+    /// `false` when `each` stopped it; the rest of `bytes` is not read.
+    ///
+    /// A line that arrives whole is read where it is; only a line split
+    /// across reads is copied, into a buffer kept from line to line.
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(&str) -> bool,
+    ) -> Result<bool, TooLong> {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.after_cr && rest[0] == b'\n' {
@@ -52,22 +70,37 @@ impl SseDecoder {
                 continue;
             }
             self.after_cr = false;
-            match rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
-                Some(end) => {
-                    self.extend_line(&rest[..end])?;
-                    self.after_cr = rest[end] == b'\r';
-                    rest = &rest[end + 1..];
-                    if let Some(data) = self.end_line()? {
-                        events.push(data);
-                    }
+            let Some(end) = rest.iter().position(|b| *b == b'\n' || *b == b'\r') else {
+                self.extend_line(rest)?;
+                break;
+            };
+            let dispatch = if self.line.is_empty() {
+                if end > self.limit {
+                    return Err(TooLong { limit: self.limit });
                 }
-                None => {
-                    self.extend_line(rest)?;
-                    rest = &[];
+                self.end_line(&rest[..end])?
+            } else {
+                self.extend_line(&rest[..end])?;
+                let line = std::mem::take(&mut self.line);
+                let dispatch = self.end_line(&line);
+                self.line = line;
+                self.line.clear();
+                dispatch?
+            };
+            self.after_cr = rest[end] == b'\r';
+            rest = &rest[end + 1..];
+            if dispatch {
+                let go_on = match std::str::from_utf8(&self.data) {
+                    Ok(text) => each(text),
+                    Err(_) => each(&String::from_utf8_lossy(&self.data)),
+                };
+                self.data.clear();
+                if !go_on {
+                    return Ok(false);
                 }
             }
         }
-        Ok(events)
+        Ok(true)
     }
 
     fn extend_line(&mut self, part: &[u8]) -> Result<(), TooLong> {
@@ -78,26 +111,22 @@ impl SseDecoder {
         Ok(())
     }
 
-    /// A line ended: a blank line dispatches the event, a `data` line adds to it.
-    fn end_line(&mut self) -> Result<Option<String>, TooLong> {
-        let line = std::mem::take(&mut self.line);
+    /// A line ended: a blank line dispatches the event (answers `true`: its
+    /// data is in `self.data`), a `data` line adds to it.
+    fn end_line(&mut self, line: &[u8]) -> Result<bool, TooLong> {
         if line.is_empty() {
-            if !std::mem::take(&mut self.has_data) {
-                return Ok(None);
-            }
-            let data = std::mem::take(&mut self.data);
-            return Ok(Some(String::from_utf8_lossy(&data).into_owned()));
+            return Ok(std::mem::take(&mut self.has_data));
         }
         let (field, value) = match line.iter().position(|b| *b == b':') {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
             }
-            None => (&line[..], &[][..]),
+            None => (line, &[][..]),
         };
         if field != b"data" {
             // A comment (empty field) or a field a chat stream does not use.
-            return Ok(None);
+            return Ok(false);
         }
         let joiner = usize::from(self.has_data);
         if self
@@ -114,7 +143,7 @@ impl SseDecoder {
         }
         self.data.extend_from_slice(value);
         self.has_data = true;
-        Ok(None)
+        Ok(false)
     }
 }
 
@@ -138,6 +167,32 @@ mod tests {
             let got = all(&mut d, &[&stream[..cut], &stream[cut..]]).unwrap();
             assert_eq!(got, ["{\"a\":1}", "one\ntwo", "[DONE]"], "cut at {cut}");
         }
+    }
+
+    /// Lines read in place and lines put together from pieces, in every
+    /// order: the kept buffers carry nothing from one line to the next.
+    #[test]
+    fn events_split_in_three_anywhere_come_out_whole() {
+        let stream = b"data: {\"a\":1}\n\ndata: one\ndata: two\r\n\r\ndata:[DONE]\n\n";
+        for a in 0..stream.len() {
+            for b in a..stream.len() {
+                let mut d = SseDecoder::new(64);
+                let got = all(&mut d, &[&stream[..a], &stream[a..b], &stream[b..]]).unwrap();
+                assert_eq!(got, ["{\"a\":1}", "one\ntwo", "[DONE]"], "cut at {a}, {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_whole_line_past_the_limit_is_refused() {
+        let mut d = SseDecoder::new(16);
+        assert_eq!(d.push(b"data: 0123456789abc\n"), Err(TooLong { limit: 16 }));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_replaced() {
+        let mut d = SseDecoder::new(64);
+        assert_eq!(d.push(b"data: a\xffb\n\n").unwrap(), ["a\u{fffd}b"]);
     }
 
     #[test]
