@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use worker_runtime::testing::{until, until_terminal};
 use worker_runtime::tools::{ToolGrants, ToolLimits, ToolSource};
-use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, WorkerStream};
+use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig};
 use yoi_mcp::{inherited_env, McpServerConfig, McpSource, StartMode, Transport};
 use yoi_protocol::{
     ApprovalDecision, ApprovalRequest, ApprovalScope, CreateWorker, EventKind, InputRequest,
@@ -132,45 +132,6 @@ async fn worker(rt: &Runtime) -> WorkerId {
         .worker_id
 }
 
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
-}
-
-async fn until(sub: &mut WorkerStream, stop: impl Fn(&EventKind) -> bool) -> Vec<Arc<EventFrame>> {
-    let mut out = Vec::new();
-    loop {
-        let f = next(sub).await;
-        let done = stop(&f.event.kind);
-        out.push(f);
-        if done {
-            return out;
-        }
-    }
-}
-
-async fn run(sub: &mut WorkerStream) -> Vec<Arc<EventFrame>> {
-    let mut out = Vec::new();
-    loop {
-        let f = next(sub).await;
-        let done = f.event.is_terminal();
-        out.push(f);
-        if done {
-            return out;
-        }
-    }
-}
-
 /// `(state, ok, output)` of each call that ended.
 fn finished(frames: &[Arc<EventFrame>]) -> Vec<(ToolCallState, bool, String)> {
     frames
@@ -223,10 +184,13 @@ async fn a_lazy_server_starts_for_the_first_run_that_may_use_it_and_answers() {
     // Creating a worker starts nothing: only a run that may use it does.
     assert!(lines(&s.record).is_empty(), "{:?}", lines(&s.record));
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.echo {\"text\":\"hello from mcp\"}]]"))
-        .await
-        .unwrap();
-    let frames = run(&mut sub).await;
+    s.rt.input(
+        w,
+        InputRequest::text("[[tool:mock.echo {\"text\":\"hello from mcp\"}]]"),
+    )
+    .await
+    .unwrap();
+    let frames = until_terminal(&mut sub).await;
     assert!(
         matches!(
             frames.last().unwrap().event.kind,
@@ -276,9 +240,12 @@ async fn a_denied_call_never_reaches_the_server() {
     .await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.echo {\"text\":\"secret\"}]]"))
-        .await
-        .unwrap();
+    s.rt.input(
+        w,
+        InputRequest::text("[[tool:mock.echo {\"text\":\"secret\"}]]"),
+    )
+    .await
+    .unwrap();
     let frames = until(&mut sub, |k| {
         matches!(k, EventKind::ToolApprovalRequested { .. })
     })
@@ -300,10 +267,10 @@ async fn a_denied_call_never_reaches_the_server() {
     )
     .await
     .unwrap();
-    let frames = run(&mut sub).await;
+    let frames = until_terminal(&mut sub).await;
     assert_eq!(finished(&frames)[0].0, ToolCallState::Denied);
     // A call that did reach it afterwards is recorded: the denied one is not.
-    s.rt.input_wait(w, input("[[tool:mock.add {\"a\":1,\"b\":2}]]"))
+    s.rt.input_wait(w, InputRequest::text("[[tool:mock.add {\"a\":1,\"b\":2}]]"))
         .await
         .unwrap();
     let seen = lines(&s.record);
@@ -317,13 +284,13 @@ async fn cancel_during_a_call_reaches_the_server() {
     let s = setup(ALL).await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.sleep {\"ms\":60000}]]"))
+    s.rt.input(w, InputRequest::text("[[tool:mock.sleep {\"ms\":60000}]]"))
         .await
         .unwrap();
     until(&mut sub, |k| matches!(k, EventKind::ToolCallStarted { .. })).await;
     wait_record(&s.record, "the call", |l| count(l, "call sleep") == 1).await;
     s.rt.cancel(w).await.unwrap();
-    let frames = run(&mut sub).await;
+    let frames = until_terminal(&mut sub).await;
     assert_eq!(finished(&frames)[0].0, ToolCallState::Cancelled);
     wait_record(&s.record, "the cancellation", |l| count(l, "cancel") == 1).await;
     s.rt.shutdown().await;
@@ -337,10 +304,10 @@ async fn a_call_past_its_time_ends_timed_out_and_is_cancelled_on_the_server() {
     .await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.sleep {\"ms\":60000}]]"))
+    s.rt.input(w, InputRequest::text("[[tool:mock.sleep {\"ms\":60000}]]"))
         .await
         .unwrap();
-    let frames = run(&mut sub).await;
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Error);
     assert!(!ended[0].1);
@@ -359,10 +326,13 @@ async fn a_large_result_is_cut_to_result_bytes() {
     let s = setup_with(ALL, limits, |r| stdio_server(r, StartMode::Lazy, None)).await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.big {\"bytes\":200000}]]"))
-        .await
-        .unwrap();
-    let frames = run(&mut sub).await;
+    s.rt.input(
+        w,
+        InputRequest::text("[[tool:mock.big {\"bytes\":200000}]]"),
+    )
+    .await
+    .unwrap();
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Ok);
     assert!(ended[0].2.len() < 1200, "{}", ended[0].2.len());
@@ -392,8 +362,10 @@ async fn a_server_dying_mid_call_ends_the_call_not_ok_and_is_started_again() {
     assert_eq!(s.source.ready(WAIT).await, ToolSourceStatus::Ready);
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.die {}]]")).await.unwrap();
-    let frames = run(&mut sub).await;
+    s.rt.input(w, InputRequest::text("[[tool:mock.die {}]]"))
+        .await
+        .unwrap();
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Error);
     assert!(!ended[0].1);
@@ -406,10 +378,10 @@ async fn a_server_dying_mid_call_ends_the_call_not_ok_and_is_started_again() {
     wait_record(&s.record, "a second start", |l| count(l, "start ") == 2).await;
     assert_eq!(s.source.ready(WAIT).await, ToolSourceStatus::Ready);
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.add {\"a\":2,\"b\":3}]]"))
+    s.rt.input(w, InputRequest::text("[[tool:mock.add {\"a\":2,\"b\":3}]]"))
         .await
         .unwrap();
-    let frames = run(&mut sub).await;
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Ok, "{}", ended[0].2);
     assert_eq!(ended[0].2, "5");
@@ -420,7 +392,7 @@ async fn a_server_dying_mid_call_ends_the_call_not_ok_and_is_started_again() {
 async fn a_list_change_from_the_server_updates_the_tools() {
     let s = setup(ALL).await;
     let w = worker(&s.rt).await;
-    s.rt.input_wait(w, input("[[tool:mock.change_list {}]]"))
+    s.rt.input_wait(w, InputRequest::text("[[tool:mock.change_list {}]]"))
         .await
         .unwrap();
     let found = tokio::time::timeout(WAIT, async {
@@ -434,10 +406,10 @@ async fn a_list_change_from_the_server_updates_the_tools() {
     .await;
     assert!(found.is_ok(), "mock.extra never listed: {:?}", s.rt.tools());
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.extra {}]]"))
+    s.rt.input(w, InputRequest::text("[[tool:mock.extra {}]]"))
         .await
         .unwrap();
-    let frames = run(&mut sub).await;
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Ok, "{}", ended[0].2);
     assert_eq!(ended[0].2, "extra");
@@ -459,7 +431,10 @@ async fn a_missing_server_is_listed_down_and_the_worker_answers_without_it() {
     })
     .await;
     let w = worker(&s.rt).await;
-    let outcome = s.rt.input_wait(w, input("What time is it?")).await.unwrap();
+    let outcome =
+        s.rt.input_wait(w, InputRequest::text("What time is it?"))
+            .await
+            .unwrap();
     assert_eq!(outcome.message.text, "You said: What time is it?");
     let sources = s.rt.tool_sources();
     let mock = sources.iter().find(|x| x.name == "mock").unwrap();
@@ -522,10 +497,13 @@ async fn a_streamable_http_server_serves_calls() {
     let s = setup_with(ALL, ToolLimits::default(), |_| http_config(&addr)).await;
     let w = worker(&s.rt).await;
     let mut sub = s.rt.subscribe(w, None).await.unwrap();
-    s.rt.input(w, input("[[tool:mock.add {\"a\":20,\"b\":22}]]"))
-        .await
-        .unwrap();
-    let frames = run(&mut sub).await;
+    s.rt.input(
+        w,
+        InputRequest::text("[[tool:mock.add {\"a\":20,\"b\":22}]]"),
+    )
+    .await
+    .unwrap();
+    let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].0, ToolCallState::Ok, "{}", ended[0].2);
     assert_eq!(ended[0].2, "42");
@@ -541,7 +519,7 @@ async fn a_list_change_over_streamable_http_updates_the_tools() {
     let (mut server, addr) = http_server(&record).await;
     let s = setup_with(ALL, ToolLimits::default(), |_| http_config(&addr)).await;
     let w = worker(&s.rt).await;
-    s.rt.input_wait(w, input("[[tool:mock.change_list {}]]"))
+    s.rt.input_wait(w, InputRequest::text("[[tool:mock.change_list {}]]"))
         .await
         .unwrap();
     let found = tokio::time::timeout(WAIT, async {
@@ -576,7 +554,10 @@ async fn a_wrong_bearer_token_leaves_the_server_down_and_says_nothing_of_the_tok
     assert!(!reason.contains("127.0.0.1"), "{reason}");
     // The worker still answers, without the server's tools.
     let w = worker(&s.rt).await;
-    let outcome = s.rt.input_wait(w, input("hello")).await.unwrap();
+    let outcome =
+        s.rt.input_wait(w, InputRequest::text("hello"))
+            .await
+            .unwrap();
     assert_eq!(outcome.message.text, "You said: hello");
     s.rt.shutdown().await;
     let _ = server.kill().await;

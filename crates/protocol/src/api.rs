@@ -124,6 +124,18 @@ pub struct InputRequest {
     pub on_busy: Option<OnBusy>,
 }
 
+impl InputRequest {
+    /// An input of `text` alone: no client message id, and `busy` while a
+    /// run is in flight.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            client_message_id: None,
+            on_busy: None,
+        }
+    }
+}
+
 /// The busy policy of one input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]

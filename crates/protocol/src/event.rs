@@ -55,8 +55,15 @@ impl WorkerEvent {
 
     /// Whether this event ends a run.
     pub fn is_terminal(&self) -> bool {
+        self.kind.is_terminal()
+    }
+}
+
+impl EventKind {
+    /// Whether an event of this kind ends a run.
+    pub fn is_terminal(&self) -> bool {
         matches!(
-            self.kind,
+            self,
             EventKind::RunCompleted { .. }
                 | EventKind::RunFailed { .. }
                 | EventKind::RunCancelled { .. }

@@ -39,14 +39,6 @@ async fn within<F: Future>(what: &str, f: F) -> F::Output {
         .unwrap_or_else(|_| panic!("{what} did not come in time"))
 }
 
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
 #[tokio::test]
 async fn the_embedded_runtime_is_registered_and_routed() {
     let mock = MockOpenAi::start().await;
@@ -126,7 +118,7 @@ async fn the_embedded_runtime_is_registered_and_routed() {
         .route(&rid)
         .await
         .unwrap()
-        .input_wait(w, input("hello"))
+        .input_wait(w, InputRequest::text("hello"))
         .await
         .unwrap();
     assert_eq!(outcome.message.text, "routed answer");
@@ -180,7 +172,7 @@ async fn unknown_runtimes_and_workers_are_typed_errors() {
         .route(&RuntimeId::backend_internal())
         .await
         .unwrap()
-        .input(WorkerId::new(), input("hi"))
+        .input(WorkerId::new(), InputRequest::text("hi"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkerNotFound);
@@ -205,14 +197,14 @@ async fn busy_is_carried_unchanged() {
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("one"))
+        .input(w, InputRequest::text("one"))
         .await
         .unwrap();
     let err = reg
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("two"))
+        .input(w, InputRequest::text("two"))
         .await
         .unwrap_err()
         .to_api_error();

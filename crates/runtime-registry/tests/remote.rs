@@ -24,14 +24,6 @@ use yoi_protocol::{
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
 fn helper() -> CreateWorker {
     CreateWorker {
         display_name: Some("helper".into()),
@@ -163,7 +155,7 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("hi"))
+        .input(w, InputRequest::text("hi"))
         .await
         .unwrap();
     assert_eq!(accepted.seq, Seq(1));
@@ -194,14 +186,14 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("long"))
+        .input(w, InputRequest::text("long"))
         .await
         .unwrap();
     let busy = registry
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("again"))
+        .input(w, InputRequest::text("again"))
         .await
         .unwrap_err()
         .to_api_error();
@@ -242,7 +234,7 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("fail"))
+        .input(w, InputRequest::text("fail"))
         .await
         .unwrap();
     let frames = until_idle(&mut stream).await;
@@ -260,7 +252,7 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .input_wait(w, input("fail again"))
+        .input_wait(w, InputRequest::text("fail again"))
         .await
         .unwrap_err()
         .to_api_error();
@@ -271,7 +263,7 @@ async fn converse(registry: &Registry, mock: &MockOpenAi, id: &str) {
         .route(&rid)
         .await
         .unwrap()
-        .input_wait(w, input("wait"))
+        .input_wait(w, InputRequest::text("wait"))
         .await
         .unwrap();
     assert_eq!(outcome.message.text, "waited");
@@ -427,7 +419,7 @@ async fn a_broken_connection_resumes_from_the_cursor_without_gaps_or_repeats() {
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("go"))
+        .input(w, InputRequest::text("go"))
         .await
         .unwrap();
     let mut frames = Vec::new();
@@ -499,7 +491,7 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
         .route(&rid)
         .await
         .unwrap()
-        .input(w, input("hang"))
+        .input(w, InputRequest::text("hang"))
         .await
         .unwrap();
     loop {
@@ -526,7 +518,7 @@ async fn a_runtime_that_goes_away_answers_unavailable_ends_streams_and_comes_bac
             .route(&rid)
             .await
             .unwrap()
-            .input(w, input("hello?"))
+            .input(w, InputRequest::text("hello?"))
             .await
             .unwrap_err(),
         registry
@@ -640,7 +632,10 @@ async fn an_expired_cursor_is_reset_by_the_runtime_and_forwarded() {
         .worker_id;
     mock.set_default(Reply::tokens(["one", " two", " three"]));
     for text in ["first", "second"] {
-        runtime.input_wait(w, input(text)).await.unwrap();
+        runtime
+            .input_wait(w, InputRequest::text(text))
+            .await
+            .unwrap();
     }
     let last = runtime
         .transcript(w, TranscriptPage::newest(10))
@@ -736,7 +731,7 @@ async fn queued_input_works_through_a_remote_runtime() {
     let mut stream = rt.subscribe(w, None).await.unwrap();
     frame(&mut stream).await;
     mock.push(Reply::tokens(["hold"]).then_hang());
-    rt.input(w, input("first")).await.unwrap();
+    rt.input(w, InputRequest::text("first")).await.unwrap();
     let queue = |text: &str, id: &str| InputRequest {
         text: text.into(),
         client_message_id: Some(yoi_protocol::ClientMessageId::parse(id).unwrap()),

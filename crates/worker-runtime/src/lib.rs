@@ -79,6 +79,8 @@ pub mod provider;
 pub mod runtime;
 pub mod store;
 pub mod subscription;
+#[cfg(feature = "test-hooks")]
+pub mod testing;
 pub mod tools;
 pub mod transcript;
 pub mod worker;

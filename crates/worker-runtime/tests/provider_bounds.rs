@@ -30,14 +30,6 @@ async fn start(mock: &MockOpenAi) -> (Runtime, WorkerId) {
     (runtime, worker.summary.worker_id)
 }
 
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
 #[tokio::test]
 async fn token_counts_of_u64_max_saturate_the_workers_totals() {
     let mock = MockOpenAi::start().await;
@@ -45,7 +37,7 @@ async fn token_counts_of_u64_max_saturate_the_workers_totals() {
     mock.push(Reply::text("two").usage(u64::MAX, 5));
     let (rt, w) = start(&mock).await;
     for (text, completion) in [("first", u64::MAX), ("second", 5)] {
-        let outcome = tokio::time::timeout(WAIT, rt.input_wait(w, input(text)))
+        let outcome = tokio::time::timeout(WAIT, rt.input_wait(w, InputRequest::text(text)))
             .await
             .expect("the run ends with its terminal event")
             .unwrap();
@@ -63,7 +55,7 @@ async fn an_answer_line_without_an_end_fails_the_run_with_a_clear_error() {
     let mock = MockOpenAi::start().await;
     mock.push(Reply::long_line(10 * 1024 * 1024));
     let (rt, w) = start(&mock).await;
-    let error = tokio::time::timeout(WAIT, rt.input_wait(w, input("hi")))
+    let error = tokio::time::timeout(WAIT, rt.input_wait(w, InputRequest::text("hi")))
         .await
         .expect("the run fails without waiting for its timeout")
         .unwrap_err()

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use futures::StreamExt;
-use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
+use worker_runtime::testing::next;
+use worker_runtime::{Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
 use yoi_protocol::{
     ClientMessageId, CreateWorker, DequeueReason, ErrorCode, EventKind, InputAccepted,
     InputRequest, MessageId, OnBusy, Role, RuntimeId, ToApiError, TranscriptPage, WorkerId,
@@ -48,13 +49,6 @@ fn queued(text: &str) -> InputRequest {
         client_message_id: None,
         on_busy: Some(OnBusy::Queue),
     }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
 }
 
 /// Starts a run that hangs until it is cancelled, and waits until the

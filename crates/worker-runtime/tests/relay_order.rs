@@ -13,16 +13,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
+use worker_runtime::testing::next;
 use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, WorkerStream};
 use yoi_protocol::{
     CreateWorker, EventKind, InputRequest, MessageState, RunId, RuntimeId, Seq, TranscriptPage,
 };
 use yoi_test_support::{MockOpenAi, Reply};
 
-const WAIT: Duration = Duration::from_secs(30);
 const ROUNDS: usize = 24;
 /// Subscribers that watch from the start, read at once.
 const WATCHERS: usize = 4;
@@ -37,13 +35,6 @@ impl Points {
         self.0 ^= self.0 << 17;
         self.0 % n
     }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
 }
 
 /// Frames until the run's terminal event and the `status` after it.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use futures::StreamExt;
+use worker_runtime::testing::next;
 use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
 use yoi_protocol::{
     ClientMessageId, CreateWorker, ErrorCode, EventKind, InputRequest, MessageState, Role,
@@ -39,21 +40,6 @@ async fn start(mock: &MockOpenAi, tweak: impl FnOnce(&mut RuntimeConfig)) -> (Ru
         .await
         .expect("worker created");
     (runtime, worker.summary.worker_id)
-}
-
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
 }
 
 /// Reads frames until the run's terminal event, then the `status` that follows it.
@@ -130,7 +116,7 @@ async fn a_run_streams_in_contract_order_with_usage() {
     ));
     assert_eq!(snap.seq(), Seq(0));
 
-    let accepted = rt.input(w, input("hi")).await.unwrap();
+    let accepted = rt.input(w, InputRequest::text("hi")).await.unwrap();
     assert_eq!(accepted.seq, Seq(1));
     let frames = until_idle(&mut sub).await;
     assert_eq!(
@@ -188,8 +174,13 @@ async fn the_second_turn_sends_system_prompt_history_and_new_message() {
     mock.push(Reply::text("first answer"));
     mock.push(Reply::text("second answer"));
     let (rt, w) = start(&mock, |_| {}).await;
-    rt.input_wait(w, input("first question")).await.unwrap();
-    let outcome = rt.input_wait(w, input("second question")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("first question"))
+        .await
+        .unwrap();
+    let outcome = rt
+        .input_wait(w, InputRequest::text("second question"))
+        .await
+        .unwrap();
     assert_eq!(outcome.message.text, "second answer");
     assert_eq!(outcome.usage.runs, 1);
     let requests = mock.wait_for_requests(2).await;
@@ -211,13 +202,13 @@ async fn second_input_while_running_is_busy_with_the_active_run() {
     let mock = MockOpenAi::start().await;
     mock.push(Reply::hang());
     let (rt, w) = start(&mock, |_| {}).await;
-    let first = rt.input(w, input("one")).await.unwrap();
-    match rt.input(w, input("two")).await {
+    let first = rt.input(w, InputRequest::text("one")).await.unwrap();
+    match rt.input(w, InputRequest::text("two")).await {
         Err(RuntimeError::Busy { active_run, .. }) => assert_eq!(active_run, first.run_id),
         other => panic!("expected busy, got {other:?}"),
     }
     let err = rt
-        .input(w, input("three"))
+        .input(w, InputRequest::text("three"))
         .await
         .unwrap_err()
         .to_api_error();
@@ -235,7 +226,7 @@ async fn twenty_concurrent_inputs_give_exactly_one_accepted() {
     let (rt, w) = start(&mock, |_| {}).await;
     let results = join_all((0..20).map(|i| {
         let rt = rt.clone();
-        async move { rt.input(w, input(&format!("msg {i}"))).await }
+        async move { rt.input(w, InputRequest::text(format!("msg {i}"))).await }
     }))
     .await;
     let accepted = results.iter().filter(|r| r.is_ok()).count();
@@ -256,7 +247,10 @@ async fn cancel_mid_stream_keeps_partial_text_and_drops_the_request() {
     let (rt, w) = start(&mock, |_| {}).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    let accepted = rt.input(w, input("long please")).await.unwrap();
+    let accepted = rt
+        .input(w, InputRequest::text("long please"))
+        .await
+        .unwrap();
     // Wait for streamed text, then cancel.
     loop {
         if matches!(
@@ -315,7 +309,7 @@ async fn failed_run(
     let (rt, w) = start(&mock, tweak).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    rt.input(w, input("hello")).await.unwrap();
+    rt.input(w, InputRequest::text("hello")).await.unwrap();
     let frames = until_idle(&mut sub).await;
     assert_eq!(frames.iter().filter(|f| f.event.is_terminal()).count(), 1);
     assert_eq!(
@@ -394,7 +388,7 @@ async fn an_unreachable_provider_is_a_provider_error_without_its_url() {
     })
     .await;
     let err = rt
-        .input_wait(w, input("hi"))
+        .input_wait(w, InputRequest::text("hi"))
         .await
         .unwrap_err()
         .to_api_error();
@@ -455,7 +449,7 @@ async fn reasoning_deltas_become_reasoning_events() {
     let (rt, w) = start(&mock, |_| {}).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    rt.input(w, input("why?")).await.unwrap();
+    rt.input(w, InputRequest::text("why?")).await.unwrap();
     let frames = until_idle(&mut sub).await;
     let reasoning: String = frames
         .iter()
@@ -491,7 +485,11 @@ async fn no_key_and_a_remote_url_is_provider_unconfigured() {
         c.provider.base_url = "https://api.example.invalid/v1".into();
     })
     .await;
-    let err = rt.input(w, input("hi")).await.unwrap_err().to_api_error();
+    let err = rt
+        .input(w, InputRequest::text("hi"))
+        .await
+        .unwrap_err()
+        .to_api_error();
     assert_eq!(err.code, ErrorCode::ProviderUnconfigured);
     assert!(err.message.contains("OPENAI_API_KEY"));
     assert!(
@@ -509,7 +507,7 @@ async fn a_loopback_url_needs_no_key() {
     let mock = MockOpenAi::start().await;
     mock.push(Reply::text("local model here"));
     let (rt, w) = start(&mock, |c| c.provider.api_key = None).await;
-    let outcome = rt.input_wait(w, input("hi")).await.unwrap();
+    let outcome = rt.input_wait(w, InputRequest::text("hi")).await.unwrap();
     assert_eq!(outcome.message.text, "local model here");
 }
 
@@ -518,10 +516,13 @@ async fn bad_text_is_invalid_input() {
     let mock = MockOpenAi::start().await;
     let (rt, w) = start(&mock, |_| {}).await;
     for text in ["", "   \n\t", &"x".repeat(32 * 1024 + 1)] {
-        let err = rt.input(w, input(text)).await.unwrap_err();
+        let err = rt.input(w, InputRequest::text(text)).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidInput);
     }
-    assert!(rt.input(w, input(&"x".repeat(32 * 1024))).await.is_ok());
+    assert!(rt
+        .input(w, InputRequest::text("x".repeat(32 * 1024)))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -529,8 +530,8 @@ async fn cursor_replays_every_later_event_exactly_once() {
     let mock = MockOpenAi::start().await;
     mock.set_default(Reply::tokens(["a", "b"]));
     let (rt, w) = start(&mock, |_| {}).await;
-    rt.input_wait(w, input("one")).await.unwrap();
-    rt.input_wait(w, input("two")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("one")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("two")).await.unwrap();
     let mut all = rt.subscribe(w, Some(Seq(0))).await.unwrap();
     let first = next(&mut all).await;
     assert_eq!(first.seq(), Seq(1), "cursor 0 replays from the first event");
@@ -548,7 +549,7 @@ async fn cursor_replays_every_later_event_exactly_once() {
     while seen.last().unwrap().seq() < last {
         seen.push(next(&mut sub).await);
     }
-    rt.input(w, input("three")).await.unwrap();
+    rt.input(w, InputRequest::text("three")).await.unwrap();
     seen.extend(until_idle(&mut sub).await);
     assert_gapless(&seen);
 }
@@ -558,8 +559,8 @@ async fn an_expired_cursor_gets_a_reset_snapshot() {
     let mock = MockOpenAi::start().await;
     mock.set_default(Reply::tokens(["a", "b", "c"]));
     let (rt, w) = start(&mock, |c| c.event_ring = 8).await;
-    rt.input_wait(w, input("one")).await.unwrap();
-    rt.input_wait(w, input("two")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("one")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("two")).await.unwrap();
     let mut sub = rt.subscribe(w, Some(Seq(1))).await.unwrap();
     let snap = next(&mut sub).await;
     match &snap.event.kind {
@@ -606,7 +607,7 @@ async fn read_after_a_flood(event_ring: usize) -> (Vec<Arc<EventFrame>>, Seq) {
     let mut slow = rt.subscribe(w, None).await.unwrap();
     let first = next(&mut slow).await;
     // Read nothing while the whole run streams.
-    rt.input_wait(w, input("flood")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("flood")).await.unwrap();
     let last = rt
         .transcript(w, TranscriptPage::newest(1))
         .await
@@ -668,7 +669,7 @@ async fn a_snapshot_mid_run_carries_the_partial_text() {
     let (rt, w) = start(&mock, |_| {}).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    let run = rt.input(w, input("go")).await.unwrap();
+    let run = rt.input(w, InputRequest::text("go")).await.unwrap();
     loop {
         if matches!(
             next(&mut sub).await.event.kind,
@@ -749,10 +750,13 @@ async fn a_panicking_worker_is_restarted_with_its_history_and_fails_the_run() {
     mock.push(Reply::hang());
     mock.push(Reply::text("back again"));
     let (rt, w) = start(&mock, |_| {}).await;
-    rt.input_wait(w, input("first")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("first")).await.unwrap();
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    let run = rt.input(w, input("will be lost")).await.unwrap();
+    let run = rt
+        .input(w, InputRequest::text("will be lost"))
+        .await
+        .unwrap();
     rt.inject_worker_panic(w).await.unwrap();
     let frames = until_idle(&mut sub).await;
     let err = run_error(&frames);
@@ -766,7 +770,7 @@ async fn a_panicking_worker_is_restarted_with_its_history_and_fails_the_run() {
     let transcript = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     assert_eq!(transcript.messages[0].text, "first");
     assert_eq!(transcript.messages[1].text, "remember me");
-    let outcome = rt.input_wait(w, input("again")).await.unwrap();
+    let outcome = rt.input_wait(w, InputRequest::text("again")).await.unwrap();
     assert_eq!(outcome.message.text, "back again");
     let history = mock.wait_for_requests(3).await[2].messages();
     assert!(history.iter().any(|(_, c)| c == "remember me"));
@@ -778,7 +782,9 @@ async fn the_transcript_is_bounded() {
     mock.set_default(Reply::text("ok"));
     let (rt, w) = start(&mock, |c| c.transcript_bound = 6).await;
     for i in 0..5 {
-        rt.input_wait(w, input(&format!("q{i}"))).await.unwrap();
+        rt.input_wait(w, InputRequest::text(format!("q{i}")))
+            .await
+            .unwrap();
     }
     let t = rt
         .transcript(w, TranscriptPage::newest(1000))
@@ -803,7 +809,7 @@ async fn stopping_a_worker_cancels_its_run_and_ends_subscriptions() {
     let (rt, w) = start(&mock, |_| {}).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     next(&mut sub).await;
-    rt.input(w, input("hang")).await.unwrap();
+    rt.input(w, InputRequest::text("hang")).await.unwrap();
     rt.stop_worker(w).await.unwrap();
     let mut frames = Vec::new();
     while let Some(f) = tokio::time::timeout(WAIT, sub.next())
@@ -832,7 +838,7 @@ async fn wait_mode_maps_failures_to_typed_errors() {
     mock.push(Reply::http_error(503, "try later"));
     let (rt, w) = start(&mock, |_| {}).await;
     let err = rt
-        .input_wait(w, input("hi"))
+        .input_wait(w, InputRequest::text("hi"))
         .await
         .unwrap_err()
         .to_api_error();
@@ -870,7 +876,9 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
     mock.set_default(Reply::text("remembered"));
     let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
     let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
-    rt.input_wait(w, input("keep this")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("keep this"))
+        .await
+        .unwrap();
     let before = rt.transcript(w, TranscriptPage::newest(100)).await.unwrap();
     let gone = rt
         .create_worker(CreateWorker::default())
@@ -899,7 +907,7 @@ async fn workers_survive_a_runtime_restart_with_their_seq() {
 
     // A client that kept its cursor gets nothing replayed and no reset...
     let mut sub = rt.subscribe(w, Some(after.seq)).await.unwrap();
-    rt.input(w, input("and this")).await.unwrap();
+    rt.input(w, InputRequest::text("and this")).await.unwrap();
     let next_frame = next(&mut sub).await;
     assert_eq!(next_frame.seq(), after.seq.next());
     assert!(matches!(
@@ -956,7 +964,10 @@ async fn a_run_cut_short_by_a_crash_is_failed_when_restored_and_no_seq_is_reused
     let dir = std::env::temp_dir().join(format!("yoi-state-{}", WorkerId::new()));
     let (rt, w) = start(&mock, |c| c.state_dir = Some(dir.clone())).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    let run = rt.input(w, input("never finished")).await.unwrap();
+    let run = rt
+        .input(w, InputRequest::text("never finished"))
+        .await
+        .unwrap();
     let mut streamed = String::new();
     let mut highest = Seq::ZERO;
     while streamed != "kept partial text" {
@@ -1066,7 +1077,9 @@ async fn history_past_the_memory_bound_pages_from_the_store_and_survives_a_resta
     })
     .await;
     for i in 0..6 {
-        rt.input_wait(w, input(&format!("q{i}"))).await.unwrap();
+        rt.input_wait(w, InputRequest::text(format!("q{i}")))
+            .await
+            .unwrap();
     }
     let expected: Vec<String> = (0..6)
         .flat_map(|i| [format!("q{i}"), format!("You said: q{i}")])

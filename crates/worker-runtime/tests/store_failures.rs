@@ -11,17 +11,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
+use worker_runtime::testing::next;
 use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, WorkerStream};
 use yoi_protocol::{
     CreateWorker, ErrorCode, EventKind, InputRequest, Role, RuntimeId, Seq, ToApiError,
     TranscriptPage, WorkerId, WorkerPage, WorkerStatus,
 };
 use yoi_test_support::{MockOpenAi, Reply};
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn config(mock: &MockOpenAi, dir: &Path) -> RuntimeConfig {
     let mut c = RuntimeConfig::new(RuntimeId::backend_internal(), "backend");
@@ -41,21 +38,6 @@ async fn start(c: RuntimeConfig) -> Runtime {
     Runtime::start(c, yoi_providers::Providers::shared())
         .await
         .expect("runtime starts")
-}
-
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
 }
 
 /// Reads until a terminal event; returns it and the highest `seq` seen.
@@ -116,7 +98,7 @@ async fn a_full_store_answers_store_unavailable_and_nothing_reports_done() {
     let mut refused = None;
     for round in 0..40 {
         let text = format!("round {round} {}", "x".repeat(8 * 1024));
-        match rt.input_wait(w, input(&text)).await {
+        match rt.input_wait(w, InputRequest::text(&text)).await {
             Ok(outcome) => {
                 assert!(outcome.message.text.contains(&format!("round {round} ")));
                 kept.push(text);
@@ -166,7 +148,10 @@ async fn a_full_store_answers_store_unavailable_and_nothing_reports_done() {
         users.len(),
         kept.len()
     );
-    let outcome = rt.input_wait(w, input("after the disk")).await.unwrap();
+    let outcome = rt
+        .input_wait(w, InputRequest::text("after the disk"))
+        .await
+        .unwrap();
     assert!(outcome.message.text.contains("after the disk"));
     assert!(rt.store_available());
     rt.shutdown().await;
@@ -185,14 +170,19 @@ async fn a_store_that_cannot_write_refuses_input_and_recovers_by_itself() {
         .unwrap()
         .summary
         .worker_id;
-    rt.input_wait(w, input("kept before")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("kept before"))
+        .await
+        .unwrap();
 
     let lock = WriteLock::take(&dir);
-    let e = rt.input(w, input("not kept")).await.unwrap_err();
+    let e = rt
+        .input(w, InputRequest::text("not kept"))
+        .await
+        .unwrap_err();
     assert_eq!(e.to_api_error().code, ErrorCode::StoreUnavailable);
     assert!(!rt.store_available());
     let e = rt
-        .input_wait(w, input("not kept either"))
+        .input_wait(w, InputRequest::text("not kept either"))
         .await
         .unwrap_err();
     assert_eq!(e.to_api_error().code, ErrorCode::StoreUnavailable);
@@ -205,7 +195,10 @@ async fn a_store_that_cannot_write_refuses_input_and_recovers_by_itself() {
 
     // The disk comes back: the next input is kept, without a restart.
     lock.release();
-    let outcome = rt.input_wait(w, input("kept after")).await.unwrap();
+    let outcome = rt
+        .input_wait(w, InputRequest::text("kept after"))
+        .await
+        .unwrap();
     assert!(outcome.message.text.contains("kept after"));
     assert!(rt.store_available());
     rt.shutdown().await;
@@ -239,7 +232,9 @@ async fn a_reservation_that_was_not_committed_is_not_used_and_no_seq_is_reused_a
         .worker_id;
     let mut sub = rt.subscribe(w, None).await.unwrap();
     let _snapshot = next(&mut sub).await;
-    rt.input(w, input("a long answer")).await.unwrap();
+    rt.input(w, InputRequest::text("a long answer"))
+        .await
+        .unwrap();
     let first = next(&mut sub).await;
     let lock = WriteLock::take(&dir);
     let (terminal, mut highest) = until_terminal(&mut sub).await;
@@ -272,7 +267,9 @@ async fn a_reservation_that_was_not_committed_is_not_used_and_no_seq_is_reused_a
     }
     mock.push(Reply::text("fresh"));
     let mut after = rt.subscribe(w, Some(t.seq)).await.unwrap();
-    rt.input_wait(w, input("after the crash")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("after the crash"))
+        .await
+        .unwrap();
     let f = next(&mut after).await;
     assert!(!f.event.is_snapshot(), "a replay from the restored seq");
     assert!(
@@ -314,7 +311,9 @@ async fn a_damaged_worker_row_quarantines_that_worker_and_the_others_load() {
         .unwrap()
         .summary
         .worker_id;
-    rt.input_wait(good, input("hello")).await.unwrap();
+    rt.input_wait(good, InputRequest::text("hello"))
+        .await
+        .unwrap();
     rt.shutdown().await;
 
     let db = rusqlite::Connection::open(dir.join("yoi.db")).unwrap();
@@ -343,12 +342,18 @@ async fn a_damaged_worker_row_quarantines_that_worker_and_the_others_load() {
         WorkerStatus::Quarantined
     );
 
-    let e = rt.input(bad, input("hi")).await.unwrap_err().to_api_error();
+    let e = rt
+        .input(bad, InputRequest::text("hi"))
+        .await
+        .unwrap_err()
+        .to_api_error();
     assert_eq!(e.code, ErrorCode::StoreUnavailable);
     assert!(!e.retryable, "the operator must act: {e:?}");
     assert!(e.message.contains("quarantined"), "{}", e.message);
     // The healthy one works on; the quarantined one can be stopped.
-    rt.input_wait(good, input("again")).await.unwrap();
+    rt.input_wait(good, InputRequest::text("again"))
+        .await
+        .unwrap();
     rt.stop_worker(bad).await.unwrap();
     rt.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

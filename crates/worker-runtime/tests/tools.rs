@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use worker_runtime::testing::{until, until_terminal};
 use worker_runtime::tools::ToolGrants;
 use worker_runtime::{EventFrame, Runtime, RuntimeApi, RuntimeConfig, RuntimeError, WorkerStream};
 use yoi_protocol::{
@@ -51,46 +51,6 @@ async fn worker(rt: &Runtime, name: &str) -> WorkerId {
     .expect("worker created")
     .summary
     .worker_id
-}
-
-fn input(text: &str) -> InputRequest {
-    InputRequest {
-        text: text.into(),
-        client_message_id: None,
-        on_busy: None,
-    }
-}
-
-async fn next(sub: &mut WorkerStream) -> Arc<EventFrame> {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("an event arrives in time")
-        .expect("the subscription is open")
-}
-
-/// Frames until one matches `stop` (included).
-async fn until(sub: &mut WorkerStream, stop: impl Fn(&EventKind) -> bool) -> Vec<Arc<EventFrame>> {
-    let mut out = Vec::new();
-    loop {
-        let f = next(sub).await;
-        let done = stop(&f.event.kind);
-        out.push(f);
-        if done {
-            return out;
-        }
-    }
-}
-
-async fn until_terminal(sub: &mut WorkerStream) -> Vec<Arc<EventFrame>> {
-    let mut out = Vec::new();
-    loop {
-        let f = next(sub).await;
-        let done = f.event.is_terminal();
-        out.push(f);
-        if done {
-            return out;
-        }
-    }
 }
 
 fn terminal_count(frames: &[Arc<EventFrame>]) -> usize {
@@ -149,7 +109,7 @@ fn offered_tools(request: &serde_json::Value) -> Vec<String> {
 /// request: the subscription and the call waiting.
 async fn waiting_list_call(rt: &Runtime, w: WorkerId) -> (WorkerStream, String) {
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     let frames = until(&mut sub, |k| {
@@ -174,7 +134,7 @@ async fn an_allowed_tool_runs_and_the_model_answers_with_its_result() {
     let mut sub = rt.subscribe(w, None).await.unwrap();
     rt.input(
         w,
-        input("Let me look. [[tool:yoi.list_workers {\"limit\": 10}]]"),
+        InputRequest::text("Let me look. [[tool:yoi.list_workers {\"limit\": 10}]]"),
     )
     .await
     .unwrap();
@@ -231,7 +191,9 @@ async fn an_allowed_tool_runs_and_the_model_answers_with_its_result() {
     let page = rt.transcript(w, TranscriptPage::newest(10)).await.unwrap();
     let last = page.messages.last().unwrap();
     assert_eq!(last.tool_calls.len(), 1);
-    rt.input_wait(w, input("thanks")).await.unwrap();
+    rt.input_wait(w, InputRequest::text("thanks"))
+        .await
+        .unwrap();
     let third = &mock.requests()[2].body;
     let history = third["messages"].as_array().unwrap();
     assert!(history
@@ -247,7 +209,7 @@ async fn a_tool_without_a_grant_is_never_offered_nor_run() {
     let w = worker(&rt, "plain").await;
     assert!(rt.worker(w).await.unwrap().tools.is_empty());
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     let frames = until_terminal(&mut sub).await;
@@ -272,7 +234,9 @@ async fn bad_arguments_are_told_to_the_model_and_the_tool_is_not_called() {
     let mut sub = rt.subscribe(w, None).await.unwrap();
     rt.input(
         w,
-        input("[[tool:yoi.list_workers {\"limit\": \"many\"}]] [[tool:yoi.list_workers {oops]]"),
+        InputRequest::text(
+            "[[tool:yoi.list_workers {\"limit\": \"many\"}]] [[tool:yoi.list_workers {oops]]",
+        ),
     )
     .await
     .unwrap();
@@ -302,7 +266,9 @@ async fn several_calls_in_one_turn_all_run_and_a_failing_tool_is_an_error_result
     let mut sub = rt.subscribe(w, None).await.unwrap();
     rt.input(
         w,
-        input("[[tool:yoi.list_workers {}]] [[tool:yoi.read_transcript {\"worker\": \"nobody\"}]]"),
+        InputRequest::text(
+            "[[tool:yoi.list_workers {}]] [[tool:yoi.read_transcript {\"worker\": \"nobody\"}]]",
+        ),
     )
     .await
     .unwrap();
@@ -334,7 +300,7 @@ async fn an_ask_call_waits_for_a_person_and_runs_once_allowed() {
     let rt = start_with(config(&mock, ASK_LIST)).await;
     let w = worker(&rt, "asker").await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     let frames = until(&mut sub, |k| {
@@ -424,7 +390,7 @@ async fn an_approval_nobody_answers_is_denied_with_its_own_reason() {
     let rt = start_with(c).await;
     let w = worker(&rt, "asker").await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     let frames = until_terminal(&mut sub).await;
@@ -517,7 +483,7 @@ async fn a_tool_past_its_time_is_stopped_and_the_model_told() {
     worker(&rt, "slow").await;
     hanging_ask(&mock);
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("ask slow")).await.unwrap();
+    rt.input(w, InputRequest::text("ask slow")).await.unwrap();
     let frames = until_terminal(&mut sub).await;
     let ended = finished(&frames);
     assert_eq!(ended[0].1, ToolCallState::Error);
@@ -538,7 +504,7 @@ async fn cancel_while_a_tool_runs_aborts_it_and_ends_the_run_cancelled() {
     let slow = worker(&rt, "slow").await;
     hanging_ask(&mock);
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("ask slow")).await.unwrap();
+    rt.input(w, InputRequest::text("ask slow")).await.unwrap();
     until(&mut sub, |k| matches!(k, EventKind::ToolCallStarted { .. })).await;
     // The asked worker is running: the tool is in its call.
     mock.wait_for_open_streams(1).await;
@@ -568,7 +534,7 @@ async fn stop_while_waiting_for_approval_ends_the_run_once() {
     let rt = start_with(config(&mock, ASK_LIST)).await;
     let w = worker(&rt, "asker").await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     until(&mut sub, |k| {
@@ -590,9 +556,12 @@ async fn more_tool_rounds_than_allowed_fail_the_run_limit_reached() {
     let rt = start_with(c).await;
     let w = worker(&rt, "asker").await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:4]]"))
-        .await
-        .unwrap();
+    rt.input(
+        w,
+        InputRequest::text("[[tool:yoi.list_workers {}]] [[tool_rounds:4]]"),
+    )
+    .await
+    .unwrap();
     let frames = until_terminal(&mut sub).await;
     assert_eq!(terminal_count(&frames), 1);
     match &frames.last().unwrap().event.kind {
@@ -610,9 +579,12 @@ async fn more_tool_rounds_than_allowed_fail_the_run_limit_reached() {
     assert_eq!(mock.requests().len(), 4);
 
     // Three rounds within the bound complete.
-    rt.input(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:3]]"))
-        .await
-        .unwrap();
+    rt.input(
+        w,
+        InputRequest::text("[[tool:yoi.list_workers {}]] [[tool_rounds:3]]"),
+    )
+    .await
+    .unwrap();
     let frames = until_terminal(&mut sub).await;
     assert!(matches!(
         frames.last().unwrap().event.kind,
@@ -627,13 +599,19 @@ async fn sixteen_tool_rounds_run_by_default_and_a_seventeenth_fails_the_run() {
     let rt = start_with(config(&mock, ALLOW_LIST)).await;
     let w = worker(&rt, "asker").await;
     let outcome = rt
-        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:16]]"))
+        .input_wait(
+            w,
+            InputRequest::text("[[tool:yoi.list_workers {}]] [[tool_rounds:16]]"),
+        )
         .await
         .unwrap();
     assert_eq!(outcome.message.tool_calls.len(), 16);
     assert_eq!(outcome.message.tool_calls[15].round, 16);
     let err = rt
-        .input_wait(w, input("[[tool:yoi.list_workers {}]] [[tool_rounds:17]]"))
+        .input_wait(
+            w,
+            InputRequest::text("[[tool:yoi.list_workers {}]] [[tool_rounds:17]]"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_api_error().code, ErrorCode::LimitReached);
@@ -656,7 +634,7 @@ async fn a_chain_of_asks_that_would_wait_on_itself_is_refused() {
         "yoi.ask_worker",
         r#"{"worker": "alpha", "text": "alpha, what do you think?"}"#,
     )]));
-    let outcome = tokio::time::timeout(WAIT, rt.input_wait(a, input("start")))
+    let outcome = tokio::time::timeout(WAIT, rt.input_wait(a, InputRequest::text("start")))
         .await
         .expect("no deadlock")
         .unwrap();
@@ -697,7 +675,7 @@ async fn a_chain_of_asks_deeper_than_three_is_refused() {
             format!(r#"{{"worker": "{next}", "text": "pass it on"}}"#),
         )]));
     }
-    tokio::time::timeout(WAIT, rt.input_wait(ids[0], input("start")))
+    tokio::time::timeout(WAIT, rt.input_wait(ids[0], InputRequest::text("start")))
         .await
         .expect("no deadlock")
         .unwrap();
@@ -763,7 +741,7 @@ async fn a_worker_scope_decision_is_remembered_across_a_restart() {
 
     let rt = start_with(c).await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     let frames = until_terminal(&mut sub).await;
@@ -795,7 +773,7 @@ async fn a_crash_during_a_call_leaves_it_interrupted_and_never_runs_it_again() {
     let rt = start_with(c.clone()).await;
     let w = worker(&rt, "asker").await;
     let mut sub = rt.subscribe(w, None).await.unwrap();
-    rt.input(w, input("[[tool:yoi.list_workers {}]]"))
+    rt.input(w, InputRequest::text("[[tool:yoi.list_workers {}]]"))
         .await
         .unwrap();
     until(&mut sub, |k| {
