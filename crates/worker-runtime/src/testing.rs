@@ -12,8 +12,10 @@ use yoi_protocol::EventKind;
 
 use crate::{EventFrame, WorkerStream};
 
-/// How long a test waits for the next frame before it fails.
-pub const WAIT: Duration = Duration::from_secs(30);
+/// How long a test waits for the next frame before it fails: the longest
+/// any of these tests waited when each had its own copy (a store that
+/// cannot write retries for a while).
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// The subscription's next frame. Panics when none comes within [`WAIT`]
 /// or the subscription ended.
