@@ -10,6 +10,7 @@
 
 mod client;
 mod hostile;
+mod pipe;
 mod procs;
 mod relay;
 mod search;
@@ -130,6 +131,10 @@ struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Run as the bare TCP pipe to this address that the relay's figures
+    /// are compared with (the benchmark starts it itself).
+    #[arg(long, hide = true)]
+    pipe_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,9 +199,34 @@ async fn all(size: Size) -> Result<Vec<Figure>, BenchError> {
     Ok(figures)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
+    let runtime = match &args.pipe_to {
+        // The pipe runs on as many threads as yoi does.
+        Some(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(pipe::threads())
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(bench(args)),
+        Err(e) => {
+            eprintln!("yoi-bench: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench(args: Args) -> ExitCode {
+    if let Some(upstream) = args.pipe_to {
+        if let Err(e) = pipe::serve(upstream).await {
+            eprintln!("yoi-bench: the pipe stopped: {e}");
+        }
+        return ExitCode::FAILURE;
+    }
     let size = if args.short { Size::Short } else { Size::Full };
     let result = match args.part {
         Part::Relay => relay::run(size, args.only.as_deref()).await,

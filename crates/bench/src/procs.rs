@@ -60,7 +60,7 @@ impl Yoi {
         // `YOI_BENCH_WRAP` runs yoi under a profiler (`perf record -g --`).
         let wrap = std::env::var("YOI_BENCH_WRAP").unwrap_or_default();
         let mut wrap = wrap.split_whitespace();
-        let mut command = match wrap.next() {
+        let command = match wrap.next() {
             Some(program) => {
                 let mut c = Command::new(program);
                 c.args(wrap).arg(yoi_binary()?);
@@ -68,6 +68,27 @@ impl Yoi {
             }
             None => Command::new(yoi_binary()?),
         };
+        Self::spawn(command, args, dir, env, announce).await
+    }
+
+    /// Starts `program <args>` the way [`Yoi::start`] starts yoi.
+    pub async fn start_program(
+        program: &Path,
+        args: &[&str],
+        dir: &Path,
+        env: &[(&str, String)],
+        announce: &str,
+    ) -> Result<Yoi, BenchError> {
+        Self::spawn(Command::new(program), args, dir, env, announce).await
+    }
+
+    async fn spawn(
+        mut command: Command,
+        args: &[&str],
+        dir: &Path,
+        env: &[(&str, String)],
+        announce: &str,
+    ) -> Result<Yoi, BenchError> {
         command
             .args(args)
             .current_dir(dir)

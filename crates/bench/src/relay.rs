@@ -23,13 +23,28 @@ pub(crate) struct StreamTimes {
     ttft: Duration,
     /// Gaps between consecutive tokens.
     gaps: Vec<Duration>,
+    /// From the first token to the last.
+    streaming: Duration,
+    /// From the last token to the end of the answer (yoi: its terminal event).
+    tail: Duration,
+}
+
+impl StreamTimes {
+    /// The answer ended `since_start` after it was asked for.
+    fn end(&mut self, since_start: Duration) {
+        let last = self.ttft + self.streaming;
+        self.tail = since_start.saturating_sub(last);
+    }
 }
 
 fn note(times: &mut StreamTimes, last: &mut Option<Instant>, start: Instant) {
     let now = Instant::now();
     match last {
         None => times.ttft = now - start,
-        Some(prev) => times.gaps.push(now - *prev),
+        Some(prev) => {
+            times.gaps.push(now - *prev);
+            times.streaming = now - start - times.ttft;
+        }
     }
     *last = Some(now);
     times.tokens += 1;
@@ -73,6 +88,7 @@ async fn read_run(socket: &mut Socket, start: Instant) -> Result<StreamTimes, Be
         } else if text.contains("\"type\":\"run_completed\"")
             || text.contains("\"type\":\"run_failed\"")
         {
+            times.end(start.elapsed());
             return Ok(times);
         }
     }
@@ -100,19 +116,30 @@ impl Round {
         quantile_ms(&mut all, q)
     }
 
+    fn streaming_p50(&self) -> f64 {
+        let mut all: Vec<Duration> = self.streams.iter().map(|s| s.streaming).collect();
+        quantile_ms(&mut all, 0.5)
+    }
+
+    fn tail_p50(&self) -> f64 {
+        let mut all: Vec<Duration> = self.streams.iter().map(|s| s.tail).collect();
+        quantile_ms(&mut all, 0.5)
+    }
+
     fn gap_p50(&self) -> f64 {
         let mut all: Vec<Duration> = self.streams.iter().flat_map(|s| s.gaps.clone()).collect();
         quantile_ms(&mut all, 0.5)
     }
 }
 
-async fn direct_round(mock: &MockOpenAi, streams: usize, runs: usize) -> Result<Round, BenchError> {
+/// Reads the mock's answers at `base` (the mock, or the pipe to it).
+async fn direct_round(base: &str, streams: usize, runs: usize) -> Result<Round, BenchError> {
     let http = reqwest::Client::new();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..streams {
         let http = http.clone();
-        let base = mock.base_url();
+        let base = base.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for _ in 0..runs {
@@ -156,6 +183,7 @@ async fn direct_url(http: &reqwest::Client, base: &str) -> Result<StreamTimes, B
             }
         }
     }
+    times.end(start.elapsed());
     Ok(times)
 }
 
@@ -204,9 +232,29 @@ struct Targets {
     full_rate: bool,
 }
 
+/// The bare pipe to the mock (see [`crate::pipe`]) and its base URL.
+struct Pipe {
+    process: Yoi,
+    base: String,
+}
+
+impl Pipe {
+    async fn start(mock: &MockOpenAi) -> Result<Pipe, BenchError> {
+        let base = mock.base_url();
+        let upstream = base
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or(BenchError::Shape("the mock's URL"))?;
+        let process = crate::pipe::start(upstream).await?;
+        let base = format!("http://127.0.0.1:{}/v1", process.port);
+        Ok(Pipe { process, base })
+    }
+}
+
 async fn scenario(
     s: &Scenario,
     mock: &MockOpenAi,
+    pipe: &Pipe,
     yoi: &Yoi,
     client: &Client,
     out: &mut Vec<Figure>,
@@ -220,7 +268,10 @@ async fn scenario(
                 .await?,
         );
     }
-    let direct = direct_round(mock, s.streams, s.runs).await?;
+    let direct = direct_round(&mock.base_url(), s.streams, s.runs).await?;
+    let pipe_before = pipe.process.cpu_ms();
+    let piped = direct_round(&pipe.base, s.streams, s.runs).await?;
+    let pipe_cpu = pipe.process.cpu_ms() - pipe_before;
     let cpu_before = yoi.cpu_ms();
     let through = yoi_round(client, &workers, s.runs).await?;
     let cpu = yoi.cpu_ms() - cpu_before;
@@ -270,7 +321,51 @@ async fn scenario(
         through.gap_p50() - direct.gap_p50(),
         "ms",
     ));
+    out.push(Figure::new(
+        &format!("{name}: added first-to-last token p50"),
+        through.streaming_p50() - direct.streaming_p50(),
+        "ms",
+    ));
+    out.push(Figure::new(
+        &format!("{name}: added last token to end p50"),
+        through.tail_p50() - direct.tail_p50(),
+        "ms",
+    ));
+    floor(name, &direct, &piped, pipe_cpu, cpu_per_1k, out);
     Ok(())
+}
+
+/// The bare pipe's figures beside yoi's: the least a relay costs here.
+fn floor(
+    name: &str,
+    direct: &Round,
+    piped: &Round,
+    pipe_cpu: f64,
+    yoi_per_1k: f64,
+    out: &mut Vec<Figure>,
+) {
+    #[allow(clippy::cast_precision_loss)]
+    let pipe_per_1k = pipe_cpu * 1000.0 / piped.tokens().max(1) as f64;
+    out.push(Figure::new(
+        &format!("{name}: bare pipe tok/s"),
+        piped.tok_per_s(),
+        "tok/s",
+    ));
+    out.push(Figure::new(
+        &format!("{name}: bare pipe CPU per 1k tokens"),
+        pipe_per_1k,
+        "ms",
+    ));
+    out.push(Figure::new(
+        &format!("{name}: yoi CPU / bare pipe CPU"),
+        yoi_per_1k / pipe_per_1k.max(f64::EPSILON),
+        "x",
+    ));
+    out.push(Figure::new(
+        &format!("{name}: bare pipe added TTFT p50"),
+        piped.ttft(0.5) - direct.ttft(0.5),
+        "ms",
+    ));
 }
 
 pub(crate) fn tokens(n: usize) -> impl Iterator<Item = String> {
@@ -468,12 +563,14 @@ pub async fn run(size: Size, only: Option<&str>) -> Result<Vec<Figure>, BenchErr
     let mock = MockOpenAi::start().await;
     let mut out = Vec::new();
     let (yoi, client, _dir) = start(&mock).await?;
+    let pipe = Pipe::start(&mock).await?;
     let chosen = |name: &str| only.is_none_or(|o| o.split('|').any(|o| name.contains(o)));
     for s in scenarios(size) {
         if chosen(s.name) {
-            scenario(&s, &mock, &yoi, &client, &mut out).await?;
+            scenario(&s, &mock, &pipe, &yoi, &client, &mut out).await?;
         }
     }
+    pipe.process.stop().await;
     if chosen("syscalls") {
         crate::syscalls::per_token(&mock, &yoi, &client, &mut out).await?;
     }
