@@ -132,18 +132,30 @@ impl Round {
     }
 }
 
-/// Reads the mock's answers at `base` (the mock, or the pipe to it).
-async fn direct_round(base: &str, streams: usize, runs: usize) -> Result<Round, BenchError> {
+/// Reads the mock's answers at `base` (the mock, or the pipe to it). Each
+/// stream is one conversation, as a Worker's is: every request carries the
+/// answers before it (`answer` each), so the mock parses the same growing
+/// history for the direct reader as for yoi.
+async fn direct_round(
+    base: &str,
+    streams: usize,
+    runs: usize,
+    answer: &str,
+) -> Result<Round, BenchError> {
     let http = reqwest::Client::new();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..streams {
         let http = http.clone();
         let base = base.to_owned();
+        let answer = answer.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
+            let mut history = Vec::new();
             for _ in 0..runs {
-                out.push(direct_url(&http, &base).await?);
+                history.push(json!({"role": "user", "content": "go"}));
+                out.push(direct_url(&http, &base, &history).await?);
+                history.push(json!({"role": "assistant", "content": answer}));
             }
             Ok::<_, BenchError>(out)
         }));
@@ -161,14 +173,16 @@ async fn direct_round(base: &str, streams: usize, runs: usize) -> Result<Round, 
     })
 }
 
-/// Reads one SSE answer of the mock at `base` directly.
-async fn direct_url(http: &reqwest::Client, base: &str) -> Result<StreamTimes, BenchError> {
+/// Reads one SSE answer of the mock at `base` directly, to `messages`.
+async fn direct_url(
+    http: &reqwest::Client,
+    base: &str,
+    messages: &[serde_json::Value],
+) -> Result<StreamTimes, BenchError> {
     let start = Instant::now();
     let mut resp = http
         .post(format!("{base}/chat/completions"))
-        .json(
-            &json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
-        )
+        .json(&json!({"model": "m", "stream": true, "messages": messages}))
         .send()
         .await?;
     let mut times = StreamTimes::default();
@@ -219,6 +233,8 @@ async fn yoi_round(client: &Client, workers: &[String], runs: usize) -> Result<R
 struct Scenario {
     name: &'static str,
     reply: Reply,
+    /// The text of that reply, which the direct reader adds to its history.
+    answer: String,
     streams: usize,
     runs: usize,
     targets: Targets,
@@ -268,9 +284,9 @@ async fn scenario(
                 .await?,
         );
     }
-    let direct = direct_round(&mock.base_url(), s.streams, s.runs).await?;
+    let direct = direct_round(&mock.base_url(), s.streams, s.runs, &s.answer).await?;
     let pipe_before = pipe.process.cpu_ms();
-    let piped = direct_round(&pipe.base, s.streams, s.runs).await?;
+    let piped = direct_round(&pipe.base, s.streams, s.runs, &s.answer).await?;
     let pipe_cpu = pipe.process.cpu_ms() - pipe_before;
     let cpu_before = yoi.cpu_ms();
     let through = yoi_round(client, &workers, s.runs).await?;
@@ -379,6 +395,7 @@ fn scenarios(size: Size) -> Vec<Scenario> {
         Scenario {
             name: "burst, 1 stream",
             reply: Reply::tokens(tokens(200)),
+            answer: tokens(200).collect(),
             streams: 1,
             runs: size.pick(20, 100),
             targets: Targets {
@@ -390,6 +407,7 @@ fn scenarios(size: Size) -> Vec<Scenario> {
         Scenario {
             name: "burst, 16 streams",
             reply: Reply::tokens(tokens(200)),
+            answer: tokens(200).collect(),
             streams: 16,
             runs: size.pick(4, 20),
             targets: Targets::default(),
@@ -397,6 +415,7 @@ fn scenarios(size: Size) -> Vec<Scenario> {
         Scenario {
             name: "burst, 64 streams",
             reply: Reply::tokens(tokens(200)),
+            answer: tokens(200).collect(),
             streams: 64,
             runs: size.pick(2, 10),
             targets: Targets {
@@ -408,6 +427,7 @@ fn scenarios(size: Size) -> Vec<Scenario> {
         Scenario {
             name: "paced 10 ms/token, 1 stream",
             reply: Reply::tokens(tokens(paced_tokens)).token_delay(paced),
+            answer: tokens(paced_tokens).collect(),
             streams: 1,
             runs: size.pick(2, 5),
             targets: Targets {
@@ -419,6 +439,7 @@ fn scenarios(size: Size) -> Vec<Scenario> {
         Scenario {
             name: "paced 10 ms/token, 64 streams",
             reply: Reply::tokens(tokens(paced_tokens)).token_delay(paced),
+            answer: tokens(paced_tokens).collect(),
             streams: 64,
             runs: size.pick(1, 3),
             targets: Targets {
