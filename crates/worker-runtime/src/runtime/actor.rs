@@ -23,6 +23,8 @@ use crate::store::{SavedWorker, Store};
 use crate::worker::actor::lock;
 use crate::worker::{CoreSettings, WorkerActor, WorkerArgs, WorkerCore, WorkerMsg};
 
+use super::directory::Directory;
+
 pub enum RuntimeMsg {
     Create {
         request: CreateWorker,
@@ -35,6 +37,7 @@ pub enum RuntimeMsg {
     Count {
         reply: RpcReplyPort<usize>,
     },
+    /// A Worker the directory has no running actor for (see `Runtime::lookup`).
     Lookup {
         worker_id: WorkerId,
         reply: RpcReplyPort<Option<WorkerHandle>>,
@@ -84,11 +87,22 @@ pub(super) struct WorkerEntry {
     provider: ProfileProvider,
 }
 
+impl WorkerEntry {
+    fn handle(&self) -> WorkerHandle {
+        WorkerHandle {
+            actor: self.actor.clone(),
+            core: self.core.clone(),
+        }
+    }
+}
+
 pub struct RuntimeState {
     pub(super) config: RuntimeConfig,
     /// Each profile's provider, by profile name.
     pub(super) providers: HashMap<String, ProfileProvider>,
     pub(super) workers: HashMap<WorkerId, WorkerEntry>,
+    /// `workers`' handles, for lookups without a message (changed with it).
+    pub(super) directory: Directory,
     /// Creation order, for stable listings.
     pub(super) order: Vec<WorkerId>,
     workspace: broadcast::Sender<WorkspaceEvent>,
@@ -107,6 +121,7 @@ pub struct RuntimeArgs {
     pub workspace: broadcast::Sender<WorkspaceEvent>,
     pub store: Store,
     pub saved: Vec<SavedWorker>,
+    pub directory: Directory,
 }
 
 pub struct RuntimeActor;
@@ -132,6 +147,7 @@ impl Actor for RuntimeActor {
             config: args.config,
             providers: args.providers,
             workers: HashMap::new(),
+            directory: args.directory,
             order: Vec::new(),
             workspace: args.workspace,
             store: args.store,
@@ -169,10 +185,7 @@ impl Actor for RuntimeActor {
                 let _ = reply.send(state.order.len());
             }
             RuntimeMsg::Lookup { worker_id, reply } => {
-                let _ = reply.send(state.workers.get(&worker_id).map(|e| WorkerHandle {
-                    actor: e.actor.clone(),
-                    core: e.core.clone(),
-                }));
+                let _ = reply.send(state.workers.get(&worker_id).map(WorkerEntry::handle));
             }
             RuntimeMsg::Rename {
                 worker_id,
@@ -191,6 +204,7 @@ impl Actor for RuntimeActor {
             }
             RuntimeMsg::Remove { worker_id } => {
                 if state.workers.remove(&worker_id).is_some() {
+                    state.directory.remove(&worker_id);
                     state.order.retain(|id| *id != worker_id);
                     let _ = state.workspace.send(WorkspaceEvent::WorkerStopped {
                         runtime_id: state.config.runtime_id.clone(),
@@ -204,6 +218,7 @@ impl Actor for RuntimeActor {
             }
             #[cfg(feature = "test-hooks")]
             RuntimeMsg::Crash { reply } => {
+                state.directory.clear();
                 for (_, entry) in state.workers.drain() {
                     entry.actor.unlink(myself.get_cell());
                     entry.actor.stop(Some("crash".to_owned()));
@@ -241,10 +256,12 @@ impl Actor for RuntimeActor {
                     Ok((actor, _)) => {
                         if let Some(entry) = state.workers.get_mut(&worker_id) {
                             entry.actor = actor;
+                            state.directory.insert(worker_id, entry.handle());
                         }
                     }
                     Err(e) => {
                         tracing::error!(%worker_id, error = %e, "worker could not be restarted");
+                        state.directory.remove(&worker_id);
                         state.workers.remove(&worker_id);
                         state.order.retain(|id| *id != worker_id);
                     }
@@ -261,6 +278,7 @@ async fn shutdown_workers(myself: &ActorRef<RuntimeMsg>, state: &mut RuntimeStat
     for entry in state.workers.values() {
         let _ = ractor::call!(entry.actor, |r| WorkerMsg::Shutdown { reply: r });
     }
+    state.directory.clear();
     for (_, entry) in state.workers.drain() {
         entry.actor.unlink(myself.get_cell());
         entry.actor.stop(Some("shutdown".to_owned()));
@@ -385,14 +403,13 @@ pub(super) async fn add_worker(
     let (actor, _) = Actor::spawn_linked(None, WorkerActor, args, myself.get_cell())
         .await
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-    state.workers.insert(
-        worker_id,
-        WorkerEntry {
-            core,
-            actor,
-            provider,
-        },
-    );
+    let entry = WorkerEntry {
+        core,
+        actor,
+        provider,
+    };
+    state.directory.insert(worker_id, entry.handle());
+    state.workers.insert(worker_id, entry);
     state.order.push(worker_id);
     Ok(detail)
 }

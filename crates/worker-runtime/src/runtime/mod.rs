@@ -3,6 +3,7 @@
 //! message to the Runtime (to find the Worker) and one to the Worker.
 
 pub mod actor;
+mod directory;
 mod listing;
 mod restore;
 
@@ -26,6 +27,7 @@ use crate::store::Store;
 use crate::subscription::Subscription;
 use crate::worker::{SubscribeFrom, WorkerMsg};
 use actor::{ProfileProvider, RuntimeActor, RuntimeArgs, RuntimeMsg, WorkerHandle};
+use directory::Directory;
 
 /// Workspace events a slow listener may fall behind before it misses some.
 const WORKSPACE_BUFFER: usize = 256;
@@ -40,6 +42,8 @@ fn actor_gone<E: std::fmt::Display>(e: E) -> RuntimeError {
 #[derive(Clone)]
 pub struct Runtime {
     actor: ActorRef<RuntimeMsg>,
+    /// The live Workers, kept by the runtime actor, read by `lookup`.
+    directory: Directory,
     id: RuntimeId,
     kind: RuntimeKind,
     display_name: String,
@@ -129,18 +133,21 @@ impl Runtime {
                 (spec.name, provider)
             })
             .collect();
+        let directory = Directory::default();
         let args = RuntimeArgs {
             providers: built,
             config,
             workspace: workspace.clone(),
             store: store.clone(),
             saved,
+            directory: directory.clone(),
         };
         let (actor, _) = Actor::spawn(None, RuntimeActor, args)
             .await
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;
         let runtime = Runtime {
             actor,
+            directory,
             id,
             kind,
             display_name,
@@ -154,7 +161,17 @@ impl Runtime {
         Ok(runtime)
     }
 
+    /// The Worker `worker_id`. A running one is read from the directory the
+    /// runtime actor keeps, with no message to it. Any other case asks the
+    /// runtime actor, which answers after what it had to handle first: a
+    /// Worker it has not restored yet, one that failed and that it is
+    /// restarting, one it is removing, or one that does not exist.
     async fn lookup(&self, worker_id: WorkerId) -> Result<WorkerHandle, RuntimeError> {
+        if let Some(handle) = self.directory.get(&worker_id) {
+            if handle.actor.get_status() == ractor::ActorStatus::Running {
+                return Ok(handle);
+            }
+        }
         ractor::call_t!(
             self.actor,
             |reply| RuntimeMsg::Lookup { worker_id, reply },
