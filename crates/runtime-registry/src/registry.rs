@@ -1,8 +1,10 @@
 //! `RegistryActor` and its handle [`Registry`].
 //!
-//! The actor owns the map `runtime_id -> Arc<dyn RuntimeApi>`. A command asks
-//! it for the runtime ([`Registry::route`]) and then calls the runtime on the
-//! caller's task, so a slow runtime never holds the registry's mailbox.
+//! The actor owns the map `runtime_id -> Arc<dyn RuntimeApi>`, and keeps a
+//! copy of it that handles read: a command finds its runtime there
+//! ([`Registry::route`], with no message to the actor) and then calls the
+//! runtime on the caller's task, so a slow runtime never holds the
+//! registry's mailbox.
 //! Workspace events of every runtime are merged into one broadcast for the
 //! server's `/api/events` sockets. When the forwarder of one runtime falls
 //! behind that runtime's own broadcast, what it missed is replaced by a fresh
@@ -10,7 +12,7 @@
 //! rather than stay stale.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::broadcast;
@@ -43,6 +45,27 @@ pub enum RegistryMsg {
 pub struct RegistryState {
     runtimes: BTreeMap<RuntimeId, SharedRuntime>,
     events: broadcast::Sender<WorkspaceEvent>,
+    routes: Routes,
+}
+
+/// The registered runtimes as handles read them: changed only by the
+/// actor, in the same step as its own map, before it answers the
+/// registration (runtimes are never removed).
+#[derive(Clone, Default)]
+pub struct Routes(Arc<RwLock<BTreeMap<RuntimeId, SharedRuntime>>>);
+
+impl Routes {
+    fn get(&self, runtime_id: &RuntimeId) -> Option<SharedRuntime> {
+        // Each change is one insert, so a lock poisoned by a panic elsewhere
+        // still holds a whole map.
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(runtime_id).cloned()
+    }
+
+    fn insert(&self, runtime_id: RuntimeId, runtime: SharedRuntime) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        map.insert(runtime_id, runtime);
+    }
 }
 
 pub struct RegistryActor;
@@ -50,16 +73,17 @@ pub struct RegistryActor;
 impl Actor for RegistryActor {
     type Msg = RegistryMsg;
     type State = RegistryState;
-    type Arguments = broadcast::Sender<WorkspaceEvent>;
+    type Arguments = (broadcast::Sender<WorkspaceEvent>, Routes);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        events: Self::Arguments,
+        (events, routes): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(RegistryState {
             runtimes: BTreeMap::new(),
             events,
+            routes,
         })
     }
 
@@ -78,8 +102,10 @@ impl Actor for RegistryActor {
                     let registry = Registry {
                         actor: myself,
                         events: state.events.clone(),
+                        routes: state.routes.clone(),
                     };
                     forward_workspace_events(runtime.as_ref(), registry);
+                    state.routes.insert(id.clone(), runtime.clone());
                     state.runtimes.insert(id, runtime);
                     Ok(())
                 };
@@ -138,15 +164,21 @@ fn forward_workspace_events(runtime: &dyn RuntimeApi, registry: Registry) {
 pub struct Registry {
     actor: ActorRef<RegistryMsg>,
     events: broadcast::Sender<WorkspaceEvent>,
+    routes: Routes,
 }
 
 impl Registry {
     pub async fn start() -> Result<Registry, RegistryError> {
         let (events, _) = broadcast::channel(WORKSPACE_BUFFER);
-        let (actor, _) = Actor::spawn(None, RegistryActor, events.clone())
+        let routes = Routes::default();
+        let (actor, _) = Actor::spawn(None, RegistryActor, (events.clone(), routes.clone()))
             .await
             .map_err(|_| RegistryError::Stopped)?;
-        Ok(Registry { actor, events })
+        Ok(Registry {
+            actor,
+            events,
+            routes,
+        })
     }
 
     pub async fn register(&self, runtime: SharedRuntime) -> Result<(), RegistryError> {
@@ -164,6 +196,10 @@ impl Registry {
 
     /// The runtime clients name `runtime_id`; every command goes to it.
     pub async fn route(&self, runtime_id: &RuntimeId) -> Result<SharedRuntime, RegistryError> {
+        if let Some(runtime) = self.routes.get(runtime_id) {
+            return Ok(runtime);
+        }
+        // Unknown here: the actor answers after any registration it holds.
         let lookup = runtime_id.clone();
         ractor::call_t!(
             self.actor,
