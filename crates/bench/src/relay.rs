@@ -285,9 +285,9 @@ async fn scenario(
         );
     }
     let direct = direct_round(&mock.base_url(), s.streams, s.runs, &s.answer).await?;
-    let pipe_before = pipe.process.cpu_ms();
+    let pipe_before = pipe.process.thread_cpu_ms();
     let piped = direct_round(&pipe.base, s.streams, s.runs, &s.answer).await?;
-    let pipe_cpu = pipe.process.cpu_ms() - pipe_before;
+    let pipe_cpu = pipe.process.thread_cpu_ms() - pipe_before;
     let cpu_before = yoi.cpu_ms();
     let through = yoi_round(client, &workers, s.runs).await?;
     let cpu = yoi.cpu_ms() - cpu_before;
@@ -372,11 +372,14 @@ fn floor(
         pipe_per_1k,
         "ms",
     ));
-    out.push(Figure::new(
-        &format!("{name}: yoi CPU / bare pipe CPU"),
-        yoi_per_1k / pipe_per_1k.max(f64::EPSILON),
-        "x",
-    ));
+    // A pipe that measured no CPU at all has no ratio to give.
+    if pipe_per_1k > 0.0 {
+        out.push(Figure::new(
+            &format!("{name}: yoi CPU / bare pipe CPU"),
+            yoi_per_1k / pipe_per_1k,
+            "x",
+        ));
+    }
     out.push(Figure::new(
         &format!("{name}: bare pipe added TTFT p50"),
         piped.ttft(0.5) - direct.ttft(0.5),

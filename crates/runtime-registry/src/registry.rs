@@ -1,7 +1,7 @@
 //! `RegistryActor` and its handle [`Registry`].
 //!
-//! The actor owns the map `runtime_id -> Arc<dyn RuntimeApi>`, and keeps a
-//! copy of it that handles read: a command finds its runtime there
+//! The actor is the only writer of the map `runtime_id -> Arc<dyn
+//! RuntimeApi>`, which handles read too: a command finds its runtime there
 //! ([`Registry::route`], with no message to the actor) and then calls the
 //! runtime on the caller's task, so a slow runtime never holds the
 //! registry's mailbox.
@@ -43,14 +43,12 @@ pub enum RegistryMsg {
 }
 
 pub struct RegistryState {
-    runtimes: BTreeMap<RuntimeId, SharedRuntime>,
     events: broadcast::Sender<WorkspaceEvent>,
     routes: Routes,
 }
 
-/// The registered runtimes as handles read them: changed only by the
-/// actor, in the same step as its own map, before it answers the
-/// registration (runtimes are never removed).
+/// The registered runtimes: changed only by the actor, before it answers
+/// the registration, and read by every handle (runtimes are never removed).
 #[derive(Clone, Default)]
 pub struct Routes(Arc<RwLock<BTreeMap<RuntimeId, SharedRuntime>>>);
 
@@ -62,9 +60,20 @@ impl Routes {
         map.get(runtime_id).cloned()
     }
 
-    fn insert(&self, runtime_id: RuntimeId, runtime: SharedRuntime) {
+    /// Adds `runtime` unless its id is taken; answers whether it was added.
+    fn insert(&self, runtime_id: RuntimeId, runtime: SharedRuntime) -> bool {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if map.contains_key(&runtime_id) {
+            return false;
+        }
         map.insert(runtime_id, runtime);
+        true
+    }
+
+    /// Every runtime, in `runtime_id` order.
+    fn all(&self) -> Vec<SharedRuntime> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.values().cloned().collect()
     }
 }
 
@@ -80,11 +89,7 @@ impl Actor for RegistryActor {
         _myself: ActorRef<Self::Msg>,
         (events, routes): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(RegistryState {
-            runtimes: BTreeMap::new(),
-            events,
-            routes,
-        })
+        Ok(RegistryState { events, routes })
     }
 
     async fn handle(
@@ -96,26 +101,24 @@ impl Actor for RegistryActor {
         match msg {
             RegistryMsg::Register { runtime, reply } => {
                 let id = runtime.id().clone();
-                let answer = if state.runtimes.contains_key(&id) {
-                    Err(RegistryError::DuplicateRuntime(id))
-                } else {
+                let answer = if state.routes.insert(id.clone(), runtime.clone()) {
                     let registry = Registry {
                         actor: myself,
                         events: state.events.clone(),
                         routes: state.routes.clone(),
                     };
                     forward_workspace_events(runtime.as_ref(), registry);
-                    state.routes.insert(id.clone(), runtime.clone());
-                    state.runtimes.insert(id, runtime);
                     Ok(())
+                } else {
+                    Err(RegistryError::DuplicateRuntime(id))
                 };
                 let _ = reply.send(answer);
             }
             RegistryMsg::Lookup { runtime_id, reply } => {
-                let _ = reply.send(state.runtimes.get(&runtime_id).cloned());
+                let _ = reply.send(state.routes.get(&runtime_id));
             }
             RegistryMsg::List { reply } => {
-                let _ = reply.send(state.runtimes.values().cloned().collect());
+                let _ = reply.send(state.routes.all());
             }
         }
         Ok(())

@@ -4,7 +4,8 @@
 //! it changes the directory in the same step as its own table, so a Worker
 //! is listed here from before its creation is answered until it is removed.
 //! A Worker found here may stop before it is called; its mailbox then
-//! refuses the call, which the caller already answers as not found.
+//! refuses the call, which the caller already answers as not found (as
+//! before, when the same could happen between the reply and the call).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -17,7 +18,7 @@ use super::actor::WorkerHandle;
 pub struct Directory(Arc<RwLock<HashMap<WorkerId, WorkerHandle>>>);
 
 impl Directory {
-    pub fn get(&self, worker_id: &WorkerId) -> Option<WorkerHandle> {
+    pub(super) fn get(&self, worker_id: &WorkerId) -> Option<WorkerHandle> {
         // A panic while the lock was held cannot leave the map half changed
         // (each change is one call on it), so a poisoned lock is still read.
         let map = self.0.read().unwrap_or_else(PoisonError::into_inner);

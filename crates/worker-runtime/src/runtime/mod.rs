@@ -1,6 +1,8 @@
 //! The Runtime: [`Runtime`], the handle to a `RuntimeActor` ([`actor`]),
-//! implements [`RuntimeApi`] with direct actor calls. Every method is one
-//! message to the Runtime (to find the Worker) and one to the Worker.
+//! implements [`RuntimeApi`] with direct actor calls. A method for one
+//! Worker finds it in the runtime actor's directory (a message to the
+//! runtime actor only when it is not running there) and sends one message
+//! to the Worker.
 
 pub mod actor;
 mod directory;
